@@ -1,0 +1,65 @@
+"""fieldsvc: field-service incidents and remediation proposals."""
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from fieldsvc import config, errors
+from fieldsvc.extensions import (
+    CONTENT_SECURITY_POLICY,
+    csrf,
+    db,
+    limiter,
+    login_manager,
+    migrate,
+    talisman,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True, template_folder=str(ROOT / "templates"))
+    app.config.from_mapping(config.from_environment(app.instance_path))
+    if test_config:
+        app.config.from_mapping(test_config)
+    config.check(app.config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to open that page."
+    talisman.init_app(
+        app,
+        force_https=app.config["FORCE_HTTPS"],
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+        content_security_policy=CONTENT_SECURITY_POLICY,
+    )
+    errors.init_app(app)
+    _register_blueprints(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from fieldsvc import demo, template_filters
+    from fieldsvc.audit import cli as audit_cli
+    from fieldsvc.auth import cli as users_cli
+    from fieldsvc.auth import views as auth
+    from fieldsvc.customers import views as customers
+    from fieldsvc.home import views as home
+    from fieldsvc.parts import views as parts
+
+    for blueprint in (home.bp, auth.bp, customers.bp, parts.bp, audit_cli.bp, users_cli.bp, demo.bp):
+        app.register_blueprint(blueprint)
+    app.register_error_handler(429, auth.too_many_attempts)
+    template_filters.init_app(app)

@@ -1,0 +1,219 @@
+"""The audit trail: what was done, when, by whom and why (seed 000).
+
+Writing is generic: a session hook turns every flushed insert, update and delete
+of an Audited model into an AuditEvent in the same transaction, so no service can
+forget it. Services name the actor and reason with `acting(actor, reason)`;
+`record()` adds an event for something that is not a column change.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from flask import has_request_context
+from flask_login import current_user
+from sqlalchemy import event, inspect, select, text
+from sqlalchemy.orm import ColumnProperty, Session
+
+from fieldsvc.audit.models import Audited, AuditEvent
+from fieldsvc.database import utcnow
+from fieldsvc.extensions import db
+
+GENESIS_HASH = "0" * 64
+REDACTED = "(redacted)"
+_ACTING = "audit_acting"
+# Any constant will do: it only has to be the same for every writer.
+_PG_CHAIN_LOCK = 7_245_001
+
+
+@dataclass(frozen=True)
+class _Pending:
+    action: str
+    object_type: str
+    object_id: int
+    changes: dict[str, Any]
+    reason: str | None = None
+
+
+class ChainBroken(Exception):
+    def __init__(self, event: AuditEvent, problem: str) -> None:
+        super().__init__(f"audit event #{event.seq} (id {event.id}): {problem}")
+        self.event = event
+
+
+@contextmanager
+def acting(actor: Any, reason: str | None = None, session: Session | None = None) -> Iterator[None]:
+    """Attribute the changes flushed inside the block to `actor` (None: the system)."""
+    session = session or db.session()
+    stack = session.info.setdefault(_ACTING, [])
+    if reason is None and stack:
+        reason = stack[-1][1]  # a nested block keeps the reason given outside it
+    stack.append((getattr(actor, "id", None), reason))
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
+def record(
+    obj: Any, action: str, changes: dict[str, Any] | None = None, reason: str | None = None
+) -> None:
+    """Add an event that is not a plain column change (a sign-in, an acknowledgement...)."""
+    session = db.session()
+    session.flush()
+    _append(session, [_Pending(action, type(obj).__name__, obj.id, _jsonable(changes or {}), reason)])
+
+
+def history_for(obj: Any) -> list[AuditEvent]:
+    """Every audit event about one object, oldest first."""
+    return list(
+        db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.object_type == type(obj).__name__, AuditEvent.object_id == obj.id)
+            .order_by(AuditEvent.seq)
+        )
+    )
+
+
+def verify_chain(session: Session | None = None) -> int:
+    """Check every event's hash and link; return how many were checked or raise ChainBroken."""
+    session = session or db.session()
+    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+    events = session.scalars(select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000))
+    for event_ in events:
+        if event_.seq != expected_seq:
+            raise ChainBroken(event_, f"expected sequence {expected_seq}: events are missing")
+        if event_.prev_hash != prev_hash:
+            raise ChainBroken(event_, "does not link to the event before it")
+        if _hash(_payload(event_)) != event_.hash:
+            raise ChainBroken(event_, "its content does not match its hash (altered)")
+        expected_seq, prev_hash, checked = event_.seq + 1, event_.hash, checked + 1
+    return checked
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+@event.listens_for(Session, "after_flush")
+def _audit_flush(session: Session, flush_context) -> None:
+    # After the flush new rows have ids, yet attribute history is still pre-flush.
+    pending = [
+        *(_Pending("create", type(o).__name__, o.id, _snapshot(o)) for o in _audited(session.new)),
+        *(p for o in _audited(session.dirty) if (p := _update(o)) is not None),
+        *(_Pending("delete", type(o).__name__, o.id, _snapshot(o)) for o in _audited(session.deleted)),
+    ]
+    if pending:
+        _append(session, pending)
+
+
+def _audited(objects) -> list[Any]:
+    return sorted(
+        (o for o in objects if isinstance(o, Audited)), key=lambda o: (type(o).__name__, o.id or 0)
+    )
+
+
+def _columns(obj: Any) -> list[ColumnProperty]:
+    return [p for p in inspect(obj).mapper.iterate_properties if isinstance(p, ColumnProperty)]
+
+
+def _snapshot(obj: Any) -> dict[str, Any]:
+    values = inspect(obj).dict
+    return {
+        p.key: [None, _value(obj, p.key, values.get(p.key))] for p in _columns(obj) if p.key != "id"
+    }
+
+
+def _update(obj: Any) -> _Pending | None:
+    state = inspect(obj)
+    changes = {}
+    for prop in _columns(obj):
+        history = state.attrs[prop.key].history
+        if not history.has_changes():
+            continue
+        before = history.deleted[0] if history.deleted else None
+        after = history.added[0] if history.added else None
+        if before != after:
+            changes[prop.key] = [_value(obj, prop.key, before), _value(obj, prop.key, after)]
+    if not changes:
+        return None
+    return _Pending("update", type(obj).__name__, obj.id, changes)
+
+
+def _value(obj: Any, key: str, value: Any) -> Any:
+    if key in type(obj).__audit_redacted__ and value is not None:
+        return REDACTED
+    return _jsonable(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date | Decimal):
+        return str(value) if isinstance(value, Decimal) else value.isoformat()
+    return value
+
+
+def _current_actor(session: Session) -> tuple[int | None, str | None]:
+    stack = session.info.get(_ACTING)
+    if stack:
+        return stack[-1]
+    if has_request_context() and current_user.is_authenticated:
+        return current_user.id, None
+    return None, None
+
+
+def _append(session: Session, pending: list[_Pending]) -> None:
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # Serialise writers so two transactions cannot both extend the same head.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_CHAIN_LOCK})
+    head = connection.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    actor_id, context_reason = _current_actor(session)
+    now = utcnow()
+    rows = []
+    for item in pending:
+        seq += 1
+        row = {
+            "seq": seq,
+            "at": now,
+            "actor_id": actor_id,
+            "action": item.action,
+            "object_type": item.object_type,
+            "object_id": item.object_id,
+            "changes": item.changes,
+            "reason": item.reason or context_reason,
+            "prev_hash": prev_hash,
+        }
+        row["hash"] = prev_hash = _hash(row)
+        rows.append(row)
+    connection.execute(AuditEvent.__table__.insert(), rows)
+
+
+def _payload(event_: AuditEvent) -> dict[str, Any]:
+    return {column: getattr(event_, column) for column in _HASHED}
+
+
+_HASHED = ("seq", "at", "actor_id", "action", "object_type", "object_id", "changes", "reason", "prev_hash")
+
+
+def _hash(row: dict[str, Any]) -> str:
+    content = {key: row[key] for key in _HASHED}
+    # Microsecond UTC text, identical whether the database kept a time zone or not.
+    content["at"] = content["at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,113 @@
+from typing import Any
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+from urllib.parse import urlsplit
+
+from fieldsvc import records
+from fieldsvc.auth import forms, services
+from fieldsvc.auth.models import Role, User
+from fieldsvc.extensions import db, limiter, login_manager
+from fieldsvc.records import Column, RecordType
+
+bp = Blueprint("auth", __name__)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id))
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = forms.LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is None:
+            form.password.errors.append("E-mail or password is wrong, or the account is inactive.")
+        else:
+            services.record_sign_in(user)
+            db.session.commit()
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form), 401 if form.errors else 200
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    flash("You are signed out.", "success")
+    return redirect(url_for(".login"))
+
+
+def too_many_attempts(error: Any):
+    """The login rate limit: say plainly what happened and when to try again."""
+    form = forms.LoginForm()
+    message = (
+        "Too many sign-in attempts from this address. "
+        f"Wait a minute and try again (limit: {error.description})."
+    )
+    return render_template("auth/login.html", form=form, blocked=message), 429
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths, so the sign-in page cannot be used to redirect elsewhere.
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/"):
+            return target
+    return url_for("home.index")
+
+
+def _save_user(user: User | None, values: dict[str, Any], *, actor: User) -> User:
+    if user is None:
+        return services.create_user(
+            name=values["name"],
+            email=values["email"],
+            role=values["role"],
+            password=values["password"] or "",
+            approval_limit=values["approval_limit"],
+            actor=actor,
+        )
+    return services.update_user(user, values, actor=actor)
+
+
+records.register(
+    bp,
+    RecordType(
+        key="user",
+        url="/users",
+        model=User,
+        singular="User",
+        plural="Users",
+        form=forms.EditUserForm,
+        create_form=forms.CreateUserForm,
+        columns=[
+            Column("Name", "name"),
+            Column("E-mail", "email"),
+            Column("Role", "role"),
+            Column("Approval limit", "approval_limit", money=True),
+        ],
+        search=[User.name, User.email],
+        order_by=[User.name],
+        save=_save_user,
+        read_roles=(Role.ADMIN,),
+    ),
+)

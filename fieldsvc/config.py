@@ -1,0 +1,55 @@
+"""Settings, read from FIELDSVC_* environment variables (documented in README.md)."""
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_environment(instance_path: str) -> dict[str, Any]:
+    env = os.environ.get("FIELDSVC_ENV", "development")
+    production = env == "production"
+    database = Path(instance_path) / "fieldsvc.sqlite3"
+    return {
+        "ENV_NAME": env,
+        "SECRET_KEY": os.environ.get("FIELDSVC_SECRET_KEY", DEFAULT_SECRET_KEY),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get(
+            "FIELDSVC_DATABASE_URL", f"sqlite:///{database}"
+        ),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _flag("FIELDSVC_SECURE_COOKIES", production),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _flag("FIELDSVC_SECURE_COOKIES", production),
+        "FORCE_HTTPS": _flag("FIELDSVC_FORCE_HTTPS", False),
+        "TRUSTED_PROXIES": int(os.environ.get("FIELDSVC_TRUSTED_PROXIES", "0")),
+        "RATELIMIT_STORAGE_URI": os.environ.get("FIELDSVC_RATELIMIT_STORAGE_URI", "memory://"),
+        "LOGIN_RATE_LIMIT": os.environ.get("FIELDSVC_LOGIN_RATE_LIMIT", "10 per minute"),
+        "COMPANY_NAME": os.environ.get("FIELDSVC_COMPANY_NAME", "fieldsvc"),
+        "CURRENCY": os.environ.get("FIELDSVC_CURRENCY", "USD"),
+        "TIMEZONE": os.environ.get("FIELDSVC_TIMEZONE", "UTC"),
+        "PAGE_SIZE": 25,
+    }
+
+
+def check(config: Mapping[str, Any]) -> None:
+    """Refuse settings that are unsafe in production."""
+    if config["ENV_NAME"] == "production" and config["SECRET_KEY"] in ("", DEFAULT_SECRET_KEY):
+        raise ConfigurationError(
+            "FIELDSVC_SECRET_KEY must be set to a long random value in production "
+            '(for example: python -c "import secrets; print(secrets.token_hex(32))")'
+        )

@@ -1,0 +1,62 @@
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import DateField, EmailField, SelectField, StringField, TextAreaField
+from wtforms.validators import Email, InputRequired, Length, Optional
+
+from fieldsvc.customers.models import Customer, Site
+from fieldsvc.extensions import db
+
+EMAIL = Email("Enter an e-mail address like name@company.com.", check_deliverability=False)
+
+
+def _customer_choices() -> list[tuple[int, str]]:
+    customers = db.session.scalars(select(Customer).where(Customer.active).order_by(Customer.name))
+    return [(c.id, c.name) for c in customers]
+
+
+def _site_choices() -> list[tuple[int, str]]:
+    sites = db.session.execute(
+        select(Site.id, Customer.name, Site.name)
+        .join(Site.customer)
+        .where(Site.active)
+        .order_by(Customer.name, Site.name)
+    )
+    return [(site_id, f"{customer} — {site}") for site_id, customer, site in sites]
+
+
+class EditCustomerForm(FlaskForm):
+    name = StringField("Name", validators=[InputRequired(), Length(max=200)])
+    notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+
+
+class EditSiteForm(FlaskForm):
+    customer_id = SelectField("Customer", coerce=int, validators=[InputRequired()])
+    name = StringField("Site name", validators=[InputRequired(), Length(max=200)])
+    address = TextAreaField("Address", validators=[InputRequired(), Length(max=1000)])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.customer_id.choices = _customer_choices()
+
+
+class EditContactForm(FlaskForm):
+    customer_id = SelectField("Customer", coerce=int, validators=[InputRequired()])
+    name = StringField("Name", validators=[InputRequired(), Length(max=200)])
+    email = EmailField("E-mail", validators=[Optional(), EMAIL, Length(max=254)])
+    phone = StringField("Phone", validators=[Optional(), Length(max=50)])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.customer_id.choices = _customer_choices()
+
+
+class EditEquipmentForm(FlaskForm):
+    site_id = SelectField("Site", coerce=int, validators=[InputRequired()])
+    tag = StringField("Tag", validators=[InputRequired(), Length(max=60)])
+    serial = StringField("Serial number", validators=[Optional(), Length(max=100)])
+    model = StringField("Model", validators=[Optional(), Length(max=200)])
+    calibration_due_on = DateField("Calibration due", validators=[Optional()])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.site_id.choices = _site_choices()

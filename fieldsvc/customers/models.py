@@ -1,0 +1,76 @@
+from datetime import date
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fieldsvc.audit.models import Audited
+from fieldsvc.extensions import db
+
+
+class Customer(Audited, db.Model):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    notes: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(default=True, index=True)
+
+    sites: Mapped[list["Site"]] = relationship(back_populates="customer", order_by="Site.name")
+    contacts: Mapped[list["Contact"]] = relationship(
+        back_populates="customer", order_by="Contact.name"
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Site(Audited, db.Model):
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    address: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(default=True, index=True)
+
+    customer: Mapped[Customer] = relationship(back_populates="sites")
+    equipment: Mapped[list["Equipment"]] = relationship(
+        back_populates="site", order_by="Equipment.tag"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.customer.name} — {self.name}"
+
+
+class Contact(Audited, db.Model):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    active: Mapped[bool] = mapped_column(default=True, index=True)
+
+    customer: Mapped[Customer] = relationship(back_populates="contacts")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Equipment(Audited, db.Model):
+    __tablename__ = "equipment"
+    __table_args__ = (UniqueConstraint("site_id", "tag"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    tag: Mapped[str] = mapped_column(String(60), index=True)
+    serial: Mapped[str | None] = mapped_column(String(100))
+    model: Mapped[str | None] = mapped_column(String(200))
+    calibration_due_on: Mapped[date | None]
+    active: Mapped[bool] = mapped_column(default=True, index=True)
+
+    site: Mapped[Site] = relationship(back_populates="equipment")
+
+    def __str__(self) -> str:
+        return self.tag

@@ -1,0 +1,84 @@
+"""The demo data of seed 001: Northwind Pharma, its 30 pressure transmitters, and one
+account per role. Loaded by `flask --app fieldsvc demo` and by `make run` on an empty
+database; never anywhere else.
+"""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import click
+from flask import Blueprint
+from sqlalchemy import func, select
+
+from fieldsvc.audit.services import acting
+from fieldsvc.auth.models import Role, User
+from fieldsvc.auth.services import create_user
+from fieldsvc.customers.models import Contact, Customer, Equipment, Site
+from fieldsvc.extensions import db
+from fieldsvc.parts.models import Part, Supplier
+
+bp = Blueprint("demo", __name__, cli_group=None)
+
+DEMO_PASSWORD = "demo"
+DEMO_ACCOUNTS = [
+    ("Tom Technician", "tech@example.com", Role.TECHNICIAN, Decimal("0")),
+    ("Sara Supervisor", "supervisor@example.com", Role.SUPERVISOR, Decimal("5000.00")),
+    ("Alex Admin", "admin@example.com", Role.ADMIN, Decimal("0")),
+]
+
+
+class DataExists(Exception):
+    pass
+
+
+def load_demo_data(today: date | None = None) -> None:
+    """Create the demo accounts and reference data; refuse when any data exists."""
+    if db.session.scalar(select(func.count()).select_from(User)) or db.session.scalar(
+        select(func.count()).select_from(Customer)
+    ):
+        raise DataExists("the database already holds data; the demo is loaded only into an empty one")
+    today = today or date.today()
+    with acting(None, reason="demo data"):
+        for name, email, role, limit in DEMO_ACCOUNTS:
+            # The demo password is deliberately weak and only ever set here.
+            create_user(
+                name=name, email=email, role=role, password=DEMO_PASSWORD,
+                approval_limit=limit, actor=None, check_password=False,
+            )
+        customer = Customer(name="Northwind Pharma", notes="Pharmaceutical manufacturer; GMP site.")
+        site = Site(
+            customer=customer,
+            name="Building 4 — Sterile Fill",
+            address="1200 Harbor Road, Building 4\nNewark, NJ 07114\nUSA",
+        )
+        db.session.add_all([
+            customer,
+            site,
+            Contact(customer=customer, name="Dana Whitfield",
+                    email="dana.whitfield@northwind.example", phone="+1 973 555 0142"),
+            Supplier(name="Precision Instruments Supply", email="orders@precision-instruments.example",
+                     phone="+1 800 555 0199"),
+            Part(number="PTX-400", description="PTX-400 pressure transmitter",
+                 list_price=Decimal("350.00")),
+        ])
+        for n in range(101, 131):
+            db.session.add(Equipment(
+                site=site, tag=f"PT-{n}", serial=f"PTX4-{2024_0000 + n}", model="PTX-400",
+                calibration_due_on=today + timedelta(days=(n - 101) * 7),
+            ))
+        db.session.flush()
+
+
+@bp.cli.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when data exists.")
+def demo_command(if_empty: bool) -> None:
+    """Load the demo data (Northwind Pharma and one account per role)."""
+    try:
+        load_demo_data()
+    except DataExists as error:
+        if if_empty:
+            click.echo("database already holds data; demo data not loaded")
+            return
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo("demo data loaded; sign in as tech@, supervisor@ or admin@example.com, password 'demo'")

@@ -1,0 +1,53 @@
+"""Domain errors, and the one place they become HTTP responses."""
+
+from flask import Flask, render_template
+from werkzeug.exceptions import HTTPException
+
+from fieldsvc.extensions import db
+
+
+class DomainError(Exception):
+    """A business rule said no (400)."""
+
+    status = 400
+
+
+class FieldError(DomainError):
+    """A rule about one form field: the view shows it next to the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class NotAllowed(DomainError):
+    status = 403
+
+
+class InvalidTransition(DomainError):
+    status = 409
+
+
+class StaleVersion(DomainError):
+    status = 409
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        db.session.rollback()
+        return render_template("error.html", status=error.status, message=str(error)), error.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        return (
+            render_template("error.html", status=error.code, message=error.description),
+            error.code,
+        )
+
+    @app.errorhandler(500)
+    def server_error(error):
+        db.session.rollback()
+        message = "Something went wrong on our side. Nothing was saved; please try again."
+        return render_template("error.html", status=500, message=message), 500

@@ -1,0 +1,150 @@
+"""Fixtures: every database test runs twice, on SQLite and on a throw-away PostgreSQL
+cluster, each inside a transaction that is rolled back at its end."""
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import flask_migrate
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+from fieldsvc import create_app
+from fieldsvc.extensions import db, limiter
+from tests import postgres
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+def missing(what: str) -> None:
+    """Locally a test may skip when a tool is missing; in CI it must fail."""
+    if IN_CI:
+        pytest.fail(f"{what} (CI=true: required, not skipped)")
+    pytest.skip(what)
+
+
+def test_config(database_url: str, **overrides) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "LOGIN_RATE_LIMIT": "5 per minute",
+        "SERVER_NAME": "localhost",
+        **overrides,
+    }
+
+
+def migrate(database_url: str) -> None:
+    app = create_app(test_config(database_url))
+    with app.app_context():
+        flask_migrate.upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    bindir = postgres.find_bindir()
+    if bindir is None:
+        missing("PostgreSQL server binaries (initdb, pg_ctl) not found; `make test` installs them")
+    with postgres.throwaway_cluster(bindir) as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory) -> str:
+    """A migrated, empty database of each kind, shared by the session's tests."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'fieldsvc.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgresql_url")
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Flask]:
+    app = create_app(test_config(database_url))
+    app.test_client_class = CsrfClient
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original_session = db.session
+        # Every commit inside the test becomes a savepoint of this outer transaction.
+        db.session = scoped_session(
+            sessionmaker(bind=connection, class_=Session, join_transaction_mode="create_savepoint")
+        )
+        limiter.reset()
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            db.session = original_session
+            outer.rollback()
+            connection.close()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> "CsrfClient":
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+class CsrfClient(FlaskClient):
+    """A test client that sends the CSRF token with every form, as a browser would.
+
+    CSRF protection stays on in tests; pass csrf=False to post without the token.
+    """
+
+    _token: str | None = None
+
+    def post(self, *args, csrf: bool = True, **kwargs):
+        if csrf and isinstance(kwargs.get("data"), dict):
+            kwargs["data"] = {"csrf_token": self.csrf_token(), **kwargs["data"]}
+        return super().post(*args, **kwargs)
+
+    def csrf_token(self) -> str:
+        if self._token is None:
+            page = self.get("/login").get_data(as_text=True)
+            self._token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[1]
+        return self._token
+
+    def sign_in(self, email: str, password: str = "correct horse battery") -> "CsrfClient":
+        response = self.post("/login", data={"email": email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return self
+
+
+@pytest.fixture
+def count_queries(app: Flask):
+    """Count the SQL statements run inside a `with count_queries() as counted:` block."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counter():
+        statements: list[str] = []
+
+        def before(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+
+    return counter
+
+
+pytest_plugins = ["tests.factories"]
