@@ -59,7 +59,15 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.home import views as home
     from fieldsvc.parts import views as parts
 
-    for blueprint in (home.bp, auth.bp, customers.bp, parts.bp, audit_cli.bp, users_cli.bp, demo.bp):
+    for blueprint in (
+        home.bp,
+        auth.bp,
+        customers.bp,
+        parts.bp,
+        audit_cli.bp,
+        users_cli.bp,
+        demo.bp,
+    ):
         app.register_blueprint(blueprint)
     app.register_error_handler(429, auth.too_many_attempts)
     template_filters.init_app(app)

@@ -26,9 +26,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
     return {
         "ENV_NAME": env,
         "SECRET_KEY": os.environ.get("FIELDSVC_SECRET_KEY", DEFAULT_SECRET_KEY),
-        "SQLALCHEMY_DATABASE_URI": os.environ.get(
-            "FIELDSVC_DATABASE_URL", f"sqlite:///{database}"
-        ),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("FIELDSVC_DATABASE_URL", f"sqlite:///{database}"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _flag("FIELDSVC_SECURE_COOKIES", production),

@@ -36,14 +36,21 @@ def load_demo_data(today: date | None = None) -> None:
     if db.session.scalar(select(func.count()).select_from(User)) or db.session.scalar(
         select(func.count()).select_from(Customer)
     ):
-        raise DataExists("the database already holds data; the demo is loaded only into an empty one")
+        raise DataExists(
+            "the database already holds data; the demo is loaded only into an empty one"
+        )
     today = today or date.today()
     with acting(None, reason="demo data"):
         for name, email, role, limit in DEMO_ACCOUNTS:
             # The demo password is deliberately weak and only ever set here.
             create_user(
-                name=name, email=email, role=role, password=DEMO_PASSWORD,
-                approval_limit=limit, actor=None, check_password=False,
+                name=name,
+                email=email,
+                role=role,
+                password=DEMO_PASSWORD,
+                approval_limit=limit,
+                actor=None,
+                check_password=False,
             )
         customer = Customer(name="Northwind Pharma", notes="Pharmaceutical manufacturer; GMP site.")
         site = Site(
@@ -51,21 +58,38 @@ def load_demo_data(today: date | None = None) -> None:
             name="Building 4 — Sterile Fill",
             address="1200 Harbor Road, Building 4\nNewark, NJ 07114\nUSA",
         )
-        db.session.add_all([
-            customer,
-            site,
-            Contact(customer=customer, name="Dana Whitfield",
-                    email="dana.whitfield@northwind.example", phone="+1 973 555 0142"),
-            Supplier(name="Precision Instruments Supply", email="orders@precision-instruments.example",
-                     phone="+1 800 555 0199"),
-            Part(number="PTX-400", description="PTX-400 pressure transmitter",
-                 list_price=Decimal("350.00")),
-        ])
+        db.session.add_all(
+            [
+                customer,
+                site,
+                Contact(
+                    customer=customer,
+                    name="Dana Whitfield",
+                    email="dana.whitfield@northwind.example",
+                    phone="+1 973 555 0142",
+                ),
+                Supplier(
+                    name="Precision Instruments Supply",
+                    email="orders@precision-instruments.example",
+                    phone="+1 800 555 0199",
+                ),
+                Part(
+                    number="PTX-400",
+                    description="PTX-400 pressure transmitter",
+                    list_price=Decimal("350.00"),
+                ),
+            ]
+        )
         for n in range(101, 131):
-            db.session.add(Equipment(
-                site=site, tag=f"PT-{n}", serial=f"PTX4-{2024_0000 + n}", model="PTX-400",
-                calibration_due_on=today + timedelta(days=(n - 101) * 7),
-            ))
+            db.session.add(
+                Equipment(
+                    site=site,
+                    tag=f"PT-{n}",
+                    serial=f"PTX4-{2024_0000 + n}",
+                    model="PTX-400",
+                    calibration_due_on=today + timedelta(days=(n - 101) * 7),
+                )
+            )
         db.session.flush()
 
 
@@ -81,4 +105,6 @@ def demo_command(if_empty: bool) -> None:
             return
         raise click.ClickException(str(error)) from error
     db.session.commit()
-    click.echo("demo data loaded; sign in as tech@, supervisor@ or admin@example.com, password 'demo'")
+    click.echo(
+        "demo data loaded; sign in as tech@, supervisor@ or admin@example.com, password 'demo'"
+    )

@@ -19,7 +19,7 @@ from sqlalchemy import or_, select
 
 from fieldsvc.audit.services import acting, history_for
 from fieldsvc.auth.access import EVERYONE, role_required
-from fieldsvc.auth.models import Role
+from fieldsvc.auth.models import Role, User
 from fieldsvc.errors import DomainError, FieldError
 from fieldsvc.extensions import db
 from fieldsvc.money import format_money
@@ -86,7 +86,7 @@ def save_record(rt: RecordType, obj: Any | None, values: dict[str, Any], *, acto
 
 def set_record_active(obj: Any, active: bool, *, actor: Any, reason: str | None = None) -> None:
     """Deactivate or reactivate a record; records are never deleted, history stays whole."""
-    if obj is actor and not active:
+    if isinstance(obj, User) and obj.id == actor.id and not active:
         raise DomainError("You cannot deactivate your own account.")
     with acting(actor, reason=reason):
         obj.active = active
@@ -103,8 +103,15 @@ def register(bp: Blueprint, rt: RecordType) -> None:
     readers, managers = role_required(*rt.read_roles), role_required(*rt.manage_roles)
     add = bp.add_url_rule
     add(f"{rt.url}/", f"{rt.key}_list", readers(lambda: _list(rt)), methods=["GET"])
-    add(f"{rt.url}/new", f"{rt.key}_new", managers(lambda: _edit(rt, None)), methods=["GET", "POST"])
-    add(f"{rt.url}/<int:id>", f"{rt.key}_detail", readers(lambda id: _detail(rt, id)), methods=["GET"])
+    add(
+        f"{rt.url}/new", f"{rt.key}_new", managers(lambda: _edit(rt, None)), methods=["GET", "POST"]
+    )
+    add(
+        f"{rt.url}/<int:id>",
+        f"{rt.key}_detail",
+        readers(lambda id: _detail(rt, id)),
+        methods=["GET"],
+    )
     add(
         f"{rt.url}/<int:id>/edit",
         f"{rt.key}_edit",
@@ -141,7 +148,12 @@ def _list(rt: RecordType):
     page = db.paginate(stmt, per_page=current_app.config["PAGE_SIZE"], error_out=False)
     rows = [(obj, _cells(rt, obj)) for obj in page.items]
     return render_template(
-        "records/list.html", rt=rt, rows=rows, page=page, query=query, show=show,
+        "records/list.html",
+        rt=rt,
+        rows=rows,
+        page=page,
+        query=query,
+        show=show,
         can_manage=current_user.has_role(*rt.manage_roles),
     )
 
@@ -149,14 +161,21 @@ def _list(rt: RecordType):
 def _detail(rt: RecordType, id: int):
     obj = _get(rt, id)
     children = [
-        (child, REGISTRY[child.record], [
-            (c, _cells(REGISTRY[child.record], c)) for c in getattr(obj, child.relationship)
-        ])
+        (
+            child,
+            REGISTRY[child.record],
+            [(c, _cells(REGISTRY[child.record], c)) for c in getattr(obj, child.relationship)],
+        )
         for child in rt.children
     ]
     return render_template(
-        "records/detail.html", rt=rt, obj=obj, cells=_cells(rt, obj), children=children,
-        history=history_for(obj), can_manage=current_user.has_role(*rt.manage_roles),
+        "records/detail.html",
+        rt=rt,
+        obj=obj,
+        cells=_cells(rt, obj),
+        children=children,
+        history=history_for(obj),
+        can_manage=current_user.has_role(*rt.manage_roles),
     )
 
 

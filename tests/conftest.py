@@ -8,7 +8,7 @@ from pathlib import Path
 
 import flask_migrate
 import pytest
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient
 from sqlalchemy import event
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
@@ -108,9 +108,17 @@ class CsrfClient(FlaskClient):
 
     _token: str | None = None
 
+    def open(self, *args, **kwargs):
+        # Requests reuse the test's app context, so start each one with an empty `g`
+        # (Flask-Login caches the signed-in user there), as a real request would.
+        for name in list(g):
+            g.pop(name)
+        return super().open(*args, **kwargs)
+
     def post(self, *args, csrf: bool = True, **kwargs):
-        if csrf and isinstance(kwargs.get("data"), dict):
-            kwargs["data"] = {"csrf_token": self.csrf_token(), **kwargs["data"]}
+        data = kwargs.get("data")
+        if csrf and (data is None or isinstance(data, dict)):
+            kwargs["data"] = {"csrf_token": self.csrf_token(), **(data or {})}
         return super().post(*args, **kwargs)
 
     def csrf_token(self) -> str:
@@ -148,3 +156,16 @@ def count_queries(app: Flask):
 
 
 pytest_plugins = ["tests.factories"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
+    """Argon2 with the production cost takes ~0.15 s a hash; tests need thousands fewer."""
+    from argon2 import PasswordHasher
+
+    from fieldsvc.auth import services
+
+    production = services._hasher
+    services._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    services._hasher = production

@@ -52,11 +52,27 @@ def throwaway_cluster(bindir: Path) -> Iterator[str]:
         subprocess.run([*prefix, *command], check=True, capture_output=True, text=True)
 
     try:
-        run(str(bindir / "initdb"), "-D", str(data), "-U", "fieldsvc", "--auth=trust",
-            "-E", "UTF8", "--locale=C")
         run(
-            str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "server.log"), "-w",
-            "-o", f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -F", "start",
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "fieldsvc",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        )
+        run(
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(base / "server.log"),
+            "-w",
+            "-o",
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -F",
+            "start",
         )
         with psycopg.connect(
             host="127.0.0.1", port=port, user="fieldsvc", dbname="postgres", autocommit=True

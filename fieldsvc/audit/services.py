@@ -67,7 +67,9 @@ def record(
     """Add an event that is not a plain column change (a sign-in, an acknowledgement...)."""
     session = db.session()
     session.flush()
-    _append(session, [_Pending(action, type(obj).__name__, obj.id, _jsonable(changes or {}), reason)])
+    _append(
+        session, [_Pending(action, type(obj).__name__, obj.id, _jsonable(changes or {}), reason)]
+    )
 
 
 def history_for(obj: Any) -> list[AuditEvent]:
@@ -85,7 +87,9 @@ def verify_chain(session: Session | None = None) -> int:
     """Check every event's hash and link; return how many were checked or raise ChainBroken."""
     session = session or db.session()
     expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
-    events = session.scalars(select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000))
+    events = session.scalars(
+        select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000)
+    )
     for event_ in events:
         if event_.seq != expected_seq:
             raise ChainBroken(event_, f"expected sequence {expected_seq}: events are missing")
@@ -106,7 +110,10 @@ def _audit_flush(session: Session, flush_context) -> None:
     pending = [
         *(_Pending("create", type(o).__name__, o.id, _snapshot(o)) for o in _audited(session.new)),
         *(p for o in _audited(session.dirty) if (p := _update(o)) is not None),
-        *(_Pending("delete", type(o).__name__, o.id, _snapshot(o)) for o in _audited(session.deleted)),
+        *(
+            _Pending("delete", type(o).__name__, o.id, _snapshot(o))
+            for o in _audited(session.deleted)
+        ),
     ]
     if pending:
         _append(session, pending)
@@ -208,7 +215,17 @@ def _payload(event_: AuditEvent) -> dict[str, Any]:
     return {column: getattr(event_, column) for column in _HASHED}
 
 
-_HASHED = ("seq", "at", "actor_id", "action", "object_type", "object_id", "changes", "reason", "prev_hash")
+_HASHED = (
+    "seq",
+    "at",
+    "actor_id",
+    "action",
+    "object_type",
+    "object_id",
+    "changes",
+    "reason",
+    "prev_hash",
+)
 
 
 def _hash(row: dict[str, Any]) -> str:

@@ -24,9 +24,7 @@ class Role(StrEnum):
 class User(Audited, UserMixin, db.Model):
     __tablename__ = "users"
     __audit_redacted__ = frozenset({"password_hash"})
-    __table_args__ = (
-        CheckConstraint("approval_limit >= 0", name="approval_limit_not_negative"),
-    )
+    __table_args__ = (CheckConstraint("approval_limit >= 0", name="approval_limit_not_negative"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))

@@ -1,4 +1,5 @@
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -10,8 +11,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import select
-from urllib.parse import urlsplit
 
 from fieldsvc import records
 from fieldsvc.auth import forms, services

@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, EmailField, SelectField, StringField, TextAreaField
+from wtforms import DateField, EmailField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Email, InputRequired, Length, Optional
 
 from fieldsvc.customers.models import Customer, Site
@@ -9,19 +9,22 @@ from fieldsvc.extensions import db
 EMAIL = Email("Enter an e-mail address like name@company.com.", check_deliverability=False)
 
 
-def _customer_choices() -> list[tuple[int, str]]:
-    customers = db.session.scalars(select(Customer).where(Customer.active).order_by(Customer.name))
-    return [(c.id, c.name) for c in customers]
+def _customer_choices() -> list[SelectChoice]:
+    customers = db.session.execute(
+        select(Customer.id, Customer.name).where(Customer.active).order_by(Customer.name)
+    )
+    return [SelectChoice(customer_id, name) for customer_id, name in customers]
 
 
-def _site_choices() -> list[tuple[int, str]]:
+def _site_choices() -> list[SelectChoice]:
+    """Active sites, grouped by customer."""
     sites = db.session.execute(
-        select(Site.id, Customer.name, Site.name)
+        select(Site.id, Site.name, Customer.name)
         .join(Site.customer)
         .where(Site.active)
         .order_by(Customer.name, Site.name)
     )
-    return [(site_id, f"{customer} — {site}") for site_id, customer, site in sites]
+    return [SelectChoice(site_id, name, optgroup=customer) for site_id, name, customer in sites]
 
 
 class EditCustomerForm(FlaskForm):

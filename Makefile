@@ -1,0 +1,59 @@
+# fieldsvc — the two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+FLASK := $(VENV)/bin/flask --app fieldsvc
+FIELDSVC_PORT ?= 5000
+FIELDSVC_HOST ?= 127.0.0.1
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: run test lint format system-deps clean
+
+## run: install, migrate the SQLite database under instance/, load demo data if empty, serve
+run: $(VENV)/.synced
+	$(FLASK) db upgrade
+	$(FLASK) demo --if-empty
+	$(FLASK) run --host $(FIELDSVC_HOST) --port $(FIELDSVC_PORT)
+
+## test: install everything (Debian's chromium and postgresql too, as root) and run the suite
+test: $(VENV)/.synced system-deps
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## lint: ruff check and format check
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.synced
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+# Installs exactly what uv.lock pins (with the dev group).
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+# The tests start Chromium and a private PostgreSQL cluster from Debian's packages.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
+	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "missing Debian packages:$$missing — run: sudo apt-get install$$missing (their tests skip until then)"; \
+	  fi; \
+	fi
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache

@@ -1,0 +1,167 @@
+"""The audit trail: every change of a domain object, chained by SHA-256, verifiable."""
+
+from itertools import pairwise
+
+import pytest
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import DBAPIError
+
+from fieldsvc.audit.models import AuditEvent
+from fieldsvc.audit.services import GENESIS_HASH, ChainBroken, acting, record, verify_chain
+from fieldsvc.auth.models import Role
+from fieldsvc.customers.models import Customer
+from fieldsvc.extensions import db
+
+
+def _events(obj) -> list[AuditEvent]:
+    return list(
+        db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.object_type == type(obj).__name__, AuditEvent.object_id == obj.id)
+            .order_by(AuditEvent.seq)
+        )
+    )
+
+
+def test_create_update_and_delete_each_write_an_event_with_actor_reason_and_diff(app, make_user):
+    admin = make_user(Role.ADMIN)
+    with acting(admin, reason="new key account"):
+        customer = Customer(name="Northwind")
+        db.session.add(customer)
+        db.session.flush()
+    with acting(admin, reason="legal name"):
+        customer.name = "Northwind Pharma"
+        db.session.flush()
+    customer_id = customer.id
+    with acting(admin, reason="duplicate"):
+        db.session.delete(customer)
+        db.session.flush()
+
+    events = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.object_type == "Customer", AuditEvent.object_id == customer_id)
+        .order_by(AuditEvent.seq)
+    ).all()
+    assert [e.action for e in events] == ["create", "update", "delete"]
+    assert [e.reason for e in events] == ["new key account", "legal name", "duplicate"]
+    assert {e.actor_id for e in events} == {admin.id}
+    assert events[0].changes["name"] == [None, "Northwind"]
+    assert events[1].changes == {"name": ["Northwind", "Northwind Pharma"]}
+    assert events[2].changes["name"] == [None, "Northwind Pharma"]
+    assert all(e.at.tzinfo is not None for e in events)
+
+
+def test_events_are_chained_each_to_the_one_before(app, make_customer):
+    make_customer()
+    make_customer()
+    events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+    assert events[0].prev_hash == GENESIS_HASH
+    for before, after in pairwise(events):
+        assert after.prev_hash == before.hash
+        assert after.seq == before.seq + 1
+    assert len({e.hash for e in events}) == len(events)
+
+
+def test_a_change_that_changes_nothing_writes_no_event(app, make_customer):
+    customer = make_customer(name="Same")
+    count = len(_events(customer))
+    customer.name = "Same"
+    db.session.flush()
+    assert len(_events(customer)) == count
+
+
+def test_named_actions_can_be_recorded(app, make_customer):
+    customer = make_customer()
+    record(customer, "tone_warning_acknowledged", {"phrase": "our policy"}, reason="quoted")
+    event = _events(customer)[-1]
+    assert (event.action, event.changes, event.reason) == (
+        "tone_warning_acknowledged",
+        {"phrase": "our policy"},
+        "quoted",
+    )
+
+
+def test_a_rolled_back_change_leaves_no_event(app, make_customer):
+    make_customer()
+    db.session.commit()
+    count = db.session.scalar(select(db.func.count()).select_from(AuditEvent))
+    db.session.add(Customer(name="Never"))
+    db.session.flush()
+    db.session.rollback()
+    assert db.session.scalar(select(db.func.count()).select_from(AuditEvent)) == count
+
+
+# --- verification ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def chain(app, make_customer):
+    """A few committed events, and the append-only triggers lifted (inside the test's
+    transaction) to play an intruder with the database owner's rights."""
+    for name in ("A", "B", "C"):
+        make_customer(name=name)
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(
+            text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only")
+        )
+    else:
+        db.session.execute(text("DROP TRIGGER audit_events_no_update"))
+        db.session.execute(text("DROP TRIGGER audit_events_no_delete"))
+    return db.session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+
+
+def test_verify_passes_an_intact_chain(runner, chain):
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0
+    assert f"audit trail intact: {len(chain)} events checked" in result.output
+
+
+def test_verify_fails_on_an_edited_event(runner, chain):
+    victim = chain[1]
+    db.session.execute(
+        update(AuditEvent).where(AuditEvent.id == victim.id).values(changes={"name": [None, "Z"]})
+    )
+    db.session.expire_all()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"audit event #{victim.seq} (id {victim.id})" in result.output
+    assert "altered" in result.output
+
+
+def test_verify_fails_on_a_deleted_event(runner, chain):
+    victim = chain[1]
+    db.session.execute(delete(AuditEvent).where(AuditEvent.id == victim.id))
+    db.session.expire_all()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"audit event #{victim.seq + 1}" in result.output
+    assert "missing" in result.output
+
+
+def test_verify_fails_on_an_event_inserted_out_of_order(runner, chain):
+    # Two events swap places: each still hashes correctly, but the links break.
+    (first_id, first_seq), (second_id, second_seq) = [(e.id, e.seq) for e in chain[:2]]
+    db.session.execute(update(AuditEvent).where(AuditEvent.id == first_id).values(seq=-1))
+    db.session.execute(update(AuditEvent).where(AuditEvent.id == second_id).values(seq=first_seq))
+    db.session.execute(update(AuditEvent).where(AuditEvent.id == first_id).values(seq=second_seq))
+    db.session.expire_all()
+    with pytest.raises(ChainBroken, match=r"does not link|altered"):
+        verify_chain()
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 1
+
+
+def test_the_database_refuses_update_and_delete_of_audit_events(app, make_customer):
+    make_customer()
+    event = db.session.scalars(select(AuditEvent)).first()
+    for statement in (
+        update(AuditEvent).where(AuditEvent.id == event.id).values(reason="rewritten"),
+        delete(AuditEvent).where(AuditEvent.id == event.id),
+    ):
+        with (
+            pytest.raises(DBAPIError, match="audit_events is append-only"),
+            db.session.begin_nested(),
+        ):
+            db.session.execute(statement)
+    db.session.expire_all()
+    assert db.session.get(AuditEvent, event.id).reason == "test data"  # untouched
