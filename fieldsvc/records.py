@@ -160,14 +160,16 @@ def _list(rt: RecordType):
 
 def _detail(rt: RecordType, id: int):
     obj = _get(rt, id)
-    children = [
-        (
-            child,
-            REGISTRY[child.record],
-            [(c, _cells(REGISTRY[child.record], c)) for c in getattr(obj, child.relationship)],
-        )
-        for child in rt.children
-    ]
+    children = []
+    for child in rt.children:
+        child_rt = REGISTRY[child.record]
+        # The column that points back at this record would repeat it on every row.
+        columns = [column for column in child_rt.columns if column.link != rt.key]
+        rows = [
+            (row, [_cell(row, column) for column in columns])
+            for row in getattr(obj, child.relationship)
+        ]
+        children.append((child, child_rt, [column.label for column in columns], rows))
     return render_template(
         "records/detail.html",
         rt=rt,
@@ -222,10 +224,10 @@ def _values(form: FlaskForm) -> dict[str, Any]:
 
 
 def _cells(rt: RecordType, obj: Any) -> list[tuple[str, str | None]]:
-    return [_cell(rt, obj, column) for column in rt.columns]
+    return [_cell(obj, column) for column in rt.columns]
 
 
-def _cell(rt: RecordType, obj: Any, column: Column) -> tuple[str, str | None]:
+def _cell(obj: Any, column: Column) -> tuple[str, str | None]:
     *owner_path, _ = column.path.split(".")
     owner = obj
     for name in owner_path:

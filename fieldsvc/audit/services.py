@@ -72,15 +72,68 @@ def record(
     )
 
 
-def history_for(obj: Any) -> list[AuditEvent]:
-    """Every audit event about one object, oldest first."""
-    return list(
-        db.session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.object_type == type(obj).__name__, AuditEvent.object_id == obj.id)
-            .order_by(AuditEvent.seq)
+@dataclass(frozen=True)
+class HistoryEntry:
+    event: AuditEvent
+    changes: list[tuple[str, str, str]]  # field label, before, after: as a person reads them
+
+
+def history_for(obj: Any) -> list[HistoryEntry]:
+    """Every audit event about one object, oldest first, with references shown by name."""
+    events = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.object_type == type(obj).__name__, AuditEvent.object_id == obj.id)
+        .order_by(AuditEvent.seq)
+    ).all()
+    references = _reference_columns(type(obj))
+    names = _reference_names(references, events)
+    return [
+        HistoryEntry(
+            event,
+            [
+                (
+                    _field_label(field, references),
+                    *(_readable(field, value, names) for value in values),
+                )
+                for field, values in sorted(event.changes.items())
+            ],
         )
-    )
+        for event in events
+    ]
+
+
+def _reference_columns(model: type) -> dict[str, type]:
+    """Foreign-key columns of `model` and the model each one points at."""
+    by_table = {mapper.local_table: mapper.class_ for mapper in db.Model.registry.mappers}
+    return {
+        column.key: by_table[next(iter(column.foreign_keys)).column.table]
+        for column in model.__table__.columns
+        if column.foreign_keys
+    }
+
+
+def _reference_names(references: dict[str, type], events: list[AuditEvent]) -> dict:
+    names = {}
+    for field, model in references.items():
+        ids = {v for e in events for v in e.changes.get(field, ()) if isinstance(v, int)}
+        if ids:
+            for target in db.session.scalars(select(model).where(model.id.in_(ids))):
+                names[field, target.id] = str(target)
+    return names
+
+
+def _field_label(field: str, references: dict[str, type]) -> str:
+    if field in references:
+        field = field.removesuffix("_id")
+    return field.replace("_", " ")
+
+
+def _readable(field: str, value: Any, names: dict) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return names.get((field, value), str(value))
 
 
 def verify_chain(session: Session | None = None) -> int:

@@ -192,3 +192,29 @@ def test_customer_names_are_escaped(client, signed_in, make_customer):
     page = client.get("/customers/").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_history_names_the_site_instead_of_its_id(client, signed_in, make_site):
+    signed_in(Role.ADMIN)
+    site = make_site(name="Building 4 — Sterile Fill")
+    db.session.commit()
+    client.post("/equipment/new", data={"site_id": site.id, "tag": "PT-101"})
+    equipment = db.session.scalars(select(Equipment)).one()
+    page = client.get(f"/equipment/{equipment.id}").get_data(as_text=True)
+    history = page[page.index("History") :]
+    assert "<td>site</td><td>—</td><td>Building 4 — Sterile Fill</td>" in history.replace(
+        f"{site.customer.name} — ", ""
+    )
+    assert "<td>active</td><td>—</td><td>Yes</td>" in history
+
+
+def test_a_customer_page_lists_its_sites_without_repeating_the_customer(
+    client, signed_in, make_site
+):
+    signed_in(Role.TECHNICIAN)
+    site = make_site(name="Building 4")
+    db.session.commit()
+    page = client.get(f"/customers/{site.customer_id}").get_data(as_text=True)
+    sites_table = page[page.index("Sites") : page.index("Contacts")]
+    assert "Building 4" in sites_table
+    assert ">Customer<" not in sites_table
