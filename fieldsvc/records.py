@@ -31,6 +31,11 @@ class Column:
     path: str  # attribute path from the record, e.g. "site.customer.name"
     link: str | None = None  # record type whose detail page the value's owner opens
     money: bool = False
+    code: bool = False  # tags, part numbers, serials: never broken across lines
+
+    @property
+    def css_class(self) -> str:
+        return "money" if self.money else "code" if self.code else ""
 
 
 @dataclass(frozen=True)
@@ -169,7 +174,7 @@ def _detail(rt: RecordType, id: int):
             (row, [_cell(row, column) for column in columns])
             for row in getattr(obj, child.relationship)
         ]
-        children.append((child, child_rt, [column.label for column in columns], rows))
+        children.append((child, child_rt, columns, rows))
     return render_template(
         "records/detail.html",
         rt=rt,

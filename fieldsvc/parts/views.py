@@ -31,7 +31,7 @@ records.register(
         plural="Parts catalogue",
         form=forms.EditPartForm,
         columns=[
-            Column("Part number", "number"),
+            Column("Part number", "number", code=True),
             Column("Description", "description"),
             Column("List price", "list_price", money=True),
         ],

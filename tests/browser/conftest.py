@@ -1,0 +1,96 @@
+"""Fixtures for what a person sees: the app served on a real port with the demo data,
+and Debian's headless Chromium driven by Playwright at tablet size (768x1024)."""
+
+import shutil
+import threading
+from collections.abc import Iterator
+
+import pytest
+from werkzeug.serving import make_server
+
+from fieldsvc import create_app
+from fieldsvc.demo import load_demo_data
+from fieldsvc.extensions import db
+from tests.conftest import ARTIFACTS, migrate, missing, test_config
+
+CHROMIUM = "/usr/bin/chromium"
+TABLET = {"width": 768, "height": 1024}
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory) -> Iterator[str]:
+    """The app with the demo data on its own SQLite file, served from a thread."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'fieldsvc.sqlite3'}"
+    migrate(url)
+    app = create_app(test_config(url, SERVER_NAME=None, LOGIN_RATE_LIMIT="100 per minute"))
+    with app.app_context():
+        load_demo_data()
+        db.session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if shutil.which("chromium") is None:
+        missing("Debian's chromium is not installed; `make test` installs it as root")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh tablet-sized tab. Fails the test when a page's script errors, its own CSP
+    blocks something, or an asset it loads is missing (a page itself may answer 4xx)."""
+    context = browser.new_context(viewport=TABLET, has_touch=True, base_url=live_server)
+    page = context.new_page()
+    errors: list[str] = []
+
+    def on_console(message) -> None:
+        # Chromium logs every 4xx as "Failed to load resource"; assets are checked below.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            errors.append(message.text)
+
+    def on_response(response) -> None:
+        if response.request.resource_type != "document" and response.status >= 400:
+            errors.append(f"{response.status} {response.url}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("response", on_response)
+    yield page
+    context.close()
+    assert not errors, f"browser console errors: {errors}"
+
+
+@pytest.fixture
+def screenshot(page):
+    """Save a full-page screenshot under tests/artifacts/ for people to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def take(name: str) -> None:
+        page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+    return take
+
+
+def sign_in(page, email: str, password: str = "demo") -> None:
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
