@@ -57,6 +57,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.auth import views as auth
     from fieldsvc.customers import views as customers
     from fieldsvc.home import views as home
+    from fieldsvc.incidents import views as incidents
     from fieldsvc.parts import views as parts
 
     for blueprint in (
@@ -64,6 +65,7 @@ def _register_blueprints(app: Flask) -> None:
         auth.bp,
         customers.bp,
         parts.bp,
+        incidents.bp,
         audit_cli.bp,
         users_cli.bp,
         demo.bp,

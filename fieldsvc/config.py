@@ -41,6 +41,12 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "CURRENCY": os.environ.get("FIELDSVC_CURRENCY", "USD"),
         "TIMEZONE": os.environ.get("FIELDSVC_TIMEZONE", "UTC"),
         "PAGE_SIZE": 25,
+        "UPLOAD_DIR": os.environ.get("FIELDSVC_UPLOAD_DIR", str(Path(instance_path) / "uploads")),
+        "MAX_PHOTO_BYTES": int(float(os.environ.get("FIELDSVC_MAX_PHOTO_MB", "15")) * 1024 * 1024),
+        "MAX_PHOTO_PIXELS": int(os.environ.get("FIELDSVC_MAX_PHOTO_MEGAPIXELS", "50")) * 1_000_000,
+        "MAX_CONTENT_LENGTH": int(
+            float(os.environ.get("FIELDSVC_MAX_REQUEST_MB", "100")) * 1024 * 1024
+        ),
     }
 
 

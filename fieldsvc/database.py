@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from flask import has_request_context, request
 from sqlalchemy import DateTime, Engine, MetaData, Numeric, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, registry
@@ -71,7 +72,15 @@ def _configure_sqlite(dbapi_connection, connection_record) -> None:
 @event.listens_for(Engine, "begin")
 def _begin_sqlite(connection) -> None:
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+        # SQLite has one writer. A deferred transaction that read first and then
+        # writes fails at once ("database is locked") if another writer committed
+        # meanwhile; a request that may write takes the write lock up front instead
+        # and waits its turn (busy_timeout). Reads stay concurrent.
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _request_may_write() else "BEGIN")
+
+
+def _request_may_write() -> bool:
+    return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
 
 
 def str_enum(enum_class: type[StrEnum], length: int = 30) -> SAEnum:

@@ -11,10 +11,18 @@ from flask import Blueprint
 from sqlalchemy import func, select
 
 from fieldsvc.audit.services import acting
-from fieldsvc.auth.models import Role, User
+from fieldsvc.auth.models import Role, Team, User
 from fieldsvc.auth.services import create_user
 from fieldsvc.customers.models import Contact, Customer, Equipment, Site
+from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
+from fieldsvc.incidents.models import CauseCategory, ReportedVia, Severity
+from fieldsvc.incidents.services import (
+    IncidentReport,
+    log_work,
+    promise_follow_up,
+    report_incident,
+)
 from fieldsvc.parts.models import Part, Supplier
 
 bp = Blueprint("demo", __name__, cli_group=None)
@@ -41,9 +49,12 @@ def load_demo_data(today: date | None = None) -> None:
         )
     today = today or date.today()
     with acting(None, reason="demo data"):
+        team = Team(name="North-East field team")
+        db.session.add(team)
+        users = {}
         for name, email, role, limit in DEMO_ACCOUNTS:
             # The demo password is deliberately weak and only ever set here.
-            create_user(
+            users[role] = create_user(
                 name=name,
                 email=email,
                 role=role,
@@ -52,7 +63,10 @@ def load_demo_data(today: date | None = None) -> None:
                 actor=None,
                 check_password=False,
             )
-        customer = Customer(name="Northwind Pharma", notes="Pharmaceutical manufacturer; GMP site.")
+            users[role].team = team
+        customer = Customer(
+            name="Northwind Pharma", notes="Pharmaceutical manufacturer; GMP site.", team=team
+        )
         site = Site(
             customer=customer,
             name="Building 4 — Sterile Fill",
@@ -91,6 +105,56 @@ def load_demo_data(today: date | None = None) -> None:
                 )
             )
         db.session.flush()
+    _report_broken_transmitters(users[Role.TECHNICIAN], customer, site)
+
+
+def _report_broken_transmitters(technician: User, customer: Customer, site: Site) -> None:
+    """Seed 001: two transmitters broken by our technician during calibration."""
+    now = utcnow().replace(second=0, microsecond=0)
+    equipment = {item.tag: item.id for item in site.equipment}
+    contact = customer.contacts[0]
+    incident = report_incident(
+        IncidentReport(
+            customer_id=customer.id,
+            site_id=site.id,
+            equipment_ids=[equipment["PT-107"], equipment["PT-117"]],
+            reported_via=ReportedVia.ON_SITE,
+            severity=Severity.HIGH,
+            expected="All 30 pressure transmitters calibrated and back in service today.",
+            actual=(
+                "PT-107 and PT-117 were damaged during calibration: the diaphragms were "
+                "over-pressured on our test rig. Both read zero and must be replaced."
+            ),
+            occurred_at=now - timedelta(hours=2),
+            reporter_contact_id=contact.id,
+            cause_category=CauseCategory.OUR_TECHNICIAN,
+            cause_description="Test rig regulator set to 40 bar instead of 4 bar.",
+            technician_statement=(
+                "I set the regulator from the previous job's sheet and did not re-check it "
+                "before connecting PT-107 and PT-117. My mistake."
+            ),
+            claim_reference="CLM-2026-0413",
+        ),
+        actor=technician,
+        now=now,
+    )
+    with acting(technician):
+        log_work(
+            incident,
+            actor=technician,
+            started_at=now - timedelta(hours=3),
+            minutes=150,
+            note="Calibrated PT-101 to PT-130; isolated the two damaged units.",
+            now=now,
+        )
+        promise_follow_up(
+            incident,
+            actor=technician,
+            owner_id=technician.id,
+            due_at=now + timedelta(hours=3),
+            promise="Call Dana back with the replacements' delivery date",
+            now=now,
+        )
 
 
 @bp.cli.command("demo")

@@ -68,8 +68,13 @@ def database_url(request, tmp_path_factory) -> str:
 
 
 @pytest.fixture
-def app(database_url: str) -> Iterator[Flask]:
-    app = create_app(test_config(database_url))
+def upload_dir(tmp_path) -> Path:
+    return tmp_path / "uploads"
+
+
+@pytest.fixture
+def app(database_url: str, upload_dir: Path) -> Iterator[Flask]:
+    app = create_app(test_config(database_url, UPLOAD_DIR=str(upload_dir)))
     app.test_client_class = CsrfClient
     with app.app_context():
         connection = db.engine.connect()

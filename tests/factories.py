@@ -1,16 +1,19 @@
 """Factories: fixtures that return small make_<thing>(**overrides) functions."""
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import count
 
 import pytest
 
 from fieldsvc.audit.services import acting
-from fieldsvc.auth.models import Role
+from fieldsvc.auth.models import Role, Team
 from fieldsvc.auth.services import create_user
 from fieldsvc.customers.models import Contact, Customer, Equipment, Site
+from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
+from fieldsvc.incidents.models import ReportedVia, Severity
+from fieldsvc.incidents.services import IncidentReport, report_incident
 from fieldsvc.parts.models import Part, Supplier
 
 PASSWORD = "correct horse battery"
@@ -25,8 +28,16 @@ def _add(obj):
 
 
 @pytest.fixture
+def make_team(app):
+    def make(**overrides):
+        return _add(Team(**({"name": f"Team {next(_sequence)}"} | overrides)))
+
+    return make
+
+
+@pytest.fixture
 def make_user(app):
-    def make(role: Role = Role.TECHNICIAN, **overrides):
+    def make(role: Role = Role.TECHNICIAN, team: Team | None = None, **overrides):
         n = next(_sequence)
         values = {
             "name": f"{role.value.title()} {n}",
@@ -35,7 +46,11 @@ def make_user(app):
             "password": PASSWORD,
             "approval_limit": Decimal("0"),
         } | overrides
-        return create_user(actor=None, **values)
+        user = create_user(actor=None, **values)
+        if team is not None:
+            user.team = team
+            db.session.flush()
+        return user
 
     return make
 
@@ -112,10 +127,39 @@ def make_part(app):
 def signed_in(client, make_user):
     """Sign the test client in with a new user of the given role; return that user."""
 
-    def sign_in(role: Role):
-        user = make_user(role)
+    def sign_in(role: Role, team: Team | None = None):
+        user = make_user(role, team=team)
         db.session.commit()
         client.sign_in(user.email, PASSWORD)
         return user
 
     return sign_in
+
+
+@pytest.fixture
+def make_incident(app, make_site, make_user, make_team):
+    """An incident reported on site by a technician of the team serving its customer.
+
+    Pass `actor` and/or `site` (whose customer's team decides who sees it), and any
+    IncidentReport field to override.
+    """
+
+    def make(actor=None, site=None, now: datetime | None = None, **overrides):
+        if site is None:
+            team = actor.team if actor is not None and actor.team else make_team()
+            site = make_site(customer=Customer(name=f"Customer {next(_sequence)}", team=team))
+        actor = actor or make_user(Role.TECHNICIAN, team=site.customer.team)
+        values = {
+            "customer_id": site.customer_id,
+            "site_id": site.id,
+            "equipment_ids": [],
+            "reported_via": ReportedVia.ON_SITE,
+            "severity": Severity.MEDIUM,
+            "expected": "Transmitter calibrated and back in service",
+            "actual": "Diaphragm over-pressured on the test rig",
+            "occurred_at": (now or utcnow()) - timedelta(hours=1),
+            "reporter_name": "Dana Whitfield",
+        } | overrides
+        return report_incident(IncidentReport(**values), actor=actor, now=now)
+
+    return make

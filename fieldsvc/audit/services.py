@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import has_request_context
 from flask_login import current_user
-from sqlalchemy import event, inspect, select, text
+from sqlalchemy import and_, event, inspect, or_, select, text
 from sqlalchemy.orm import ColumnProperty, Session
 
 from fieldsvc.audit.models import Audited, AuditEvent
@@ -78,28 +78,45 @@ class HistoryEntry:
     changes: list[tuple[str, str, str]]  # field label, before, after: as a person reads them
 
 
-def history_for(obj: Any) -> list[HistoryEntry]:
-    """Every audit event about one object, oldest first, with references shown by name."""
+def history_for(*objects: Any) -> list[HistoryEntry]:
+    """Every audit event about the given objects, oldest first, references shown by name."""
+    ids_by_type: dict[type, set[int]] = {}
+    for obj in objects:
+        ids_by_type.setdefault(type(obj), set()).add(obj.id)
+    if not ids_by_type:
+        return []
     events = db.session.scalars(
         select(AuditEvent)
-        .where(AuditEvent.object_type == type(obj).__name__, AuditEvent.object_id == obj.id)
+        .where(
+            or_(
+                *(
+                    and_(AuditEvent.object_type == model.__name__, AuditEvent.object_id.in_(ids))
+                    for model, ids in ids_by_type.items()
+                )
+            )
+        )
         .order_by(AuditEvent.seq)
     ).all()
-    references = _reference_columns(type(obj))
-    names = _reference_names(references, events)
-    return [
-        HistoryEntry(
-            event,
-            [
-                (
-                    _field_label(field, references),
-                    *(_readable(field, value, names) for value in values),
-                )
-                for field, values in sorted(event.changes.items())
-            ],
-        )
-        for event in events
-    ]
+    models = {model.__name__: model for model in ids_by_type}
+    entries = []
+    for model_name, model in models.items():
+        own = [e for e in events if e.object_type == model_name]
+        references = _reference_columns(model)
+        names = _reference_names(references, own)
+        entries += [
+            HistoryEntry(
+                event,
+                [
+                    (
+                        _field_label(field, references),
+                        *(_readable(field, value, names) for value in values),
+                    )
+                    for field, values in sorted(event.changes.items())
+                ],
+            )
+            for event in own
+        ]
+    return sorted(entries, key=lambda entry: entry.event.seq)
 
 
 def _reference_columns(model: type) -> dict[str, type]:

@@ -1,10 +1,14 @@
 from datetime import date
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fieldsvc.audit.models import Audited
 from fieldsvc.extensions import db
+
+if TYPE_CHECKING:
+    from fieldsvc.auth.models import Team
 
 
 class Customer(Audited, db.Model):
@@ -13,8 +17,11 @@ class Customer(Audited, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
     notes: Mapped[str | None] = mapped_column(Text)
+    # The team that serves this customer sees its incidents (see incidents.access).
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True, index=True)
 
+    team: Mapped["Team | None"] = relationship()
     sites: Mapped[list["Site"]] = relationship(back_populates="customer", order_by="Site.name")
     contacts: Mapped[list["Contact"]] = relationship(
         back_populates="customer", order_by="Contact.name"

@@ -1,0 +1,170 @@
+"""Forms for reporting and working on incidents: they validate input, nothing else."""
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
+from wtforms import (
+    DateTimeLocalField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from fieldsvc.incidents.models import (
+    CauseCategory,
+    Channel,
+    Direction,
+    FollowUpOutcome,
+    IncidentStatus,
+    ReportedVia,
+    Severity,
+)
+
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+def _choices(enum) -> list[SelectChoice]:
+    return [SelectChoice(member.value, member.label) for member in enum]
+
+
+def _optional_int(value) -> int | None:
+    return int(value) if value not in (None, "") else None
+
+
+class ReportIncidentForm(FlaskForm):
+    """The tablet form; the choices of the selects are set by the view."""
+
+    submission_key = HiddenField()
+    customer_id = SelectField("Customer", coerce=_optional_int, validate_choice=False)
+    site_id = SelectField("Site", coerce=_optional_int, validate_choice=False)
+    # Checked by the service against the chosen site; the browser loads the options.
+    equipment_ids = SelectMultipleField("Equipment", coerce=int, validate_choice=False)
+    reported_via = RadioField(
+        "Reported via", choices=_choices(ReportedVia), default=ReportedVia.ON_SITE.value
+    )
+    reporter_contact_id = SelectField(
+        "Reported by (contact)", coerce=_optional_int, validate_choice=False
+    )
+    reporter_name = StringField("…or name", validators=[Optional(), Length(max=200)])
+    reporter_phone = StringField("Phone", validators=[Optional(), Length(max=50)])
+    severity = RadioField("Severity", choices=_choices(Severity), default=Severity.MEDIUM.value)
+    expected = TextAreaField(
+        "What the customer expected",
+        validators=[Optional(), Length(max=5000)],
+        description="In the customer's words.",
+    )
+    actual = TextAreaField(
+        "What happened",
+        validators=[InputRequired("Describe what happened."), Length(max=5000)],
+    )
+    occurred_at = DateTimeLocalField(
+        "When it occurred",
+        format=DATETIME_FORMAT,
+        validators=[InputRequired("Enter the date and time it occurred.")],
+    )
+    cause_category = SelectField(
+        "Cause", choices=_choices(CauseCategory), default=CauseCategory.UNKNOWN.value
+    )
+    cause_description = TextAreaField(
+        "Cause, internal description", validators=[Optional(), Length(max=5000)]
+    )
+    technician_statement = TextAreaField(
+        "Technician's own statement",
+        validators=[Optional(), Length(max=5000)],
+        description="For damage we caused: what happened, in your words.",
+    )
+    claim_reference = StringField(
+        "Insurance or claim reference", validators=[Optional(), Length(max=100)]
+    )
+    photos = MultipleFileField("Photos")
+
+
+class PhoneIntakeForm(FlaskForm):
+    """What an office user fills in during a call."""
+
+    submission_key = HiddenField()
+    customer_id = SelectField("Customer", coerce=_optional_int, validate_choice=False)
+    site_id = SelectField("Site (if known)", coerce=_optional_int, validate_choice=False)
+    reporter_contact_id = SelectField("Caller", coerce=_optional_int, validate_choice=False)
+    reporter_name = StringField("…or caller's name", validators=[Optional(), Length(max=200)])
+    reporter_phone = StringField("Caller's phone", validators=[Optional(), Length(max=50)])
+    actual = TextAreaField(
+        "What is wrong", validators=[InputRequired("Say what is wrong."), Length(max=5000)]
+    )
+    severity = RadioField("Severity", choices=_choices(Severity), default=Severity.MEDIUM.value)
+    callback_due_at = DateTimeLocalField(
+        "Promised call-back",
+        format=DATETIME_FORMAT,
+        validators=[InputRequired("When did you promise to call back?")],
+    )
+    callback_promise = StringField(
+        "Promise in words",
+        validators=[Optional(), Length(max=500)],
+        description='For example: "call back with a delivery date".',
+    )
+
+
+class ChangeStatusForm(FlaskForm):
+    status = SelectField("New status", choices=_choices(IncidentStatus))
+    note = TextAreaField("Note", validators=[Optional(), Length(max=5000)])
+
+
+class AddPhotosForm(FlaskForm):
+    photos = MultipleFileField("Add photos")
+
+
+class LogWorkForm(FlaskForm):
+    started_at = DateTimeLocalField(
+        "Started", format=DATETIME_FORMAT, validators=[InputRequired("When did the work start?")]
+    )
+    minutes = IntegerField(
+        "Minutes",
+        validators=[
+            InputRequired("How many minutes?"),
+            NumberRange(1, 1440, "Minutes must be between 1 and 1440 (one day)."),
+        ],
+    )
+    note = TextAreaField(
+        "What was done", validators=[InputRequired("Say what was done."), Length(max=5000)]
+    )
+
+
+class RecordCommunicationForm(FlaskForm):
+    channel = SelectField("Channel", choices=_choices(Channel))
+    direction = RadioField("Direction", choices=_choices(Direction), default="inbound")
+    at = DateTimeLocalField("When", format=DATETIME_FORMAT, validators=[Optional()])
+    summary = TextAreaField(
+        "Summary", validators=[InputRequired("Summarise what was said."), Length(max=5000)]
+    )
+
+
+class PromiseFollowUpForm(FlaskForm):
+    owner_id = SelectField("Owner", coerce=int, validate_choice=False)
+    due_at = DateTimeLocalField(
+        "Due", format=DATETIME_FORMAT, validators=[InputRequired("When is it due?")]
+    )
+    promise = StringField(
+        "Promise",
+        validators=[InputRequired("Write the promise in words."), Length(max=500)],
+        description='As the customer heard it: "call back by 15:00 with a delivery date".',
+    )
+
+
+class CloseFollowUpForm(FlaskForm):
+    outcome = RadioField("Outcome", choices=_choices(FollowUpOutcome), default="done")
+    note = TextAreaField(
+        "What the customer was told",
+        validators=[InputRequired("Say what the customer was told."), Length(max=5000)],
+    )
+    next_due_at = DateTimeLocalField(
+        "Next update due",
+        format=DATETIME_FORMAT,
+        validators=[Optional()],
+        description="Needed for “working on it” and “next step”.",
+    )
+    next_promise = StringField("Next promise", validators=[Optional(), Length(max=500)])

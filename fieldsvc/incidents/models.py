@@ -1,0 +1,281 @@
+"""Incidents and what hangs off them: equipment, photos, work log, communications,
+follow-ups. Their states and allowed transitions are here, in one place."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fieldsvc.audit.models import Audited
+from fieldsvc.auth.models import User
+from fieldsvc.customers.models import Contact, Customer, Equipment, Site
+from fieldsvc.database import str_enum, utcnow
+from fieldsvc.extensions import db
+
+
+class _Labelled(StrEnum):
+    @property
+    def label(self) -> str:
+        return LABELS.get(self.value, self.value.replace("_", " ").capitalize())
+
+
+class IncidentStatus(_Labelled):
+    OPEN = "open"
+    REMEDIATION_PROPOSED = "remediation_proposed"
+    REMEDIATION_ACCEPTED = "remediation_accepted"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+S = IncidentStatus
+ALLOWED_TRANSITIONS: dict[IncidentStatus, set[IncidentStatus]] = {
+    S.OPEN: {S.REMEDIATION_PROPOSED, S.RESOLVED, S.CANCELLED},
+    # Back to open when the customer declines or the offer is withdrawn.
+    S.REMEDIATION_PROPOSED: {S.REMEDIATION_ACCEPTED, S.OPEN, S.CANCELLED},
+    S.REMEDIATION_ACCEPTED: {S.RESOLVED, S.CANCELLED},
+    S.RESOLVED: {S.CLOSED, S.OPEN},
+    S.CLOSED: set(),
+    S.CANCELLED: set(),
+}
+OPEN_STATUSES = frozenset({S.OPEN, S.REMEDIATION_PROPOSED, S.REMEDIATION_ACCEPTED})
+
+
+class ReportedVia(_Labelled):
+    ON_SITE = "on_site"
+    PHONE = "phone"
+    EMAIL = "email"
+    PORTAL = "portal"
+
+
+class Severity(_Labelled):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class CauseCategory(_Labelled):
+    PRE_EXISTING = "pre_existing"
+    CUSTOMER = "customer"
+    OUR_TECHNICIAN = "our_technician"
+    THIRD_PARTY = "third_party"
+    UNKNOWN = "unknown"
+
+
+class Channel(_Labelled):
+    PHONE = "phone"
+    EMAIL = "email"
+    ON_SITE = "on_site"
+    PORTAL = "portal"
+    LETTER = "letter"
+
+
+class Direction(_Labelled):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class FollowUpOutcome(_Labelled):
+    DONE = "done"
+    WORKING = "working"
+    NEXT_STEP = "next_step"
+
+
+LABELS = {
+    "on_site": "On site",
+    "email": "E-mail",
+    "pre_existing": "Pre-existing fault",
+    "customer": "Customer",
+    "our_technician": "Our technician",
+    "third_party": "Third party",
+    "remediation_proposed": "Remediation proposed",
+    "remediation_accepted": "Remediation accepted",
+    "inbound": "From the customer",
+    "outbound": "To the customer",
+    "working": "Working on it",
+    "next_step": "Next step",
+}
+
+
+class IncidentCounter(db.Model):
+    """The last reference number handed out in a year (INC-<year>-<number>)."""
+
+    __tablename__ = "incident_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(default=0)
+
+
+class Incident(Audited, db.Model):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        # A retried or double-tapped submission finds the incident it already made.
+        UniqueConstraint("created_by_id", "submission_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    # A caller may not know which site; a phone intake can leave it for later.
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    status: Mapped[IncidentStatus] = mapped_column(
+        str_enum(IncidentStatus), default=IncidentStatus.OPEN, index=True
+    )
+    severity: Mapped[Severity] = mapped_column(str_enum(Severity), index=True)
+    reported_via: Mapped[ReportedVia] = mapped_column(str_enum(ReportedVia), index=True)
+    reporter_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    reporter_name: Mapped[str | None] = mapped_column(String(200))
+    reporter_phone: Mapped[str | None] = mapped_column(String(50))
+    expected: Mapped[str | None] = mapped_column(Text)
+    actual: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime]
+    # Internal: never shown to the customer, in a page, an e-mail or a PDF.
+    cause_category: Mapped[CauseCategory] = mapped_column(str_enum(CauseCategory), index=True)
+    cause_description: Mapped[str | None] = mapped_column(Text)
+    technician_statement: Mapped[str | None] = mapped_column(Text)
+    claim_reference: Mapped[str | None] = mapped_column(String(100))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submission_key: Mapped[str | None] = mapped_column(String(64))
+
+    customer: Mapped[Customer] = relationship()
+    site: Mapped[Site | None] = relationship()
+    reporter_contact: Mapped[Contact | None] = relationship()
+    created_by: Mapped[User] = relationship()
+    equipment_links: Mapped[list["IncidentEquipment"]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan"
+    )
+    attachments: Mapped[list["Attachment"]] = relationship(
+        back_populates="incident", order_by="Attachment.id"
+    )
+    work_log: Mapped[list["WorkLogEntry"]] = relationship(
+        back_populates="incident", order_by="WorkLogEntry.started_at"
+    )
+    communications: Mapped[list["Communication"]] = relationship(
+        back_populates="incident", order_by="Communication.at"
+    )
+    follow_ups: Mapped[list["FollowUp"]] = relationship(
+        back_populates="incident", order_by="FollowUp.due_at"
+    )
+
+    @property
+    def equipment(self) -> list[Equipment]:
+        return sorted((link.equipment for link in self.equipment_links), key=lambda e: e.tag)
+
+    @property
+    def reporter(self) -> str:
+        if self.reporter_contact is not None:
+            return self.reporter_contact.name
+        return " · ".join(part for part in (self.reporter_name, self.reporter_phone) if part)
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class IncidentEquipment(Audited, db.Model):
+    """One piece of equipment an incident is about."""
+
+    __tablename__ = "incident_equipment"
+    __table_args__ = (UniqueConstraint("incident_id", "equipment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    equipment_id: Mapped[int] = mapped_column(ForeignKey("equipment.id"), index=True)
+
+    incident: Mapped[Incident] = relationship(back_populates="equipment_links")
+    equipment: Mapped[Equipment] = relationship()
+
+    def __str__(self) -> str:
+        return self.equipment.tag
+
+
+class Attachment(Audited, db.Model):
+    """A photo of an incident: the normalised image and its thumbnail in storage."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    width: Mapped[int]
+    height: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(300), unique=True)
+    thumbnail_key: Mapped[str] = mapped_column(String(300), unique=True)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    incident: Mapped[Incident] = relationship(back_populates="attachments")
+    uploaded_by: Mapped[User] = relationship()
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class WorkLogEntry(Audited, db.Model):
+    __tablename__ = "work_log_entries"
+    __table_args__ = (CheckConstraint("minutes > 0 AND minutes <= 1440", name="minutes_in_a_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    started_at: Mapped[datetime]
+    minutes: Mapped[int]
+    note: Mapped[str] = mapped_column(Text)
+
+    incident: Mapped[Incident] = relationship(back_populates="work_log")
+    user: Mapped[User] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.minutes} min by {self.user.name}"
+
+
+class Communication(Audited, db.Model):
+    __tablename__ = "communications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel))
+    direction: Mapped[Direction] = mapped_column(str_enum(Direction))
+    summary: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    incident: Mapped[Incident] = relationship(back_populates="communications")
+    user: Mapped[User] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.channel.label} {self.direction.label.lower()}"
+
+
+class FollowUp(Audited, db.Model):
+    """A promise made to a customer (seed 003), kept by closing it with an outcome."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (Index("ix_follow_ups_open_due", "closed_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    due_at: Mapped[datetime]
+    promise: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+    outcome: Mapped[FollowUpOutcome | None] = mapped_column(str_enum(FollowUpOutcome))
+    outcome_note: Mapped[str | None] = mapped_column(Text)
+
+    incident: Mapped[Incident] = relationship(back_populates="follow_ups")
+    owner: Mapped[User] = relationship(foreign_keys=[owner_id])
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+
+    def is_overdue(self, now: datetime) -> bool:
+        return self.closed_at is None and self.due_at < now
+
+    def __str__(self) -> str:
+        return self.promise

@@ -1,0 +1,611 @@
+"""The rules of incidents: who sees which, how one is reported, its photos, work log,
+communications, the follow-ups promised to the customer, and its status changes.
+
+Who sees an incident: admins see every incident; everyone else sees the incidents
+of the customers their team serves (Customer.team). A user without a team sees
+none. Anything else gets 404, so an incident's existence is not given away.
+"""
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, event, exists, false, func, or_, select, true, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from fieldsvc import clock
+from fieldsvc.audit.services import HistoryEntry, acting, history_for
+from fieldsvc.auth.models import Role, User
+from fieldsvc.customers.models import Contact, Customer, Equipment, Site
+from fieldsvc.database import utcnow
+from fieldsvc.errors import DomainError, FieldError, InvalidTransition
+from fieldsvc.extensions import db
+from fieldsvc.incidents.models import (
+    ALLOWED_TRANSITIONS,
+    OPEN_STATUSES,
+    Attachment,
+    CauseCategory,
+    Channel,
+    Communication,
+    Direction,
+    FollowUp,
+    FollowUpOutcome,
+    Incident,
+    IncidentCounter,
+    IncidentEquipment,
+    IncidentStatus,
+    ReportedVia,
+    Severity,
+    WorkLogEntry,
+)
+from fieldsvc.incidents.photos import ProcessedPhoto
+from fieldsvc.storage import get_storage
+
+# A tablet's clock may run a little ahead; more than this is a typing mistake.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+# --- who sees what --------------------------------------------------------------------
+
+
+def customers_visible_to(user: User) -> ColumnElement[bool]:
+    """A condition on Customer: the customers whose incidents `user` may see."""
+    if user.has_role(Role.ADMIN):
+        return true()
+    if user.team_id is None:
+        return false()
+    return Customer.team_id == user.team_id
+
+
+def incidents_visible_to(user: User) -> ColumnElement[bool]:
+    """A condition on Incident: the incidents `user` may see."""
+    if user.has_role(Role.ADMIN):
+        return true()
+    return Incident.customer_id.in_(select(Customer.id).where(customers_visible_to(user)))
+
+
+def get_visible_incident(user: User, incident_id: int) -> Incident | None:
+    return db.session.scalar(
+        select(Incident).where(Incident.id == incident_id, incidents_visible_to(user))
+    )
+
+
+def can_see_customer(user: User, customer: Customer) -> bool:
+    return user.has_role(Role.ADMIN) or (
+        user.team_id is not None and customer.team_id == user.team_id
+    )
+
+
+def can_see(user: User, incident: Incident) -> bool:
+    return can_see_customer(user, incident.customer)
+
+
+# --- reporting an incident ------------------------------------------------------------
+
+
+@dataclass
+class IncidentReport:
+    """What a person reports; ids as chosen in a form, checked by `report_incident`."""
+
+    customer_id: int
+    site_id: int | None
+    equipment_ids: Sequence[int]
+    reported_via: ReportedVia
+    severity: Severity
+    actual: str
+    occurred_at: datetime
+    expected: str | None = None
+    reporter_contact_id: int | None = None
+    reporter_name: str | None = None
+    reporter_phone: str | None = None
+    cause_category: CauseCategory = CauseCategory.UNKNOWN
+    cause_description: str | None = None
+    technician_statement: str | None = None
+    claim_reference: str | None = None
+    photos: Sequence[ProcessedPhoto] = field(default_factory=list)
+
+
+def find_submitted(actor: User, submission_key: str | None) -> Incident | None:
+    """The incident an earlier try of the same form submission already created."""
+    if not submission_key:
+        return None
+    return db.session.scalar(
+        select(Incident).where(
+            Incident.created_by_id == actor.id, Incident.submission_key == submission_key
+        )
+    )
+
+
+def report_incident(
+    report: IncidentReport,
+    *,
+    actor: User,
+    submission_key: str | None = None,
+    now: datetime | None = None,
+) -> Incident:
+    """Record a new incident with its equipment and photos, under a fresh reference.
+
+    The same `submission_key` twice (a double tap, a retry after a time-out) returns
+    the incident the first submission created instead of making a second one.
+    """
+    if (existing := find_submitted(actor, submission_key)) is not None:
+        return existing
+    now = now or utcnow()
+    customer, site, equipment, contact = _check_report(report, actor, now)
+    try:
+        with db.session.begin_nested(), acting(actor):
+            incident = Incident(
+                reference=allocate_reference(now.year),
+                customer=customer,
+                site=site,
+                reported_via=report.reported_via,
+                severity=report.severity,
+                reporter_contact=contact,
+                reporter_name=_clean(report.reporter_name) if contact is None else None,
+                reporter_phone=_clean(report.reporter_phone) if contact is None else None,
+                expected=_clean(report.expected),
+                actual=report.actual.strip(),
+                occurred_at=report.occurred_at,
+                cause_category=report.cause_category,
+                cause_description=_clean(report.cause_description),
+                technician_statement=_clean(report.technician_statement),
+                claim_reference=_clean(report.claim_reference),
+                created_by=actor,
+                created_at=now,
+                submission_key=submission_key or None,
+            )
+            db.session.add(incident)
+            db.session.flush()
+            for item in equipment:
+                db.session.add(IncidentEquipment(incident=incident, equipment=item))
+            attach_photos(incident, report.photos, actor=actor)
+    except IntegrityError:
+        # Another request with the same submission key won the race: it is the one.
+        if (existing := find_submitted(actor, submission_key)) is not None:
+            return existing
+        raise
+    return incident
+
+
+def take_phone_call(
+    report: IncidentReport,
+    *,
+    callback_due_at: datetime,
+    callback_promise: str | None,
+    actor: User,
+    submission_key: str | None = None,
+    now: datetime | None = None,
+) -> Incident:
+    """Log a call in one step: the incident and the promised call-back (seed 002)."""
+    if (existing := find_submitted(actor, submission_key)) is not None:
+        return existing
+    now = now or utcnow()
+    if callback_due_at <= now:
+        raise FieldError("callback_due_at", "The call-back is due in the future.")
+    incident = report_incident(report, actor=actor, submission_key=submission_key, now=now)
+    promise = _clean(callback_promise) or "Call back"
+    local = clock.to_local(callback_due_at).strftime("%H:%M")
+    promise_follow_up(
+        incident,
+        actor=actor,
+        owner_id=actor.id,
+        due_at=callback_due_at,
+        promise=f"{promise} (by {local})" if local not in promise else promise,
+        now=now,
+    )
+    return incident
+
+
+def _check_report(
+    report: IncidentReport, actor: User, now: datetime
+) -> tuple[Customer, Site | None, list[Equipment], Contact | None]:
+    customer = db.session.scalar(
+        select(Customer).where(Customer.id == report.customer_id, customers_visible_to(actor))
+    )
+    if customer is None or not customer.active:
+        raise FieldError("customer_id", "Choose one of your team's customers.")
+    site = None
+    if report.site_id is not None:
+        site = db.session.get(Site, report.site_id)
+        if site is None or site.customer_id != customer.id or not site.active:
+            raise FieldError("site_id", f"Choose a site of {customer.name}.")
+    equipment = list(
+        db.session.scalars(select(Equipment).where(Equipment.id.in_(report.equipment_ids)))
+    )
+    if report.equipment_ids:
+        if site is None:
+            raise FieldError("site_id", "Choose the site of the equipment.")
+        wrong = [item.tag for item in equipment if item.site_id != site.id]
+        if wrong or len(equipment) != len(set(report.equipment_ids)):
+            raise FieldError(
+                "equipment_ids",
+                f"Choose equipment at {site.name} only"
+                + (f" ({', '.join(sorted(wrong))} is elsewhere)." if wrong else "."),
+            )
+    contact = None
+    if report.reporter_contact_id is not None:
+        contact = db.session.get(Contact, report.reporter_contact_id)
+        if contact is None or contact.customer_id != customer.id:
+            raise FieldError("reporter_contact_id", f"Choose a contact of {customer.name}.")
+    elif not _clean(report.reporter_name):
+        raise FieldError(
+            "reporter_name", "Say who reported it: choose a contact or type a name and phone."
+        )
+    if not report.actual.strip():
+        raise FieldError("actual", "Describe what happened.")
+    if report.occurred_at > now + FUTURE_TOLERANCE:
+        raise FieldError("occurred_at", "When it occurred cannot be more than a day from now.")
+    return customer, site, equipment, contact
+
+
+def allocate_reference(year: int) -> str:
+    """The next INC-<year>-<number>: one row per year, incremented under its row lock,
+    so concurrent reports never share a number."""
+    session = db.session()
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(IncidentCounter).values(year=year, last_number=0).on_conflict_do_nothing()
+    )
+    number = session.scalar(
+        update(IncidentCounter)
+        .where(IncidentCounter.year == year)
+        .values(last_number=IncidentCounter.last_number + 1)
+        .returning(IncidentCounter.last_number)
+    )
+    return f"INC-{year}-{number:05d}"
+
+
+# --- photos ---------------------------------------------------------------------------
+
+
+def attach_photos(incident: Incident, photos: Sequence[ProcessedPhoto], *, actor: User) -> None:
+    """Store validated photos and record them; the files go if the transaction does."""
+    for photo in photos:
+        key = f"incidents/{incident.id}/{photo.sha256[:16]}-{_token()}"
+        attachment = Attachment(
+            incident=incident,
+            filename=photo.filename,
+            content_type=photo.content_type,
+            size=photo.size,
+            width=photo.width,
+            height=photo.height,
+            sha256=photo.sha256,
+            storage_key=f"{key}.{photo.extension}",
+            thumbnail_key=f"{key}-thumb.jpg",
+            uploaded_by=actor,
+        )
+        with acting(actor):
+            db.session.add(attachment)
+            db.session.flush()
+        _write_file(attachment.storage_key, photo.data)
+        _write_file(attachment.thumbnail_key, photo.thumbnail)
+
+
+def _token() -> str:
+    return secrets.token_hex(8)
+
+
+_WRITTEN = "fieldsvc.written_files"
+
+
+def _write_file(key: str, data: bytes) -> None:
+    storage = get_storage()
+    storage.put(key, data)
+    db.session().info.setdefault(_WRITTEN, []).append((storage, key))
+
+
+def _forget_written(session: Session, *args) -> None:
+    session.info.pop(_WRITTEN, None)
+
+
+def _remove_written(session: Session, *args) -> None:
+    # A rolled-back transaction leaves no files behind that no row points at.
+    for storage, key in session.info.pop(_WRITTEN, []):
+        storage.delete(key)
+
+
+event.listen(Session, "after_commit", _forget_written)
+event.listen(Session, "after_soft_rollback", _remove_written)
+
+
+# --- status ---------------------------------------------------------------------------
+
+
+def change_status(
+    incident: Incident, status: IncidentStatus, *, actor: User, note: str | None = None
+) -> None:
+    """Move an incident along ALLOWED_TRANSITIONS; resolving needs a resolution note."""
+    if status not in ALLOWED_TRANSITIONS[incident.status]:
+        raise InvalidTransition(
+            f"{incident.reference} is {incident.status.label.lower()}; "
+            f"it cannot become {status.label.lower()}."
+        )
+    note = _clean(note)
+    if status is IncidentStatus.RESOLVED and not note:
+        raise FieldError("note", "Say how it was resolved: a resolution note is needed.")
+    with acting(actor, reason=note):
+        incident.status = status
+        if status is IncidentStatus.RESOLVED:
+            incident.resolution_note = note
+        db.session.flush()
+
+
+# --- work log and communications -------------------------------------------------------
+
+
+def log_work(
+    incident: Incident,
+    *,
+    actor: User,
+    started_at: datetime,
+    minutes: int,
+    note: str,
+    now: datetime | None = None,
+) -> WorkLogEntry:
+    """Record time spent on the incident, for the invoice dispute that may come."""
+    now = now or utcnow()
+    if not 0 < minutes <= 24 * 60:
+        raise FieldError("minutes", "Minutes must be between 1 and 1440 (one day).")
+    if started_at > now + timedelta(minutes=5):
+        raise FieldError("started_at", "Work cannot start in the future.")
+    if not note.strip():
+        raise FieldError("note", "Say what was done.")
+    entry = WorkLogEntry(
+        incident=incident, user=actor, started_at=started_at, minutes=minutes, note=note.strip()
+    )
+    with acting(actor):
+        db.session.add(entry)
+        db.session.flush()
+    return entry
+
+
+def total_minutes(incident: Incident) -> int:
+    return sum(entry.minutes for entry in incident.work_log)
+
+
+def record_communication(
+    incident: Incident,
+    *,
+    actor: User,
+    channel: Channel,
+    direction: Direction,
+    summary: str,
+    at: datetime | None = None,
+    now: datetime | None = None,
+) -> Communication:
+    """Note a call, e-mail or visit with the customer about the incident."""
+    now = now or utcnow()
+    at = at or now
+    if at > now + timedelta(minutes=5):
+        raise FieldError("at", "A communication cannot be in the future.")
+    if not summary.strip():
+        raise FieldError("summary", "Summarise what was said.")
+    communication = Communication(
+        incident=incident,
+        user=actor,
+        channel=channel,
+        direction=direction,
+        summary=summary.strip(),
+        at=at,
+    )
+    with acting(actor):
+        db.session.add(communication)
+        db.session.flush()
+    return communication
+
+
+# --- follow-ups (seed 003) ---------------------------------------------------------------
+
+
+def promise_follow_up(
+    incident: Incident,
+    *,
+    actor: User,
+    owner_id: int,
+    due_at: datetime,
+    promise: str,
+    now: datetime | None = None,
+) -> FollowUp:
+    """Record a commitment to the customer: who will do what by when."""
+    now = now or utcnow()
+    owner = db.session.get(User, owner_id)
+    if owner is None or not owner.active or not can_see(owner, incident):
+        raise FieldError("owner_id", "Choose an active colleague who can see this incident.")
+    if due_at <= now:
+        raise FieldError("due_at", "A promise is due in the future: choose a later time.")
+    if not promise.strip():
+        raise FieldError("promise", "Write the promise in words, as the customer heard it.")
+    follow_up = FollowUp(
+        incident=incident, owner=owner, due_at=due_at, promise=promise.strip(), created_by=actor
+    )
+    with acting(actor):
+        db.session.add(follow_up)
+        db.session.flush()
+    return follow_up
+
+
+def close_follow_up(
+    follow_up: FollowUp,
+    *,
+    actor: User,
+    outcome: FollowUpOutcome,
+    note: str,
+    next_due_at: datetime | None = None,
+    next_promise: str | None = None,
+    now: datetime | None = None,
+) -> FollowUp | None:
+    """Keep a promise by reporting its outcome.
+
+    "Working on it" and "next step" are updates, not endings: they need the next
+    promise and its time, which becomes a new follow-up for the same owner (returned).
+    """
+    now = now or utcnow()
+    if follow_up.closed_at is not None:
+        raise DomainError("This follow-up was already closed.")
+    if not note.strip():
+        raise FieldError("note", "Say what the customer was told.")
+    next_follow_up = None
+    with acting(actor):
+        if outcome is not FollowUpOutcome.DONE:
+            if next_due_at is None or next_due_at <= now:
+                raise FieldError("next_due_at", "When is the next update due? Choose a later time.")
+            next_follow_up = promise_follow_up(
+                follow_up.incident,
+                actor=actor,
+                owner_id=follow_up.owner_id,
+                due_at=next_due_at,
+                promise=next_promise or follow_up.promise,
+                now=now,
+            )
+        follow_up.outcome = outcome
+        follow_up.outcome_note = note.strip()
+        follow_up.closed_at = now
+        db.session.flush()
+    return next_follow_up
+
+
+def overdue_follow_up_exists(now: datetime) -> ColumnElement[bool]:
+    """A condition on Incident: it has a follow-up past its due time and not closed."""
+    return exists().where(
+        FollowUp.incident_id == Incident.id, FollowUp.closed_at.is_(None), FollowUp.due_at < now
+    )
+
+
+def _clean(text: str | None) -> str | None:
+    text = (text or "").strip()
+    return text or None
+
+
+# --- lists -------------------------------------------------------------------------------
+
+
+@dataclass
+class IncidentFilters:
+    status: IncidentStatus | None = None
+    customer_id: int | None = None
+    site_id: int | None = None
+    severity: Severity | None = None
+    reported_via: ReportedVia | None = None
+    overdue: bool = False
+    mine: bool = False
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    incident: Incident
+    overdue: bool
+
+
+def list_incidents(
+    user: User,
+    filters: IncidentFilters,
+    *,
+    before_id: int | None = None,
+    limit: int = 25,
+    now: datetime | None = None,
+) -> tuple[list[IncidentRow], int | None]:
+    """Visible incidents, newest first, `limit` at a time (keyset paging on the id).
+
+    Returns the rows and the id to pass as `before_id` for the next batch (None at the end).
+    """
+    now = now or utcnow()
+    overdue = overdue_follow_up_exists(now)
+    stmt = (
+        select(Incident, overdue.label("overdue"))
+        .where(incidents_visible_to(user))
+        .options(
+            joinedload(Incident.customer),
+            joinedload(Incident.site),
+            selectinload(Incident.equipment_links).joinedload(IncidentEquipment.equipment),
+        )
+        .order_by(Incident.id.desc())
+        .limit(limit + 1)
+    )
+    if before_id is not None:
+        stmt = stmt.where(Incident.id < before_id)
+    for column, value in (
+        (Incident.status, filters.status),
+        (Incident.customer_id, filters.customer_id),
+        (Incident.site_id, filters.site_id),
+        (Incident.severity, filters.severity),
+        (Incident.reported_via, filters.reported_via),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if filters.overdue:
+        stmt = stmt.where(overdue)
+    if filters.mine:
+        stmt = stmt.where(
+            or_(
+                Incident.created_by_id == user.id,
+                exists().where(FollowUp.incident_id == Incident.id, FollowUp.owner_id == user.id),
+            )
+        )
+    if text := filters.text.strip().lower():
+        stmt = stmt.where(_matches(text))
+    rows = [IncidentRow(incident, bool(late)) for incident, late in db.session.execute(stmt)]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].incident.id if more else None)
+
+
+def _matches(text: str) -> ColumnElement[bool]:
+    def contains(column) -> ColumnElement[bool]:
+        return func.lower(column).contains(text, autoescape=True)
+
+    return or_(
+        contains(Incident.reference),
+        contains(Incident.expected),
+        contains(Incident.actual),
+        exists()
+        .where(IncidentEquipment.incident_id == Incident.id)
+        .where(IncidentEquipment.equipment_id == Equipment.id)
+        .where(contains(Equipment.tag)),
+    )
+
+
+@dataclass(frozen=True)
+class MyDay:
+    overdue: list[FollowUp]
+    due_today: list[FollowUp]
+    open_incidents: list[IncidentRow]
+
+
+def my_day(user: User, *, now: datetime, day_ends: datetime) -> MyDay:
+    """A user's overdue and due-today follow-ups, and the open incidents they are on."""
+    follow_ups = db.session.scalars(
+        select(FollowUp)
+        .join(FollowUp.incident)
+        .where(
+            FollowUp.owner_id == user.id,
+            FollowUp.closed_at.is_(None),
+            FollowUp.due_at < day_ends,
+            incidents_visible_to(user),
+        )
+        .options(joinedload(FollowUp.incident).joinedload(Incident.customer))
+        .order_by(FollowUp.due_at)
+    ).all()
+    open_rows, _ = list_incidents(user, IncidentFilters(mine=True), limit=200, now=now)
+    return MyDay(
+        overdue=[f for f in follow_ups if f.due_at < now],
+        due_today=[f for f in follow_ups if f.due_at >= now],
+        open_incidents=[row for row in open_rows if row.incident.status in OPEN_STATUSES],
+    )
+
+
+def timeline(incident: Incident) -> list[HistoryEntry]:
+    """Everything that happened to the incident and what hangs off it, oldest first."""
+    return history_for(
+        incident,
+        *incident.equipment_links,
+        *incident.attachments,
+        *incident.work_log,
+        *incident.communications,
+        *incident.follow_ups,
+    )

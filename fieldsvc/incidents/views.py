@@ -1,0 +1,504 @@
+"""Incident pages: report (tablet and phone intake), list, the incident page with its
+timeline, photos, work log, communications, follow-ups and status, and My day."""
+
+import uuid
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms import SelectChoice
+
+from fieldsvc import clock
+from fieldsvc.auth.access import EVERYONE, role_required
+from fieldsvc.auth.models import User
+from fieldsvc.customers.models import Contact, Customer, Equipment, Site
+from fieldsvc.database import utcnow
+from fieldsvc.errors import FieldError
+from fieldsvc.extensions import db
+from fieldsvc.incidents import forms, services
+from fieldsvc.incidents.models import (
+    ALLOWED_TRANSITIONS,
+    Attachment,
+    CauseCategory,
+    Channel,
+    Direction,
+    FollowUp,
+    FollowUpOutcome,
+    Incident,
+    IncidentStatus,
+    ReportedVia,
+    Severity,
+)
+from fieldsvc.incidents.photos import PhotoRejected, ProcessedPhoto, process_photo
+from fieldsvc.storage import get_storage
+
+bp = Blueprint("incidents", __name__)
+
+
+def get_visible_or_404(incident_id: int) -> Incident:
+    incident = services.get_visible_incident(current_user, incident_id)
+    if incident is None:
+        abort(404, "No such incident, or it belongs to another team.")
+    return incident
+
+
+# --- reporting ------------------------------------------------------------------------------
+
+
+@bp.route("/incidents/new", methods=["GET", "POST"])
+@role_required(*EVERYONE)
+def new():
+    form = forms.ReportIncidentForm()
+    _offer_choices(form)
+    if form.validate_on_submit():
+        if (done := services.find_submitted(current_user, form.submission_key.data)) is not None:
+            return _already_recorded(done)
+        try:
+            photos = _processed_uploads(form.photos.data)
+            incident = services.report_incident(
+                services.IncidentReport(
+                    customer_id=form.customer_id.data,
+                    site_id=form.site_id.data,
+                    equipment_ids=form.equipment_ids.data or [],
+                    reported_via=ReportedVia(form.reported_via.data),
+                    severity=Severity(form.severity.data),
+                    expected=form.expected.data,
+                    actual=form.actual.data,
+                    occurred_at=clock.from_local(form.occurred_at.data),
+                    reporter_contact_id=form.reporter_contact_id.data,
+                    reporter_name=form.reporter_name.data,
+                    reporter_phone=form.reporter_phone.data,
+                    cause_category=CauseCategory(form.cause_category.data),
+                    cause_description=form.cause_description.data,
+                    technician_statement=form.technician_statement.data,
+                    claim_reference=form.claim_reference.data,
+                    photos=photos,
+                ),
+                actor=current_user,
+                submission_key=form.submission_key.data,
+            )
+            db.session.commit()
+        except (FieldError, PhotoRejected) as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            return _recorded(incident, "new")
+    elif not form.is_submitted():
+        form.submission_key.data = uuid.uuid4().hex
+        form.occurred_at.data = clock.to_local(utcnow()).replace(tzinfo=None, second=0)
+    return _form_page("incidents/new.html", form)
+
+
+@bp.route("/incidents/phone", methods=["GET", "POST"])
+@role_required(*EVERYONE)
+def phone_intake():
+    form = forms.PhoneIntakeForm()
+    _offer_choices(form)
+    if form.validate_on_submit():
+        if (done := services.find_submitted(current_user, form.submission_key.data)) is not None:
+            return _already_recorded(done)
+        try:
+            incident = services.take_phone_call(
+                services.IncidentReport(
+                    customer_id=form.customer_id.data,
+                    site_id=form.site_id.data,
+                    equipment_ids=[],
+                    reported_via=ReportedVia.PHONE,
+                    severity=Severity(form.severity.data),
+                    actual=form.actual.data,
+                    occurred_at=utcnow(),
+                    reporter_contact_id=form.reporter_contact_id.data,
+                    reporter_name=form.reporter_name.data,
+                    reporter_phone=form.reporter_phone.data,
+                ),
+                callback_due_at=clock.from_local(form.callback_due_at.data),
+                callback_promise=form.callback_promise.data,
+                actor=current_user,
+                submission_key=form.submission_key.data,
+            )
+            db.session.commit()
+        except FieldError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            return _recorded(incident, "phone")
+    elif not form.is_submitted():
+        form.submission_key.data = uuid.uuid4().hex
+    return _form_page("incidents/phone_intake.html", form)
+
+
+def _offer_choices(form) -> None:
+    """Customers the user's team serves, and their sites and contacts (tagged with the
+    customer, so the browser can narrow them to the chosen customer)."""
+    customers = db.session.scalars(
+        select(Customer)
+        .where(services.customers_visible_to(current_user), Customer.active)
+        .order_by(Customer.name)
+    ).all()
+    ids = [customer.id for customer in customers]
+    sites = db.session.scalars(
+        select(Site).where(Site.customer_id.in_(ids), Site.active).order_by(Site.name)
+    ).all()
+    contacts = db.session.scalars(
+        select(Contact).where(Contact.customer_id.in_(ids), Contact.active).order_by(Contact.name)
+    ).all()
+    blank = SelectChoice("", "Choose…")
+    form.customer_id.choices = [blank] + [SelectChoice(c.id, c.name) for c in customers]
+    form.site_id.choices = [blank] + [
+        SelectChoice(s.id, s.name, render_kw={"data-parent": s.customer_id}) for s in sites
+    ]
+    form.reporter_contact_id.choices = [SelectChoice("", "Not a listed contact")] + [
+        SelectChoice(c.id, c.name, render_kw={"data-parent": c.customer_id}) for c in contacts
+    ]
+
+
+def _processed_uploads(files) -> list[ProcessedPhoto]:
+    limit = current_app.config["MAX_PHOTO_BYTES"]
+    return [
+        process_photo(
+            upload.stream.read(limit + 1),
+            upload.filename,
+            max_bytes=limit,
+            max_pixels=current_app.config["MAX_PHOTO_PIXELS"],
+        )
+        for upload in files or []
+        if upload and upload.filename
+    ]
+
+
+def _show_error(form, error: Exception) -> None:
+    if isinstance(error, PhotoRejected):
+        form.photos.errors = [*form.photos.errors, f"{error.message} Choose the photos again."]
+    elif (field := getattr(form, error.field, None)) is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        flash(error.message, "error")
+
+
+def _form_page(template: str, form):
+    equipment = []
+    if getattr(form, "site_id", None) is not None and form.site_id.data:
+        equipment = _equipment_options(form.site_id.data)
+    status = 400 if form.errors else 200
+    return render_template(template, form=form, equipment=equipment), status
+
+
+def _recorded(incident: Incident, draft: str):
+    flash(f"{incident.reference} recorded.", "success")
+    return redirect(url_for(".detail", incident_id=incident.id, recorded=draft))
+
+
+def _already_recorded(incident: Incident):
+    flash(f"This report was already recorded as {incident.reference}.", "success")
+    return redirect(url_for(".detail", incident_id=incident.id, recorded="new"))
+
+
+@bp.get("/incidents/equipment-options")
+@role_required(*EVERYONE)
+def equipment_options():
+    site = db.session.get(Site, request.args.get("site_id", type=int) or 0)
+    if site is None or not services.can_see_customer(current_user, site.customer):
+        abort(404, "No such site, or it belongs to another team's customer.")
+    return jsonify(equipment=_equipment_options(site.id))
+
+
+def _equipment_options(site_id: int) -> list[dict]:
+    equipment = db.session.scalars(
+        select(Equipment)
+        .where(Equipment.site_id == site_id, Equipment.active)
+        .order_by(Equipment.tag)
+    )
+    return [
+        {
+            "id": item.id,
+            "tag": item.tag,
+            "detail": " · ".join(part for part in (item.model, item.serial) if part),
+        }
+        for item in equipment
+    ]
+
+
+# --- the list and My day ----------------------------------------------------------------------
+
+
+@bp.get("/incidents/")
+@role_required(*EVERYONE)
+def index():
+    args = request.args
+    filters = services.IncidentFilters(
+        status=_enum(IncidentStatus, args.get("status")),
+        customer_id=args.get("customer_id", type=int),
+        site_id=args.get("site_id", type=int),
+        severity=_enum(Severity, args.get("severity")),
+        reported_via=_enum(ReportedVia, args.get("reported_via")),
+        overdue=args.get("overdue") == "1",
+        mine=args.get("mine") == "1",
+        text=args.get("q", "")[:200],
+    )
+    rows, next_before = services.list_incidents(
+        current_user,
+        filters,
+        before_id=args.get("before", type=int),
+        limit=current_app.config["PAGE_SIZE"],
+    )
+    customers = db.session.scalars(
+        select(Customer).where(services.customers_visible_to(current_user)).order_by(Customer.name)
+    ).all()
+    return render_template(
+        "incidents/index.html",
+        rows=rows,
+        filters=filters,
+        customers=customers,
+        next_url=next_before and url_for(".index", **{**args.to_dict(), "before": next_before}),
+        IncidentStatus=IncidentStatus,
+        Severity=Severity,
+        ReportedVia=ReportedVia,
+    )
+
+
+def _enum(enum, value: str | None):
+    try:
+        return enum(value) if value else None
+    except ValueError:
+        abort(400, f"Unknown filter value “{value}”.")
+
+
+@bp.get("/my-day")
+@role_required(*EVERYONE)
+def my_day():
+    now = utcnow()
+    day = services.my_day(current_user, now=now, day_ends=clock.end_of_local_day(now))
+    return render_template("incidents/my_day.html", day=day, now=now)
+
+
+# --- the incident page ----------------------------------------------------------------------
+
+
+@bp.get("/incidents/<int:incident_id>")
+@role_required(*EVERYONE)
+def detail(incident_id: int):
+    incident = get_visible_or_404(incident_id)
+    return _detail_page(incident)
+
+
+def _detail_page(incident: Incident, status: int = 200, **forms_given):
+    now = utcnow()
+    given_close_forms = forms_given.pop("close_forms", {})
+    page_forms = {
+        "photos_form": forms.AddPhotosForm(formdata=None),
+        "work_form": forms.LogWorkForm(formdata=None),
+        "communication_form": forms.RecordCommunicationForm(formdata=None),
+        "follow_up_form": forms.PromiseFollowUpForm(formdata=None),
+        "status_form": forms.ChangeStatusForm(formdata=None),
+        **forms_given,
+    }
+    # One outcome form per open follow-up; a prefix keeps their field ids apart.
+    close_forms = {
+        f.id: forms.CloseFollowUpForm(formdata=None, prefix=f"close-{f.id}")
+        for f in incident.follow_ups
+        if f.closed_at is None
+    }
+    close_forms.update(given_close_forms)
+    local_now = clock.to_local(now).replace(tzinfo=None, second=0, microsecond=0)
+    if page_forms["work_form"].started_at.data is None:
+        page_forms["work_form"].started_at.data = local_now
+    page_forms["follow_up_form"].owner_id.choices = [
+        SelectChoice(user.id, user.name) for user in _colleagues(incident)
+    ]
+    if not page_forms["follow_up_form"].is_submitted():
+        page_forms["follow_up_form"].owner_id.data = current_user.id
+    next_statuses = sorted(ALLOWED_TRANSITIONS[incident.status], key=list(IncidentStatus).index)
+    page_forms["status_form"].status.choices = [
+        SelectChoice(s.value, s.label) for s in next_statuses
+    ]
+    return render_template(
+        "incidents/detail.html",
+        incident=incident,
+        now=now,
+        timeline=services.timeline(incident),
+        total_minutes=services.total_minutes(incident),
+        overdue=[f for f in incident.follow_ups if f.is_overdue(now)],
+        clear_draft=request.args.get("recorded"),
+        close_forms=close_forms,
+        FollowUpOutcome=FollowUpOutcome,
+        **page_forms,
+    ), status
+
+
+def _colleagues(incident: Incident) -> list[User]:
+    users = db.session.scalars(select(User).where(User.active).order_by(User.name))
+    return [user for user in users if services.can_see(user, incident)]
+
+
+@bp.post("/incidents/<int:incident_id>/photos")
+@role_required(*EVERYONE)
+def add_photos(incident_id: int):
+    incident = get_visible_or_404(incident_id)
+    form = forms.AddPhotosForm()
+    if form.validate_on_submit():
+        try:
+            photos = _processed_uploads(form.photos.data)
+            if not photos:
+                raise FieldError("photos", "Choose at least one photo.")
+            services.attach_photos(incident, photos, actor=current_user)
+            db.session.commit()
+        except (FieldError, PhotoRejected) as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            flash(f"{len(photos)} photo(s) added.", "success")
+            return redirect(url_for(".detail", incident_id=incident.id, _anchor="photos"))
+    return _detail_page(incident, 400, photos_form=form)
+
+
+@bp.get("/incidents/<int:incident_id>/photos/<int:attachment_id>")
+@bp.get("/incidents/<int:incident_id>/photos/<int:attachment_id>/<any(thumbnail):size>")
+@role_required(*EVERYONE)
+def photo(incident_id: int, attachment_id: int, size: str | None = None):
+    incident = get_visible_or_404(incident_id)
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None or attachment.incident_id != incident.id:
+        abort(404, "No such photo.")
+    key = attachment.thumbnail_key if size else attachment.storage_key
+    response = Response(
+        get_storage().get(key),
+        mimetype="image/jpeg" if size else attachment.content_type,
+    )
+    response.headers["Content-Disposition"] = f'inline; filename="{attachment.filename}"'
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@bp.post("/incidents/<int:incident_id>/status")
+@role_required(*EVERYONE)
+def change_status(incident_id: int):
+    incident = get_visible_or_404(incident_id)
+    form = forms.ChangeStatusForm()
+    form.status.choices = forms._choices(IncidentStatus)
+    if form.validate_on_submit():
+        try:
+            services.change_status(
+                incident, IncidentStatus(form.status.data), actor=current_user, note=form.note.data
+            )
+            db.session.commit()
+        except FieldError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            flash(f"{incident.reference} is now {incident.status.label.lower()}.", "success")
+            return redirect(url_for(".detail", incident_id=incident.id))
+    return _detail_page(incident, 400, status_form=form)
+
+
+@bp.post("/incidents/<int:incident_id>/work")
+@role_required(*EVERYONE)
+def log_work(incident_id: int):
+    incident = get_visible_or_404(incident_id)
+    form = forms.LogWorkForm()
+    if form.validate_on_submit():
+        try:
+            services.log_work(
+                incident,
+                actor=current_user,
+                started_at=clock.from_local(form.started_at.data),
+                minutes=form.minutes.data,
+                note=form.note.data,
+            )
+            db.session.commit()
+        except FieldError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            flash(f"{form.minutes.data} minutes logged.", "success")
+            return redirect(url_for(".detail", incident_id=incident.id, _anchor="work"))
+    return _detail_page(incident, 400, work_form=form)
+
+
+@bp.post("/incidents/<int:incident_id>/communications")
+@role_required(*EVERYONE)
+def record_communication(incident_id: int):
+    incident = get_visible_or_404(incident_id)
+    form = forms.RecordCommunicationForm()
+    if form.validate_on_submit():
+        try:
+            services.record_communication(
+                incident,
+                actor=current_user,
+                channel=Channel(form.channel.data),
+                direction=Direction(form.direction.data),
+                summary=form.summary.data,
+                at=clock.from_local(form.at.data) if form.at.data else None,
+            )
+            db.session.commit()
+        except FieldError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            flash("Communication recorded.", "success")
+            return redirect(url_for(".detail", incident_id=incident.id, _anchor="communications"))
+    return _detail_page(incident, 400, communication_form=form)
+
+
+@bp.post("/incidents/<int:incident_id>/follow-ups")
+@role_required(*EVERYONE)
+def promise_follow_up(incident_id: int):
+    incident = get_visible_or_404(incident_id)
+    form = forms.PromiseFollowUpForm()
+    if form.validate_on_submit():
+        try:
+            follow_up = services.promise_follow_up(
+                incident,
+                actor=current_user,
+                owner_id=form.owner_id.data,
+                due_at=clock.from_local(form.due_at.data),
+                promise=form.promise.data,
+            )
+            db.session.commit()
+        except FieldError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            flash(f"Follow-up for {follow_up.owner.name} recorded.", "success")
+            return redirect(url_for(".detail", incident_id=incident.id, _anchor="follow-ups"))
+    return _detail_page(incident, 400, follow_up_form=form)
+
+
+@bp.post("/incidents/<int:incident_id>/follow-ups/<int:follow_up_id>/close")
+@role_required(*EVERYONE)
+def close_follow_up(incident_id: int, follow_up_id: int):
+    incident = get_visible_or_404(incident_id)
+    follow_up = db.session.get(FollowUp, follow_up_id)
+    if follow_up is None or follow_up.incident_id != incident.id:
+        abort(404, "No such follow-up.")
+    form = forms.CloseFollowUpForm(prefix=f"close-{follow_up.id}")
+    if form.validate_on_submit():
+        try:
+            services.close_follow_up(
+                follow_up,
+                actor=current_user,
+                outcome=FollowUpOutcome(form.outcome.data),
+                note=form.note.data,
+                next_due_at=clock.from_local(form.next_due_at.data)
+                if form.next_due_at.data
+                else None,
+                next_promise=form.next_promise.data,
+            )
+            db.session.commit()
+        except FieldError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            flash("Follow-up updated.", "success")
+            return redirect(url_for(".detail", incident_id=incident.id, _anchor="follow-ups"))
+    return _detail_page(incident, 400, close_forms={follow_up.id: form})
