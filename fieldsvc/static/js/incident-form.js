@@ -228,7 +228,13 @@
     refresh();
   }
 
-  for (const el of document.querySelectorAll("[data-clear-draft]")) removeDraft(PREFIX + el.dataset.clearDraft);
+  for (const el of document.querySelectorAll("[data-clear-draft]")) {
+    removeDraft(PREFIX + el.dataset.clearDraft);
+    // Drop ?recorded=… so a later reload of this page cannot delete a newer draft.
+    const url = new URL(location.href);
+    url.searchParams.delete("recorded");
+    history.replaceState(history.state, "", url);
+  }
   // Pickers and dependent selects first: their listeners must exist before a restore fires changes,
   // and their on-load resets must not be taken for user edits of a draft.
   document.querySelectorAll("select[data-depends-on]").forEach(initDependentSelect);
