@@ -309,7 +309,10 @@ def test_concurrent_reports_get_distinct_consecutive_references(committed_app):
         forms = [_data(site_id, customer_id, f"k{n}") for n in range(len(clients))]
 
     responses = _post_together(
-        [lambda c=c, f=f: c.post("/incidents/new", data=f) for c, f in zip(clients, forms)]
+        [
+            lambda c=c, f=f: c.post("/incidents/new", data=f)
+            for c, f in zip(clients, forms, strict=True)
+        ]
     )
 
     assert [r.status_code for r in responses] == [302] * 6

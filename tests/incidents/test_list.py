@@ -1,0 +1,145 @@
+"""The incident list: filters, search, newest first, "load more" paging, and a number
+of queries that does not grow with the number of incidents shown."""
+
+import re
+from datetime import timedelta
+
+from fieldsvc.audit.services import acting
+from fieldsvc.auth.models import Role
+from fieldsvc.database import utcnow
+from fieldsvc.extensions import db
+from fieldsvc.incidents.models import FollowUp, IncidentStatus, ReportedVia, Severity
+
+
+def _references(page: str) -> list[str]:
+    return re.findall(r'<span class="code">(INC-\d{4}-\d{5})</span>', page)
+
+
+def test_filters_and_search_narrow_the_list(
+    client, signed_in, make_team, make_site, make_equipment, make_incident
+):
+    team = make_team()
+    user = signed_in(Role.TECHNICIAN, team=team)
+    site = make_site()
+    site.customer.team = team
+    other_site = make_site()
+    other_site.customer.team = team
+    tag = make_equipment(site=site, tag="PT-117")
+    by_phone = make_incident(site=site, actor=user, reported_via=ReportedVia.PHONE)
+    critical = make_incident(
+        site=site, actor=user, severity=Severity.CRITICAL, equipment_ids=[tag.id]
+    )
+    elsewhere = make_incident(site=other_site, actual="Leaking valve on the <b>roof</b>")
+    elsewhere.status = IncidentStatus.CANCELLED
+    db.session.commit()
+
+    def shown(query: str) -> list[str]:
+        response = client.get(f"/incidents/?{query}")
+        assert response.status_code == 200
+        return _references(response.get_data(as_text=True))
+
+    assert shown("") == [elsewhere.reference, critical.reference, by_phone.reference]
+    assert shown("reported_via=phone") == [by_phone.reference]
+    assert shown("severity=critical") == [critical.reference]
+    assert shown(f"customer_id={other_site.customer_id}") == [elsewhere.reference]
+    assert shown("status=cancelled") == [elsewhere.reference]
+    assert shown("q=pt-117") == [critical.reference]
+    assert shown("q=leaking+VALVE") == [elsewhere.reference]
+    assert shown(f"q={by_phone.reference}") == [by_phone.reference]
+    assert shown("q=customer+expected") == []
+    assert shown("mine=1") == [critical.reference, by_phone.reference]
+    assert shown("q=100%25") == []  # a % typed by the user is text, not a wildcard
+
+
+def test_unknown_filter_value_is_a_clear_400(client, signed_in, make_team):
+    signed_in(Role.TECHNICIAN, team=make_team())
+    response = client.get("/incidents/?status=lost")
+    assert response.status_code == 400
+    assert "Unknown filter value “lost”" in response.get_data(as_text=True)
+
+
+def test_load_more_pages_newest_first_without_gaps_or_repeats(
+    app, client, signed_in, make_team, make_site, make_incident
+):
+    app.config["PAGE_SIZE"] = 4
+    team = make_team()
+    signed_in(Role.TECHNICIAN, team=team)
+    site = make_site()
+    site.customer.team = team
+    made = [make_incident(site=site).reference for _ in range(10)]
+    db.session.commit()
+
+    seen, url = [], "/incidents/"
+    while url:
+        page = client.get(url).get_data(as_text=True)
+        seen += _references(page)
+        url = None
+        if "Load more" in page:
+            url = re.search(r'href="([^"]+)">Load more', page)[1].replace("&amp;", "&")
+    assert seen == list(reversed(made))
+
+
+def test_overdue_filter_keeps_incidents_with_a_late_promise(
+    client, signed_in, make_team, make_site, make_incident
+):
+    team = make_team()
+    user = signed_in(Role.TECHNICIAN, team=team)
+    site = make_site()
+    site.customer.team = team
+    late, on_time = make_incident(site=site), make_incident(site=site)
+    with acting(None):
+        db.session.add_all(
+            [
+                FollowUp(
+                    incident=late,
+                    owner=user,
+                    created_by=user,
+                    promise="Call back",
+                    due_at=utcnow() - timedelta(hours=1),
+                ),
+                FollowUp(
+                    incident=on_time,
+                    owner=user,
+                    created_by=user,
+                    promise="Call back",
+                    due_at=utcnow() + timedelta(hours=1),
+                ),
+            ]
+        )
+    db.session.commit()
+
+    page = client.get("/incidents/?overdue=1").get_data(as_text=True)
+    assert _references(page) == [late.reference]
+    assert "Follow-up overdue" in page
+
+
+def test_list_query_count_does_not_grow_with_the_rows_shown(
+    app, client, signed_in, make_team, make_site, make_equipment, make_incident, count_queries
+):
+    app.config["PAGE_SIZE"] = 100
+    team = make_team()
+    user = signed_in(Role.TECHNICIAN, team=team)
+    site = make_site()
+    site.customer.team = team
+    equipment = [make_equipment(site=site).id for _ in range(3)]
+
+    def queries_for(total: int) -> int:
+        while len(_references(client.get("/incidents/").get_data(as_text=True))) < total:
+            incident = make_incident(site=site, actor=user, equipment_ids=equipment)
+            with acting(None):
+                db.session.add(
+                    FollowUp(
+                        incident=incident,
+                        owner=user,
+                        created_by=user,
+                        promise="Call back",
+                        due_at=utcnow() - timedelta(hours=1),
+                    )
+                )
+            db.session.commit()
+        with count_queries() as statements:
+            page = client.get("/incidents/").get_data(as_text=True)
+        assert len(_references(page)) == total
+        return len(statements)
+
+    assert queries_for(5) == queries_for(50)
