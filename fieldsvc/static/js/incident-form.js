@@ -228,6 +228,16 @@
     refresh();
   }
 
+  // A photo input is hidden behind its button: say which files are attached.
+  for (const input of document.querySelectorAll("label.file-button input[type=file]")) {
+    input.addEventListener("change", () => {
+      const list = input.form && input.form.querySelector("[data-file-list]");
+      if (!list) return;
+      const names = [...input.form.querySelectorAll("input[type=file]")]
+        .flatMap((each) => [...each.files].map((file) => file.name));
+      list.textContent = names.length ? `Attached: ${names.join(", ")}` : "";
+    });
+  }
   for (const el of document.querySelectorAll("[data-clear-draft]")) {
     removeDraft(PREFIX + el.dataset.clearDraft);
     // Drop ?recorded=… so a later reload of this page cannot delete a newer draft.
