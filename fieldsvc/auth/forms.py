@@ -1,10 +1,25 @@
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import DecimalField, EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
 
-from fieldsvc.auth.models import Role
+from fieldsvc.auth.models import Role, Team
+from fieldsvc.extensions import db
 
 ROLE_CHOICES = [SelectChoice(role.value, role.label) for role in Role]
+
+
+def optional_id(value) -> int | None:
+    return int(value) if value not in (None, "", "None") else None
+
+
+def team_choices() -> list[SelectChoice]:
+    teams = db.session.scalars(select(Team).where(Team.active).order_by(Team.name))
+    return [SelectChoice("", "No team")] + [SelectChoice(team.id, team.name) for team in teams]
+
+
+class EditTeamForm(FlaskForm):
+    name = StringField("Name", validators=[InputRequired(), Length(max=120)])
 
 
 class LoginForm(FlaskForm):
@@ -23,6 +38,11 @@ class EditUserForm(FlaskForm):
         ],
     )
     role = SelectField("Role", choices=ROLE_CHOICES, validators=[InputRequired()])
+    team_id = SelectField(
+        "Team",
+        coerce=optional_id,
+        description="A team sees the incidents of the customers it serves.",
+    )
     approval_limit = DecimalField(
         "Approval limit",
         places=2,
@@ -38,6 +58,10 @@ class EditUserForm(FlaskForm):
         validators=[Optional()],
         description="Leave empty to keep the current password.",
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.team_id.choices = team_choices()
 
 
 class CreateUserForm(EditUserForm):

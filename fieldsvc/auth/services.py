@@ -72,6 +72,7 @@ def create_user(
     role: Role | str,
     password: str,
     approval_limit: Decimal = Decimal("0"),
+    team_id: int | None = None,
     actor: User | None,
     check_password: bool = True,
 ) -> User:
@@ -87,6 +88,7 @@ def create_user(
         email=email,
         role=Role(role),
         approval_limit=approval_limit,
+        team_id=team_id,
         password_hash=hash_password(password),
     )
     with acting(actor):
@@ -110,6 +112,8 @@ def update_user(user: User, values: dict[str, Any], *, actor: User) -> User:
         user.email = email
         user.role = Role(values["role"])
         user.approval_limit = values["approval_limit"]
+        if "team_id" in values:
+            user.team_id = values["team_id"]
         if password:
             user.password_hash = hash_password(password)
         db.session.flush()

@@ -14,7 +14,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from fieldsvc import records
 from fieldsvc.auth import forms, services
-from fieldsvc.auth.models import Role, User
+from fieldsvc.auth.models import Role, Team, User
 from fieldsvc.extensions import db, limiter, login_manager
 from fieldsvc.records import Column, RecordType
 
@@ -83,6 +83,7 @@ def _save_user(user: User | None, values: dict[str, Any], *, actor: User) -> Use
             role=values["role"],
             password=values["password"] or "",
             approval_limit=values["approval_limit"],
+            team_id=values.get("team_id"),
             actor=actor,
         )
     return services.update_user(user, values, actor=actor)
@@ -102,11 +103,28 @@ records.register(
             Column("Name", "name"),
             Column("E-mail", "email"),
             Column("Role", "role"),
+            Column("Team", "team.name", link="team"),
             Column("Approval limit", "approval_limit", money=True),
         ],
         search=[User.name, User.email],
         order_by=[User.name],
         save=_save_user,
+        read_roles=(Role.ADMIN,),
+    ),
+)
+
+records.register(
+    bp,
+    RecordType(
+        key="team",
+        url="/teams",
+        model=Team,
+        singular="Team",
+        plural="Teams",
+        form=forms.EditTeamForm,
+        columns=[Column("Name", "name")],
+        search=[Team.name],
+        order_by=[Team.name],
         read_roles=(Role.ADMIN,),
     ),
 )

@@ -3,6 +3,7 @@ from sqlalchemy import select
 from wtforms import DateField, EmailField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Email, InputRequired, Length, Optional
 
+from fieldsvc.auth.forms import optional_id, team_choices
 from fieldsvc.customers.models import Customer, Site
 from fieldsvc.extensions import db
 
@@ -29,7 +30,16 @@ def _site_choices() -> list[SelectChoice]:
 
 class EditCustomerForm(FlaskForm):
     name = StringField("Name", validators=[InputRequired(), Length(max=200)])
+    team_id = SelectField(
+        "Served by team",
+        coerce=optional_id,
+        description="That team sees this customer's incidents.",
+    )
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.team_id.choices = team_choices()
 
 
 class EditSiteForm(FlaskForm):

@@ -17,7 +17,11 @@ records.register(
         singular="Customer",
         plural="Customers",
         form=forms.EditCustomerForm,
-        columns=[Column("Name", "name"), Column("Notes", "notes")],
+        columns=[
+            Column("Name", "name"),
+            Column("Served by", "team.name", link="team"),
+            Column("Notes", "notes"),
+        ],
         search=[Customer.name],
         order_by=[Customer.name],
         children=[
