@@ -28,7 +28,7 @@ from fieldsvc.incidents.models import (
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
 
-def _choices(enum) -> list[SelectChoice]:
+def choices_of(enum) -> list[SelectChoice]:
     return [SelectChoice(member.value, member.label) for member in enum]
 
 
@@ -45,14 +45,14 @@ class ReportIncidentForm(FlaskForm):
     # Checked by the service against the chosen site; the browser loads the options.
     equipment_ids = SelectMultipleField("Equipment", coerce=int, validate_choice=False)
     reported_via = RadioField(
-        "Reported via", choices=_choices(ReportedVia), default=ReportedVia.ON_SITE.value
+        "Reported via", choices=choices_of(ReportedVia), default=ReportedVia.ON_SITE.value
     )
     reporter_contact_id = SelectField(
         "Reported by (contact)", coerce=_optional_int, validate_choice=False
     )
     reporter_name = StringField("…or name", validators=[Optional(), Length(max=200)])
     reporter_phone = StringField("Phone", validators=[Optional(), Length(max=50)])
-    severity = RadioField("Severity", choices=_choices(Severity), default=Severity.MEDIUM.value)
+    severity = RadioField("Severity", choices=choices_of(Severity), default=Severity.MEDIUM.value)
     expected = TextAreaField(
         "What the customer expected",
         validators=[Optional(), Length(max=5000)],
@@ -68,7 +68,7 @@ class ReportIncidentForm(FlaskForm):
         validators=[InputRequired("Enter the date and time it occurred.")],
     )
     cause_category = SelectField(
-        "Cause", choices=_choices(CauseCategory), default=CauseCategory.UNKNOWN.value
+        "Cause", choices=choices_of(CauseCategory), default=CauseCategory.UNKNOWN.value
     )
     cause_description = TextAreaField(
         "Cause, internal description", validators=[Optional(), Length(max=5000)]
@@ -96,7 +96,7 @@ class PhoneIntakeForm(FlaskForm):
     actual = TextAreaField(
         "What is wrong", validators=[InputRequired("Say what is wrong."), Length(max=5000)]
     )
-    severity = RadioField("Severity", choices=_choices(Severity), default=Severity.MEDIUM.value)
+    severity = RadioField("Severity", choices=choices_of(Severity), default=Severity.MEDIUM.value)
     callback_due_at = DateTimeLocalField(
         "Promised call-back",
         format=DATETIME_FORMAT,
@@ -110,7 +110,7 @@ class PhoneIntakeForm(FlaskForm):
 
 
 class ChangeStatusForm(FlaskForm):
-    status = SelectField("New status", choices=_choices(IncidentStatus))
+    status = SelectField("New status", choices=choices_of(IncidentStatus))
     note = TextAreaField("Note", validators=[Optional(), Length(max=5000)])
 
 
@@ -135,8 +135,8 @@ class LogWorkForm(FlaskForm):
 
 
 class RecordCommunicationForm(FlaskForm):
-    channel = SelectField("Channel", choices=_choices(Channel))
-    direction = RadioField("Direction", choices=_choices(Direction), default="inbound")
+    channel = SelectField("Channel", choices=choices_of(Channel))
+    direction = RadioField("Direction", choices=choices_of(Direction), default="inbound")
     at = DateTimeLocalField("When", format=DATETIME_FORMAT, validators=[Optional()])
     summary = TextAreaField(
         "Summary", validators=[InputRequired("Summarise what was said."), Length(max=5000)]
@@ -156,7 +156,7 @@ class PromiseFollowUpForm(FlaskForm):
 
 
 class CloseFollowUpForm(FlaskForm):
-    outcome = RadioField("Outcome", choices=_choices(FollowUpOutcome), default="done")
+    outcome = RadioField("Outcome", choices=choices_of(FollowUpOutcome), default="done")
     note = TextAreaField(
         "What the customer was told",
         validators=[InputRequired("Say what the customer was told."), Length(max=5000)],

@@ -341,25 +341,37 @@ def _colleagues(incident: Incident) -> list[User]:
     return [user for user in users if services.can_see(user, incident)]
 
 
-@bp.post("/incidents/<int:incident_id>/photos")
-@role_required(*EVERYONE)
-def add_photos(incident_id: int):
-    incident = get_visible_or_404(incident_id)
-    form = forms.AddPhotosForm()
+def _act(incident: Incident, form, act, anchor: str | None = None, **page_forms):
+    """Run one action of the incident page: on success commit, say what happened and
+    go back to the page; on bad input show the page again with `page_forms` (holding
+    `form`) showing their errors."""
     if form.validate_on_submit():
         try:
-            photos = _processed_uploads(form.photos.data)
-            if not photos:
-                raise FieldError("photos", "Choose at least one photo.")
-            services.attach_photos(incident, photos, actor=current_user)
+            message = act(form)
             db.session.commit()
         except (FieldError, PhotoRejected) as error:
             db.session.rollback()
             _show_error(form, error)
         else:
-            flash(f"{len(photos)} photo(s) added.", "success")
-            return redirect(url_for(".detail", incident_id=incident.id, _anchor="photos"))
-    return _detail_page(incident, 400, photos_form=form)
+            flash(message, "success")
+            return redirect(url_for(".detail", incident_id=incident.id, _anchor=anchor))
+    return _detail_page(incident, 400, **page_forms)
+
+
+@bp.post("/incidents/<int:incident_id>/photos")
+@role_required(*EVERYONE)
+def add_photos(incident_id: int):
+    incident = get_visible_or_404(incident_id)
+
+    def act(form) -> str:
+        photos = _processed_uploads(form.photos.data)
+        if not photos:
+            raise FieldError("photos", "Choose at least one photo.")
+        services.attach_photos(incident, photos, actor=current_user)
+        return f"{len(photos)} photo(s) added."
+
+    form = forms.AddPhotosForm()
+    return _act(incident, form, act, "photos", photos_form=form)
 
 
 @bp.get("/incidents/<int:incident_id>/photos/<int:attachment_id>")
@@ -385,93 +397,72 @@ def photo(incident_id: int, attachment_id: int, size: str | None = None):
 def change_status(incident_id: int):
     incident = get_visible_or_404(incident_id)
     form = forms.ChangeStatusForm()
-    form.status.choices = forms._choices(IncidentStatus)
-    if form.validate_on_submit():
-        try:
-            services.change_status(
-                incident, IncidentStatus(form.status.data), actor=current_user, note=form.note.data
-            )
-            db.session.commit()
-        except FieldError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        else:
-            flash(f"{incident.reference} is now {incident.status.label.lower()}.", "success")
-            return redirect(url_for(".detail", incident_id=incident.id))
-    return _detail_page(incident, 400, status_form=form)
+    form.status.choices = forms.choices_of(IncidentStatus)
+
+    def act(form) -> str:
+        status = IncidentStatus(form.status.data)
+        services.change_status(incident, status, actor=current_user, note=form.note.data)
+        return f"{incident.reference} is now {status.label.lower()}."
+
+    return _act(incident, form, act, status_form=form)
 
 
 @bp.post("/incidents/<int:incident_id>/work")
 @role_required(*EVERYONE)
 def log_work(incident_id: int):
     incident = get_visible_or_404(incident_id)
+
+    def act(form) -> str:
+        services.log_work(
+            incident,
+            actor=current_user,
+            started_at=clock.from_local(form.started_at.data),
+            minutes=form.minutes.data,
+            note=form.note.data,
+        )
+        return f"{form.minutes.data} minutes logged."
+
     form = forms.LogWorkForm()
-    if form.validate_on_submit():
-        try:
-            services.log_work(
-                incident,
-                actor=current_user,
-                started_at=clock.from_local(form.started_at.data),
-                minutes=form.minutes.data,
-                note=form.note.data,
-            )
-            db.session.commit()
-        except FieldError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        else:
-            flash(f"{form.minutes.data} minutes logged.", "success")
-            return redirect(url_for(".detail", incident_id=incident.id, _anchor="work"))
-    return _detail_page(incident, 400, work_form=form)
+    return _act(incident, form, act, "work", work_form=form)
 
 
 @bp.post("/incidents/<int:incident_id>/communications")
 @role_required(*EVERYONE)
 def record_communication(incident_id: int):
     incident = get_visible_or_404(incident_id)
+
+    def act(form) -> str:
+        services.record_communication(
+            incident,
+            actor=current_user,
+            channel=Channel(form.channel.data),
+            direction=Direction(form.direction.data),
+            summary=form.summary.data,
+            at=clock.from_local(form.at.data) if form.at.data else None,
+        )
+        return "Communication recorded."
+
     form = forms.RecordCommunicationForm()
-    if form.validate_on_submit():
-        try:
-            services.record_communication(
-                incident,
-                actor=current_user,
-                channel=Channel(form.channel.data),
-                direction=Direction(form.direction.data),
-                summary=form.summary.data,
-                at=clock.from_local(form.at.data) if form.at.data else None,
-            )
-            db.session.commit()
-        except FieldError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        else:
-            flash("Communication recorded.", "success")
-            return redirect(url_for(".detail", incident_id=incident.id, _anchor="communications"))
-    return _detail_page(incident, 400, communication_form=form)
+    return _act(incident, form, act, "communications", communication_form=form)
 
 
 @bp.post("/incidents/<int:incident_id>/follow-ups")
 @role_required(*EVERYONE)
 def promise_follow_up(incident_id: int):
     incident = get_visible_or_404(incident_id)
+
+    def act(form) -> str:
+        follow_up = services.promise_follow_up(
+            incident,
+            actor=current_user,
+            owner_id=form.owner_id.data,
+            due_at=clock.from_local(form.due_at.data),
+            promise=form.promise.data,
+        )
+        return f"Follow-up for {follow_up.owner.name} recorded."
+
     form = forms.PromiseFollowUpForm()
-    if form.validate_on_submit():
-        try:
-            follow_up = services.promise_follow_up(
-                incident,
-                actor=current_user,
-                owner_id=form.owner_id.data,
-                due_at=clock.from_local(form.due_at.data),
-                promise=form.promise.data,
-            )
-            db.session.commit()
-        except FieldError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        else:
-            flash(f"Follow-up for {follow_up.owner.name} recorded.", "success")
-            return redirect(url_for(".detail", incident_id=incident.id, _anchor="follow-ups"))
-    return _detail_page(incident, 400, follow_up_form=form)
+    return _act(incident, form, act, "follow-ups", follow_up_form=form)
 
 
 @bp.post("/incidents/<int:incident_id>/follow-ups/<int:follow_up_id>/close")
@@ -481,24 +472,17 @@ def close_follow_up(incident_id: int, follow_up_id: int):
     follow_up = db.session.get(FollowUp, follow_up_id)
     if follow_up is None or follow_up.incident_id != incident.id:
         abort(404, "No such follow-up.")
+
+    def act(form) -> str:
+        services.close_follow_up(
+            follow_up,
+            actor=current_user,
+            outcome=FollowUpOutcome(form.outcome.data),
+            note=form.note.data,
+            next_due_at=clock.from_local(form.next_due_at.data) if form.next_due_at.data else None,
+            next_promise=form.next_promise.data,
+        )
+        return "Follow-up updated."
+
     form = forms.CloseFollowUpForm(prefix=f"close-{follow_up.id}")
-    if form.validate_on_submit():
-        try:
-            services.close_follow_up(
-                follow_up,
-                actor=current_user,
-                outcome=FollowUpOutcome(form.outcome.data),
-                note=form.note.data,
-                next_due_at=clock.from_local(form.next_due_at.data)
-                if form.next_due_at.data
-                else None,
-                next_promise=form.next_promise.data,
-            )
-            db.session.commit()
-        except FieldError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        else:
-            flash("Follow-up updated.", "success")
-            return redirect(url_for(".detail", incident_id=incident.id, _anchor="follow-ups"))
-    return _detail_page(incident, 400, close_forms={follow_up.id: form})
+    return _act(incident, form, act, "follow-ups", close_forms={follow_up.id: form})
