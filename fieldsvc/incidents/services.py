@@ -355,10 +355,11 @@ def log_work(
         raise FieldError("started_at", "Work cannot start in the future.")
     if not note.strip():
         raise FieldError("note", "Say what was done.")
-    entry = WorkLogEntry(
-        incident=incident, user=actor, started_at=started_at, minutes=minutes, note=note.strip()
-    )
+    # Objects are built inside acting(): reading an expired actor may autoflush.
     with acting(actor):
+        entry = WorkLogEntry(
+            incident=incident, user=actor, started_at=started_at, minutes=minutes, note=note.strip()
+        )
         db.session.add(entry)
         db.session.flush()
     return entry
@@ -385,15 +386,15 @@ def record_communication(
         raise FieldError("at", "A communication cannot be in the future.")
     if not summary.strip():
         raise FieldError("summary", "Summarise what was said.")
-    communication = Communication(
-        incident=incident,
-        user=actor,
-        channel=channel,
-        direction=direction,
-        summary=summary.strip(),
-        at=at,
-    )
     with acting(actor):
+        communication = Communication(
+            incident=incident,
+            user=actor,
+            channel=channel,
+            direction=direction,
+            summary=summary.strip(),
+            at=at,
+        )
         db.session.add(communication)
         db.session.flush()
     return communication
@@ -420,10 +421,10 @@ def promise_follow_up(
         raise FieldError("due_at", "A promise is due in the future: choose a later time.")
     if not promise.strip():
         raise FieldError("promise", "Write the promise in words, as the customer heard it.")
-    follow_up = FollowUp(
-        incident=incident, owner=owner, due_at=due_at, promise=promise.strip(), created_by=actor
-    )
     with acting(actor):
+        follow_up = FollowUp(
+            incident=incident, owner=owner, due_at=due_at, promise=promise.strip(), created_by=actor
+        )
         db.session.add(follow_up)
         db.session.flush()
     return follow_up
@@ -493,6 +494,7 @@ class IncidentFilters:
     reported_via: ReportedVia | None = None
     overdue: bool = False
     mine: bool = False
+    open_only: bool = False
     text: str = ""
 
 
@@ -540,6 +542,8 @@ def list_incidents(
             stmt = stmt.where(column == value)
     if filters.overdue:
         stmt = stmt.where(overdue)
+    if filters.open_only:
+        stmt = stmt.where(Incident.status.in_(OPEN_STATUSES))
     if filters.mine:
         stmt = stmt.where(
             or_(
@@ -591,11 +595,13 @@ def my_day(user: User, *, now: datetime, day_ends: datetime) -> MyDay:
         .options(joinedload(FollowUp.incident).joinedload(Incident.customer))
         .order_by(FollowUp.due_at)
     ).all()
-    open_rows, _ = list_incidents(user, IncidentFilters(mine=True), limit=200, now=now)
+    open_rows, _ = list_incidents(
+        user, IncidentFilters(mine=True, open_only=True), limit=200, now=now
+    )
     return MyDay(
         overdue=[f for f in follow_ups if f.due_at < now],
         due_today=[f for f in follow_ups if f.due_at >= now],
-        open_incidents=[row for row in open_rows if row.incident.status in OPEN_STATUSES],
+        open_incidents=open_rows,
     )
 
 

@@ -1,0 +1,218 @@
+"""Status changes: the incident page's form, the resolution note, refused transitions,
+and the service against every pair of statuses in ALLOWED_TRANSITIONS."""
+
+import html
+import re
+
+import pytest
+from sqlalchemy import select
+
+from fieldsvc.audit.models import AuditEvent
+from fieldsvc.audit.services import acting
+from fieldsvc.auth.models import Role
+from fieldsvc.errors import FieldError, InvalidTransition
+from fieldsvc.extensions import db
+from fieldsvc.incidents import services
+from fieldsvc.incidents.models import ALLOWED_TRANSITIONS, IncidentStatus
+
+S = IncidentStatus
+NOTE = "Replaced the diaphragm and recalibrated PT-107"
+
+
+def _text(response) -> str:
+    """The page as a person reads it: no tags, entities decoded, spaces collapsed."""
+    page = re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))
+    return " ".join(html.unescape(page).split())
+
+
+def _put_in(incident, status: IncidentStatus) -> None:
+    """Set a status directly, as if the earlier transitions had happened."""
+    with acting(None, reason="test data"):
+        incident.status = status
+        db.session.flush()
+
+
+def _status_updates(incident) -> list[AuditEvent]:
+    return db.session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.object_type == "Incident",
+            AuditEvent.object_id == incident.id,
+            AuditEvent.action == "update",
+        )
+    ).all()
+
+
+@pytest.fixture
+def technician(signed_in, make_team):
+    return signed_in(Role.TECHNICIAN, team=make_team())
+
+
+@pytest.fixture
+def incident(make_incident, technician):
+    incident = make_incident(actor=technician)
+    db.session.commit()
+    return incident
+
+
+# --- through the incident page -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("note", ["", "   "], ids=["empty", "blank"])
+def test_resolving_without_a_resolution_note_is_refused(client, incident, note):
+    response = client.post(
+        f"/incidents/{incident.id}/status", data={"status": "resolved", "note": note}
+    )
+
+    assert response.status_code == 400
+    assert "Say how it was resolved: a resolution note is needed." in _text(response)
+    assert incident.status is S.OPEN
+    assert incident.resolution_note is None
+    assert _status_updates(incident) == []
+
+
+def test_resolving_with_a_note_shows_the_note_and_records_it_as_the_reason(
+    client, incident, technician
+):
+    response = client.post(
+        f"/incidents/{incident.id}/status", data={"status": "resolved", "note": NOTE}
+    )
+
+    assert response.status_code == 302
+    assert incident.status is S.RESOLVED
+    page = _text(client.get(f"/incidents/{incident.id}"))
+    assert f"{incident.reference} is now resolved." in page
+    assert f"Resolution {NOTE}" in page
+    assert f"Update incident by {technician.name}" in page
+    assert f"Why: {NOTE}" in page
+    (event,) = _status_updates(incident)
+    assert event.changes["status"] == ["open", "resolved"]
+    assert event.changes["resolution_note"] == [None, NOTE]
+    assert event.reason == NOTE
+    assert event.actor_id == technician.id
+
+
+def test_a_change_the_table_does_not_allow_is_refused_with_409(client, incident):
+    response = client.post(f"/incidents/{incident.id}/status", data={"status": "closed"})
+
+    assert response.status_code == 409
+    assert f"{incident.reference} is open; it cannot become closed." in _text(response)
+    assert incident.status is S.OPEN
+    assert _status_updates(incident) == []
+
+
+def test_an_unknown_status_is_refused(client, incident):
+    response = client.post(f"/incidents/{incident.id}/status", data={"status": "bogus"})
+
+    assert response.status_code == 400
+    assert "Not a valid choice." in _text(response)
+    assert incident.status is S.OPEN
+    assert _status_updates(incident) == []
+
+
+def test_the_status_form_offers_only_the_allowed_next_statuses(client, incident):
+    page = client.get(f"/incidents/{incident.id}").get_data(as_text=True)
+
+    select_html = re.search(r'<select[^>]*name="status"[^>]*>(.*?)</select>', page, re.S)[1]
+    offered = re.findall(r'<option[^>]*value="([^"]+)"', select_html)
+    assert offered == ["remediation_proposed", "resolved", "cancelled"]
+
+
+@pytest.mark.parametrize(
+    "path", [[S.RESOLVED, S.CLOSED], [S.CANCELLED]], ids=["closed", "cancelled"]
+)
+def test_a_closed_or_cancelled_incident_offers_no_status_form(client, incident, technician, path):
+    for status in path:
+        services.change_status(incident, status, actor=technician, note=NOTE)
+    db.session.commit()
+
+    response = client.get(f"/incidents/{incident.id}")
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert f'action="/incidents/{incident.id}/status"' not in page
+    assert "Change status" not in page
+
+
+def test_a_closed_incident_refuses_a_posted_status_change(client, incident, technician):
+    services.change_status(incident, S.RESOLVED, actor=technician, note=NOTE)
+    services.change_status(incident, S.CLOSED, actor=technician)
+    db.session.commit()
+
+    response = client.post(f"/incidents/{incident.id}/status", data={"status": "open"})
+
+    assert response.status_code == 409
+    assert "is closed; it cannot become open." in _text(response)
+    assert incident.status is S.CLOSED
+
+
+# --- the service, against the whole table --------------------------------------------------
+
+PAIRS = [(before, after) for before in S for after in S]
+ALLOWED = [(b, a) for b, a in PAIRS if a in ALLOWED_TRANSITIONS[b]]
+REFUSED = [(b, a) for b, a in PAIRS if a not in ALLOWED_TRANSITIONS[b]]
+
+
+def _ids(pair) -> str:
+    return f"{pair[0].value}->{pair[1].value}"
+
+
+def test_the_table_names_every_status():
+    assert set(ALLOWED_TRANSITIONS) == set(S)
+
+
+@pytest.mark.parametrize(("before", "after"), ALLOWED, ids=map(_ids, ALLOWED))
+def test_every_allowed_transition_changes_the_status(make_incident, before, after):
+    incident = make_incident()
+    _put_in(incident, before)
+
+    services.change_status(incident, after, actor=incident.created_by, note=NOTE)
+
+    assert incident.status is after
+    (event,) = [e for e in _status_updates(incident) if e.reason == NOTE]
+    assert event.changes["status"] == [before.value, after.value]
+    assert event.actor_id == incident.created_by_id
+
+
+@pytest.mark.parametrize(("before", "after"), REFUSED, ids=map(_ids, REFUSED))
+def test_every_other_transition_raises_invalid_transition(make_incident, before, after):
+    incident = make_incident()
+    _put_in(incident, before)
+    events_before = len(_status_updates(incident))
+
+    with pytest.raises(InvalidTransition):
+        services.change_status(incident, after, actor=incident.created_by, note=NOTE)
+
+    assert incident.status is before
+    assert len(_status_updates(incident)) == events_before
+
+
+@pytest.mark.parametrize("before", [S.OPEN, S.REMEDIATION_ACCEPTED])
+def test_resolving_from_any_state_needs_a_resolution_note(make_incident, before):
+    incident = make_incident()
+    _put_in(incident, before)
+
+    with pytest.raises(FieldError, match="resolution note"):
+        services.change_status(incident, S.RESOLVED, actor=incident.created_by, note=" ")
+
+    assert incident.status is before
+    assert incident.resolution_note is None
+
+
+# The lifecycle DESIGN.md names, stated without reading the table back.
+@pytest.mark.parametrize("before", [S.CLOSED, S.CANCELLED])
+@pytest.mark.parametrize("after", list(S))
+def test_closed_and_cancelled_incidents_are_final(make_incident, before, after):
+    incident = make_incident()
+    _put_in(incident, before)
+
+    with pytest.raises(InvalidTransition):
+        services.change_status(incident, after, actor=incident.created_by, note=NOTE)
+
+
+@pytest.mark.parametrize("before", [s for s in S if s is not S.RESOLVED])
+def test_only_a_resolved_incident_can_be_closed(make_incident, before):
+    incident = make_incident()
+    _put_in(incident, before)
+
+    with pytest.raises(InvalidTransition):
+        services.change_status(incident, S.CLOSED, actor=incident.created_by, note=NOTE)
