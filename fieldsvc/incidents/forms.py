@@ -84,6 +84,18 @@ class ReportIncidentForm(FlaskForm):
     photos = MultipleFileField("Photos")
 
 
+class EditIncidentForm(ReportIncidentForm):
+    """Correcting a report: the same fields, photos aside, and why it changed."""
+
+    submission_key = None
+    photos = None
+    reason = StringField(
+        "Reason for the change",
+        validators=[Optional(), Length(max=500)],
+        description="Kept in the timeline with the values before and after.",
+    )
+
+
 class PhoneIntakeForm(FlaskForm):
     """What an office user fills in during a call."""
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from fieldsvc import clock
-from fieldsvc.audit.services import HistoryEntry, acting, history_for
+from fieldsvc.audit.services import HistoryEntry, acting, history_for, record
 from fieldsvc.auth.models import Role, User
 from fieldsvc.customers.models import Contact, Customer, Equipment, Site
 from fieldsvc.database import utcnow
@@ -140,23 +140,10 @@ def report_incident(
         with db.session.begin_nested(), acting(actor):
             incident = Incident(
                 reference=allocate_reference(now.year),
-                customer=customer,
-                site=site,
-                reported_via=report.reported_via,
-                severity=report.severity,
-                reporter_contact=contact,
-                reporter_name=_clean(report.reporter_name) if contact is None else None,
-                reporter_phone=_clean(report.reporter_phone) if contact is None else None,
-                expected=_clean(report.expected),
-                actual=report.actual.strip(),
-                occurred_at=report.occurred_at,
-                cause_category=report.cause_category,
-                cause_description=_clean(report.cause_description),
-                technician_statement=_clean(report.technician_statement),
-                claim_reference=_clean(report.claim_reference),
                 created_by=actor,
                 created_at=now,
                 submission_key=submission_key or None,
+                **_reported_values(report, customer, site, contact),
             )
             db.session.add(incident)
             db.session.flush()
@@ -169,6 +156,66 @@ def report_incident(
             return existing
         raise
     return incident
+
+
+def update_incident(
+    incident: Incident,
+    report: IncidentReport,
+    *,
+    actor: User,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Correct what was reported; the timeline keeps every value before and after."""
+    now = now or utcnow()
+    customer, site, equipment, contact = _check_report(report, actor, now)
+    with acting(actor, reason=_clean(reason)):
+        for name, value in _reported_values(report, customer, site, contact).items():
+            setattr(incident, name, value)
+        before = [item.tag for item in incident.equipment]
+        wanted = {item.id for item in equipment}
+        for link in list(incident.equipment_links):
+            if link.equipment_id not in wanted:
+                # Deleted explicitly: an orphan found during the flush would escape the
+                # audit hook, which sees only what the session was told to delete.
+                incident.equipment_links.remove(link)
+                db.session.delete(link)
+        linked = {link.equipment_id for link in incident.equipment_links}
+        for item in equipment:
+            if item.id not in linked:
+                incident.equipment_links.append(IncidentEquipment(equipment=item))
+        db.session.flush()
+        after = [item.tag for item in incident.equipment]
+        if before != after:
+            # A removed link's own events no longer belong to the incident's timeline;
+            # this one says on the incident which equipment it is about now.
+            record(
+                incident,
+                "change_equipment",
+                {"equipment": [", ".join(before) or None, ", ".join(after) or None]},
+                reason=_clean(reason),
+            )
+
+
+def _reported_values(
+    report: IncidentReport, customer: Customer, site: Site | None, contact: Contact | None
+) -> dict:
+    return {
+        "customer": customer,
+        "site": site,
+        "reported_via": report.reported_via,
+        "severity": report.severity,
+        "reporter_contact": contact,
+        "reporter_name": _clean(report.reporter_name) if contact is None else None,
+        "reporter_phone": _clean(report.reporter_phone) if contact is None else None,
+        "expected": _clean(report.expected),
+        "actual": report.actual.strip(),
+        "occurred_at": report.occurred_at,
+        "cause_category": report.cause_category,
+        "cause_description": _clean(report.cause_description),
+        "technician_statement": _clean(report.technician_statement),
+        "claim_reference": _clean(report.claim_reference),
+    }
 
 
 def take_phone_call(

@@ -67,24 +67,7 @@ def new():
         try:
             photos = _processed_uploads(form.photos.data)
             incident = services.report_incident(
-                services.IncidentReport(
-                    customer_id=form.customer_id.data,
-                    site_id=form.site_id.data,
-                    equipment_ids=form.equipment_ids.data or [],
-                    reported_via=ReportedVia(form.reported_via.data),
-                    severity=Severity(form.severity.data),
-                    expected=form.expected.data,
-                    actual=form.actual.data,
-                    occurred_at=clock.from_local(form.occurred_at.data),
-                    reporter_contact_id=form.reporter_contact_id.data,
-                    reporter_name=form.reporter_name.data,
-                    reporter_phone=form.reporter_phone.data,
-                    cause_category=CauseCategory(form.cause_category.data),
-                    cause_description=form.cause_description.data,
-                    technician_statement=form.technician_statement.data,
-                    claim_reference=form.claim_reference.data,
-                    photos=photos,
-                ),
+                _report_from(form, photos),
                 actor=current_user,
                 submission_key=form.submission_key.data,
             )
@@ -98,6 +81,68 @@ def new():
         form.submission_key.data = uuid.uuid4().hex
         form.occurred_at.data = clock.to_local(utcnow()).replace(tzinfo=None, second=0)
     return _form_page("incidents/new.html", form)
+
+
+@bp.route("/incidents/<int:incident_id>/edit", methods=["GET", "POST"])
+@role_required(*EVERYONE)
+def edit(incident_id: int):
+    incident = get_visible_or_404(incident_id)
+    form = forms.EditIncidentForm(data=None if request.method == "POST" else _form_data(incident))
+    _offer_choices(form)
+    if form.validate_on_submit():
+        try:
+            services.update_incident(
+                incident, _report_from(form), actor=current_user, reason=form.reason.data
+            )
+            db.session.commit()
+        except FieldError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            flash(f"{incident.reference} updated.", "success")
+            return redirect(url_for(".detail", incident_id=incident.id))
+    return _form_page("incidents/edit.html", form, incident=incident)
+
+
+def _report_from(form, photos=()) -> services.IncidentReport:
+    return services.IncidentReport(
+        customer_id=form.customer_id.data,
+        site_id=form.site_id.data,
+        equipment_ids=form.equipment_ids.data or [],
+        reported_via=ReportedVia(form.reported_via.data),
+        severity=Severity(form.severity.data),
+        expected=form.expected.data,
+        actual=form.actual.data,
+        occurred_at=clock.from_local(form.occurred_at.data),
+        reporter_contact_id=form.reporter_contact_id.data,
+        reporter_name=form.reporter_name.data,
+        reporter_phone=form.reporter_phone.data,
+        cause_category=CauseCategory(form.cause_category.data),
+        cause_description=form.cause_description.data,
+        technician_statement=form.technician_statement.data,
+        claim_reference=form.claim_reference.data,
+        photos=photos,
+    )
+
+
+def _form_data(incident: Incident) -> dict:
+    return {
+        "customer_id": incident.customer_id,
+        "site_id": incident.site_id,
+        "equipment_ids": [link.equipment_id for link in incident.equipment_links],
+        "reported_via": incident.reported_via.value,
+        "severity": incident.severity.value,
+        "expected": incident.expected,
+        "actual": incident.actual,
+        "occurred_at": clock.to_local(incident.occurred_at).replace(tzinfo=None),
+        "reporter_contact_id": incident.reporter_contact_id,
+        "reporter_name": incident.reporter_name,
+        "reporter_phone": incident.reporter_phone,
+        "cause_category": incident.cause_category.value,
+        "cause_description": incident.cause_description,
+        "technician_statement": incident.technician_statement,
+        "claim_reference": incident.claim_reference,
+    }
 
 
 @bp.route("/incidents/phone", methods=["GET", "POST"])
@@ -186,12 +231,10 @@ def _show_error(form, error: Exception) -> None:
         flash(error.message, "error")
 
 
-def _form_page(template: str, form):
-    equipment = []
-    if getattr(form, "site_id", None) is not None and form.site_id.data:
-        equipment = _equipment_options(form.site_id.data)
+def _form_page(template: str, form, **context):
+    equipment = _equipment_options(form.site_id.data) if form.site_id.data else []
     status = 400 if form.errors else 200
-    return render_template(template, form=form, equipment=equipment), status
+    return render_template(template, form=form, equipment=equipment, **context), status
 
 
 def _recorded(incident: Incident, draft: str):
