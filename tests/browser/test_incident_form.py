@@ -79,6 +79,12 @@ def test_technician_reports_an_incident_surviving_a_reload(page, screenshot, tmp
     assert "recorded=" not in page.url
     screenshot("incident-detail-tablet")
 
+    # Printed, the page is the record: no forms or buttons, every section on paper.
+    page.emulate_media(media="print")
+    expect(page.get_by_role("button", name="Log work")).to_be_hidden()
+    expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
+    screenshot("incident-print")
+
 
 def test_incident_list_and_my_day_on_a_tablet(page, screenshot):
     sign_in(page, "tech@example.com")

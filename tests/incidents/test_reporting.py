@@ -1,6 +1,7 @@
 """Reporting an incident on the tablet form and by phone: what is saved, what is
 refused with a clear message, and that a retried submission never makes two."""
 
+import io
 import re
 import threading
 from datetime import timedelta
@@ -335,3 +336,26 @@ def test_a_double_tap_racing_itself_makes_one_incident(committed_app):
     assert responses[0].location == responses[1].location
     with committed_app.app_context():
         assert _count(Incident) == 1
+
+
+def test_a_rejected_photo_keeps_the_typed_report_and_saves_nothing(
+    client, signed_in, make_team, make_site, upload_dir
+):
+    team = make_team()
+    signed_in(Role.TECHNICIAN, team=team)
+    site = make_site()
+    site.customer.team = team
+    db.session.commit()
+    data = _form(site, actual="Typed on site, must survive") | {
+        "photos": [(io.BytesIO(b"%PDF-1.7 not a photo"), "rig.jpg")]
+    }
+
+    response = client.post("/incidents/new", data=data, content_type="multipart/form-data")
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "rig.jpg is not a photo" in page
+    assert "Choose the photos again." in page
+    assert "Typed on site, must survive" in page
+    assert _count(Incident) == 0
+    assert not upload_dir.exists() or not any(upload_dir.rglob("*.*"))

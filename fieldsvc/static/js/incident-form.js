@@ -228,6 +228,10 @@
     refresh();
   }
 
+  // On paper every change's fields are shown: a printed timeline is a record.
+  window.addEventListener("beforeprint", () => {
+    document.querySelectorAll(".timeline details").forEach((details) => { details.open = true; });
+  });
   // A photo input is hidden behind its button: say which files are attached.
   for (const input of document.querySelectorAll("label.file-button input[type=file]")) {
     input.addEventListener("change", () => {

@@ -1,0 +1,59 @@
+"""The incident page and My day run a number of queries that does not grow with the
+number of photos, work-log entries, communications and follow-ups."""
+
+from datetime import timedelta
+
+from fieldsvc.auth.models import Role
+from fieldsvc.database import utcnow
+from fieldsvc.extensions import db
+from fieldsvc.incidents import services
+from fieldsvc.incidents.models import Channel, Direction
+
+
+def _add_activity(incident, people, count: int) -> None:
+    now = utcnow()
+    for n in range(count):
+        person = people[n % len(people)]
+        services.log_work(
+            incident, actor=person, started_at=now - timedelta(hours=2), minutes=10, note=f"W{n}"
+        )
+        services.record_communication(
+            incident,
+            actor=person,
+            channel=Channel.PHONE,
+            direction=Direction.OUTBOUND,
+            summary=f"Called {n}",
+        )
+        services.promise_follow_up(
+            incident,
+            actor=person,
+            owner_id=person.id,
+            due_at=now + timedelta(hours=n + 1),
+            promise=f"Promise {n}",
+        )
+    db.session.commit()
+
+
+def test_incident_page_and_my_day_queries_do_not_grow_with_activity(
+    client, signed_in, make_team, make_user, make_site, make_incident, count_queries
+):
+    team = make_team()
+    me = signed_in(Role.TECHNICIAN, team=team)
+    people = [me] + [make_user(Role.TECHNICIAN, team=team) for _ in range(3)]
+    site = make_site()
+    site.customer.team = team
+    small, large = make_incident(site=site, actor=me), make_incident(site=site, actor=me)
+    _add_activity(small, people, 2)
+    _add_activity(large, people, 20)
+
+    def queries(url: str) -> int:
+        db.session.expunge_all()  # count what a fresh request runs, not the test's cache
+        with count_queries() as statements:
+            assert client.get(url).status_code == 200
+        return len(statements)
+
+    small_url, large_url = f"/incidents/{small.id}", f"/incidents/{large.id}"
+    assert queries(small_url) == queries(large_url)
+    before = queries("/my-day")
+    _add_activity(db.session.merge(large), [db.session.merge(p) for p in people], 12)
+    assert queries("/my-day") == before
