@@ -41,7 +41,12 @@ class ReportIncidentForm(FlaskForm):
 
     submission_key = HiddenField()
     customer_id = SelectField("Customer", coerce=_optional_int, validate_choice=False)
-    site_id = SelectField("Site", coerce=_optional_int, validate_choice=False)
+    site_id = SelectField(
+        "Site",
+        coerce=_optional_int,
+        validate_choice=False,
+        validators=[InputRequired("Choose the site where it happened.")],
+    )
     # Checked by the service against the chosen site; the browser loads the options.
     equipment_ids = SelectMultipleField("Equipment", coerce=int, validate_choice=False)
     reported_via = RadioField(

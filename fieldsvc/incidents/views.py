@@ -298,11 +298,15 @@ def index():
     customers = db.session.scalars(
         select(Customer).where(services.customers_visible_to(current_user)).order_by(Customer.name)
     ).all()
+    sites = db.session.scalars(
+        select(Site).where(Site.customer_id.in_([c.id for c in customers])).order_by(Site.name)
+    ).all()
     return render_template(
         "incidents/index.html",
         rows=rows,
         filters=filters,
         customers=customers,
+        sites=sites,
         next_url=next_before and url_for(".index", **{**args.to_dict(), "before": next_before}),
         IncidentStatus=IncidentStatus,
         Severity=Severity,

@@ -42,6 +42,7 @@ def test_filters_and_search_narrow_the_list(
     assert shown("reported_via=phone") == [by_phone.reference]
     assert shown("severity=critical") == [critical.reference]
     assert shown(f"customer_id={other_site.customer_id}") == [elsewhere.reference]
+    assert shown(f"site_id={site.id}") == [critical.reference, by_phone.reference]
     assert shown("status=cancelled") == [elsewhere.reference]
     assert shown("q=pt-117") == [critical.reference]
     assert shown("q=leaking+VALVE") == [elsewhere.reference]

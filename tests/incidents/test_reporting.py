@@ -122,6 +122,7 @@ def test_bad_report_keeps_what_was_typed_and_saves_nothing(
     db.session.commit()
     cases = [
         ({"customer_id": ""}, "Choose one of your team's customers."),
+        ({"site_id": ""}, "Choose the site where it happened."),
         ({"equipment_ids": [other_site_equipment.id]}, "PT-999 is elsewhere"),
         ({"site_id": elsewhere.id}, f"Choose a site of {site.customer.name}."),
         ({"actual": ""}, "Describe what happened."),

@@ -145,6 +145,31 @@
 
   const make = (tag, properties) => Object.assign(document.createElement(tag), properties);
 
+  // A long <select> is a slow scroll on a tablet: typing a few letters narrows it,
+  // and a single match is chosen at once.
+  function initSearchableSelect(select) {
+    const search = make("input", { type: "search", className: "select-search", autocomplete: "off" });
+    search.placeholder = select.dataset.searchable;
+    search.setAttribute("aria-label", select.dataset.searchable);
+    select.before(search);
+    search.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") event.preventDefault();
+    });
+    search.addEventListener("input", () => {
+      const words = search.value.trim().toLowerCase();
+      const matches = [...select.options].filter((option) => {
+        if (!option.value) return false;
+        const hit = option.text.toLowerCase().includes(words);
+        option.hidden = option.disabled = !hit;
+        return hit;
+      });
+      if (matches.length === 1 && select.value !== matches[0].value) {
+        select.value = matches[0].value;
+        changed(select);
+      }
+    });
+  }
+
   // DOM methods only: tags and details come from user-entered records.
   function renderOption(item, fieldName, ticked) {
     const box = make("input", { type: "checkbox", name: fieldName, value: String(item.id) });
@@ -251,6 +276,7 @@
   }
   // Pickers and dependent selects first: their listeners must exist before a restore fires changes,
   // and their on-load resets must not be taken for user edits of a draft.
+  document.querySelectorAll("select[data-searchable]").forEach(initSearchableSelect);
   document.querySelectorAll("select[data-depends-on]").forEach(initDependentSelect);
   document.querySelectorAll("[data-picker]").forEach(initPicker);
   document.querySelectorAll("form[data-draft-key]").forEach(initDraft);
