@@ -234,6 +234,8 @@ def take_phone_call(
     if callback_due_at <= now:
         raise FieldError("callback_due_at", "The call-back is due in the future.")
     incident = report_incident(report, actor=actor, submission_key=submission_key, now=now)
+    if incident.follow_ups:
+        return incident  # a racing retry of this call: its call-back is already promised
     promise = _clean(callback_promise) or "Call back"
     local = clock.to_local(callback_due_at).strftime("%H:%M")
     promise_follow_up(
@@ -341,19 +343,36 @@ _WRITTEN = "fieldsvc.written_files"
 
 
 def _write_file(key: str, data: bytes) -> None:
+    session = db.session()
     storage = get_storage()
     storage.put(key, data)
-    db.session().info.setdefault(_WRITTEN, []).append((storage, key))
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_WRITTEN, []).append((transaction, storage, key))
 
 
 def _forget_written(session: Session, *args) -> None:
     session.info.pop(_WRITTEN, None)
 
 
-def _remove_written(session: Session, *args) -> None:
-    # A rolled-back transaction leaves no files behind that no row points at.
-    for storage, key in session.info.pop(_WRITTEN, []):
-        storage.delete(key)
+def _remove_written(session: Session, rolled_back) -> None:
+    # The files written inside a rolled-back transaction (or a savepoint within it)
+    # go with it, so no file is left that no row points at.
+    kept = []
+    for transaction, storage, key in session.info.pop(_WRITTEN, []):
+        if _within(transaction, rolled_back):
+            storage.delete(key)
+        else:
+            kept.append((transaction, storage, key))
+    if kept:
+        session.info[_WRITTEN] = kept
+
+
+def _within(transaction, ancestor) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 event.listen(Session, "after_commit", _forget_written)
