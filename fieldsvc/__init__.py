@@ -50,7 +50,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+def _import_models() -> None:
+    """Every mapped class, before any view configures the mappers: relationships
+    between features are named by string and resolved together."""
+    from fieldsvc.auth import models as _auth  # noqa: F401
+    from fieldsvc.customers import models as _customers  # noqa: F401
+    from fieldsvc.incidents import models as _incidents  # noqa: F401
+    from fieldsvc.parts import models as _parts  # noqa: F401
+    from fieldsvc.proposals import models as _proposals  # noqa: F401
+
+
 def _register_blueprints(app: Flask) -> None:
+    _import_models()
     from fieldsvc import demo, template_filters
     from fieldsvc.audit import cli as audit_cli
     from fieldsvc.auth import cli as users_cli
@@ -59,6 +70,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.home import views as home
     from fieldsvc.incidents import views as incidents
     from fieldsvc.parts import views as parts
+    from fieldsvc.proposals import views as proposals
 
     for blueprint in (
         home.bp,
@@ -66,6 +78,7 @@ def _register_blueprints(app: Flask) -> None:
         customers.bp,
         parts.bp,
         incidents.bp,
+        proposals.bp,
         audit_cli.bp,
         users_cli.bp,
         demo.bp,

@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "LOGIN_RATE_LIMIT": os.environ.get("FIELDSVC_LOGIN_RATE_LIMIT", "10 per minute"),
         "COMPANY_NAME": os.environ.get("FIELDSVC_COMPANY_NAME", "fieldsvc"),
         "CURRENCY": os.environ.get("FIELDSVC_CURRENCY", "USD"),
+        # Applied to the customer's share of a proposal, e.g. 0.0625 for 6.25 %.
+        "TAX_RATE": Decimal(os.environ.get("FIELDSVC_TAX_RATE", "0")),
         "TIMEZONE": os.environ.get("FIELDSVC_TIMEZONE", "UTC"),
         "PAGE_SIZE": 25,
         "UPLOAD_DIR": os.environ.get("FIELDSVC_UPLOAD_DIR", str(Path(instance_path) / "uploads")),

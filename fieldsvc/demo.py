@@ -3,27 +3,42 @@ account per role. Loaded by `flask --app fieldsvc demo` and by `make run` on an 
 database; never anywhere else.
 """
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import click
 from flask import Blueprint
 from sqlalchemy import func, select
 
+from fieldsvc import clock
 from fieldsvc.audit.services import acting
 from fieldsvc.auth.models import Role, Team, User
 from fieldsvc.auth.services import create_user
 from fieldsvc.customers.models import Contact, Customer, Equipment, Site
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
-from fieldsvc.incidents.models import CauseCategory, ReportedVia, Severity
+from fieldsvc.incidents.models import CauseCategory, Incident, ReportedVia, Severity
 from fieldsvc.incidents.services import (
     IncidentReport,
     log_work,
     promise_follow_up,
     report_incident,
 )
-from fieldsvc.parts.models import Part, Supplier
+from fieldsvc.parts.models import Part, PartOrderStatus, Supplier
+from fieldsvc.parts.services import (
+    OrderDetails,
+    OrderLineInput,
+    change_part_order_status,
+    order_parts,
+)
+from fieldsvc.proposals.models import ApprovalMeasure, ApprovalRule, LineKind
+from fieldsvc.proposals.services import (
+    LineDraft,
+    RevisionDraft,
+    approve_revision,
+    draft_proposal,
+    submit_revision,
+)
 
 bp = Blueprint("demo", __name__, cli_group=None)
 
@@ -105,10 +120,11 @@ def load_demo_data(today: date | None = None) -> None:
                 )
             )
         db.session.flush()
-    _report_broken_transmitters(users[Role.TECHNICIAN], customer, site)
+    incident = _report_broken_transmitters(users[Role.TECHNICIAN], customer, site)
+    _remedy(incident, users[Role.TECHNICIAN], users[Role.SUPERVISOR], today)
 
 
-def _report_broken_transmitters(technician: User, customer: Customer, site: Site) -> None:
+def _report_broken_transmitters(technician: User, customer: Customer, site: Site) -> Incident:
     """Seed 001: two transmitters broken by our technician during calibration."""
     now = utcnow().replace(second=0, microsecond=0)
     equipment = {item.tag: item.id for item in site.equipment}
@@ -155,6 +171,106 @@ def _report_broken_transmitters(technician: User, customer: Customer, site: Site
             promise="Call Dana back with the replacements' delivery date",
             now=now,
         )
+    return incident
+
+
+def _remedy(incident: Incident, technician: User, supervisor: User, today: date) -> None:
+    """Seed 001 continued: three transmitters ordered, the offer drafted and approved."""
+    with acting(None, reason="demo data"):
+        for description, measure, threshold, role in (
+            ("Damage caused by our technician", ApprovalMeasure.CAUSED_BY_US, 0, Role.SUPERVISOR),
+            ("Total value above 10,000.00", ApprovalMeasure.TOTAL_VALUE, 10000, Role.ADMIN),
+            ("Parts at risk above 5,000.00", ApprovalMeasure.AT_RISK, 5000, Role.ADMIN),
+        ):
+            db.session.add(
+                ApprovalRule(
+                    description=description,
+                    measure=measure,
+                    threshold=Decimal(threshold),
+                    required_role=role,
+                )
+            )
+    supplier = db.session.scalar(select(Supplier))
+    part = db.session.scalar(select(Part))
+    tomorrow = today + timedelta(days=1)
+    order = order_parts(
+        incident,
+        OrderDetails(
+            supplier_id=supplier.id,
+            po_number="PO-7781",
+            ordered_on=today,
+            expected_on=tomorrow,
+            return_window_days=30,
+            restocking_fee_pct=Decimal("15"),
+        ),
+        [
+            OrderLineInput(
+                part_id=part.id,
+                description=part.description,
+                quantity=Decimal("3"),
+                unit_cost=part.list_price,
+                discount_pct=Decimal("10"),
+            )
+        ],
+        actor=technician,
+    )
+    change_part_order_status(order, PartOrderStatus.ORDERED, actor=technician, today=today)
+    ordered = order.lines[0]
+    visit = datetime.combine(tomorrow, time(8, 0), tzinfo=clock.company_zone())
+    when = f"{tomorrow.day} {tomorrow:%B}"
+    proposal = draft_proposal(
+        incident,
+        RevisionDraft(
+            what_happened=(
+                "We are sorry: our technician damaged two of your pressure transmitters, "
+                "PT-107 and PT-117, while calibrating them today."
+            ),
+            already_done=(
+                "We have already ordered three new PTX-400 transmitters from Precision "
+                "Instruments Supply; they arrive tomorrow."
+            ),
+            plan=(
+                f"Our technician will return on {when} at 08:00 to install and calibrate the "
+                "two replacements. The third transmitter is yours to keep as a spare, free of "
+                "charge, and we waive the labour."
+            ),
+            contact_id=incident.reporter_contact_id,
+            return_visit_at=visit,
+            return_technician_id=technician.id,
+            valid_until=today + timedelta(days=14),
+            lines=[
+                LineDraft(
+                    LineKind.PART,
+                    "PTX-400 pressure transmitter, replacing PT-107 and PT-117",
+                    Decimal("2"),
+                    part.list_price,
+                    customer_share_pct=Decimal("50"),
+                    part_order_line_id=ordered.id,
+                ),
+                LineDraft(
+                    LineKind.GOODWILL,
+                    "PTX-400 pressure transmitter, spare, free of charge",
+                    Decimal("1"),
+                    part.list_price,
+                    customer_share_pct=Decimal("0"),
+                    part_order_line_id=ordered.id,
+                ),
+                LineDraft(
+                    LineKind.LABOUR,
+                    "Calibration and installation (hours), waived",
+                    Decimal("4"),
+                    Decimal("120.00"),
+                    customer_share_pct=Decimal("0"),
+                ),
+            ],
+        ),
+        actor=technician,
+    )
+    revision = proposal.current
+    submit_revision(revision, actor=technician, expected_version=revision.version)
+    approve_revision(
+        revision, approver=supervisor, password=DEMO_PASSWORD, expected_version=revision.version
+    )
 
 
 @bp.cli.command("demo")

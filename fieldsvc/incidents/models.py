@@ -3,6 +3,7 @@ follow-ups. Their states and allowed transitions are here, in one place."""
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -12,6 +13,10 @@ from fieldsvc.auth.models import User
 from fieldsvc.customers.models import Contact, Customer, Equipment, Site
 from fieldsvc.database import str_enum, utcnow
 from fieldsvc.extensions import db
+
+if TYPE_CHECKING:
+    from fieldsvc.parts.models import PartOrder
+    from fieldsvc.proposals.models import Proposal
 
 
 class _Labelled(StrEnum):
@@ -159,6 +164,12 @@ class Incident(Audited, db.Model):
     )
     follow_ups: Mapped[list["FollowUp"]] = relationship(
         back_populates="incident", order_by="FollowUp.due_at"
+    )
+    part_orders: Mapped[list["PartOrder"]] = relationship(
+        back_populates="incident", order_by="PartOrder.id"
+    )
+    proposals: Mapped[list["Proposal"]] = relationship(
+        back_populates="incident", order_by="Proposal.id"
     )
 
     @property

@@ -41,6 +41,9 @@ from fieldsvc.incidents.models import (
     Severity,
 )
 from fieldsvc.incidents.photos import PhotoRejected, ProcessedPhoto, process_photo
+from fieldsvc.parts.models import PART_ORDER_TRANSITIONS, PartOrderStatus
+from fieldsvc.proposals import services as proposal_services
+from fieldsvc.proposals.forms import PartOrderStatusForm
 from fieldsvc.storage import get_storage
 
 bp = Blueprint("incidents", __name__)
@@ -377,6 +380,11 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
         total_minutes=services.total_minutes(incident),
         overdue=[f for f in incident.follow_ups if f.is_overdue(now)],
         clear_draft=request.args.get("recorded"),
+        at_risk=proposal_services.money_at_risk(incident),
+        proposals=[(p, proposal_services.price(p.current)[1]) for p in incident.proposals],
+        part_order_status_form=PartOrderStatusForm(formdata=None),
+        PART_ORDER_TRANSITIONS=PART_ORDER_TRANSITIONS,
+        PartOrderStatus=PartOrderStatus,
         close_forms=close_forms,
         FollowUpOutcome=FollowUpOutcome,
         **page_forms,

@@ -1,13 +1,28 @@
 """Rules for suppliers and the parts catalogue."""
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 
-from fieldsvc.errors import FieldError
+from fieldsvc.audit.services import acting
+from fieldsvc.auth.models import User
+from fieldsvc.errors import DomainError, FieldError, InvalidTransition
 from fieldsvc.extensions import db
+from fieldsvc.incidents.models import Incident
 from fieldsvc.money import to_money
-from fieldsvc.parts.models import Part
+from fieldsvc.parts.models import (
+    COMMITTED_STATUSES,
+    PART_ORDER_TRANSITIONS,
+    Part,
+    PartOrder,
+    PartOrderLine,
+    PartOrderStatus,
+    Supplier,
+)
 
 
 def check_part(part: Part | None, values: dict[str, Any]) -> None:
@@ -19,3 +34,135 @@ def check_part(part: Part | None, values: dict[str, Any]) -> None:
         raise FieldError("number", f"Part number {values['number']} is already in the catalogue.")
     if values["list_price"] != to_money(values["list_price"]):
         raise FieldError("list_price", "Enter the price in whole cents, e.g. 350.00.")
+
+
+# --- part orders ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderLineInput:
+    description: str
+    quantity: Decimal
+    unit_cost: Decimal
+    discount_pct: Decimal = Decimal("0")
+    part_id: int | None = None
+
+
+@dataclass(frozen=True)
+class OrderDetails:
+    supplier_id: int
+    po_number: str | None = None
+    ordered_on: date | None = None
+    expected_on: date | None = None
+    return_window_days: int | None = None
+    restocking_fee_pct: Decimal = Decimal("0")
+
+
+def order_parts(
+    incident: Incident,
+    details: OrderDetails,
+    lines: Sequence[OrderLineInput],
+    *,
+    actor: User,
+) -> PartOrder:
+    """Record a part order for an incident (status "to order" until it is placed)."""
+    if not lines:
+        raise FieldError("lines", "Add at least one line: what is being ordered.")
+    supplier = _check_details(details)
+    checked = [_check_line(n, line) for n, line in enumerate(lines)]
+    with acting(actor):
+        order = PartOrder(incident=incident, supplier=supplier, created_by=actor)
+        _apply_details(order, details)
+        db.session.add(order)
+        for line in checked:
+            db.session.add(PartOrderLine(part_order=order, **line))
+        db.session.flush()
+    return order
+
+
+def update_part_order(order: PartOrder, details: OrderDetails, *, actor: User) -> None:
+    """Change the supplier's dates, PO number and return terms (e.g. a new delivery date)."""
+    if order.status in (PartOrderStatus.INSTALLED, PartOrderStatus.CANCELLED):
+        raise DomainError(f"{order} is {order.status.label.lower()}; it can no longer change.")
+    order.supplier = _check_details(details)
+    with acting(actor):
+        _apply_details(order, details)
+        db.session.flush()
+
+
+def change_part_order_status(
+    order: PartOrder, status: PartOrderStatus, *, actor: User, today: date | None = None
+) -> None:
+    """Move a part order along PART_ORDER_TRANSITIONS; placing it needs a PO number and dates."""
+    today = today or date.today()
+    if status not in PART_ORDER_TRANSITIONS[order.status]:
+        raise InvalidTransition(
+            f"{order} is {order.status.label.lower()}; it cannot become {status.label.lower()}."
+        )
+    if status is PartOrderStatus.ORDERED and not (order.po_number and order.expected_on):
+        raise FieldError(
+            "status", "Enter the PO number and expected delivery date before marking it ordered."
+        )
+    with acting(actor):
+        order.status = status
+        if status is PartOrderStatus.ORDERED and order.ordered_on is None:
+            order.ordered_on = today
+        if status is PartOrderStatus.RECEIVED:
+            order.received_on = today
+        db.session.flush()
+
+
+def _check_details(details: OrderDetails) -> Supplier:
+    supplier = db.session.get(Supplier, details.supplier_id)
+    if supplier is None or not supplier.active:
+        raise FieldError("supplier_id", "Choose an active supplier.")
+    if details.return_window_days is not None and details.return_window_days < 0:
+        raise FieldError("return_window_days", "The return window cannot be negative.")
+    _check_percent("restocking_fee_pct", details.restocking_fee_pct, "Restocking fee")
+    if details.ordered_on and details.expected_on and details.expected_on < details.ordered_on:
+        raise FieldError("expected_on", "Delivery cannot be expected before the order date.")
+    return supplier
+
+
+def _apply_details(order: PartOrder, details: OrderDetails) -> None:
+    order.po_number = (details.po_number or "").strip() or None
+    order.ordered_on = details.ordered_on
+    order.expected_on = details.expected_on
+    order.return_window_days = details.return_window_days
+    order.restocking_fee_pct = details.restocking_fee_pct
+
+
+def _check_line(n: int, line: OrderLineInput) -> dict[str, Any]:
+    field = f"lines-{n}"
+    part = None
+    if line.part_id is not None:
+        part = db.session.get(Part, line.part_id)
+        if part is None:
+            raise FieldError(field, f"Line {n + 1}: choose a part from the catalogue.")
+    description = (line.description or "").strip() or (part.description if part else "")
+    if not description:
+        raise FieldError(field, f"Line {n + 1}: say what is ordered.")
+    if line.quantity <= 0 or line.quantity != line.quantity.quantize(Decimal("0.01")):
+        raise FieldError(field, f"Line {n + 1}: quantity must be more than 0.")
+    if line.unit_cost < 0 or line.unit_cost != to_money(line.unit_cost):
+        raise FieldError(
+            field, f"Line {n + 1}: the unit cost is an amount of at least 0 with 2 decimals."
+        )
+    _check_percent(field, line.discount_pct, f"Line {n + 1}: discount")
+    return {
+        "part": part,
+        "description": description,
+        "quantity": line.quantity,
+        "unit_cost": line.unit_cost,
+        "discount_pct": line.discount_pct,
+    }
+
+
+def _check_percent(field: str, value: Decimal, what: str) -> None:
+    if not Decimal("0") <= value <= Decimal("100") or value != value.quantize(Decimal("0.01")):
+        raise FieldError(field, f"{what} must be between 0 and 100 %.")
+
+
+def at_risk_orders(incident: Incident) -> list[PartOrder]:
+    """Orders placed for the incident and not yet used: money spent before a yes."""
+    return [order for order in incident.part_orders if order.status in COMMITTED_STATUSES]

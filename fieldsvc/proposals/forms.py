@@ -1,0 +1,129 @@
+"""Forms for part orders and remediation proposals: they validate input, nothing else."""
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    DateTimeLocalField,
+    DecimalField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from fieldsvc.parts.models import PartOrderStatus
+from fieldsvc.proposals.models import LineKind
+
+BLANK_ROWS = 2  # empty lines offered below the filled ones; empty rows are ignored
+
+
+def _optional_int(value) -> int | None:
+    return int(value) if value not in (None, "", "None") else None
+
+
+class OrderLineForm(Form):
+    part_id = SelectField("Catalogue part", coerce=_optional_int, validate_choice=False)
+    description = StringField("Description", validators=[Optional(), Length(max=300)])
+    quantity = DecimalField("Qty", places=None, validators=[Optional()])
+    unit_cost = DecimalField("Unit cost", places=None, validators=[Optional()])
+    discount_pct = DecimalField("Discount %", places=None, default=0, validators=[Optional()])
+
+    @property
+    def is_blank(self) -> bool:
+        return not (self.part_id.data or (self.description.data or "").strip())
+
+
+class PartOrderForm(FlaskForm):
+    supplier_id = SelectField("Supplier", coerce=_optional_int, validate_choice=False)
+    po_number = StringField("PO number", validators=[Optional(), Length(max=60)])
+    ordered_on = DateField("Ordered on", validators=[Optional()])
+    expected_on = DateField("Expected delivery", validators=[Optional()])
+    return_window_days = IntegerField(
+        "Return window (days)",
+        validators=[
+            Optional(),
+            NumberRange(min=0, message="The return window cannot be negative."),
+        ],
+        description="How long the supplier takes the parts back.",
+    )
+    restocking_fee_pct = DecimalField(
+        "Restocking fee %", places=None, default=0, validators=[Optional()]
+    )
+    lines = FieldList(FormField(OrderLineForm))
+
+
+class EditPartOrderForm(PartOrderForm):
+    """After the order exists its lines stay as ordered; dates and terms can change."""
+
+    lines = None
+
+
+class PartOrderStatusForm(FlaskForm):
+    status = SelectField(
+        "New status", choices=[SelectChoice(s.value, s.label) for s in PartOrderStatus]
+    )
+
+
+class ProposalLineForm(Form):
+    kind = SelectField("Kind", choices=[SelectChoice(k.value, k.label) for k in LineKind])
+    description = StringField("Description", validators=[Optional(), Length(max=300)])
+    quantity = DecimalField("Qty", places=None, validators=[Optional()])
+    unit_price = DecimalField("Unit price", places=None, validators=[Optional()])
+    discount_pct = DecimalField("Discount %", places=None, default=0, validators=[Optional()])
+    customer_share_pct = DecimalField(
+        "Customer share %", places=None, default=100, validators=[Optional()]
+    )
+    part_order_line_id = SelectField("Ordered part", coerce=_optional_int, validate_choice=False)
+
+    @property
+    def is_blank(self) -> bool:
+        return not (self.description.data or "").strip() and self.quantity.data is None
+
+
+class EditRevisionForm(FlaskForm):
+    version = HiddenField()
+    seen_seq = HiddenField()
+    what_happened = TextAreaField(
+        "What happened", validators=[Length(max=5000)], description="In the customer's words."
+    )
+    already_done = TextAreaField("What we have already done", validators=[Length(max=5000)])
+    plan = TextAreaField("The plan", validators=[Length(max=5000)])
+    contact_id = SelectField("Send to", coerce=_optional_int, validate_choice=False)
+    return_visit_at = DateTimeLocalField(
+        "Return visit", format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+    return_technician_id = SelectField("Technician", coerce=_optional_int, validate_choice=False)
+    valid_until = DateField("Valid until", validators=[Optional()])
+    lines = FieldList(FormField(ProposalLineForm))
+
+
+class VersionForm(FlaskForm):
+    version = HiddenField()
+
+
+class AcknowledgeForm(FlaskForm):
+    version = HiddenField()
+    key = HiddenField()
+
+
+class ApproveForm(FlaskForm):
+    version = HiddenField()
+    password = PasswordField(
+        "Your password",
+        validators=[InputRequired("Enter your password to approve.")],
+        description="Approving means: “I approve this remediation offer”.",
+    )
+
+
+class RequestChangesForm(FlaskForm):
+    version = HiddenField()
+    comment = TextAreaField(
+        "What should change", validators=[InputRequired("Say what should change.")]
+    )

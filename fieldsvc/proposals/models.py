@@ -1,0 +1,203 @@
+"""Remediation proposals: numbered revisions of lines, approved by a supervisor
+before the customer sees them. States and who may approve are data, here."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fieldsvc.audit.models import Audited
+from fieldsvc.auth.models import Role
+from fieldsvc.database import str_enum, utcnow
+from fieldsvc.extensions import db
+
+if TYPE_CHECKING:
+    from fieldsvc.auth.models import User
+    from fieldsvc.customers.models import Contact
+    from fieldsvc.incidents.models import Incident
+    from fieldsvc.parts.models import PartOrderLine
+
+
+class RevisionStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    CHANGES_REQUESTED = "changes_requested"
+    APPROVED = "approved"
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+R = RevisionStatus
+REVISION_TRANSITIONS: dict[RevisionStatus, set[RevisionStatus]] = {
+    R.DRAFT: {R.SUBMITTED, R.SUPERSEDED},
+    R.CHANGES_REQUESTED: {R.SUBMITTED, R.SUPERSEDED},
+    R.SUBMITTED: {R.APPROVED, R.CHANGES_REQUESTED, R.SUPERSEDED},
+    R.APPROVED: {R.SENT, R.SUPERSEDED},
+    R.SENT: {R.ACCEPTED, R.DECLINED, R.EXPIRED, R.SUPERSEDED},
+    R.ACCEPTED: set(),
+    R.DECLINED: set(),
+    R.EXPIRED: set(),
+    R.SUPERSEDED: set(),
+}
+# Content can be changed in place only while nobody has reviewed it; afterwards a
+# change is a new revision, so what was approved or sent stays as it was.
+EDITABLE_STATUSES = frozenset({R.DRAFT, R.CHANGES_REQUESTED})
+APPROVAL_MEANING = "I approve this remediation offer"
+
+
+class LineKind(StrEnum):
+    PART = "part"
+    LABOUR = "labour"
+    TRAVEL = "travel"
+    GOODWILL = "goodwill"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class Proposal(Audited, db.Model):
+    __tablename__ = "proposals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    incident: Mapped["Incident"] = relationship(back_populates="proposals")
+    author: Mapped["User"] = relationship()
+    revisions: Mapped[list["ProposalRevision"]] = relationship(
+        back_populates="proposal", order_by="ProposalRevision.number"
+    )
+
+    @property
+    def current(self) -> "ProposalRevision":
+        return self.revisions[-1]
+
+    def __str__(self) -> str:
+        return f"Proposal {self.id} for {self.incident.reference}"
+
+
+class ProposalRevision(Audited, db.Model):
+    """One version of the offer. Approved and sent revisions never change."""
+
+    __tablename__ = "proposal_revisions"
+    __table_args__ = (UniqueConstraint("proposal_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
+    number: Mapped[int]
+    status: Mapped[RevisionStatus] = mapped_column(
+        str_enum(RevisionStatus), default=RevisionStatus.DRAFT, index=True
+    )
+    # What the customer reads: in their words, never the internal cause.
+    what_happened: Mapped[str] = mapped_column(Text, default="")
+    already_done: Mapped[str] = mapped_column(Text, default="")
+    plan: Mapped[str] = mapped_column(Text, default="")
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    return_visit_at: Mapped[datetime | None]
+    return_technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    valid_until: Mapped[date | None]
+    acknowledged_warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
+    submitted_at: Mapped[datetime | None]
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None]
+    approval_meaning: Mapped[str | None] = mapped_column(String(200))
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    # Optimistic locking: a save based on an older version is refused, not merged.
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__: dict[str, Any] = {"version_id_col": version}
+
+    proposal: Mapped[Proposal] = relationship(back_populates="revisions")
+    contact: Mapped["Contact | None"] = relationship()
+    return_technician: Mapped["User | None"] = relationship(foreign_keys=[return_technician_id])
+    created_by: Mapped["User"] = relationship(foreign_keys=[created_by_id])
+    reviewed_by: Mapped["User | None"] = relationship(foreign_keys=[reviewed_by_id])
+    lines: Mapped[list["ProposalLine"]] = relationship(
+        back_populates="revision", order_by="ProposalLine.position"
+    )
+
+    @property
+    def editable(self) -> bool:
+        return self.status in EDITABLE_STATUSES
+
+    def __str__(self) -> str:
+        return f"{self.proposal.incident.reference} revision {self.number}"
+
+
+class ProposalLine(Audited, db.Model):
+    __tablename__ = "proposal_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_price >= 0", name="unit_price_not_negative"),
+        CheckConstraint("discount_pct >= 0 AND discount_pct <= 100", name="discount_pct"),
+        CheckConstraint(
+            "customer_share_pct >= 0 AND customer_share_pct <= 100", name="customer_share_pct"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("proposal_revisions.id"), index=True)
+    position: Mapped[int]
+    kind: Mapped[LineKind] = mapped_column(str_enum(LineKind, 20))
+    description: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    unit_price: Mapped[Decimal]
+    discount_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
+    customer_share_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("100"))
+    part_order_line_id: Mapped[int | None] = mapped_column(
+        ForeignKey("part_order_lines.id"), index=True
+    )
+
+    revision: Mapped[ProposalRevision] = relationship(back_populates="lines")
+    part_order_line: Mapped["PartOrderLine | None"] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.kind.label}: {self.description}"
+
+
+class ApprovalMeasure(StrEnum):
+    ABSORBED = "absorbed"
+    TOTAL_VALUE = "total_value"
+    AT_RISK = "at_risk"
+    CAUSED_BY_US = "caused_by_us"
+
+    @property
+    def label(self) -> str:
+        return {
+            "absorbed": "Amount we absorb",
+            "total_value": "Total list value",
+            "at_risk": "Parts spend at risk",
+            "caused_by_us": "Caused by our technician",
+        }[self.value]
+
+
+class ApprovalRule(Audited, db.Model):
+    """Who may approve: when `measure` is above `threshold` (or, for caused_by_us, when
+    our technician caused it), the approver needs `required_role`."""
+
+    __tablename__ = "approval_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    description: Mapped[str] = mapped_column(String(200))
+    measure: Mapped[ApprovalMeasure] = mapped_column(str_enum(ApprovalMeasure, 20))
+    threshold: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    required_role: Mapped[Role] = mapped_column(str_enum(Role, 20))
+    active: Mapped[bool] = mapped_column(default=True, index=True)
+
+    def __str__(self) -> str:
+        return self.description
