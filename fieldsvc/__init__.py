@@ -70,6 +70,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.home import views as home
     from fieldsvc.incidents import views as incidents
     from fieldsvc.parts import views as parts
+    from fieldsvc.proposals import cli as proposals_cli
     from fieldsvc.proposals import views as proposals
 
     for blueprint in (
@@ -79,6 +80,7 @@ def _register_blueprints(app: Flask) -> None:
         parts.bp,
         incidents.bp,
         proposals.bp,
+        proposals_cli.bp,
         audit_cli.bp,
         users_cli.bp,
         demo.bp,

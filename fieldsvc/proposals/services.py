@@ -9,7 +9,7 @@ risk and damage caused by us are covered by the approval rules table.
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from flask import current_app
@@ -25,7 +25,7 @@ from fieldsvc.customers.models import Contact
 from fieldsvc.database import utcnow
 from fieldsvc.errors import DomainError, FieldError, InvalidTransition, NotAllowed, StaleVersion
 from fieldsvc.extensions import db
-from fieldsvc.incidents.models import CauseCategory, Incident
+from fieldsvc.incidents.models import CauseCategory, FollowUp, Incident
 from fieldsvc.parts.models import COMMITTED_STATUSES, PartOrder, PartOrderLine
 from fieldsvc.proposals.models import (
     APPROVAL_MEANING,
@@ -596,3 +596,62 @@ def _check_transition(revision: ProposalRevision, status: RevisionStatus) -> Non
 def _move(revision: ProposalRevision, status: RevisionStatus) -> None:
     _check_transition(revision, status)
     revision.status = status
+
+
+# --- when the customer says no, or says nothing ---------------------------------------------
+
+
+def decline_revision(revision: ProposalRevision, *, reason: str, actor: User | None) -> None:
+    """The customer declined: record why, and have the author deal with the parts."""
+    if not reason.strip():
+        raise FieldError("reason", "Say why the offer was declined.")
+    with acting(actor, reason=reason.strip()):
+        _move(revision, RevisionStatus.DECLINED)
+        db.session.flush()
+        _follow_up_on_parts(revision, "declined")
+
+
+def expire_revisions(now: datetime | None = None) -> list[ProposalRevision]:
+    """Sent offers past their validity expire; each author gets a follow-up for the parts."""
+    now = now or utcnow()
+    today = to_local(now).date()
+    overdue = db.session.scalars(
+        select(ProposalRevision).where(
+            ProposalRevision.status == RevisionStatus.SENT,
+            ProposalRevision.valid_until < today,
+        )
+    ).all()
+    with acting(None, reason="valid-until date passed"):
+        for revision in overdue:
+            _move(revision, RevisionStatus.EXPIRED)
+            db.session.flush()
+            _follow_up_on_parts(revision, "expired", now=now)
+    return list(overdue)
+
+
+def _follow_up_on_parts(
+    revision: ProposalRevision, what: str, now: datetime | None = None
+) -> FollowUp | None:
+    """Parts bought before a yes (seed 001) must now be cancelled or returned in time."""
+    incident = revision.proposal.incident
+    at_risk = money_at_risk(incident)
+    if not at_risk.orders:
+        return None
+    now = now or utcnow()
+    deadline = at_risk.earliest_return_deadline
+    promise = (
+        f"Offer {what}: cancel or return the parts ordered for {incident.reference} "
+        f"({', '.join(str(o) for o in at_risk.orders)}, {at_risk.total:,.2f})"
+        + (f" before {deadline.isoformat()}" if deadline else "")
+        + (f"; restocking fees {at_risk.restocking_fees:,.2f}" if at_risk.restocking_fees else "")
+    )
+    follow_up = FollowUp(
+        incident=incident,
+        owner_id=revision.proposal.author_id,
+        created_by_id=revision.proposal.author_id,
+        due_at=now + timedelta(days=1),
+        promise=promise,
+    )
+    db.session.add(follow_up)
+    db.session.flush()
+    return follow_up
