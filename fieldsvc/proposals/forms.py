@@ -18,8 +18,9 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from fieldsvc.auth.models import Role
 from fieldsvc.parts.models import PartOrderStatus
-from fieldsvc.proposals.models import LineKind
+from fieldsvc.proposals.models import ApprovalMeasure, LineKind
 
 BLANK_ROWS = 2  # empty lines offered below the filled ones; empty rows are ignored
 
@@ -126,4 +127,22 @@ class RequestChangesForm(FlaskForm):
     version = HiddenField()
     comment = TextAreaField(
         "What should change", validators=[InputRequired("Say what should change.")]
+    )
+
+
+class EditApprovalRuleForm(FlaskForm):
+    description = StringField(
+        "Rule", validators=[InputRequired(), Length(max=200)], description="Shown to approvers."
+    )
+    measure = SelectField("When", choices=[SelectChoice(m.value, m.label) for m in ApprovalMeasure])
+    threshold = DecimalField(
+        "Is above",
+        places=2,
+        default=0,
+        validators=[InputRequired(), NumberRange(min=0, message="The amount cannot be negative.")],
+        description="Ignored for “Caused by our technician”.",
+    )
+    required_role = SelectField(
+        "Approver must be",
+        choices=[SelectChoice(r.value, r.label) for r in (Role.SUPERVISOR, Role.ADMIN)],
     )

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from fieldsvc import clock
+from fieldsvc import clock, records
 from fieldsvc.auth.access import EVERYONE, role_required
 from fieldsvc.auth.models import Role, User
 from fieldsvc.customers.models import Contact
@@ -17,7 +17,14 @@ from fieldsvc.extensions import db
 from fieldsvc.incidents.models import Incident
 from fieldsvc.incidents.views import get_visible_or_404
 from fieldsvc.proposals import forms, services
-from fieldsvc.proposals.models import APPROVAL_MEANING, LineKind, Proposal, ProposalRevision
+from fieldsvc.proposals.models import (
+    APPROVAL_MEANING,
+    ApprovalRule,
+    LineKind,
+    Proposal,
+    ProposalRevision,
+)
+from fieldsvc.records import Column, RecordType
 
 bp = Blueprint("proposals", __name__)
 
@@ -329,3 +336,25 @@ def _approval_page(proposal: Proposal, approve_form, changes_form):
         changes_form=changes_form,
         meaning=APPROVAL_MEANING,
     )
+
+
+records.register(
+    bp,
+    RecordType(
+        key="approval_rule",
+        url="/approval-rules",
+        model=ApprovalRule,
+        singular="Approval rule",
+        plural="Approval rules",
+        form=forms.EditApprovalRuleForm,
+        columns=[
+            Column("Rule", "description"),
+            Column("When", "measure"),
+            Column("Is above", "threshold", money=True),
+            Column("Approver must be", "required_role"),
+        ],
+        search=[ApprovalRule.description],
+        order_by=[ApprovalRule.description],
+        read_roles=(Role.SUPERVISOR, Role.ADMIN),
+    ),
+)
