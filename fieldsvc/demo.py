@@ -46,7 +46,7 @@ DEMO_PASSWORD = "demo"
 DEMO_ACCOUNTS = [
     ("Tom Technician", "tech@example.com", Role.TECHNICIAN, Decimal("0")),
     ("Sara Supervisor", "supervisor@example.com", Role.SUPERVISOR, Decimal("5000.00")),
-    ("Alex Admin", "admin@example.com", Role.ADMIN, Decimal("0")),
+    ("Alex Admin", "admin@example.com", Role.ADMIN, Decimal("50000.00")),
 ]
 
 

@@ -150,6 +150,10 @@ def _readable(field: str, value: Any, names: dict) -> str:
         return "—"
     if isinstance(value, bool):
         return "Yes" if value else "No"
+    if isinstance(value, list):  # a JSON column, e.g. acknowledged tone warnings
+        return ", ".join(str(item) for item in value) or "—"
+    if isinstance(value, dict):
+        return str(value)
     return names.get((field, value), str(value))
 
 

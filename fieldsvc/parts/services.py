@@ -142,8 +142,10 @@ def _check_line(n: int, line: OrderLineInput) -> dict[str, Any]:
     description = (line.description or "").strip() or (part.description if part else "")
     if not description:
         raise FieldError(field, f"Line {n + 1}: say what is ordered.")
-    if line.quantity <= 0 or line.quantity != line.quantity.quantize(Decimal("0.01")):
+    if line.quantity <= 0:
         raise FieldError(field, f"Line {n + 1}: quantity must be more than 0.")
+    if line.quantity != line.quantity.quantize(Decimal("0.01")):
+        raise FieldError(field, f"Line {n + 1}: use at most 2 decimals for the quantity.")
     if line.unit_cost < 0 or line.unit_cost != to_money(line.unit_cost):
         raise FieldError(
             field, f"Line {n + 1}: the unit cost is an amount of at least 0 with 2 decimals."

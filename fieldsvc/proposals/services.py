@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from fieldsvc.audit.models import AuditEvent
@@ -80,7 +81,7 @@ class Conflict(StaleVersion):
     """Someone else saved the revision since it was opened: nothing was overwritten."""
 
     def __init__(self, revision: ProposalRevision, changes: list[HistoryEntry]) -> None:
-        who = sorted({e.event.actor.name for e in changes if e.event.actor}) or ["someone"]
+        who = sorted({e.event.actor.name for e in changes if e.event.actor}) or ["Someone"]
         super().__init__(
             f"{', '.join(who)} saved this proposal while you were editing it. Your changes "
             "were not saved; they are still in the form. Review what changed below and save again."
@@ -436,14 +437,14 @@ def send_gate(revision: ProposalRevision) -> list[GateProblem]:
     if not revision.lines:
         problems.append(GateProblem("Add the lines of the offer.", "lines"))
     for n, line in enumerate(revision.lines, start=1):
-        if line.kind is not LineKind.PART:
-            continue
         ordered = line.part_order_line
         if ordered is None:
-            problems.append(
-                GateProblem(f"Line {n} ({line.description}): link it to a part order.", "lines")
-            )
+            if line.kind is LineKind.PART:
+                problems.append(
+                    GateProblem(f"Line {n} ({line.description}): link it to a part order.", "lines")
+                )
             continue
+        # Any linked line (a free spare too) needs its parts on the way in time.
         order = ordered.part_order
         if order.status not in COMMITTED_STATUSES:
             problems.append(
@@ -471,7 +472,8 @@ def send_gate(revision: ProposalRevision) -> list[GateProblem]:
         )
     for warning in unacknowledged(revision):
         problems.append(GateProblem(f"Tone: {warning.message}", "text"))
-    return problems
+    # Lines sharing a part order would repeat the order's problem.
+    return list(dict.fromkeys(problems))
 
 
 def _local_date(value: datetime) -> date:
@@ -487,14 +489,21 @@ def submit_revision(revision: ProposalRevision, *, actor: User, expected_version
         raise Conflict(revision, [])
     _check_transition(revision, RevisionStatus.SUBMITTED)
     if problems := send_gate(revision):
-        raise DomainError("Not submitted: " + " ".join(problem.message for problem in problems))
+        raise GateClosed(problems)
     with acting(actor):
         _move(revision, RevisionStatus.SUBMITTED)
         revision.submitted_at = utcnow()
         db.session.flush()
 
 
-def approval_problems(revision: ProposalRevision, approver: User) -> list[str]:
+def active_rules() -> list[ApprovalRule]:
+    """The approval rules in force (a page checking many revisions reads them once)."""
+    return list(db.session.scalars(select(ApprovalRule).where(ApprovalRule.active)))
+
+
+def approval_problems(
+    revision: ProposalRevision, approver: User, rules: Sequence[ApprovalRule] | None = None
+) -> list[str]:
     """Why `approver` may not approve this revision (empty: they may)."""
     problems = []
     if revision.status is not RevisionStatus.SUBMITTED:
@@ -515,14 +524,15 @@ def approval_problems(revision: ProposalRevision, approver: User) -> list[str]:
         ApprovalMeasure.AT_RISK: money_at_risk(revision.proposal.incident).total,
     }
     caused_by_us = revision.proposal.incident.cause_category is CauseCategory.OUR_TECHNICIAN
-    rules = db.session.scalars(select(ApprovalRule).where(ApprovalRule.active))
-    for rule in rules:
+    for rule in active_rules() if rules is None else rules:
         if rule.measure is ApprovalMeasure.CAUSED_BY_US:
             applies = caused_by_us
         else:
             applies = measures[rule.measure] > rule.threshold
         if applies and not _meets(approver, rule.required_role):
-            problems.append(f"{rule.description}: a {rule.required_role.value} must approve.")
+            role = rule.required_role.value
+            article = "an" if role[0] in "aeiou" else "a"
+            problems.append(f"{rule.description}: {article} {role} must approve.")
     problems += [f"Send gate: {problem.message}" for problem in send_gate(revision)]
     return problems
 
@@ -581,6 +591,21 @@ def approval_queue(reviewer: User) -> list[ProposalRevision]:
             .where(ProposalRevision.status == RevisionStatus.SUBMITTED)
             .where(incidents_visible_to(reviewer))
             .order_by(ProposalRevision.submitted_at)
+            # What the queue shows and checks of each revision, loaded for all at once.
+            .options(
+                selectinload(ProposalRevision.lines)
+                .selectinload(ProposalLine.part_order_line)
+                .selectinload(PartOrderLine.part_order),
+                selectinload(ProposalRevision.contact),
+                selectinload(ProposalRevision.created_by),
+                selectinload(ProposalRevision.proposal)
+                .selectinload(Proposal.incident)
+                .options(
+                    selectinload(Incident.customer),
+                    selectinload(Incident.proposals).selectinload(Proposal.revisions),
+                    selectinload(Incident.part_orders).selectinload(PartOrder.lines),
+                ),
+            )
         )
     )
 

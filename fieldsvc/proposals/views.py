@@ -6,6 +6,7 @@ from decimal import Decimal
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
 from fieldsvc import clock, records
@@ -16,6 +17,7 @@ from fieldsvc.errors import DomainError, FieldError
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import Incident
 from fieldsvc.incidents.views import get_visible_or_404
+from fieldsvc.parts.models import PartOrder
 from fieldsvc.proposals import forms, services
 from fieldsvc.proposals.models import (
     APPROVAL_MEANING,
@@ -30,7 +32,18 @@ bp = Blueprint("proposals", __name__)
 
 
 def get_proposal_or_404(proposal_id: int) -> Proposal:
-    proposal = db.session.get(Proposal, proposal_id)
+    # The pages read every part order's lines (choices, send gate, money at risk) and
+    # the revisions' lines: one query each, not one per order.
+    proposal = db.session.scalar(
+        select(Proposal)
+        .where(Proposal.id == proposal_id)
+        .options(
+            selectinload(Proposal.incident)
+            .selectinload(Incident.part_orders)
+            .selectinload(PartOrder.lines),
+            selectinload(Proposal.revisions).selectinload(ProposalRevision.lines),
+        )
+    )
     if proposal is None:
         abort(404, "No such proposal.")
     get_visible_or_404(proposal.incident_id)  # the incident's team rule decides
@@ -260,8 +273,13 @@ def revision(proposal_id: int, number: int):
 @bp.get("/approvals")
 @role_required(Role.SUPERVISOR, Role.ADMIN)
 def queue():
+    rules = services.active_rules()
     waiting = [
-        (revision, services.price(revision)[1], services.approval_problems(revision, current_user))
+        (
+            revision,
+            services.price(revision)[1],
+            services.approval_problems(revision, current_user, rules),
+        )
         for revision in services.approval_queue(current_user)
     ]
     return render_template("proposals/queue.html", waiting=waiting)

@@ -1,0 +1,247 @@
+"""Seed 001 as test data, built through the services as in `fieldsvc.demo`: two PTX-400
+transmitters broken by our technician, three ordered (PO-7781, 945.00 net), and the
+offer drafted by the technician: 1,530.00 list value of which we absorb 1,180.00.
+
+Plain functions rather than fixtures, so the concurrency tests can build the same data
+on their own committed database.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from fieldsvc import clock
+from fieldsvc.audit.services import acting
+from fieldsvc.auth.models import Role, Team, User
+from fieldsvc.auth.services import create_user
+from fieldsvc.customers.models import Contact, Customer, Site
+from fieldsvc.database import utcnow
+from fieldsvc.extensions import db
+from fieldsvc.incidents.models import CauseCategory, Incident, ReportedVia, Severity
+from fieldsvc.incidents.services import IncidentReport, report_incident
+from fieldsvc.parts.models import Part, PartOrder, PartOrderLine, PartOrderStatus, Supplier
+from fieldsvc.parts.services import (
+    OrderDetails,
+    OrderLineInput,
+    change_part_order_status,
+    order_parts,
+)
+from fieldsvc.proposals.models import LineKind, Proposal, ProposalRevision
+from fieldsvc.proposals.services import LineDraft, RevisionDraft, draft_proposal
+from tests.factories import PASSWORD
+
+TODAY = date(2026, 11, 23)
+TOMORROW = TODAY + timedelta(days=1)
+
+WHAT_HAPPENED = (
+    "We are sorry: our technician damaged two of your pressure transmitters, "
+    "PT-107 and PT-117, while calibrating them today."
+)
+ALREADY_DONE = (
+    "We have already ordered three new PTX-400 transmitters from Precision "
+    "Instruments Supply; they arrive tomorrow."
+)
+PLAN = (
+    "Our technician will return on 24 November at 08:00 to install and calibrate the two "
+    "replacements. The third transmitter is yours to keep as a spare, free of charge, and "
+    "we waive the labour."
+)
+
+
+def visit_at(day: date = TOMORROW, hour: int = 8) -> datetime:
+    """A return visit at a wall-clock hour in the company's time zone."""
+    return datetime.combine(day, time(hour), tzinfo=clock.company_zone())
+
+
+@dataclass
+class Seed001:
+    team: Team
+    technician: User
+    supervisor: User
+    admin: User
+    customer: Customer
+    contact: Contact
+    supplier: Supplier
+    part: Part
+    incident: Incident
+    order: PartOrder
+    proposal: Proposal | None
+
+    @property
+    def revision(self) -> ProposalRevision:
+        assert self.proposal is not None
+        return self.proposal.current
+
+    @property
+    def ordered_line(self) -> PartOrderLine:
+        return self.order.lines[0]
+
+    def lines(self) -> list[LineDraft]:
+        """Two replacements half paid, a free spare, and the labour waived."""
+        return [
+            LineDraft(
+                LineKind.PART,
+                "PTX-400 pressure transmitter, replacing PT-107 and PT-117",
+                Decimal("2"),
+                Decimal("350.00"),
+                customer_share_pct=Decimal("50"),
+                part_order_line_id=self.ordered_line.id,
+            ),
+            LineDraft(
+                LineKind.GOODWILL,
+                "PTX-400 pressure transmitter, spare, free of charge",
+                Decimal("1"),
+                Decimal("350.00"),
+                customer_share_pct=Decimal("0"),
+                part_order_line_id=self.ordered_line.id,
+            ),
+            LineDraft(
+                LineKind.LABOUR,
+                "Calibration and installation (hours), waived",
+                Decimal("4"),
+                Decimal("120.00"),
+                customer_share_pct=Decimal("0"),
+            ),
+        ]
+
+    def draft(self, **overrides) -> RevisionDraft:
+        """The seed's offer, with any RevisionDraft field replaced."""
+        values = {
+            "what_happened": WHAT_HAPPENED,
+            "already_done": ALREADY_DONE,
+            "plan": PLAN,
+            "contact_id": self.contact.id,
+            "return_visit_at": visit_at(),
+            "return_technician_id": self.technician.id,
+            "valid_until": TODAY + timedelta(days=14),
+            "lines": self.lines(),
+        } | overrides
+        return RevisionDraft(**values)
+
+    def order_more(
+        self, *, status: PartOrderStatus = PartOrderStatus.ORDERED, **details
+    ) -> PartOrder:
+        """Another part order for the incident, placed (or not) on TODAY."""
+        values = {
+            "supplier_id": self.supplier.id,
+            "po_number": f"PO-{7800 + len(self.incident.part_orders)}",
+            "ordered_on": TODAY,
+            "expected_on": TOMORROW,
+        } | details
+        order = order_parts(
+            self.incident,
+            OrderDetails(**values),
+            [OrderLineInput("PTX-400 mounting kit", Decimal("2"), Decimal("40.00"))],
+            actor=self.technician,
+        )
+        _advance(order, status, self.technician)
+        return order
+
+
+def _advance(order: PartOrder, status: PartOrderStatus, actor: User) -> None:
+    path = {
+        PartOrderStatus.TO_ORDER: [],
+        PartOrderStatus.ORDERED: [PartOrderStatus.ORDERED],
+        PartOrderStatus.SHIPPED: [PartOrderStatus.ORDERED, PartOrderStatus.SHIPPED],
+        PartOrderStatus.RECEIVED: [PartOrderStatus.ORDERED, PartOrderStatus.RECEIVED],
+        PartOrderStatus.INSTALLED: [
+            PartOrderStatus.ORDERED,
+            PartOrderStatus.RECEIVED,
+            PartOrderStatus.INSTALLED,
+        ],
+        PartOrderStatus.CANCELLED: [PartOrderStatus.CANCELLED],
+    }[status]
+    for step in path:
+        change_part_order_status(order, step, actor=actor, today=TODAY)
+
+
+def build_seed_001(*, with_proposal: bool = True) -> Seed001:
+    """Seed 001 up to the drafted offer (revision 1, a draft by the technician)."""
+    with acting(None, reason="test data"):
+        team = Team(name="North-East field team")
+        db.session.add(team)
+        db.session.flush()
+        users = {
+            role: create_user(
+                name=name,
+                email=f"{role.value}@northwind-test.example",
+                role=role,
+                password=PASSWORD,
+                approval_limit=Decimal(limit),
+                team_id=team.id,
+                actor=None,
+            )
+            for name, role, limit in (
+                ("Tom Technician", Role.TECHNICIAN, "0"),
+                ("Sara Supervisor", Role.SUPERVISOR, "5000.00"),
+                ("Alex Admin", Role.ADMIN, "20000.00"),
+            )
+        }
+        customer = Customer(name="Northwind Pharma", team=team)
+        site = Site(customer=customer, name="Building 4 — Sterile Fill", address="1200 Harbor Road")
+        contact = Contact(
+            customer=customer, name="Dana Whitfield", email="dana.whitfield@northwind.example"
+        )
+        supplier = Supplier(name="Precision Instruments Supply")
+        part = Part(
+            number="PTX-400", description="PTX-400 pressure transmitter", list_price=Decimal(350)
+        )
+        db.session.add_all([customer, site, contact, supplier, part])
+        db.session.flush()
+    technician = users[Role.TECHNICIAN]
+    incident = report_incident(
+        IncidentReport(
+            customer_id=customer.id,
+            site_id=site.id,
+            equipment_ids=[],
+            reported_via=ReportedVia.ON_SITE,
+            severity=Severity.HIGH,
+            expected="All 30 pressure transmitters calibrated and back in service today.",
+            actual="PT-107 and PT-117 over-pressured on our test rig during calibration.",
+            occurred_at=utcnow() - timedelta(hours=2),
+            reporter_contact_id=contact.id,
+            cause_category=CauseCategory.OUR_TECHNICIAN,
+            cause_description="Test rig regulator set to 40 bar instead of 4 bar.",
+            technician_statement="I did not re-check the regulator. My mistake.",
+        ),
+        actor=technician,
+    )
+    order = order_parts(
+        incident,
+        OrderDetails(
+            supplier_id=supplier.id,
+            po_number="PO-7781",
+            ordered_on=TODAY,
+            expected_on=TOMORROW,
+            return_window_days=30,
+            restocking_fee_pct=Decimal("15"),
+        ),
+        [
+            OrderLineInput(
+                part_id=part.id,
+                description=part.description,
+                quantity=Decimal("3"),
+                unit_cost=Decimal("350.00"),
+                discount_pct=Decimal("10"),
+            )
+        ],
+        actor=technician,
+    )
+    change_part_order_status(order, PartOrderStatus.ORDERED, actor=technician, today=TODAY)
+    seed = Seed001(
+        team=team,
+        technician=technician,
+        supervisor=users[Role.SUPERVISOR],
+        admin=users[Role.ADMIN],
+        customer=customer,
+        contact=contact,
+        supplier=supplier,
+        part=part,
+        incident=incident,
+        order=order,
+        proposal=None,
+    )
+    if with_proposal:
+        seed.proposal = draft_proposal(incident, seed.draft(), actor=technician)
+    db.session.commit()
+    return seed
