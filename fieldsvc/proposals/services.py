@@ -426,6 +426,10 @@ def send_gate(revision: ProposalRevision) -> list[GateProblem]:
     visit = revision.return_visit_at
     if visit is None:
         problems.append(GateProblem("Schedule the return visit (date and time).", "visit"))
+    elif visit < utcnow():
+        problems.append(
+            GateProblem("The return visit is in the past; schedule a new one.", "visit")
+        )
     if revision.return_technician_id is None:
         problems.append(GateProblem("Choose the technician for the return visit.", "visit"))
     if revision.contact is None:

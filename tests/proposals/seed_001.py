@@ -30,7 +30,8 @@ from fieldsvc.proposals.models import LineKind, Proposal, ProposalRevision
 from fieldsvc.proposals.services import LineDraft, RevisionDraft, draft_proposal
 from tests.factories import PASSWORD
 
-TODAY = date(2026, 11, 23)
+# Relative to the real date: a return visit in the past does not pass the send gate.
+TODAY = date.today()
 TOMORROW = TODAY + timedelta(days=1)
 
 WHAT_HAPPENED = (

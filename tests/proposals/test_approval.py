@@ -2,7 +2,7 @@
 they may give away, as the approval rules require, with their password; returning it
 with comments; and the money at risk in parts bought before the customer said yes."""
 
-from datetime import date
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -34,7 +34,7 @@ from fieldsvc.proposals.services import (
     submit_revision,
 )
 from tests.factories import PASSWORD
-from tests.proposals.seed_001 import Seed001, build_seed_001
+from tests.proposals.seed_001 import TODAY, Seed001, build_seed_001
 
 R = RevisionStatus
 REPLACEMENTS = "PTX-400 pressure transmitter, replacing PT-107 and PT-117"
@@ -136,7 +136,7 @@ def test_the_supervisor_who_made_a_revision_cannot_approve_it(seed, submitted, m
     editor = make_user(Role.SUPERVISOR, team=seed.team, approval_limit=Decimal("5000"))
     second = save_revision(
         submitted,
-        seed.draft(valid_until=date(2026, 12, 14)),
+        seed.draft(valid_until=TODAY + timedelta(days=21)),
         actor=editor,
         expected_version=submitted.version,
     )
@@ -389,7 +389,7 @@ def test_only_a_submitted_revision_can_be_returned_with_comments(seed):
 def test_money_at_risk_adds_up_the_parts_ordered_before_a_yes(seed):
     shipped = seed.order_more(
         status=PartOrderStatus.SHIPPED,
-        expected_on=date(2026, 11, 25),
+        expected_on=TODAY + timedelta(days=2),
         return_window_days=10,
         restocking_fee_pct=Decimal("10"),
     )
@@ -403,14 +403,15 @@ def test_money_at_risk_adds_up_the_parts_ordered_before_a_yes(seed):
     assert at_risk.orders == [seed.order, shipped, received]
     assert at_risk.total == Decimal("1105.00")  # 945.00 + 80.00 + 80.00
     assert at_risk.restocking_fees == Decimal("149.75")  # 15 % of 945.00 + 10 % of 80.00
-    assert at_risk.earliest_return_deadline == date(2026, 12, 5)  # PO-7781's is 24 December
+    # 2 days + 10 days; PO-7781's is 1 + 30 days away
+    assert at_risk.earliest_return_deadline == TODAY + timedelta(days=12)
 
 
 def test_the_seed_order_puts_945_at_risk_until_24_december(seed):
     at_risk = money_at_risk(seed.incident)
 
     assert (at_risk.total, at_risk.restocking_fees) == (Decimal("945.00"), Decimal("141.75"))
-    assert at_risk.earliest_return_deadline == date(2026, 12, 24)
+    assert at_risk.earliest_return_deadline == TODAY + timedelta(days=31)
 
 
 def test_nothing_is_at_risk_once_the_customer_accepted(seed, submitted):

@@ -4,7 +4,7 @@ silent overwrite."""
 
 import re
 import threading
-from datetime import date
+from datetime import timedelta
 
 from markupsafe import escape
 from sqlalchemy import func, select
@@ -13,7 +13,7 @@ from fieldsvc.clock import to_local
 from fieldsvc.extensions import db
 from fieldsvc.proposals.models import ProposalRevision
 from tests.factories import PASSWORD
-from tests.proposals.seed_001 import build_seed_001
+from tests.proposals.seed_001 import TODAY, build_seed_001
 
 CONFLICT = "saved this proposal while you were editing it"
 
@@ -113,5 +113,5 @@ def test_two_saves_of_the_same_draft_at_once_keep_one_and_refuse_the_other(commi
         saved = db.session.scalars(select(ProposalRevision)).one()
         assert (saved.number, saved.version) == (1, 2)
         assert saved.plan == saves[winner]["plan"]
-        assert saved.valid_until == date(2026, 12, 7)
+        assert saved.valid_until == TODAY + timedelta(days=14)
         assert db.session.scalar(select(func.count()).select_from(ProposalRevision)) == 1

@@ -3,7 +3,7 @@ and submitting only through it. Service-level; the editor's checklist is tested 
 HTTP elsewhere."""
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -152,12 +152,12 @@ def test_parts_ordered_shipped_or_received_pass_the_gate(seed, status):
 
 
 def test_parts_expected_after_the_return_visit_block_the_gate_once_per_order(seed):
-    _reschedule(seed, expected_on=date(2026, 11, 25))
+    _reschedule(seed, expected_on=TODAY + timedelta(days=2))
 
     assert _gate(seed) == [
         (
-            "Part order PO-7781 arrives 2026-11-25, after the return visit; move the visit or "
-            "find a faster supplier.",
+            f"Part order PO-7781 arrives {TODAY + timedelta(days=2)}, after the return visit; "
+            "move the visit or find a faster supplier.",
             "parts",
         )
     ]
@@ -172,14 +172,14 @@ def test_parts_expected_on_the_day_of_the_visit_are_in_time(seed):
 def test_the_visit_day_is_the_day_in_the_company_time_zone(app, seed):
     # 03:00 UTC on the 24th is still the evening of the 23rd in New York.
     app.config["TIMEZONE"] = "UTC"
-    _save(seed, return_visit_at=datetime(2026, 11, 24, 3, 0, tzinfo=UTC))
+    _save(seed, return_visit_at=datetime.combine(TOMORROW, time(3), tzinfo=UTC))
     assert send_gate(seed.revision) == []
 
     app.config["TIMEZONE"] = "America/New_York"
 
     assert _gate(seed) == [
         (
-            "Part order PO-7781 arrives 2026-11-24, after the return visit; move the visit or "
+            f"Part order PO-7781 arrives {TOMORROW}, after the return visit; move the visit or "
             "find a faster supplier.",
             "parts",
         )
@@ -330,3 +330,8 @@ def test_submitting_through_an_open_gate_asks_for_approval(seed):
     ).one()
     assert event.actor_id == seed.technician.id
     assert event.changes["status"] == ["draft", "submitted"]
+
+
+def test_a_return_visit_in_the_past_blocks_the_gate(seed):
+    _save(seed, return_visit_at=visit_at(TODAY - timedelta(days=1)))
+    assert ("The return visit is in the past; schedule a new one.", "visit") in _gate(seed)

@@ -36,7 +36,14 @@ from fieldsvc.proposals.services import (
     submit_revision,
 )
 from tests.factories import PASSWORD
-from tests.proposals.seed_001 import PLAN, TOMORROW, Seed001, build_seed_001, visit_at
+from tests.proposals.seed_001 import (
+    PLAN,
+    TODAY,
+    TOMORROW,
+    Seed001,
+    build_seed_001,
+    visit_at,
+)
 
 R = RevisionStatus
 NEW_PLAN = (
@@ -323,7 +330,7 @@ def test_differences_name_each_changed_text_field_and_line(seed, make_user):
 
     assert differences(old, new) == [
         Difference("The plan", PLAN, NEW_PLAN),
-        Difference("Return visit", "2026-11-24 08:00", "2026-11-24 10:00"),
+        Difference("Return visit", f"{TOMORROW} 08:00", f"{TOMORROW} 10:00"),
         Difference("Technician", "Tom Technician", "Priya Patel"),
         Difference(
             "Line 1",
@@ -358,7 +365,7 @@ def test_differences_show_added_lines_validity_and_contact(seed):
     )
 
     assert differences(old, new) == [
-        Difference("Valid until", "2026-12-07", "2026-12-14"),
+        Difference("Valid until", str(TODAY + timedelta(days=14)), str(TODAY + timedelta(days=21))),
         Difference("Sent to", "Dana Whitfield", "Lee Chen"),
         Difference(
             "Line 4",
