@@ -68,9 +68,11 @@ def incidents_visible_to(user: User) -> ColumnElement[bool]:
     return Incident.customer_id.in_(select(Customer.id).where(customers_visible_to(user)))
 
 
-def get_visible_incident(user: User, incident_id: int) -> Incident | None:
+def get_visible_incident(user: User, incident_id: int, *options) -> Incident | None:
     return db.session.scalar(
-        select(Incident).where(Incident.id == incident_id, incidents_visible_to(user))
+        select(Incident)
+        .where(Incident.id == incident_id, incidents_visible_to(user))
+        .options(*options)
     )
 
 

@@ -17,6 +17,7 @@ from flask import (
 )
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
 from fieldsvc import clock
@@ -41,16 +42,17 @@ from fieldsvc.incidents.models import (
     Severity,
 )
 from fieldsvc.incidents.photos import PhotoRejected, ProcessedPhoto, process_photo
-from fieldsvc.parts.models import PART_ORDER_TRANSITIONS, PartOrderStatus
+from fieldsvc.parts.models import PART_ORDER_TRANSITIONS, PartOrder, PartOrderStatus
 from fieldsvc.proposals import services as proposal_services
 from fieldsvc.proposals.forms import PartOrderStatusForm
+from fieldsvc.proposals.models import Proposal, ProposalRevision
 from fieldsvc.storage import get_storage
 
 bp = Blueprint("incidents", __name__)
 
 
-def get_visible_or_404(incident_id: int) -> Incident:
-    incident = services.get_visible_incident(current_user, incident_id)
+def get_visible_or_404(incident_id: int, *options) -> Incident:
+    incident = services.get_visible_incident(current_user, incident_id, *options)
     if incident is None:
         abort(404, "No such incident, or it belongs to another team.")
     return incident
@@ -338,7 +340,15 @@ def my_day():
 @bp.get("/incidents/<int:incident_id>")
 @role_required(*EVERYONE)
 def detail(incident_id: int):
-    incident = get_visible_or_404(incident_id)
+    # Part orders and proposals in a few queries, however many there are.
+    incident = get_visible_or_404(
+        incident_id,
+        selectinload(Incident.part_orders).selectinload(PartOrder.lines),
+        selectinload(Incident.part_orders).joinedload(PartOrder.supplier),
+        selectinload(Incident.proposals)
+        .selectinload(Proposal.revisions)
+        .selectinload(ProposalRevision.lines),
+    )
     return _detail_page(incident)
 
 

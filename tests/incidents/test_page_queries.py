@@ -2,12 +2,16 @@
 number of photos, work-log entries, communications and follow-ups."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 from fieldsvc.auth.models import Role
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
 from fieldsvc.incidents import services
 from fieldsvc.incidents.models import Channel, Direction
+from fieldsvc.parts.services import OrderDetails, OrderLineInput, order_parts
+from fieldsvc.proposals.models import LineKind
+from fieldsvc.proposals.services import LineDraft, RevisionDraft, draft_proposal
 
 
 def _add_activity(incident, people, count: int) -> None:
@@ -57,3 +61,49 @@ def test_incident_page_and_my_day_queries_do_not_grow_with_activity(
     before = queries("/my-day")
     _add_activity(db.session.merge(large), [db.session.merge(p) for p in people], 12)
     assert queries("/my-day") == before
+
+
+def test_incident_page_queries_do_not_grow_with_part_orders_and_proposals(
+    client, signed_in, make_team, make_site, make_supplier, make_incident, count_queries
+):
+    team = make_team()
+    me = signed_in(Role.TECHNICIAN, team=team)
+    site = make_site()
+    site.customer.team = team
+
+    def incident_with(count: int) -> str:
+        incident = make_incident(site=site, actor=me)
+        for _ in range(count):
+            order = order_parts(
+                incident,
+                OrderDetails(supplier_id=make_supplier().id),
+                [OrderLineInput("PTX-400", Decimal("3"), Decimal("350.00"), Decimal("10"))],
+                actor=me,
+            )
+            draft_proposal(
+                incident,
+                RevisionDraft(
+                    lines=[
+                        LineDraft(
+                            LineKind.PART,
+                            "PTX-400",
+                            Decimal("2"),
+                            Decimal("350.00"),
+                            part_order_line_id=order.lines[0].id,
+                        )
+                    ]
+                ),
+                actor=me,
+            )
+        db.session.commit()
+        return f"/incidents/{incident.id}"
+
+    small, large = incident_with(1), incident_with(8)
+
+    def queries(url: str) -> int:
+        db.session.expunge_all()
+        with count_queries() as statements:
+            assert client.get(url).status_code == 200
+        return len(statements)
+
+    assert queries(small) == queries(large)
