@@ -10,10 +10,10 @@ FIELDSVC_PORT ?= 5000
 FIELDSVC_HOST ?= 127.0.0.1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint format system-deps clean
+.PHONY: run test lint format system-deps pdf-deps clean
 
 ## run: install, migrate the SQLite database under instance/, load demo data if empty, serve
-run: $(VENV)/.synced
+run: $(VENV)/.synced pdf-deps
 	$(FLASK) db upgrade
 	$(FLASK) demo --if-empty
 	$(FLASK) run --host $(FIELDSVC_HOST) --port $(FIELDSVC_PORT)
@@ -40,8 +40,23 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	touch $@
 
+# WeasyPrint renders proposal PDFs with Pango and HarfBuzz, in the DejaVu fonts.
+pdf-deps:
+	@missing=""; \
+	ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
+	ldconfig -p | grep -q 'libharfbuzz-subset.so.0' || missing="$$missing libharfbuzz-subset0"; \
+	[ -d /usr/share/fonts/truetype/dejavu ] || missing="$$missing fonts-dejavu-core"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "missing Debian packages:$$missing — run: sudo apt-get install$$missing"; \
+	  fi; \
+	fi
+
 # The tests start Chromium and a private PostgreSQL cluster from Debian's packages.
-system-deps:
+system-deps: pdf-deps
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"
+PAPER_SIZES = ("A4", "Letter")
 
 
 class ConfigurationError(RuntimeError):
@@ -39,6 +40,11 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": os.environ.get("FIELDSVC_RATELIMIT_STORAGE_URI", "memory://"),
         "LOGIN_RATE_LIMIT": os.environ.get("FIELDSVC_LOGIN_RATE_LIMIT", "10 per minute"),
         "COMPANY_NAME": os.environ.get("FIELDSVC_COMPANY_NAME", "fieldsvc"),
+        # The proposal PDF's letterhead: lines separated by "\n" (literally, in the
+        # environment variable) and an optional PNG/SVG under the static or instance folder.
+        "COMPANY_ADDRESS": os.environ.get("FIELDSVC_COMPANY_ADDRESS", "").replace("\\n", "\n"),
+        "COMPANY_LOGO": os.environ.get("FIELDSVC_COMPANY_LOGO", ""),
+        "PAPER_SIZE": os.environ.get("FIELDSVC_PAPER_SIZE", "A4"),
         "CURRENCY": os.environ.get("FIELDSVC_CURRENCY", "USD"),
         # Applied to the customer's share of a proposal, e.g. 0.0625 for 6.25 %.
         "TAX_RATE": Decimal(os.environ.get("FIELDSVC_TAX_RATE", "0")),
@@ -59,4 +65,9 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigurationError(
             "FIELDSVC_SECRET_KEY must be set to a long random value in production "
             '(for example: python -c "import secrets; print(secrets.token_hex(32))")'
+        )
+    if config["PAPER_SIZE"] not in PAPER_SIZES:
+        raise ConfigurationError(
+            f"FIELDSVC_PAPER_SIZE must be one of {', '.join(PAPER_SIZES)}, "
+            f"not {config['PAPER_SIZE']!r}"
         )

@@ -3,7 +3,7 @@ revisions and their differences, and the supervisors' approval queue and page.""
 
 from decimal import Decimal
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -18,7 +18,7 @@ from fieldsvc.extensions import db
 from fieldsvc.incidents.models import Incident
 from fieldsvc.incidents.views import get_visible_or_404
 from fieldsvc.parts.models import PartOrder
-from fieldsvc.proposals import forms, services
+from fieldsvc.proposals import forms, pdf, services
 from fieldsvc.proposals.models import (
     APPROVAL_MEANING,
     ApprovalRule,
@@ -264,6 +264,22 @@ def revision(proposal_id: int, number: int):
         totals=totals,
         previous=previous,
         differences=services.differences(previous, shown) if previous else [],
+    )
+
+
+@bp.get("/proposals/<int:proposal_id>/revisions/<int:number>/proposal.pdf")
+@role_required(*EVERYONE)
+def preview_pdf(proposal_id: int, number: int):
+    """The PDF as the customer would get it; marked DRAFT until a supervisor approved it."""
+    proposal = get_proposal_or_404(proposal_id)
+    shown = next((r for r in proposal.revisions if r.number == number), None)
+    if shown is None:
+        abort(404, "No such revision.")
+    body = pdf.render_proposal_pdf(shown, draft=pdf.is_draft(shown))
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{pdf.pdf_filename(shown)}"'},
     )
 
 

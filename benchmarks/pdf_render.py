@@ -1,0 +1,76 @@
+"""Render the demo proposal N times through the app (the preview route: sign-in check,
+queries, template, WeasyPrint) and N times with WeasyPrint alone on the very same HTML
+string; print both medians and their ratio. Target: ratio <= 1.15 (issue 6).
+
+    .venv/bin/python benchmarks/pdf_render.py [N]
+"""
+
+import gc
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import flask_migrate
+from sqlalchemy import select
+from weasyprint import HTML
+
+from fieldsvc import create_app
+from fieldsvc.demo import DEMO_PASSWORD, load_demo_data
+from fieldsvc.extensions import db
+from fieldsvc.proposals import pdf
+from fieldsvc.proposals.models import Proposal
+
+
+def medians_ms(actions, times: int) -> list[float]:
+    """Median duration of each action; they take turns, so a process that slows down
+    over many renders (WeasyPrint's caches grow) slows them all alike."""
+    durations = [[] for _ in actions]
+    for _ in range(times):
+        for action, spent in zip(actions, durations, strict=True):
+            gc.collect()  # not the next action's cost: collect the last one's garbage
+            start = time.perf_counter()
+            action()
+            spent.append((time.perf_counter() - start) * 1000)
+    return [statistics.median(spent) for spent in durations]
+
+
+def main(times: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        database = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
+        app = create_app(
+            {"SQLALCHEMY_DATABASE_URI": database, "WTF_CSRF_ENABLED": False, "SERVER_NAME": "bench"}
+        )
+        with app.app_context():
+            flask_migrate.upgrade()
+            load_demo_data()
+            db.session.commit()
+            revision = db.session.scalars(select(Proposal)).one().current
+            url = f"/proposals/{revision.proposal_id}/revisions/{revision.number}/proposal.pdf"
+            html = pdf.render_proposal_html(revision, draft=pdf.is_draft(revision))
+            fetcher = pdf.app_fetcher()
+            db.session.remove()
+
+        client = app.test_client()
+        client.post("/login", data={"email": "tech@example.com", "password": DEMO_PASSWORD})
+
+        def through_the_app() -> None:
+            response = client.get(url)
+            assert response.status_code == 200 and response.data.startswith(b"%PDF-")
+
+        def weasyprint_alone() -> None:
+            HTML(string=html, base_url=pdf.BASE_URL, url_fetcher=fetcher).write_pdf()
+
+        # One of each first: fonts and the stylesheet parser warm up once per process.
+        through_the_app()
+        weasyprint_alone()
+        app_ms, direct_ms = medians_ms([through_the_app, weasyprint_alone], times)
+    print(f"renders        {times}")
+    print(f"app path       {app_ms:.1f} ms (median)")
+    print(f"weasyprint     {direct_ms:.1f} ms (median)")
+    print(f"ratio {app_ms / direct_ms:.2f}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10)

@@ -1,0 +1,170 @@
+"""The remediation proposal as the customer receives it: a PDF rendered by WeasyPrint
+from `templates/pdf/proposal.html` and the print stylesheet `static/css/pdf.css`.
+
+WeasyPrint fetches every URL the HTML names (images, stylesheets, attachments), and
+its default fetcher happily embeds `file:///etc/passwd` or calls an internal address.
+So it only ever gets `AppOnlyFetcher`: the app's own static files and the few files
+the render names explicitly (the logo), nothing else.
+"""
+
+import mimetypes
+from datetime import date, datetime
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from flask import current_app, render_template
+from PIL import ImageFile
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from fieldsvc.clock import to_local
+from fieldsvc.config import ConfigurationError
+from fieldsvc.parts.models import PartOrderStatus
+from fieldsvc.proposals import services
+from fieldsvc.proposals.models import ProposalRevision, RevisionStatus
+
+# Importing WeasyPrint sets this Pillow switch for the whole process, and then a cut-off
+# photo upload would be accepted as whole (incidents/photos.py relies on Pillow refusing
+# it). A damaged image in a PDF is better left out than half drawn, so switch it back.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+# Relative URLs in the template resolve against this; `.invalid` never resolves in DNS,
+# so nothing under it can reach the network even if the fetcher were bypassed.
+BASE_URL = "https://fieldsvc.invalid/"
+LOGO_URL = BASE_URL + "logo"
+MAX_DATA_URL_CHARS = 1024 * 1024
+
+# A revision in these statuses was approved by a supervisor; before that it is a draft.
+APPROVED_STATUSES = frozenset(
+    {
+        RevisionStatus.APPROVED,
+        RevisionStatus.SENT,
+        RevisionStatus.ACCEPTED,
+        RevisionStatus.DECLINED,
+        RevisionStatus.EXPIRED,
+    }
+)
+# What the customer is told has already been done about parts.
+PLACED_ORDER_STATUSES = frozenset(
+    {
+        PartOrderStatus.ORDERED,
+        PartOrderStatus.SHIPPED,
+        PartOrderStatus.RECEIVED,
+        PartOrderStatus.INSTALLED,
+    }
+)
+
+
+class RefusedURL(ValueError):
+    """A URL the PDF may not load. WeasyPrint logs it and renders without the resource."""
+
+
+class AppOnlyFetcher(URLFetcher):
+    """Serves the static folder and the named `files` under BASE_URL; refuses the rest."""
+
+    def __init__(self, static_folder: Path, files: dict[str, Path] | None = None) -> None:
+        # fail_on_errors=False: a refused URL is skipped, not a failed render.
+        super().__init__(allowed_protocols=("data",), allow_redirects=False)
+        self.static_folder = static_folder.resolve()
+        self.files = files or {}
+
+    def fetch(self, url: str, headers=None) -> URLFetcherResponse:
+        if url.startswith("data:"):
+            if len(url) > MAX_DATA_URL_CHARS:
+                raise RefusedURL("data: URL over 1 MB")
+            return super().fetch(url, headers)
+        if url.startswith(BASE_URL):
+            path = self._local_file(unquote(urlsplit(url).path))
+            if path is not None:
+                content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                return URLFetcherResponse(
+                    url, path.read_bytes(), headers={"Content-Type": content_type}
+                )
+        raise RefusedURL(f"not one of the app's own files: {url[:200]}")
+
+    def _local_file(self, path: str) -> Path | None:
+        if path in self.files:
+            return self.files[path]
+        if not path.startswith("/static/"):
+            return None
+        candidate = (self.static_folder / path.removeprefix("/static/")).resolve()
+        # resolve() has followed any "..": the file must still be inside the folder.
+        if candidate.is_relative_to(self.static_folder) and candidate.is_file():
+            return candidate
+        return None
+
+
+def app_fetcher() -> AppOnlyFetcher:
+    logo = company_logo()
+    files = {urlsplit(LOGO_URL).path: logo} if logo else {}
+    return AppOnlyFetcher(Path(current_app.static_folder), files)
+
+
+def html_to_pdf(html: str, *, fetcher: AppOnlyFetcher | None = None) -> bytes:
+    """Render HTML to PDF bytes, loading only what `AppOnlyFetcher` serves."""
+    document = HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher or app_fetcher())
+    return document.write_pdf()
+
+
+def is_draft(revision: ProposalRevision) -> bool:
+    """Not (yet) approved: the PDF carries a DRAFT watermark."""
+    if revision.status is RevisionStatus.SUPERSEDED:
+        # Superseded after approval or before it; only an approval records its meaning.
+        return revision.approval_meaning is None
+    return revision.status not in APPROVED_STATUSES
+
+
+def render_proposal_html(revision: ProposalRevision, *, draft: bool) -> str:
+    proposal = revision.proposal
+    incident = proposal.incident
+    priced, totals = services.price(revision)
+    orders = [order for order in incident.part_orders if order.status in PLACED_ORDER_STATUSES]
+    issued = revision.reviewed_at if not draft and revision.reviewed_at else revision.updated_at
+    return render_template(
+        "pdf/proposal.html",
+        revision=revision,
+        proposal=proposal,
+        incident=incident,
+        priced=priced,
+        totals=totals,
+        tax_rate=current_app.config["TAX_RATE"],
+        orders=orders,
+        issued_on=to_local(issued or revision.created_at).date(),
+        visit=to_local(revision.return_visit_at) if revision.return_visit_at else None,
+        draft=draft,
+        paper_size=current_app.config["PAPER_SIZE"].lower(),
+        logo_url=LOGO_URL if company_logo() else None,
+        long_date=long_date,
+    )
+
+
+def render_proposal_pdf(revision: ProposalRevision, *, draft: bool) -> bytes:
+    """The proposal PDF of one revision, watermarked DRAFT when `draft`."""
+    return html_to_pdf(render_proposal_html(revision, draft=draft))
+
+
+def pdf_filename(revision: ProposalRevision) -> str:
+    proposal = revision.proposal
+    return f"{proposal.incident.reference}-proposal-{proposal.id}-rev{revision.number}.pdf"
+
+
+def long_date(value: date | datetime) -> str:
+    """'Tuesday 24 November 2026': unambiguous for customers in any country."""
+    return f"{value:%A} {value.day} {value:%B %Y}"
+
+
+def company_logo() -> Path | None:
+    """FIELDSVC_COMPANY_LOGO as a file, only from the static or instance folder."""
+    setting = current_app.config["COMPANY_LOGO"]
+    if not setting:
+        return None
+    folders = [Path(current_app.static_folder).resolve(), Path(current_app.instance_path).resolve()]
+    for folder in folders:
+        path = (folder / setting).resolve()
+        if path.is_relative_to(folder) and path.is_file():
+            if path.suffix.lower() not in (".png", ".svg"):
+                raise ConfigurationError("FIELDSVC_COMPANY_LOGO must be a .png or .svg file")
+            return path
+    raise ConfigurationError(
+        f"FIELDSVC_COMPANY_LOGO {setting!r} is not a file in the static or instance folder"
+    )

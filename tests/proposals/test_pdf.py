@@ -1,0 +1,333 @@
+"""The proposal PDF as the customer reads it: content, watermark, pages, the preview
+route, the CLI command, and the fetcher that keeps files and the network out of it."""
+
+import shutil
+import socketserver
+import subprocess
+import threading
+from decimal import Decimal
+from io import BytesIO
+from pathlib import Path
+
+import pypdf
+import pytest
+from PIL import Image, ImageFile
+from sqlalchemy import select
+
+from fieldsvc.auth.models import Role
+from fieldsvc.config import ConfigurationError
+from fieldsvc.demo import load_demo_data
+from fieldsvc.extensions import db
+from fieldsvc.proposals import pdf
+from fieldsvc.proposals.models import LineKind, Proposal
+from fieldsvc.proposals.services import (
+    LineDraft,
+    approve_revision,
+    save_revision,
+    submit_revision,
+)
+from tests.conftest import ARTIFACTS, missing
+from tests.factories import PASSWORD
+from tests.proposals.seed_001 import TOMORROW, Seed001, build_seed_001
+
+ATTACKS = (
+    '<img src="file:///etc/passwd"> <link rel="attachment" href="file:///etc/passwd"> '
+    '<img src="http://127.0.0.1:9/x.png">'
+)
+
+
+@pytest.fixture
+def seed(app) -> Seed001:
+    return build_seed_001()
+
+
+def _reader(data: bytes) -> pypdf.PdfReader:
+    assert data.startswith(b"%PDF-")
+    return pypdf.PdfReader(BytesIO(data))
+
+
+def _text(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in _reader(data).pages)
+
+
+def _approve(seed: Seed001) -> None:
+    revision = seed.revision
+    submit_revision(revision, actor=seed.technician, expected_version=revision.version)
+    approve_revision(
+        revision, approver=seed.supervisor, password=PASSWORD, expected_version=revision.version
+    )
+    db.session.commit()
+
+
+def _passwd_marker() -> str:
+    return Path("/etc/passwd").read_text().split(":", 1)[0] + ":"
+
+
+# --- what the customer reads -----------------------------------------------------------------
+
+
+def test_the_pdf_says_who_pays_what_and_when_we_return(seed):
+    revision = seed.revision
+
+    data = pdf.render_proposal_pdf(revision, draft=True)
+
+    reader = _reader(data)
+    text = _text(data)
+    assert len(reader.pages) >= 1
+    assert reader.metadata.title == (
+        f"Remediation proposal {seed.incident.reference}, proposal {seed.proposal.id} revision 1"
+    )
+    assert reader.metadata.author == "fieldsvc"
+    assert "Northwind Pharma" in text
+    assert f"{seed.proposal.id}, revision 1" in text
+    assert "You pay USD 350.00" in text
+    assert f"Return visit: {pdf.long_date(TOMORROW)} at 08:00" in text
+    assert "Dana Whitfield" in text and "Tom Technician" in text
+    # What is already done: the parts on their way and when they arrive.
+    assert "PTX-400 pressure transmitter 3 Ordered" in text
+    assert f"Ordered {pdf.long_date(TOMORROW)}" in text
+    # Our goodwill: the spare and the waived labour, 1,180.00 in all.
+    assert "Our goodwill: what we pay for you USD 1,180.00" in text
+    assert "Acceptance" in text and "Signature" in text
+    assert "page 1 of" in text
+
+
+def test_the_pdf_never_shows_the_internal_cause(app):
+    load_demo_data()
+    db.session.commit()
+    revision = db.session.scalars(select(Proposal)).one().current
+    incident = revision.proposal.incident
+    assert incident.claim_reference and incident.technician_statement
+
+    text = _text(pdf.render_proposal_pdf(revision, draft=False))
+
+    assert "Northwind Pharma" in text and "USD 350.00" in text
+    for internal in (
+        incident.claim_reference,
+        "did not re-check",  # the technician's statement
+        "40 bar",  # the cause description
+    ):
+        assert internal not in text
+
+
+def test_a_draft_is_watermarked_until_a_supervisor_approves_it(seed):
+    assert pdf.is_draft(seed.revision)
+    draft = _text(pdf.render_proposal_pdf(seed.revision, draft=pdf.is_draft(seed.revision)))
+
+    _approve(seed)
+
+    assert not pdf.is_draft(seed.revision)
+    approved = _text(pdf.render_proposal_pdf(seed.revision, draft=pdf.is_draft(seed.revision)))
+    assert "DRAFT" in draft
+    assert "DRAFT" not in approved
+
+
+def test_customer_text_is_printed_as_text_never_as_markup(seed):
+    hostile = "<script>alert(1)</script> <b>bold</b> " + ATTACKS
+    revision = save_revision(
+        seed.revision,
+        seed.draft(what_happened=hostile),
+        actor=seed.technician,
+        expected_version=seed.revision.version,
+    )
+
+    html = pdf.render_proposal_html(revision, draft=True)
+    data = pdf.render_proposal_pdf(revision, draft=True)
+
+    assert "<script>" not in html and "<b>bold" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &lt;b&gt;bold&lt;/b&gt;" in html
+    text = _text(data)
+    assert "<script>alert(1)</script>" in text
+    assert '<img src="file:///etc/passwd">' in text
+    assert _passwd_marker() not in text
+    assert _reader(data).attachments == {}
+
+
+def test_a_long_proposal_repeats_the_table_header_on_every_page(seed):
+    lines = [
+        LineDraft(LineKind.LABOUR, f"Calibration point {n}", Decimal("1"), Decimal("10.00"))
+        for n in range(1, 81)
+    ]
+    revision = save_revision(
+        seed.revision,
+        seed.draft(lines=lines),
+        actor=seed.technician,
+        expected_version=seed.revision.version,
+    )
+
+    reader = _reader(pdf.render_proposal_pdf(revision, draft=True))
+
+    pages = [page.extract_text() for page in reader.pages]
+    assert len(pages) >= 2
+    assert f"page 2 of {len(pages)}" in pages[1]
+    assert "Calibration point 80" in "".join(pages)
+    for page in pages[1:]:
+        if "Calibration point" in page:
+            assert "Unit price" in page and "You pay" in page
+    # The acceptance block is whole on one page.
+    signing = [n for n, page in enumerate(pages) if "Acceptance" in page or "Signature" in page]
+    assert len(signing) == 1
+
+
+def test_page_one_renders_to_a_picture_that_is_not_blank(seed, tmp_path):
+    pdftoppm = shutil.which("pdftoppm")
+    if pdftoppm is None:
+        missing("pdftoppm (poppler-utils) is not installed")
+    source = tmp_path / "proposal.pdf"
+    source.write_bytes(pdf.render_proposal_pdf(seed.revision, draft=True))
+    ARTIFACTS.mkdir(exist_ok=True)
+    target = ARTIFACTS / "proposal-page1"
+
+    subprocess.run(
+        [pdftoppm, "-png", "-r", "50", "-f", "1", "-l", "1", "-singlefile", source, target],
+        check=True,
+    )
+
+    image = Image.open(target.with_suffix(".png")).convert("L")
+    dark = sum(image.histogram()[:100])
+    assert dark > 0.01 * image.width * image.height
+
+
+def test_a_logo_outside_the_static_and_instance_folders_is_refused(app, seed):
+    app.config["COMPANY_LOGO"] = "../../../../etc/passwd"
+    with pytest.raises(ConfigurationError, match="FIELDSVC_COMPANY_LOGO"):
+        pdf.render_proposal_pdf(seed.revision, draft=True)
+
+    app.config["COMPANY_LOGO"] = "favicon.svg"
+    assert "Northwind Pharma" in _text(pdf.render_proposal_pdf(seed.revision, draft=True))
+
+
+def test_loading_weasyprint_leaves_truncated_photos_refused(app):
+    # WeasyPrint turns this on when imported; photo uploads rely on it being off.
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+# --- only the app's own files reach the PDF -------------------------------------------------
+
+
+class _Recording(pdf.AppOnlyFetcher):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.served: list[str] = []
+        self.refused: list[str] = []
+
+    def fetch(self, url, headers=None):
+        try:
+            response = super().fetch(url, headers)
+        except pdf.RefusedURL:
+            self.refused.append(url)
+            raise
+        self.served.append(url)
+        return response
+
+
+@pytest.fixture
+def listener():
+    """A TCP server on 127.0.0.1 that remembers whether anyone connected."""
+    connections = []
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            connections.append(self.client_address)
+
+    server = socketserver.TCPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", connections
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_fetcher_refuses_files_the_network_and_huge_data_urls(app, listener, monkeypatch):
+    url, connections = listener
+    # A smaller limit keeps the refused URL short in WeasyPrint's log; the rule is the same.
+    monkeypatch.setattr(pdf, "MAX_DATA_URL_CHARS", 1000)
+    huge = "data:image/png;base64," + "A" * 1000
+    html = f"""<html><head><link rel="stylesheet" href="/static/css/pdf.css">
+      <link rel="attachment" href="file:///etc/passwd">
+      <link rel="attachment" href="/static/../../../../../etc/passwd">
+      <link rel="stylesheet" href="{url}/x.css"></head>
+      <body><p>hello</p><img src="file:///etc/passwd"><img src="{url}/x.png">
+      <img src="https://example.com/x.png"><img src="/static/%2e%2e/%2e%2e/pyproject.toml">
+      <img src="{huge}"></body></html>"""
+    fetcher = _Recording(Path(app.static_folder))
+
+    data = pdf.html_to_pdf(html, fetcher=fetcher)
+
+    assert fetcher.served == [pdf.BASE_URL + "static/css/pdf.css"]
+    assert sorted(fetcher.refused) == sorted(
+        [
+            f"{url}/x.css",
+            "file:///etc/passwd",
+            f"{url}/x.png",
+            "https://example.com/x.png",
+            pdf.BASE_URL + "static/%2e%2e/%2e%2e/pyproject.toml",
+            huge,
+            "file:///etc/passwd",
+            pdf.BASE_URL + "etc/passwd",
+        ]
+    )
+    assert connections == []
+    text = _text(data)
+    assert "hello" in text and _passwd_marker() not in text
+    assert _reader(data).attachments == {}
+
+
+# --- the preview page and the command --------------------------------------------------------
+
+
+def test_the_team_previews_the_pdf_and_another_team_gets_404(
+    app, seed, client, make_user, make_team
+):
+    url = f"/proposals/{seed.proposal.id}/revisions/1/proposal.pdf"
+    client.sign_in(seed.technician.email, PASSWORD)
+
+    response = client.get(url)
+
+    assert response.status_code == 200
+    assert response.mimetype == "application/pdf"
+    assert response.headers["Content-Disposition"] == (
+        f'inline; filename="{seed.incident.reference}-proposal-{seed.proposal.id}-rev1.pdf"'
+    )
+    assert "DRAFT" in _text(response.data)
+    assert f'href="{url}"' in client.get(f"/proposals/{seed.proposal.id}").get_data(as_text=True)
+    assert client.get(f"/proposals/{seed.proposal.id}/revisions/2/proposal.pdf").status_code == 404
+
+    outsider = make_user(Role.SUPERVISOR, team=make_team(name="North crew"))
+    db.session.commit()
+    refused = app.test_client().sign_in(outsider.email, PASSWORD).get(url)
+    assert refused.status_code == 404
+    assert b"Northwind" not in refused.data
+
+
+def test_the_command_writes_the_latest_proposal_and_names_an_unknown_reference(
+    seed, runner, tmp_path
+):
+    _approve(seed)
+    output = tmp_path / "proposal.pdf"
+
+    result = runner.invoke(
+        args=["proposals", "pdf", seed.incident.reference, "--output", str(output)]
+    )
+
+    assert result.exit_code == 0, result.output
+    text = _text(output.read_bytes())
+    assert "Northwind Pharma" in text and "DRAFT" not in text
+
+    unknown = runner.invoke(
+        args=["proposals", "pdf", "INC-1999-99999", "--output", str(tmp_path / "x.pdf")]
+    )
+    assert unknown.exit_code == 1
+    assert "no incident INC-1999-99999" in unknown.output
+    assert not (tmp_path / "x.pdf").exists()
+
+
+def test_the_command_says_when_an_incident_has_no_proposal(app, runner, tmp_path):
+    seed = build_seed_001(with_proposal=False)
+
+    result = runner.invoke(
+        args=["proposals", "pdf", seed.incident.reference, "--output", str(tmp_path / "x.pdf")]
+    )
+
+    assert result.exit_code == 1
+    assert f"{seed.incident.reference} has no proposal" in result.output
