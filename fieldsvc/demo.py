@@ -24,7 +24,7 @@ from fieldsvc.incidents.services import (
     promise_follow_up,
     report_incident,
 )
-from fieldsvc.parts.models import Part, PartOrderStatus, Supplier
+from fieldsvc.parts.models import Part, PartOrder, PartOrderLine, PartOrderStatus, Supplier
 from fieldsvc.parts.services import (
     OrderDetails,
     OrderLineInput,
@@ -174,14 +174,17 @@ def _report_broken_transmitters(technician: User, customer: Customer, site: Site
     return incident
 
 
-def _remedy(incident: Incident, technician: User, supervisor: User, today: date) -> None:
-    """Seed 001 continued: three transmitters ordered, the offer drafted and approved."""
-    with acting(None, reason="demo data"):
-        for description, measure, threshold, role in (
-            ("Damage caused by our technician", ApprovalMeasure.CAUSED_BY_US, 0, Role.SUPERVISOR),
-            ("Total value above 10,000.00", ApprovalMeasure.TOTAL_VALUE, 10000, Role.ADMIN),
-            ("Parts at risk above 5,000.00", ApprovalMeasure.AT_RISK, 5000, Role.ADMIN),
-        ):
+# The approval rules a company starts from (data: admins edit them at /approval-rules).
+EXAMPLE_APPROVAL_RULES = (
+    ("Damage caused by our technician", ApprovalMeasure.CAUSED_BY_US, 0, Role.SUPERVISOR),
+    ("Total value above 10,000.00", ApprovalMeasure.TOTAL_VALUE, 10000, Role.ADMIN),
+    ("Parts at risk above 5,000.00", ApprovalMeasure.AT_RISK, 5000, Role.ADMIN),
+)
+
+
+def add_example_approval_rules(reason: str) -> None:
+    with acting(None, reason=reason):
+        for description, measure, threshold, role in EXAMPLE_APPROVAL_RULES:
             db.session.add(
                 ApprovalRule(
                     description=description,
@@ -190,16 +193,20 @@ def _remedy(incident: Incident, technician: User, supervisor: User, today: date)
                     required_role=role,
                 )
             )
-    supplier = db.session.scalar(select(Supplier))
-    part = db.session.scalar(select(Part))
-    tomorrow = today + timedelta(days=1)
+        db.session.flush()
+
+
+def order_replacement_transmitters(
+    incident: Incident, *, supplier: Supplier, part: Part, actor: User, today: date
+) -> PartOrder:
+    """Seed 001: PO-7781, three transmitters at list less 10 %, placed today, due tomorrow."""
     order = order_parts(
         incident,
         OrderDetails(
             supplier_id=supplier.id,
             po_number="PO-7781",
             ordered_on=today,
-            expected_on=tomorrow,
+            expected_on=today + timedelta(days=1),
             return_window_days=30,
             restocking_fee_pct=Decimal("15"),
         ),
@@ -212,10 +219,53 @@ def _remedy(incident: Incident, technician: User, supervisor: User, today: date)
                 discount_pct=Decimal("10"),
             )
         ],
-        actor=technician,
+        actor=actor,
     )
-    change_part_order_status(order, PartOrderStatus.ORDERED, actor=technician, today=today)
-    ordered = order.lines[0]
+    change_part_order_status(order, PartOrderStatus.ORDERED, actor=actor, today=today)
+    return order
+
+
+def seed_001_lines(part: Part, ordered: PartOrderLine) -> list[LineDraft]:
+    """Two replacements half paid, a free spare, and the labour waived."""
+    return [
+        LineDraft(
+            LineKind.PART,
+            "PTX-400 pressure transmitter, replacing PT-107 and PT-117",
+            Decimal("2"),
+            part.list_price,
+            customer_share_pct=Decimal("50"),
+            part_order_line_id=ordered.id,
+        ),
+        LineDraft(
+            LineKind.GOODWILL,
+            "PTX-400 pressure transmitter, spare, free of charge",
+            Decimal("1"),
+            part.list_price,
+            customer_share_pct=Decimal("0"),
+            part_order_line_id=ordered.id,
+        ),
+        LineDraft(
+            LineKind.LABOUR,
+            "Calibration and installation (hours), waived",
+            Decimal("4"),
+            Decimal("120.00"),
+            customer_share_pct=Decimal("0"),
+        ),
+    ]
+
+
+def _remedy(incident: Incident, technician: User, supervisor: User, today: date) -> None:
+    """Seed 001 continued: three transmitters ordered, the offer drafted and approved."""
+    add_example_approval_rules(reason="demo data")
+    part = db.session.scalar(select(Part))
+    order = order_replacement_transmitters(
+        incident,
+        supplier=db.session.scalar(select(Supplier)),
+        part=part,
+        actor=technician,
+        today=today,
+    )
+    tomorrow = today + timedelta(days=1)
     visit = datetime.combine(tomorrow, time(8, 0), tzinfo=clock.company_zone())
     when = f"{tomorrow.day} {tomorrow:%B}"
     proposal = draft_proposal(
@@ -238,31 +288,7 @@ def _remedy(incident: Incident, technician: User, supervisor: User, today: date)
             return_visit_at=visit,
             return_technician_id=technician.id,
             valid_until=today + timedelta(days=14),
-            lines=[
-                LineDraft(
-                    LineKind.PART,
-                    "PTX-400 pressure transmitter, replacing PT-107 and PT-117",
-                    Decimal("2"),
-                    part.list_price,
-                    customer_share_pct=Decimal("50"),
-                    part_order_line_id=ordered.id,
-                ),
-                LineDraft(
-                    LineKind.GOODWILL,
-                    "PTX-400 pressure transmitter, spare, free of charge",
-                    Decimal("1"),
-                    part.list_price,
-                    customer_share_pct=Decimal("0"),
-                    part_order_line_id=ordered.id,
-                ),
-                LineDraft(
-                    LineKind.LABOUR,
-                    "Calibration and installation (hours), waived",
-                    Decimal("4"),
-                    Decimal("120.00"),
-                    customer_share_pct=Decimal("0"),
-                ),
-            ],
+            lines=seed_001_lines(part, order.lines[0]),
         ),
         actor=technician,
     )

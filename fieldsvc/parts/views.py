@@ -14,10 +14,10 @@ from fieldsvc.incidents.views import get_visible_or_404
 from fieldsvc.parts import forms, services
 from fieldsvc.parts.models import Part, PartOrder, PartOrderStatus, Supplier
 from fieldsvc.proposals.forms import (
-    BLANK_ROWS,
     EditPartOrderForm,
     PartOrderForm,
     PartOrderStatusForm,
+    pad_blank_rows,
 )
 from fieldsvc.records import Column, RecordType
 
@@ -145,9 +145,7 @@ def _offer_order_choices(form) -> None:
 
 
 def _pad_lines(lines) -> None:
-    """Offer empty rows below the filled ones (no script needed to add a line)."""
-    while len(lines) < len([e for e in lines if not e.form.is_blank]) + BLANK_ROWS:
-        lines.append_entry()
+    pad_blank_rows(lines)
     parts = db.session.scalars(select(Part).where(Part.active).order_by(Part.number)).all()
     for entry in lines:
         entry.form.part_id.choices = [SelectChoice("", "Not in the catalogue")] + [

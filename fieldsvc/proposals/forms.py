@@ -25,6 +25,12 @@ from fieldsvc.proposals.models import ApprovalMeasure, LineKind
 BLANK_ROWS = 2  # empty lines offered below the filled ones; empty rows are ignored
 
 
+def pad_blank_rows(lines) -> None:
+    """Offer empty rows below the filled ones of a FieldList (no script needed to add a line)."""
+    while len(lines) < len([e for e in lines if not e.form.is_blank]) + BLANK_ROWS:
+        lines.append_entry()
+
+
 def _optional_int(value) -> int | None:
     return int(value) if value not in (None, "", "None") else None
 

@@ -146,8 +146,7 @@ def _editor(proposal: Proposal, revision: ProposalRevision, form, conflict=None)
 
 
 def _offer_choices(form, incident: Incident) -> None:
-    while len(form.lines) < len([e for e in form.lines if not e.form.is_blank]) + forms.BLANK_ROWS:
-        form.lines.append_entry()
+    forms.pad_blank_rows(form.lines)
     contacts = db.session.scalars(
         select(Contact).where(Contact.customer_id == incident.customer_id).order_by(Contact.name)
     )

@@ -3,7 +3,6 @@ refused with a clear message, and that a retried submission never makes two."""
 
 import io
 import re
-import threading
 from datetime import timedelta
 
 from markupsafe import escape
@@ -21,6 +20,7 @@ from fieldsvc.incidents.models import (
     IncidentEquipment,
     ReportedVia,
 )
+from tests.concurrency import run_together
 from tests.factories import PASSWORD
 
 
@@ -274,22 +274,6 @@ def _signed_in_clients(app, count: int) -> list:
     return clients, site_ids
 
 
-def _post_together(posts) -> list:
-    barrier = threading.Barrier(len(posts))
-    results = [None] * len(posts)
-
-    def run(index, post):
-        barrier.wait()
-        results[index] = post()
-
-    threads = [threading.Thread(target=run, args=(i, p)) for i, p in enumerate(posts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
-
-
 def _data(site_id, customer_id, key) -> dict:
     return {
         "submission_key": key,
@@ -310,7 +294,7 @@ def test_concurrent_reports_get_distinct_consecutive_references(committed_app):
     with committed_app.app_context():
         forms = [_data(site_id, customer_id, f"k{n}") for n in range(len(clients))]
 
-    responses = _post_together(
+    responses = run_together(
         [
             lambda c=c, f=f: c.post("/incidents/new", data=f)
             for c, f in zip(clients, forms, strict=True)
@@ -331,7 +315,7 @@ def test_a_double_tap_racing_itself_makes_one_incident(committed_app):
     with committed_app.app_context():
         form = _data(site_id, customer_id, "same")
 
-    responses = _post_together([lambda: client.post("/incidents/new", data=form)] * 2)
+    responses = run_together([lambda: client.post("/incidents/new", data=form)] * 2)
 
     assert [r.status_code for r in responses] == [302, 302]
     assert responses[0].location == responses[1].location

@@ -16,6 +16,7 @@ from fieldsvc.auth.models import Role, Team, User
 from fieldsvc.auth.services import create_user
 from fieldsvc.customers.models import Contact, Customer, Site
 from fieldsvc.database import utcnow
+from fieldsvc.demo import order_replacement_transmitters, seed_001_lines
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import CauseCategory, Incident, ReportedVia, Severity
 from fieldsvc.incidents.services import IncidentReport, report_incident
@@ -26,7 +27,7 @@ from fieldsvc.parts.services import (
     change_part_order_status,
     order_parts,
 )
-from fieldsvc.proposals.models import LineKind, Proposal, ProposalRevision
+from fieldsvc.proposals.models import Proposal, ProposalRevision
 from fieldsvc.proposals.services import LineDraft, RevisionDraft, draft_proposal
 from tests.factories import PASSWORD
 
@@ -79,31 +80,7 @@ class Seed001:
 
     def lines(self) -> list[LineDraft]:
         """Two replacements half paid, a free spare, and the labour waived."""
-        return [
-            LineDraft(
-                LineKind.PART,
-                "PTX-400 pressure transmitter, replacing PT-107 and PT-117",
-                Decimal("2"),
-                Decimal("350.00"),
-                customer_share_pct=Decimal("50"),
-                part_order_line_id=self.ordered_line.id,
-            ),
-            LineDraft(
-                LineKind.GOODWILL,
-                "PTX-400 pressure transmitter, spare, free of charge",
-                Decimal("1"),
-                Decimal("350.00"),
-                customer_share_pct=Decimal("0"),
-                part_order_line_id=self.ordered_line.id,
-            ),
-            LineDraft(
-                LineKind.LABOUR,
-                "Calibration and installation (hours), waived",
-                Decimal("4"),
-                Decimal("120.00"),
-                customer_share_pct=Decimal("0"),
-            ),
-        ]
+        return seed_001_lines(self.part, self.ordered_line)
 
     def draft(self, **overrides) -> RevisionDraft:
         """The seed's offer, with any RevisionDraft field replaced."""
@@ -207,28 +184,9 @@ def build_seed_001(*, with_proposal: bool = True) -> Seed001:
         ),
         actor=technician,
     )
-    order = order_parts(
-        incident,
-        OrderDetails(
-            supplier_id=supplier.id,
-            po_number="PO-7781",
-            ordered_on=TODAY,
-            expected_on=TOMORROW,
-            return_window_days=30,
-            restocking_fee_pct=Decimal("15"),
-        ),
-        [
-            OrderLineInput(
-                part_id=part.id,
-                description=part.description,
-                quantity=Decimal("3"),
-                unit_cost=Decimal("350.00"),
-                discount_pct=Decimal("10"),
-            )
-        ],
-        actor=technician,
+    order = order_replacement_transmitters(
+        incident, supplier=supplier, part=part, actor=technician, today=TODAY
     )
-    change_part_order_status(order, PartOrderStatus.ORDERED, actor=technician, today=TODAY)
     seed = Seed001(
         team=team,
         technician=technician,

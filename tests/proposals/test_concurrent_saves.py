@@ -3,7 +3,6 @@ committed database: one save wins, the other is refused with what changed — ne
 silent overwrite."""
 
 import re
-import threading
 from datetime import timedelta
 
 from markupsafe import escape
@@ -12,6 +11,7 @@ from sqlalchemy import func, select
 from fieldsvc.clock import to_local
 from fieldsvc.extensions import db
 from fieldsvc.proposals.models import ProposalRevision
+from tests.concurrency import run_together
 from tests.factories import PASSWORD
 from tests.proposals.seed_001 import TODAY, build_seed_001
 
@@ -24,22 +24,6 @@ def _editor_form(page: str) -> tuple[str, str]:
     version = re.search(r'name="version" type="hidden" value="(\d+)"', form)[1]
     seen_seq = re.search(r'name="seen_seq" type="hidden" value="(\d+)"', form)[1]
     return version, seen_seq
-
-
-def _post_together(posts) -> list:
-    barrier = threading.Barrier(len(posts))
-    results = [None] * len(posts)
-
-    def run(index, post):
-        barrier.wait()
-        results[index] = post()
-
-    threads = [threading.Thread(target=run, args=(i, p)) for i, p in enumerate(posts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
 
 
 def test_two_saves_of_the_same_draft_at_once_keep_one_and_refuse_the_other(committed_app):
@@ -93,7 +77,7 @@ def test_two_saves_of_the_same_draft_at_once_keep_one_and_refuse_the_other(commi
     responses = dict(
         zip(
             names,
-            _post_together(
+            run_together(
                 [
                     lambda n=n: clients[n].post(f"/proposals/{proposal_id}", data=saves[n])
                     for n in names

@@ -13,10 +13,10 @@ from sqlalchemy import func, inspect, select
 
 from fieldsvc import clock
 from fieldsvc.audit.models import AuditEvent
-from fieldsvc.audit.services import acting
 from fieldsvc.auth.models import Role, User
 from fieldsvc.customers.models import Contact, Customer
 from fieldsvc.database import utcnow
+from fieldsvc.demo import add_example_approval_rules
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import CauseCategory, Incident
 from fieldsvc.parts.models import Part, PartOrder, PartOrderStatus, Supplier
@@ -28,8 +28,6 @@ from fieldsvc.parts.services import (
 )
 from fieldsvc.proposals import services
 from fieldsvc.proposals.models import (
-    ApprovalMeasure,
-    ApprovalRule,
     LineKind,
     Proposal,
     RevisionStatus,
@@ -170,20 +168,7 @@ def arrange_story(request) -> Story:
         cause_category=CauseCategory.OUR_TECHNICIAN,
         cause_description="Test rig regulator set to 40 bar instead of 4 bar.",
     )
-    with acting(None, reason="test data"):
-        for description, measure, threshold, role in (
-            ("Damage caused by our technician", ApprovalMeasure.CAUSED_BY_US, 0, Role.SUPERVISOR),
-            ("Total value above 10,000.00", ApprovalMeasure.TOTAL_VALUE, 10000, Role.ADMIN),
-            ("Parts at risk above 5,000.00", ApprovalMeasure.AT_RISK, 5000, Role.ADMIN),
-        ):
-            db.session.add(
-                ApprovalRule(
-                    description=description,
-                    measure=measure,
-                    threshold=Decimal(threshold),
-                    required_role=role,
-                )
-            )
+    add_example_approval_rules(reason="test data")
     story = Story(
         technician=technician,
         supervisor=supervisor,
