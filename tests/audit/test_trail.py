@@ -11,6 +11,7 @@ from fieldsvc.audit.services import GENESIS_HASH, ChainBroken, acting, record, v
 from fieldsvc.auth.models import Role
 from fieldsvc.customers.models import Customer
 from fieldsvc.extensions import db
+from fieldsvc.incidents.models import IncidentEquipment
 
 
 def _events(obj) -> list[AuditEvent]:
@@ -165,3 +166,24 @@ def test_the_database_refuses_update_and_delete_of_audit_events(app, make_custom
             db.session.execute(statement)
     db.session.expire_all()
     assert db.session.get(AuditEvent, event.id).reason == "test data"  # untouched
+
+
+def test_a_row_removed_by_a_delete_orphan_cascade_is_recorded(make_incident, make_equipment):
+    incident = make_incident()
+    item = make_equipment(site=incident.site)
+    with acting(incident.created_by):
+        incident.equipment_links.append(IncidentEquipment(equipment=item))
+        db.session.flush()
+        link_id = incident.equipment_links[0].id
+        incident.equipment_links.clear()  # only the cascade deletes the row
+        db.session.flush()
+
+    deleted = db.session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.object_type == "IncidentEquipment",
+            AuditEvent.object_id == link_id,
+            AuditEvent.action == "delete",
+        )
+    ).one()
+    assert deleted.actor_id == incident.created_by_id
+    assert verify_chain() > 0
