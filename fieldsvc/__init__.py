@@ -56,7 +56,9 @@ def _import_models() -> None:
     from fieldsvc.auth import models as _auth  # noqa: F401
     from fieldsvc.customers import models as _customers  # noqa: F401
     from fieldsvc.incidents import models as _incidents  # noqa: F401
+    from fieldsvc.mail import models as _mail  # noqa: F401
     from fieldsvc.parts import models as _parts  # noqa: F401
+    from fieldsvc.portal import models as _portal  # noqa: F401
     from fieldsvc.proposals import models as _proposals  # noqa: F401
 
 

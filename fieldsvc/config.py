@@ -8,6 +8,7 @@ from typing import Any
 
 DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"
 PAPER_SIZES = ("A4", "Letter")
+SMTP_SECURITY = ("none", "starttls", "ssl")
 
 
 class ConfigurationError(RuntimeError):
@@ -53,6 +54,19 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "UPLOAD_DIR": os.environ.get("FIELDSVC_UPLOAD_DIR", str(Path(instance_path) / "uploads")),
         "MAX_PHOTO_BYTES": int(float(os.environ.get("FIELDSVC_MAX_PHOTO_MB", "15")) * 1024 * 1024),
         "MAX_PHOTO_PIXELS": int(os.environ.get("FIELDSVC_MAX_PHOTO_MEGAPIXELS", "50")) * 1_000_000,
+        # Links in e-mails and PDFs point here (the address customers reach the app at).
+        "BASE_URL": os.environ.get("FIELDSVC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "SMTP_HOST": os.environ.get("FIELDSVC_SMTP_HOST", "localhost"),
+        "SMTP_PORT": int(os.environ.get("FIELDSVC_SMTP_PORT", "25")),
+        "SMTP_SECURITY": os.environ.get("FIELDSVC_SMTP_SECURITY", "none"),
+        "SMTP_USERNAME": os.environ.get("FIELDSVC_SMTP_USERNAME", ""),
+        "SMTP_PASSWORD": os.environ.get("FIELDSVC_SMTP_PASSWORD", ""),
+        "SMTP_TIMEOUT": float(os.environ.get("FIELDSVC_SMTP_TIMEOUT", "10")),
+        "MAIL_FROM": os.environ.get("FIELDSVC_MAIL_FROM", "fieldsvc@localhost"),
+        "STATUS_LINK_DAYS": int(os.environ.get("FIELDSVC_STATUS_LINK_DAYS", "30")),
+        "STATUS_PAGE_RATE_LIMIT": os.environ.get(
+            "FIELDSVC_STATUS_PAGE_RATE_LIMIT", "60 per minute"
+        ),
         "MAX_CONTENT_LENGTH": int(
             float(os.environ.get("FIELDSVC_MAX_REQUEST_MB", "100")) * 1024 * 1024
         ),
@@ -65,6 +79,11 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigurationError(
             "FIELDSVC_SECRET_KEY must be set to a long random value in production "
             '(for example: python -c "import secrets; print(secrets.token_hex(32))")'
+        )
+    if config["SMTP_SECURITY"] not in SMTP_SECURITY:
+        raise ConfigurationError(
+            f"FIELDSVC_SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}, "
+            f"not {config['SMTP_SECURITY']!r}"
         )
     if config["PAPER_SIZE"] not in PAPER_SIZES:
         raise ConfigurationError(

@@ -10,6 +10,10 @@ from pathlib import Path
 from typing import Protocol
 
 from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from fieldsvc.extensions import db
 
 EXTENSION_KEY = "fieldsvc.storage"
 
@@ -79,3 +83,45 @@ def get_storage() -> Storage:
         storage = LocalStorage(Path(current_app.config["UPLOAD_DIR"]))
         current_app.extensions[EXTENSION_KEY] = storage
     return storage
+
+
+# --- files that belong to a database transaction ----------------------------------------
+
+_WRITTEN = "fieldsvc.written_files"
+
+
+def put_in_transaction(key: str, data: bytes) -> None:
+    """Store a file whose row is being written: if the transaction (or the savepoint it
+    is written in) rolls back, the file is deleted, so no file is left that no row names."""
+    session = db.session()
+    storage = get_storage()
+    storage.put(key, data)
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_WRITTEN, []).append((transaction, storage, key))
+
+
+def _forget_written(session: Session, *args) -> None:
+    session.info.pop(_WRITTEN, None)
+
+
+def _remove_written(session: Session, rolled_back) -> None:
+    kept = []
+    for transaction, storage, key in session.info.pop(_WRITTEN, []):
+        if _within(transaction, rolled_back):
+            storage.delete(key)
+        else:
+            kept.append((transaction, storage, key))
+    if kept:
+        session.info[_WRITTEN] = kept
+
+
+def _within(transaction, ancestor) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+event.listen(Session, "after_commit", _forget_written)
+event.listen(Session, "after_soft_rollback", _remove_written)

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, event, exists, false, func, or_, select, true, update
+from sqlalchemy import ColumnElement, exists, false, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from fieldsvc import clock
 from fieldsvc.audit.services import HistoryEntry, acting, history_for, record
@@ -43,7 +43,7 @@ from fieldsvc.incidents.models import (
     WorkLogEntry,
 )
 from fieldsvc.incidents.photos import ProcessedPhoto
-from fieldsvc.storage import get_storage
+from fieldsvc.storage import put_in_transaction
 
 # A tablet's clock may run a little ahead; more than this is a typing mistake.
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -330,52 +330,12 @@ def attach_photos(incident: Incident, photos: Sequence[ProcessedPhoto], *, actor
         with acting(actor):
             db.session.add(attachment)
             db.session.flush()
-        _write_file(attachment.storage_key, photo.data)
-        _write_file(attachment.thumbnail_key, photo.thumbnail)
+        put_in_transaction(attachment.storage_key, photo.data)
+        put_in_transaction(attachment.thumbnail_key, photo.thumbnail)
 
 
 def _token() -> str:
     return secrets.token_hex(8)
-
-
-_WRITTEN = "fieldsvc.written_files"
-
-
-def _write_file(key: str, data: bytes) -> None:
-    session = db.session()
-    storage = get_storage()
-    storage.put(key, data)
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    session.info.setdefault(_WRITTEN, []).append((transaction, storage, key))
-
-
-def _forget_written(session: Session, *args) -> None:
-    session.info.pop(_WRITTEN, None)
-
-
-def _remove_written(session: Session, rolled_back) -> None:
-    # The files written inside a rolled-back transaction (or a savepoint within it)
-    # go with it, so no file is left that no row points at.
-    kept = []
-    for transaction, storage, key in session.info.pop(_WRITTEN, []):
-        if _within(transaction, rolled_back):
-            storage.delete(key)
-        else:
-            kept.append((transaction, storage, key))
-    if kept:
-        session.info[_WRITTEN] = kept
-
-
-def _within(transaction, ancestor) -> bool:
-    while transaction is not None:
-        if transaction is ancestor:
-            return True
-        transaction = transaction.parent
-    return False
-
-
-event.listen(Session, "after_commit", _forget_written)
-event.listen(Session, "after_soft_rollback", _remove_written)
 
 
 # --- status ---------------------------------------------------------------------------

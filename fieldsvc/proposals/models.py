@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from fieldsvc.customers.models import Contact
     from fieldsvc.incidents.models import Incident
     from fieldsvc.parts.models import PartOrderLine
+    from fieldsvc.portal.models import CustomerResponse
 
 
 class RevisionStatus(StrEnum):
@@ -27,6 +28,7 @@ class RevisionStatus(StrEnum):
     CHANGES_REQUESTED = "changes_requested"
     APPROVED = "approved"
     SENT = "sent"
+    CUSTOMER_CHANGES = "customer_changes"
     ACCEPTED = "accepted"
     DECLINED = "declined"
     EXPIRED = "expired"
@@ -34,6 +36,8 @@ class RevisionStatus(StrEnum):
 
     @property
     def label(self) -> str:
+        if self is RevisionStatus.CUSTOMER_CHANGES:
+            return "Customer asked for changes"
         return self.value.replace("_", " ").capitalize()
 
 
@@ -43,7 +47,9 @@ REVISION_TRANSITIONS: dict[RevisionStatus, set[RevisionStatus]] = {
     R.CHANGES_REQUESTED: {R.SUBMITTED, R.SUPERSEDED},
     R.SUBMITTED: {R.APPROVED, R.CHANGES_REQUESTED, R.SUPERSEDED},
     R.APPROVED: {R.SENT, R.SUPERSEDED},
-    R.SENT: {R.ACCEPTED, R.DECLINED, R.EXPIRED, R.SUPERSEDED},
+    R.SENT: {R.ACCEPTED, R.DECLINED, R.EXPIRED, R.CUSTOMER_CHANGES, R.SUPERSEDED},
+    # The customer's comments go back to the author; the answer is a new revision.
+    R.CUSTOMER_CHANGES: {R.SUPERSEDED},
     R.ACCEPTED: set(),
     R.DECLINED: set(),
     R.EXPIRED: set(),
@@ -117,6 +123,11 @@ class ProposalRevision(Audited, db.Model):
     reviewed_at: Mapped[datetime | None]
     approval_meaning: Mapped[str | None] = mapped_column(String(200))
     review_comment: Mapped[str | None] = mapped_column(Text)
+    # Sending freezes the PDF: these bytes (in storage) are what the customer got.
+    sent_at: Mapped[datetime | None]
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    pdf_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
     # Optimistic locking: a save based on an older version is refused, not merged.
     version: Mapped[int] = mapped_column(default=1)
 
@@ -127,6 +138,8 @@ class ProposalRevision(Audited, db.Model):
     return_technician: Mapped["User | None"] = relationship(foreign_keys=[return_technician_id])
     created_by: Mapped["User"] = relationship(foreign_keys=[created_by_id])
     reviewed_by: Mapped["User | None"] = relationship(foreign_keys=[reviewed_by_id])
+    sent_by: Mapped["User | None"] = relationship(foreign_keys=[sent_by_id])
+    response: Mapped["CustomerResponse | None"] = relationship(back_populates="revision")
     lines: Mapped[list["ProposalLine"]] = relationship(
         back_populates="revision", order_by="ProposalLine.position"
     )
