@@ -44,6 +44,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         force_https=app.config["FORCE_HTTPS"],
         session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
         content_security_policy=CONTENT_SECURITY_POLICY,
+        # Status-page links carry their token: no page of ours tells another site its URL.
+        referrer_policy="no-referrer",
     )
     errors.init_app(app)
     _register_blueprints(app)
@@ -71,7 +73,10 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.customers import views as customers
     from fieldsvc.home import views as home
     from fieldsvc.incidents import views as incidents
+    from fieldsvc.mail import cli as mail_cli
     from fieldsvc.parts import views as parts
+    from fieldsvc.portal import staff as portal_staff
+    from fieldsvc.portal import views as portal
     from fieldsvc.proposals import cli as proposals_cli
     from fieldsvc.proposals import views as proposals
 
@@ -82,7 +87,10 @@ def _register_blueprints(app: Flask) -> None:
         parts.bp,
         incidents.bp,
         proposals.bp,
+        portal.bp,
+        portal_staff.bp,
         proposals_cli.bp,
+        mail_cli.bp,
         audit_cli.bp,
         users_cli.bp,
         demo.bp,

@@ -36,6 +36,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": _flag("FIELDSVC_SECURE_COOKIES", production),
+        # Pages send Referrer-Policy: no-referrer (status-page URLs carry a token), so an
+        # HTTPS form post has no Referer to compare; the CSRF token and SameSite cookies
+        # remain the protection.
+        "WTF_CSRF_SSL_STRICT": False,
         "FORCE_HTTPS": _flag("FIELDSVC_FORCE_HTTPS", False),
         "TRUSTED_PROXIES": int(os.environ.get("FIELDSVC_TRUSTED_PROXIES", "0")),
         "RATELIMIT_STORAGE_URI": os.environ.get("FIELDSVC_RATELIMIT_STORAGE_URI", "memory://"),

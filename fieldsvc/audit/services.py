@@ -78,26 +78,36 @@ class HistoryEntry:
     changes: list[tuple[str, str, str]]  # field label, before, after: as a person reads them
 
 
-def history_for(*objects: Any) -> list[HistoryEntry]:
-    """Every audit event about the given objects, oldest first, references shown by name."""
+def events_about(*objects: Any) -> list[AuditEvent]:
+    """Every audit event about the given objects, oldest first, as stored."""
     ids_by_type: dict[type, set[int]] = {}
     for obj in objects:
         ids_by_type.setdefault(type(obj), set()).add(obj.id)
     if not ids_by_type:
         return []
-    events = db.session.scalars(
-        select(AuditEvent)
-        .where(
-            or_(
-                *(
-                    and_(AuditEvent.object_type == model.__name__, AuditEvent.object_id.in_(ids))
-                    for model, ids in ids_by_type.items()
+    return list(
+        db.session.scalars(
+            select(AuditEvent)
+            .where(
+                or_(
+                    *(
+                        and_(
+                            AuditEvent.object_type == model.__name__,
+                            AuditEvent.object_id.in_(ids),
+                        )
+                        for model, ids in ids_by_type.items()
+                    )
                 )
             )
+            .order_by(AuditEvent.seq)
         )
-        .order_by(AuditEvent.seq)
-    ).all()
-    models = {model.__name__: model for model in ids_by_type}
+    )
+
+
+def history_for(*objects: Any) -> list[HistoryEntry]:
+    """Every audit event about the given objects, oldest first, references shown by name."""
+    events = events_about(*objects)
+    models = {type(obj).__name__: type(obj) for obj in objects}
     entries = []
     for model_name, model in models.items():
         own = [e for e in events if e.object_type == model_name]

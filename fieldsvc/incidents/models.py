@@ -142,14 +142,15 @@ class Incident(Audited, db.Model):
     technician_statement: Mapped[str | None] = mapped_column(Text)
     claim_reference: Mapped[str | None] = mapped_column(String(100))
     resolution_note: Mapped[str | None] = mapped_column(Text)
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # None: reported by the customer on their status page.
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     submission_key: Mapped[str | None] = mapped_column(String(64))
 
     customer: Mapped[Customer] = relationship()
     site: Mapped[Site | None] = relationship()
     reporter_contact: Mapped[Contact | None] = relationship()
-    created_by: Mapped[User] = relationship()
+    created_by: Mapped[User | None] = relationship()
     equipment_links: Mapped[list["IncidentEquipment"]] = relationship(
         back_populates="incident", cascade="all, delete-orphan"
     )

@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
@@ -43,6 +44,7 @@ from fieldsvc.incidents.models import (
 )
 from fieldsvc.incidents.photos import PhotoRejected, ProcessedPhoto, process_photo
 from fieldsvc.parts.models import PART_ORDER_TRANSITIONS, PartOrder, PartOrderStatus
+from fieldsvc.portal import links as status_links
 from fieldsvc.proposals import services as proposal_services
 from fieldsvc.proposals.forms import PartOrderStatusForm
 from fieldsvc.proposals.models import Proposal, ProposalRevision
@@ -393,6 +395,8 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
         at_risk=proposal_services.money_at_risk(incident),
         proposals=[(p, proposal_services.price(p.current)[1]) for p in incident.proposals],
         part_order_status_form=PartOrderStatusForm(formdata=None),
+        status_links=status_links.open_links(incident, now),
+        link_form=FlaskForm(formdata=None),
         PART_ORDER_TRANSITIONS=PART_ORDER_TRANSITIONS,
         PartOrderStatus=PartOrderStatus,
         close_forms=close_forms,

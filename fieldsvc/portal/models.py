@@ -23,19 +23,20 @@ class StatusLink(Audited, db.Model):
     e-mail and the PDF; here is its SHA-256, so a database copy opens no page."""
 
     __tablename__ = "status_links"
+    __audit_redacted__ = frozenset({"token_hash"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     last_used_at: Mapped[datetime | None]
 
     incident: Mapped["Incident"] = relationship()
-    created_by: Mapped["User | None"] = relationship(foreign_keys=[created_by_id])
+    created_by: Mapped["User"] = relationship(foreign_keys=[created_by_id])
     revoked_by: Mapped["User | None"] = relationship(foreign_keys=[revoked_by_id])
 
     def is_open(self, now: datetime) -> bool:

@@ -8,7 +8,6 @@ the render names explicitly (the logo), nothing else.
 """
 
 import mimetypes
-from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -22,6 +21,7 @@ from fieldsvc.config import ConfigurationError
 from fieldsvc.parts.models import PartOrderStatus
 from fieldsvc.proposals import services
 from fieldsvc.proposals.models import ProposalRevision, RevisionStatus
+from fieldsvc.template_filters import long_date
 
 # Importing WeasyPrint sets this Pillow switch for the whole process, and then a cut-off
 # photo upload would be accepted as whole (incidents/photos.py relies on Pillow refusing
@@ -39,6 +39,7 @@ APPROVED_STATUSES = frozenset(
     {
         RevisionStatus.APPROVED,
         RevisionStatus.SENT,
+        RevisionStatus.CUSTOMER_CHANGES,
         RevisionStatus.ACCEPTED,
         RevisionStatus.DECLINED,
         RevisionStatus.EXPIRED,
@@ -114,7 +115,9 @@ def is_draft(revision: ProposalRevision) -> bool:
     return revision.status not in APPROVED_STATUSES
 
 
-def render_proposal_html(revision: ProposalRevision, *, draft: bool) -> str:
+def render_proposal_html(
+    revision: ProposalRevision, *, draft: bool, status_url: str | None = None
+) -> str:
     proposal = revision.proposal
     incident = proposal.incident
     priced, totals = services.price(revision)
@@ -135,22 +138,20 @@ def render_proposal_html(revision: ProposalRevision, *, draft: bool) -> str:
         paper_size=current_app.config["PAPER_SIZE"].lower(),
         logo_url=LOGO_URL if company_logo() else None,
         long_date=long_date,
+        status_url=status_url,
     )
 
 
-def render_proposal_pdf(revision: ProposalRevision, *, draft: bool) -> bytes:
+def render_proposal_pdf(
+    revision: ProposalRevision, *, draft: bool, status_url: str | None = None
+) -> bytes:
     """The proposal PDF of one revision, watermarked DRAFT when `draft`."""
-    return html_to_pdf(render_proposal_html(revision, draft=draft))
+    return html_to_pdf(render_proposal_html(revision, draft=draft, status_url=status_url))
 
 
 def pdf_filename(revision: ProposalRevision) -> str:
     proposal = revision.proposal
     return f"{proposal.incident.reference}-proposal-{proposal.id}-rev{revision.number}.pdf"
-
-
-def long_date(value: date | datetime) -> str:
-    """'Tuesday 24 November 2026': unambiguous for customers in any country."""
-    return f"{value:%A} {value.day} {value:%B %Y}"
 
 
 def company_logo() -> Path | None:

@@ -26,7 +26,13 @@ from fieldsvc.customers.models import Contact
 from fieldsvc.database import utcnow
 from fieldsvc.errors import DomainError, FieldError, InvalidTransition, NotAllowed, StaleVersion
 from fieldsvc.extensions import db
-from fieldsvc.incidents.models import CauseCategory, FollowUp, Incident
+from fieldsvc.incidents.models import (
+    ALLOWED_TRANSITIONS,
+    CauseCategory,
+    FollowUp,
+    Incident,
+    IncidentStatus,
+)
 from fieldsvc.parts.models import COMMITTED_STATUSES, PartOrder, PartOrderLine
 from fieldsvc.proposals.models import (
     APPROVAL_MEANING,
@@ -137,7 +143,7 @@ def save_revision(
     try:
         with acting(actor):
             if not revision.editable:
-                _move(revision, RevisionStatus.SUPERSEDED)
+                move(revision, RevisionStatus.SUPERSEDED)
                 revision = ProposalRevision(
                     proposal=proposal,
                     number=revision.number + 1,
@@ -155,7 +161,12 @@ def save_revision(
 
 
 # Reviewed or sent: a change makes the next revision.
-REVISABLE = (RevisionStatus.SUBMITTED, RevisionStatus.APPROVED, RevisionStatus.SENT)
+REVISABLE = (
+    RevisionStatus.SUBMITTED,
+    RevisionStatus.APPROVED,
+    RevisionStatus.SENT,
+    RevisionStatus.CUSTOMER_CHANGES,
+)
 
 
 def duplicate_proposal(proposal: Proposal, *, actor: User) -> Proposal:
@@ -495,7 +506,7 @@ def submit_revision(revision: ProposalRevision, *, actor: User, expected_version
     if problems := send_gate(revision):
         raise GateClosed(problems)
     with acting(actor):
-        _move(revision, RevisionStatus.SUBMITTED)
+        move(revision, RevisionStatus.SUBMITTED)
         revision.submitted_at = utcnow()
         db.session.flush()
 
@@ -557,7 +568,7 @@ def approve_revision(
     if problems := approval_problems(revision, approver):
         raise NotAllowed("Not approved: " + " ".join(problems))
     with acting(approver, reason=APPROVAL_MEANING):
-        _move(revision, RevisionStatus.APPROVED)
+        move(revision, RevisionStatus.APPROVED)
         revision.reviewed_by = approver
         revision.reviewed_at = utcnow()
         revision.approval_meaning = APPROVAL_MEANING
@@ -576,7 +587,7 @@ def request_changes(
         raise FieldError("comment", "Say what should change.")
     _check_transition(revision, RevisionStatus.CHANGES_REQUESTED)
     with acting(reviewer, reason=comment.strip()):
-        _move(revision, RevisionStatus.CHANGES_REQUESTED)
+        move(revision, RevisionStatus.CHANGES_REQUESTED)
         revision.reviewed_by = reviewer
         revision.reviewed_at = utcnow()
         revision.review_comment = comment.strip()
@@ -622,9 +633,17 @@ def _check_transition(revision: ProposalRevision, status: RevisionStatus) -> Non
         )
 
 
-def _move(revision: ProposalRevision, status: RevisionStatus) -> None:
+def move(revision: ProposalRevision, status: RevisionStatus) -> None:
     _check_transition(revision, status)
     revision.status = status
+
+
+def follow_offer(incident: Incident, status: IncidentStatus) -> None:
+    """The incident's status follows its offer (sent, accepted, declined, expired) when
+    the status table allows that step; a cancelled or resolved incident stays as it is."""
+    if incident.status is not status and status in ALLOWED_TRANSITIONS[incident.status]:
+        incident.status = status
+        db.session.flush()
 
 
 # --- when the customer says no, or says nothing ---------------------------------------------
@@ -635,8 +654,9 @@ def decline_revision(revision: ProposalRevision, *, reason: str, actor: User | N
     if not reason.strip():
         raise FieldError("reason", "Say why the offer was declined.")
     with acting(actor, reason=reason.strip()):
-        _move(revision, RevisionStatus.DECLINED)
+        move(revision, RevisionStatus.DECLINED)
         db.session.flush()
+        follow_offer(revision.proposal.incident, IncidentStatus.OPEN)
         _follow_up_on_parts(revision, "declined")
 
 
@@ -652,8 +672,9 @@ def expire_revisions(now: datetime | None = None) -> list[ProposalRevision]:
     ).all()
     with acting(None, reason="valid-until date passed"):
         for revision in overdue:
-            _move(revision, RevisionStatus.EXPIRED)
+            move(revision, RevisionStatus.EXPIRED)
             db.session.flush()
+            follow_offer(revision.proposal.incident, IncidentStatus.OPEN)
             _follow_up_on_parts(revision, "expired", now=now)
     return list(overdue)
 

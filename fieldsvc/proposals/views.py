@@ -17,14 +17,17 @@ from fieldsvc.errors import DomainError, FieldError
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import Incident
 from fieldsvc.incidents.views import get_visible_or_404
+from fieldsvc.mail import services as mail
 from fieldsvc.parts.models import PartOrder
-from fieldsvc.proposals import forms, pdf, services
+from fieldsvc.portal.services import DECLINE_REASONS
+from fieldsvc.proposals import forms, pdf, sending, services
 from fieldsvc.proposals.models import (
     APPROVAL_MEANING,
     ApprovalRule,
     LineKind,
     Proposal,
     ProposalRevision,
+    RevisionStatus,
 )
 from fieldsvc.records import Column, RecordType
 
@@ -142,6 +145,11 @@ def _editor(proposal: Proposal, revision: ProposalRevision, form, conflict=None)
         conflict=conflict,
         version_form=forms.VersionForm(formdata=None, version=revision.version),
         acknowledge_form=forms.AcknowledgeForm(formdata=None, version=revision.version),
+        send_problems=sending.send_problems(revision, current_user)
+        if revision.status is RevisionStatus.APPROVED
+        else [],
+        emails=sending.emails_of(revision),
+        decline_reasons=DECLINE_REASONS,
     )
 
 
@@ -269,17 +277,41 @@ def revision(proposal_id: int, number: int):
 @bp.get("/proposals/<int:proposal_id>/revisions/<int:number>/proposal.pdf")
 @role_required(*EVERYONE)
 def preview_pdf(proposal_id: int, number: int):
-    """The PDF as the customer would get it; marked DRAFT until a supervisor approved it."""
+    """The PDF exactly as sent, or as the customer would get it: marked DRAFT until a
+    supervisor approved it."""
     proposal = get_proposal_or_404(proposal_id)
     shown = next((r for r in proposal.revisions if r.number == number), None)
     if shown is None:
         abort(404, "No such revision.")
-    body = pdf.render_proposal_pdf(shown, draft=pdf.is_draft(shown))
+    body = sending.frozen_pdf(shown) or pdf.render_proposal_pdf(shown, draft=pdf.is_draft(shown))
     return Response(
         body,
         mimetype="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{pdf.pdf_filename(shown)}"'},
     )
+
+
+@bp.post("/proposals/<int:proposal_id>/send")
+@role_required(Role.SUPERVISOR, Role.ADMIN)
+def send(proposal_id: int):
+    proposal = get_proposal_or_404(proposal_id)
+    form = forms.VersionForm()
+    if not form.validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    sent = sending.send_revision(
+        proposal.current, sender=current_user, expected_version=int(form.version.data or 0)
+    )
+    db.session.commit()
+    if mail.deliver_now(sent.email):
+        flash(f"Sent to {sent.email.to_address} with the PDF and the status-page link.", "success")
+    else:
+        flash(
+            f"The proposal is sent and frozen, but the e-mail to {sent.email.to_address} was not "
+            f"delivered: {sent.email.last_error}. It stays in the outbox and is retried by "
+            "`flask --app fieldsvc mail retry`.",
+            "error",
+        )
+    return redirect(url_for(".edit", proposal_id=proposal.id, _anchor="sent"))
 
 
 # --- approval ---------------------------------------------------------------------------------

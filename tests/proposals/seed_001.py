@@ -27,8 +27,14 @@ from fieldsvc.parts.services import (
     change_part_order_status,
     order_parts,
 )
-from fieldsvc.proposals.models import Proposal, ProposalRevision
-from fieldsvc.proposals.services import LineDraft, RevisionDraft, draft_proposal
+from fieldsvc.proposals.models import Proposal, ProposalRevision, RevisionStatus
+from fieldsvc.proposals.services import (
+    LineDraft,
+    RevisionDraft,
+    approve_revision,
+    draft_proposal,
+    submit_revision,
+)
 from tests.factories import PASSWORD
 
 # Relative to the real date: a return visit in the past does not pass the send gate.
@@ -204,3 +210,27 @@ def build_seed_001(*, with_proposal: bool = True) -> Seed001:
         seed.proposal = draft_proposal(incident, seed.draft(), actor=technician)
     db.session.commit()
     return seed
+
+
+def approve(seed: Seed001) -> ProposalRevision:
+    """The technician submits the seed's offer and the supervisor approves it."""
+    revision = seed.revision
+    submit_revision(revision, actor=seed.technician, expected_version=revision.version)
+    approve_revision(
+        revision, approver=seed.supervisor, password=PASSWORD, expected_version=revision.version
+    )
+    db.session.commit()
+    return revision
+
+
+def send(seed: Seed001) -> str:
+    """Approve (if needed) and send the seed's current revision; returns the status-page
+    token from the link the customer was sent."""
+    from fieldsvc.proposals.sending import send_revision
+
+    revision = seed.revision
+    if revision.status is not RevisionStatus.APPROVED:
+        approve(seed)
+    sent = send_revision(revision, sender=seed.supervisor, expected_version=revision.version)
+    db.session.commit()
+    return sent.status_url.rsplit("/", 1)[1]

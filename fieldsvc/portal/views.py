@@ -1,0 +1,223 @@
+"""The customer's status page, opened by the link in the e-mail or the PDF's QR code.
+
+An unknown, expired or revoked token gets the same 404, so guessing learns nothing.
+Every response says `Cache-Control: no-store` (a shared tablet keeps no copy) and the
+app-wide `Referrer-Policy: no-referrer` keeps the token out of other sites' logs; the
+pages are rate-limited per address.
+"""
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import update
+from wtforms import SelectChoice
+
+from fieldsvc.database import utcnow
+from fieldsvc.errors import FieldError, StaleVersion
+from fieldsvc.extensions import db, limiter
+from fieldsvc.mail import services as mail
+from fieldsvc.portal import forms, links, services
+from fieldsvc.portal.models import ResponseKind, StatusLink
+from fieldsvc.proposals import pdf
+from fieldsvc.proposals.sending import frozen_pdf
+from fieldsvc.proposals.services import price
+
+bp = Blueprint("portal", __name__, url_prefix="/status")
+NOT_FOUND = "This link does not open a status page. It may have expired; ask us for a new one."
+ANSWER_FORMS = {
+    "accept": (ResponseKind.ACCEPTED, forms.AcceptForm),
+    "changes": (ResponseKind.CHANGES_REQUESTED, forms.ChangesForm),
+    "decline": (ResponseKind.DECLINED, forms.DeclineForm),
+}
+
+
+def _status_page_limit() -> str:
+    return current_app.config["STATUS_PAGE_RATE_LIMIT"]
+
+
+limiter.limit(_status_page_limit)(bp)
+
+
+@bp.after_request
+def keep_private(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _link_or_404(token: str) -> StatusLink:
+    link = links.open_link(token)
+    if link is None:
+        abort(404, NOT_FOUND)
+    return link
+
+
+@bp.get("/<token>")
+def status(token: str):
+    link = _link_or_404(token)
+    # Staff see when the customer last looked; a plain UPDATE, not an audited change.
+    db.session.execute(
+        update(StatusLink).where(StatusLink.id == link.id).values(last_used_at=utcnow())
+    )
+    db.session.commit()
+    return _page(token, link)
+
+
+def _page(token: str, link: StatusLink, answering: dict | None = None, report=None, survey=None):
+    incident = link.incident
+    offers = services.offers(incident)
+    answer_forms = {}
+    for offer in offers:
+        revision = offer.revision
+        given = (answering or {}).get(revision.id, {})
+        answer_forms[revision.id] = {
+            name: given.get(name)
+            or form_class(formdata=None, revision_id=revision.id, pdf_sha256=revision.pdf_sha256)
+            for name, (_kind, form_class) in ANSWER_FORMS.items()
+        }
+    report = report or forms.ReportForm(formdata=None)
+    _site_choices(report, link)
+    return render_template(
+        "portal/status.html",
+        token=token,
+        incident=incident,
+        steps=services.timeline(incident),
+        offers=offers,
+        totals={offer.revision.id: price(offer.revision)[1] for offer in offers},
+        answer_forms=answer_forms,
+        report_form=report,
+        survey_form=survey or forms.SurveyForm(formdata=None),
+        survey_open=services.survey_open(incident),
+        reasons=services.DECLINE_REASONS,
+    )
+
+
+def _site_choices(form: forms.ReportForm, link: StatusLink) -> None:
+    incident = link.incident
+    sites = [site for site in incident.customer.sites if site.active]
+    form.site_id.choices = [SelectChoice("", "Choose…")] + [
+        SelectChoice(site.id, site.name) for site in sites
+    ]
+    if form.site_id.data is None and incident.site_id is not None:
+        form.site_id.data = incident.site_id
+
+
+@bp.get("/<token>/proposals/<int:revision_id>.pdf")
+def proposal_pdf(token: str, revision_id: int):
+    """Exactly the bytes that were sent: what the customer accepts is what we keep."""
+    link = _link_or_404(token)
+    try:
+        revision = services.offer_for(link, revision_id)
+    except (LookupError, StaleVersion):
+        abort(404, NOT_FOUND)
+    return Response(
+        frozen_pdf(revision),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{pdf.pdf_filename(revision)}"'},
+    )
+
+
+@bp.post("/<token>/answer/<action>")
+def answer(token: str, action: str):
+    link = _link_or_404(token)
+    if action not in ANSWER_FORMS:
+        abort(404, NOT_FOUND)
+    kind, form_class = ANSWER_FORMS[action]
+    form = form_class()
+    if not form.validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    try:
+        revision = services.offer_for(link, int(form.revision_id.data or 0))
+    except LookupError:
+        abort(404, NOT_FOUND)
+    except StaleVersion as stale:
+        flash(str(stale), "error")
+        return redirect(url_for(".status", token=token))
+    submitted = services.Answer(
+        kind=kind,
+        full_name=_typed(form, "full_name"),
+        comment=_typed(form, "comment"),
+        reason=_typed(form, "reason") or None,
+    )
+    visitor = services.Visitor(request.remote_addr or "", request.user_agent.string)
+    try:
+        _response, emails = services.respond(
+            link, revision, submitted, pdf_sha256=form.pdf_sha256.data or "", visitor=visitor
+        )
+        db.session.commit()
+    except FieldError as error:
+        db.session.rollback()
+        getattr(form, error.field).errors = [error.message]
+        return _page(token, link, answering={revision.id: {action: form}}), 400
+    except StaleVersion as stale:
+        db.session.rollback()
+        flash(str(stale), "error")
+        return redirect(url_for(".status", token=token)), 303
+    for email in emails:
+        mail.deliver_now(email)
+    flash(THANKS[kind], "success")
+    return redirect(url_for(".status", token=token), 303)
+
+
+def _typed(form, name: str) -> str:
+    """What the customer typed in a field the form may not have."""
+    return (form[name].data or "") if name in form else ""
+
+
+THANKS = {
+    ResponseKind.ACCEPTED: "Thank you: you accepted the proposal. We will see you on the day.",
+    ResponseKind.CHANGES_REQUESTED: "Thank you: we will get back to you with a new version.",
+    ResponseKind.DECLINED: "Thank you for letting us know. We will be in touch about what's next.",
+}
+
+
+@bp.post("/<token>/report")
+def report(token: str):
+    link = _link_or_404(token)
+    form = forms.ReportForm()
+    _site_choices(form, link)
+    if not form.validate_on_submit():
+        return _page(token, link, report=form), 400
+    try:
+        incident, emails = services.report_incident(
+            link,
+            services.PortalReport(
+                site_id=form.site_id.data,
+                what_happened=form.what_happened.data or "",
+                name=form.name.data or "",
+                phone=form.phone.data or "",
+            ),
+        )
+        db.session.commit()
+    except FieldError as error:
+        db.session.rollback()
+        getattr(form, error.field).errors = [error.message]
+        return _page(token, link, report=form), 400
+    for email in emails:
+        mail.deliver_now(email)
+    flash(f"Thank you: we recorded it as {incident.reference} and will call you back.", "success")
+    return redirect(url_for(".status", token=token), 303)
+
+
+@bp.post("/<token>/survey")
+def survey(token: str):
+    link = _link_or_404(token)
+    form = forms.SurveyForm()
+    if form.validate_on_submit():
+        try:
+            services.answer_survey(link, form.score.data, form.comment.data or "")
+            db.session.commit()
+        except StaleVersion as done:
+            db.session.rollback()
+            flash(str(done), "success")
+        else:
+            flash("Thank you for telling us how we did.", "success")
+        return redirect(url_for(".status", token=token), 303)
+    return _page(token, link, survey=form), 400

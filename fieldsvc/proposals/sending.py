@@ -1,0 +1,108 @@
+"""Sending an approved proposal (seed 002): the PDF is rendered once and frozen, the
+customer gets it by e-mail with the link to their status page.
+
+Frozen means the bytes are stored and their SHA-256 is on the revision and in the
+audit trail; every later download returns those bytes, whatever happens afterwards to
+the template, the company settings or the prices.
+"""
+
+import hashlib
+from dataclasses import dataclass
+
+from flask import render_template
+from sqlalchemy import select
+
+from fieldsvc.audit.services import acting
+from fieldsvc.auth.models import Role, User
+from fieldsvc.database import utcnow
+from fieldsvc.errors import NotAllowed
+from fieldsvc.extensions import db
+from fieldsvc.incidents.models import IncidentStatus
+from fieldsvc.mail import services as mail
+from fieldsvc.mail.models import OutgoingEmail
+from fieldsvc.portal import links
+from fieldsvc.proposals import pdf, services
+from fieldsvc.proposals.models import ProposalRevision, RevisionStatus
+from fieldsvc.storage import get_storage, put_in_transaction
+
+
+@dataclass(frozen=True)
+class Sent:
+    revision: ProposalRevision
+    email: OutgoingEmail
+    status_url: str
+
+
+def send_problems(revision: ProposalRevision, sender: User) -> list[str]:
+    """Why `sender` may not send this revision now (empty: they may)."""
+    problems = []
+    if not sender.has_role(Role.SUPERVISOR, Role.ADMIN):
+        problems.append("Only supervisors send remediation offers.")
+    if revision.status is not RevisionStatus.APPROVED:
+        problems.append(
+            f"Revision {revision.number} is {revision.status.label.lower()}; "
+            "only an approved revision is sent."
+        )
+    elif revision is not revision.proposal.current:
+        problems.append(f"Revision {revision.number} was replaced; send the latest one.")
+    # Approved days ago: the visit may have passed or a supplier may have slipped since.
+    problems += [f"Send gate: {problem.message}" for problem in services.send_gate(revision)]
+    return problems
+
+
+def send_revision(revision: ProposalRevision, *, sender: User, expected_version: int) -> Sent:
+    """Freeze the PDF, open a status link and queue the e-mail; the caller commits and
+    then delivers the e-mail (`mail.deliver_now`), so a failed delivery loses nothing."""
+    if revision.version != expected_version:
+        raise services.Conflict(revision, [])
+    if problems := send_problems(revision, sender):
+        raise NotAllowed("Not sent: " + " ".join(problems))
+    incident = revision.proposal.incident
+    _link, token = links.issue_link(incident, actor=sender)
+    url = links.status_url(token)
+    body = pdf.render_proposal_pdf(revision, draft=False, status_url=url)
+    digest = hashlib.sha256(body).hexdigest()
+    key = f"proposals/{revision.proposal_id}/revision-{revision.number}-{digest[:16]}.pdf"
+    put_in_transaction(key, body)
+    with acting(sender):
+        services.move(revision, RevisionStatus.SENT)
+        revision.sent_at = utcnow()
+        revision.sent_by = sender
+        revision.pdf_key = key
+        revision.pdf_sha256 = digest
+        db.session.flush()
+        services.follow_offer(incident, IncidentStatus.REMEDIATION_PROPOSED)
+    contact = revision.contact
+    assert contact is not None and contact.email  # the send gate saw to it
+    email = mail.queue_email(
+        contact.email,
+        f"Remediation proposal for {incident.reference}",
+        render_template(
+            "mail/proposal_sent.txt", revision=revision, incident=incident, status_url=url
+        ),
+        attachment_key=key,
+        attachment_name=pdf.pdf_filename(revision),
+        attachment_type="application/pdf",
+        incident=incident,
+    )
+    return Sent(revision, email, url)
+
+
+def frozen_pdf(revision: ProposalRevision) -> bytes | None:
+    """The bytes the customer was sent, or None if the revision was never sent."""
+    if revision.pdf_key is None:
+        return None
+    return get_storage().get(revision.pdf_key)
+
+
+def emails_of(revision: ProposalRevision) -> list[OutgoingEmail]:
+    """The e-mails that carried this revision's PDF, with how their delivery went."""
+    if revision.pdf_key is None:
+        return []
+    return list(
+        db.session.scalars(
+            select(OutgoingEmail)
+            .where(OutgoingEmail.attachment_key == revision.pdf_key)
+            .order_by(OutgoingEmail.id)
+        )
+    )
