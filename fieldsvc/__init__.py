@@ -71,6 +71,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.customers import views as customers
     from fieldsvc.home import views as home
     from fieldsvc.incidents import views as incidents
+    from fieldsvc.mail import cli as mail_cli
     from fieldsvc.parts import views as parts
     from fieldsvc.proposals import cli as proposals_cli
     from fieldsvc.proposals import views as proposals
@@ -84,6 +85,7 @@ def _register_blueprints(app: Flask) -> None:
         proposals.bp,
         proposals_cli.bp,
         audit_cli.bp,
+        mail_cli.bp,
         users_cli.bp,
         demo.bp,
     ):
