@@ -21,7 +21,8 @@ def retry(limit: int | None) -> None:
             click.echo(f"sent {email}")
         else:
             failed += 1
-            click.echo(f"failed {email}: {email.last_error}")
+            # On stderr, so cron can drop stdout and mail only the failures.
+            click.echo(f"failed {email}: {email.last_error}", err=True)
     click.echo(f"{len(emails) - failed} sent, {failed} failed")
     if failed:
         raise SystemExit(1)

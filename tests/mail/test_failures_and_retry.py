@@ -61,10 +61,11 @@ def test_a_server_that_is_down_fails_with_a_connection_reason_and_retry_exits_1(
     result = runner.invoke(args=["mail", "retry"])
 
     assert result.exit_code == 1
-    assert result.output == (
+    assert result.stderr == (
         f"failed “Proposal” to dana@example.com: could not connect to {HOST}:{port} "
-        "(Connection refused)\n0 sent, 1 failed\n"
+        "(Connection refused)\n"
     )
+    assert result.stdout == "0 sent, 1 failed\n"
     assert _reload(email_id).attempts == 2
 
 
