@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from fieldsvc import create_app
 from fieldsvc.extensions import db, limiter
 from tests import postgres
+from tests.smtp import SmtpServer
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -103,6 +104,28 @@ def client(app: Flask) -> "CsrfClient":
 @pytest.fixture
 def runner(app: Flask):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def smtp_server(app: Flask) -> Iterator[SmtpServer]:
+    """A real SMTP server on 127.0.0.1 that the app delivers to: `smtp_server.messages`
+    holds what arrived (EmailMessage objects); `smtp_server.refuse(address)` makes it
+    answer 550 for that recipient, `accept(address)` lifts it."""
+    server = SmtpServer()
+    server.start()
+    app.config.update(
+        SMTP_HOST=server.host,
+        SMTP_PORT=server.port,
+        SMTP_SECURITY="none",
+        SMTP_USERNAME="",
+        SMTP_PASSWORD="",
+        SMTP_TIMEOUT=5.0,
+        MAIL_FROM="Fieldsvc Service <service@fieldsvc.example>",
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 class CsrfClient(FlaskClient):
