@@ -92,7 +92,6 @@ def _register_blueprints(app: Flask) -> None:
         proposals_cli.bp,
         mail_cli.bp,
         audit_cli.bp,
-        mail_cli.bp,
         users_cli.bp,
         demo.bp,
     ):

@@ -6,12 +6,13 @@ server that is down or a worker that dies mid-send leaves a row to show and retr
 
 import smtplib
 import ssl
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from fieldsvc.database import utcnow
 from fieldsvc.errors import FieldError
@@ -104,11 +105,26 @@ def deliver_now(email: OutgoingEmail) -> bool:
     return delivered
 
 
-def retry_pending(limit: int | None = None) -> list[OutgoingEmail]:
-    """Deliver every pending or failed e-mail, oldest first, committing after each."""
+# A web request delivers the e-mail it queued right after committing it; the retry
+# leaves a pending e-mail alone this long, so the two never send the same message.
+PENDING_GRACE = timedelta(minutes=2)
+
+
+def retry_pending(limit: int | None = None, now: datetime | None = None) -> list[OutgoingEmail]:
+    """Deliver every failed e-mail, and every pending one older than PENDING_GRACE,
+    oldest first, committing after each."""
+    settled = (now or utcnow()) - PENDING_GRACE
     query = (
         select(OutgoingEmail)
-        .where(OutgoingEmail.status.in_(UNSENT))
+        .where(
+            or_(
+                OutgoingEmail.status == EmailStatus.FAILED,
+                and_(
+                    OutgoingEmail.status == EmailStatus.PENDING,
+                    OutgoingEmail.created_at <= settled,
+                ),
+            )
+        )
         .order_by(OutgoingEmail.created_at, OutgoingEmail.id)
         .limit(limit)
     )

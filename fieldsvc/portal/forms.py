@@ -1,7 +1,14 @@
 """The customer's forms. What is missing is said by the services, in their words."""
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (
+    HiddenField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Length
 
 from fieldsvc.portal.services import DECLINE_REASONS
@@ -29,7 +36,9 @@ class ChangesForm(AnswerForm):
 
 class DeclineForm(AnswerForm):
     reason = RadioField(
-        "Why do you decline?", choices=list(DECLINE_REASONS.items()), validate_choice=False
+        "Why do you decline?",
+        choices=[SelectChoice(key, label) for key, label in DECLINE_REASONS.items()],
+        validate_choice=False,
     )
     comment = TextAreaField("Anything you want to add", validators=[Length(max=5000)])
 
@@ -48,7 +57,7 @@ class ReportForm(FlaskForm):
 class SurveyForm(FlaskForm):
     score = RadioField(
         "How likely are you to recommend us to a colleague? (0 = not at all, 10 = very)",
-        choices=[(n, str(n)) for n in range(11)],
+        choices=[SelectChoice(n, str(n)) for n in range(11)],
         coerce=int,
         validators=[InputRequired("Choose a score from 0 to 10.")],
     )

@@ -99,6 +99,7 @@ class SurveyResponse(Audited, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     incident: Mapped["Incident"] = relationship()
+    status_link: Mapped[StatusLink] = relationship()
 
     def __str__(self) -> str:
         return f"satisfaction {self.score}/10"

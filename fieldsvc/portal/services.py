@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from fieldsvc.audit.services import acting, events_about
+from fieldsvc.clock import to_local
 from fieldsvc.database import utcnow
 from fieldsvc.errors import DomainError, FieldError, StaleVersion
 from fieldsvc.extensions import db
@@ -350,7 +351,9 @@ def timeline(incident: Incident, now: datetime | None = None) -> list[Step]:
         status = (event.changes.get("status") or [None, None])[1]
         if event.object_type == "Incident" and status == IncidentStatus.RESOLVED.value:
             steps.append(Step(event.at, "Resolved."))
-    return sorted(steps, key=lambda step: _moment(step.on))
+    # By day only: a stable sort keeps the order above within a day (an order placed
+    # "today" is a date, and must not come before the report made this afternoon).
+    return sorted(steps, key=lambda step: _day(step.on))
 
 
 def _part_steps(order: PartOrder, events) -> list[Step]:
@@ -395,7 +398,5 @@ def _answer_text(response: CustomerResponse) -> str:
     }[response.kind]
 
 
-def _moment(value: date | datetime) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    return datetime.combine(value, datetime.min.time()).replace(tzinfo=utcnow().tzinfo)
+def _day(value: date | datetime) -> date:
+    return to_local(value).date() if isinstance(value, datetime) else value

@@ -7,9 +7,16 @@ import socket
 import pytest
 from sqlalchemy import select
 
+from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
 from fieldsvc.mail.models import EmailStatus, OutgoingEmail
-from fieldsvc.mail.services import deliver, deliver_now, queue_email, retry_pending
+from fieldsvc.mail.services import (
+    PENDING_GRACE,
+    deliver,
+    deliver_now,
+    queue_email,
+    retry_pending,
+)
 from tests.smtp import HOST, free_port
 
 
@@ -95,7 +102,7 @@ def test_retry_sends_only_unsent_emails_oldest_first_and_never_a_sent_one_again(
     db.session.commit()
     assert len(smtp_server.messages) == 1
 
-    retried = retry_pending()
+    retried = retry_pending(now=utcnow() + PENDING_GRACE)
 
     assert retried == [failed, pending]
     assert [m["Subject"] for m in smtp_server.messages] == [
@@ -115,8 +122,20 @@ def test_retry_sends_only_unsent_emails_oldest_first_and_never_a_sent_one_again(
 def test_retry_limit_takes_the_oldest_first(smtp_server):
     emails = [queue_email(f"n{n}@example.com", f"Number {n}", "Body") for n in range(3)]
 
-    assert retry_pending(limit=2) == emails[:2]
+    assert retry_pending(limit=2, now=utcnow() + PENDING_GRACE) == emails[:2]
     assert [e.status for e in emails] == [EmailStatus.SENT, EmailStatus.SENT, EmailStatus.PENDING]
+
+
+def test_retry_leaves_an_e_mail_just_queued_to_the_request_delivering_it(smtp_server):
+    """A web request commits its e-mail, then delivers it: a retry running meanwhile must
+    not send it a second time."""
+    email = queue_email("dana@example.com", "Proposal", "Body")
+    db.session.commit()
+
+    assert retry_pending() == []
+    assert smtp_server.messages == []
+    assert retry_pending(now=email.created_at + PENDING_GRACE) == [email]
+    assert len(smtp_server.messages) == 1
 
 
 def test_deliver_now_keeps_the_failed_row(app):

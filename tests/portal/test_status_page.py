@@ -122,7 +122,7 @@ def test_technicians_and_other_teams_cannot_revoke_or_reissue(
 
 
 def test_a_link_opens_only_its_own_incident(app, seed, token, customer):
-    other = build_seed_001()  # another customer's incident, also sent
+    other = build_seed_001(other="Second ")  # another customer's incident, also sent
     other_token = send(other)
 
     assert customer.get(f"/status/{token}/proposals/{other.revision.id}.pdf").status_code == 404
@@ -333,7 +333,7 @@ def test_the_customer_reports_a_new_incident_that_the_team_sees(
 
 
 def test_a_site_of_another_customer_is_refused_in_a_portal_report(seed, token, customer):
-    other = build_seed_001()
+    other = build_seed_001(other="Second ")
 
     response = customer.post(
         f"/status/{token}/report",
@@ -346,6 +346,7 @@ def test_a_site_of_another_customer_is_refused_in_a_portal_report(seed, token, c
 
 def test_the_survey_opens_once_resolved_and_is_answered_once(seed, token, customer):
     assert "How did we do?" not in customer.get(f"/status/{token}").get_data(as_text=True)
+    _answer(customer, token, seed, "accept", full_name="Dana Whitfield")
     change_status(
         seed.incident, IncidentStatus.RESOLVED, actor=seed.supervisor, note="Replaced both."
     )

@@ -139,16 +139,18 @@ def _advance(order: PartOrder, status: PartOrderStatus, actor: User) -> None:
         change_part_order_status(order, step, actor=actor, today=TODAY)
 
 
-def build_seed_001(*, with_proposal: bool = True) -> Seed001:
-    """Seed 001 up to the drafted offer (revision 1, a draft by the technician)."""
+def build_seed_001(*, with_proposal: bool = True, other: str = "") -> Seed001:
+    """Seed 001 up to the drafted offer (revision 1, a draft by the technician).
+
+    `other` names a second, separate copy (its own team, customer and people)."""
     with acting(None, reason="test data"):
-        team = Team(name="North-East field team")
+        team = Team(name=f"{other}North-East field team")
         db.session.add(team)
         db.session.flush()
         users = {
             role: create_user(
                 name=name,
-                email=f"{role.value}@northwind-test.example",
+                email=f"{role.value}{other.strip().lower()}@northwind-test.example",
                 role=role,
                 password=PASSWORD,
                 approval_limit=Decimal(limit),
@@ -161,14 +163,16 @@ def build_seed_001(*, with_proposal: bool = True) -> Seed001:
                 ("Alex Admin", Role.ADMIN, "20000.00"),
             )
         }
-        customer = Customer(name="Northwind Pharma", team=team)
+        customer = Customer(name=f"{other}Northwind Pharma", team=team)
         site = Site(customer=customer, name="Building 4 — Sterile Fill", address="1200 Harbor Road")
         contact = Contact(
             customer=customer, name="Dana Whitfield", email="dana.whitfield@northwind.example"
         )
-        supplier = Supplier(name="Precision Instruments Supply")
+        supplier = Supplier(name=f"{other}Precision Instruments Supply")
         part = Part(
-            number="PTX-400", description="PTX-400 pressure transmitter", list_price=Decimal(350)
+            number=f"{other.strip()}PTX-400",
+            description="PTX-400 pressure transmitter",
+            list_price=Decimal(350),
         )
         db.session.add_all([customer, site, contact, supplier, part])
         db.session.flush()
