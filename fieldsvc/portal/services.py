@@ -43,6 +43,15 @@ DECLINE_REASONS = {
     "disagree": "We do not agree with the proposal",
     "other": "Another reason",
 }
+# The incident's status as the customer reads it.
+CUSTOMER_STATUS = {
+    IncidentStatus.OPEN: "We are working on it",
+    IncidentStatus.REMEDIATION_PROPOSED: "Waiting for your answer to our proposal",
+    IncidentStatus.REMEDIATION_ACCEPTED: "You accepted our proposal; the work is planned",
+    IncidentStatus.RESOLVED: "Resolved",
+    IncidentStatus.CLOSED: "Resolved and closed",
+    IncidentStatus.CANCELLED: "Cancelled",
+}
 RESOLVED_STATUSES = frozenset({IncidentStatus.RESOLVED, IncidentStatus.CLOSED})
 # Staff promise to answer a customer's request or report within this time.
 ANSWER_WITHIN = timedelta(hours=4)

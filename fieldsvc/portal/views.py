@@ -96,6 +96,7 @@ def _page(token: str, link: StatusLink, answering: dict | None = None, report=No
         survey_form=survey or forms.SurveyForm(formdata=None),
         survey_open=services.survey_open(incident),
         reasons=services.DECLINE_REASONS,
+        customer_status=services.CUSTOMER_STATUS,
     )
 
 

@@ -12,25 +12,48 @@ from fieldsvc import create_app
 from fieldsvc.demo import load_demo_data
 from fieldsvc.extensions import db
 from tests.conftest import ARTIFACTS, migrate, missing, test_config
+from tests.smtp import SmtpServer
 
 CHROMIUM = "/usr/bin/chromium"
 TABLET = {"width": 768, "height": 1024}
+PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory) -> Iterator[str]:
+def live_smtp() -> Iterator[SmtpServer]:
+    """The mail server the live app delivers to: what customers and staff were sent."""
+    server = SmtpServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, live_smtp) -> Iterator[str]:
     """The app with the demo data on its own SQLite file, served from a thread."""
     url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'fieldsvc.sqlite3'}"
     migrate(url)
-    app = create_app(test_config(url, SERVER_NAME=None, LOGIN_RATE_LIMIT="100 per minute"))
+    app = create_app(
+        test_config(
+            url,
+            SERVER_NAME=None,
+            LOGIN_RATE_LIMIT="100 per minute",
+            SMTP_HOST=live_smtp.host,
+            SMTP_PORT=live_smtp.port,
+            UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads")),
+        )
+    )
     with app.app_context():
         load_demo_data()
         db.session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield app.config["BASE_URL"]
     finally:
         server.shutdown()
         thread.join()
@@ -57,7 +80,16 @@ def browser():
 def page(browser, live_server):
     """A fresh tablet-sized tab. Fails the test when a page's script errors, its own CSP
     blocks something, or an asset it loads is missing (a page itself may answer 4xx)."""
-    context = browser.new_context(viewport=TABLET, has_touch=True, base_url=live_server)
+    page, errors = watched_page(browser, live_server, TABLET)
+    yield page
+    page.context.close()
+    assert not errors, f"browser console errors: {errors}"
+
+
+def watched_page(browser, base_url: str, viewport: dict):
+    """A tab in a context of its own (its own cookies), and the list its script errors,
+    CSP violations and missing assets are collected in."""
+    context = browser.new_context(viewport=viewport, has_touch=True, base_url=base_url)
     page = context.new_page()
     errors: list[str] = []
 
@@ -73,9 +105,7 @@ def page(browser, live_server):
     page.on("console", on_console)
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("response", on_response)
-    yield page
-    context.close()
-    assert not errors, f"browser console errors: {errors}"
+    return page, errors
 
 
 @pytest.fixture
