@@ -12,6 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import segno
 from flask import current_app, render_template
 from PIL import ImageFile
 from weasyprint import HTML
@@ -114,7 +115,11 @@ def is_draft(revision: ProposalRevision) -> bool:
     return revision.status not in APPROVED_STATUSES
 
 
-def render_proposal_html(revision: ProposalRevision, *, draft: bool) -> str:
+def render_proposal_html(
+    revision: ProposalRevision, *, draft: bool, status_url: str | None = None
+) -> str:
+    """The proposal as HTML for WeasyPrint. `status_url` is the customer's status page
+    (printed with its QR code); None before sending, when no link exists yet."""
     proposal = revision.proposal
     incident = proposal.incident
     priced, totals = services.price(revision)
@@ -135,12 +140,23 @@ def render_proposal_html(revision: ProposalRevision, *, draft: bool) -> str:
         paper_size=current_app.config["PAPER_SIZE"].lower(),
         logo_url=LOGO_URL if company_logo() else None,
         long_date=long_date,
+        status_url=status_url,
+        status_qr=status_qr_data_url(status_url) if status_url else None,
     )
 
 
-def render_proposal_pdf(revision: ProposalRevision, *, draft: bool) -> bytes:
-    """The proposal PDF of one revision, watermarked DRAFT when `draft`."""
-    return html_to_pdf(render_proposal_html(revision, draft=draft))
+def render_proposal_pdf(
+    revision: ProposalRevision, *, draft: bool, status_url: str | None = None
+) -> bytes:
+    """The proposal PDF of one revision, watermarked DRAFT when `draft`, with the status
+    page link when one is given."""
+    return html_to_pdf(render_proposal_html(revision, draft=draft, status_url=status_url))
+
+
+def status_qr_data_url(status_url: str) -> str:
+    """The status page link as a QR code: an SVG `data:` URL, drawn as vectors, so the
+    fetcher needs nothing new. Level M still reads with a crease or a coffee stain."""
+    return segno.make(status_url, error="m").svg_data_uri(omitsize=True)
 
 
 def pdf_filename(revision: ProposalRevision) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pypdf
 import pytest
+import zxingcpp
 from PIL import Image, ImageFile
 from sqlalchemy import select
 
@@ -29,6 +30,11 @@ from fieldsvc.proposals.services import (
 from tests.conftest import ARTIFACTS, missing
 from tests.factories import PASSWORD
 from tests.proposals.seed_001 import TOMORROW, Seed001, build_seed_001
+
+# As long as the real links are: a base URL and a 43-character token.
+STATUS_URL = (
+    "https://service.northwind-test.example/status/q2-7Hw9Ks0pXcVbN1mZa4LtYe8Rg6UiOjPfD5hQx0c"
+)
 
 ATTACKS = (
     '<img src="file:///etc/passwd"> <link rel="attachment" href="file:///etc/passwd"> '
@@ -61,6 +67,32 @@ def _approve(seed: Seed001) -> None:
 
 def _passwd_marker() -> str:
     return Path("/etc/passwd").read_text().split(":", 1)[0] + ":"
+
+
+def _page_images(data: bytes, tmp_path: Path) -> list[Image.Image]:
+    """Every page as a 100 dpi picture, as a phone camera would see the paper."""
+    pdftoppm = shutil.which("pdftoppm")
+    if pdftoppm is None:
+        missing("pdftoppm (poppler-utils) is not installed")
+    source = tmp_path / "proposal.pdf"
+    source.write_bytes(data)
+    subprocess.run([pdftoppm, "-png", "-r", "100", source, tmp_path / "page"], check=True)
+    return [Image.open(path) for path in sorted(tmp_path.glob("page*.png"))]
+
+
+def _qr_codes(data: bytes, tmp_path: Path) -> list[str]:
+    return [
+        code.text for page in _page_images(data, tmp_path) for code in zxingcpp.read_barcodes(page)
+    ]
+
+
+def _links(data: bytes) -> list[str]:
+    return [
+        annotation.get_object()["/A"]["/URI"]
+        for page in _reader(data).pages
+        for annotation in page.get("/Annots", [])
+        if "/URI" in annotation.get_object().get("/A", {})
+    ]
 
 
 # --- what the customer reads -----------------------------------------------------------------
@@ -167,6 +199,33 @@ def test_a_long_proposal_repeats_the_table_header_on_every_page(seed):
     # The acceptance block is whole on one page.
     signing = [n for n, page in enumerate(pages) if "Acceptance" in page or "Signature" in page]
     assert len(signing) == 1
+
+
+def test_a_sent_pdf_prints_the_status_link_and_a_qr_code_that_opens_it(seed, tmp_path):
+    data = pdf.render_proposal_pdf(seed.revision, draft=False, status_url=STATUS_URL)
+
+    text = _text(data)
+    assert "Follow this incident and accept this proposal online: scan the code or open" in text
+    # A long link may wrap onto a second line; what is printed is the whole link.
+    assert STATUS_URL in "".join(text.split())
+    assert "is added when the proposal is sent" not in text
+    assert set(_links(data)) == {STATUS_URL}  # one link area on each line it takes
+    assert _qr_codes(data, tmp_path) == [STATUS_URL]
+    # Drawn as vectors, not as a picture: sharp however it is printed or zoomed.
+    assert not any(page.images for page in _reader(data).pages)
+
+
+def test_a_preview_says_the_link_is_added_when_the_proposal_is_sent(seed, tmp_path):
+    data = pdf.render_proposal_pdf(seed.revision, draft=True)
+
+    text = _text(data)
+    assert (
+        "The link to follow this incident and accept this proposal online is added when the "
+        "proposal is sent." in " ".join(text.split())
+    )
+    assert "/status/" not in text
+    assert _links(data) == []
+    assert _qr_codes(data, tmp_path) == []
 
 
 def test_page_one_renders_to_a_picture_that_is_not_blank(seed, tmp_path):
