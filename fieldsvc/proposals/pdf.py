@@ -5,17 +5,24 @@ WeasyPrint fetches every URL the HTML names (images, stylesheets, attachments), 
 its default fetcher happily embeds `file:///etc/passwd` or calls an internal address.
 So it only ever gets `AppOnlyFetcher`: the app's own static files and the few files
 the render names explicitly (the logo), nothing else.
+
+The PDF is written as PDF/A-3b (an archival PDF that may carry files) with the
+proposal as data, `proposal.json`, inside it: the customer's systems can read the
+figures without retyping them, and each revision names the PDF of the one before.
 """
 
+import json
 import mimetypes
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import segno
 from flask import current_app, render_template
 from PIL import ImageFile
-from weasyprint import HTML
+from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from fieldsvc.clock import to_local
@@ -34,6 +41,23 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 BASE_URL = "https://fieldsvc.invalid/"
 LOGO_URL = BASE_URL + "logo"
 MAX_DATA_URL_CHARS = 1024 * 1024
+
+
+def list_associated_files_once(document, pdf) -> None:
+    """WeasyPrint 70.0 lists each attachment twice in the catalog's /AF array (its issue
+    2917, fixed after 70.0): keep one of each. Drop this once a newer one is locked."""
+    if "AF" in pdf.catalog:
+        pdf.catalog["AF"][:] = list(dict.fromkeys(pdf.catalog["AF"]))
+
+
+# Every proposal PDF is written with these options, by the app and by the benchmark.
+PDF_OPTIONS: dict[str, Any] = {
+    "pdf_variant": "pdf/a-3b",
+    "finisher": list_associated_files_once,
+}
+DATA_FILENAME = "proposal.json"
+DATA_FORMAT = "fieldsvc-proposal"
+DATA_FORMAT_VERSION = 1
 
 # A revision in these statuses was approved by a supervisor; before that it is a draft.
 APPROVED_STATUSES = frozenset(
@@ -101,10 +125,15 @@ def app_fetcher() -> AppOnlyFetcher:
     return AppOnlyFetcher(Path(current_app.static_folder), files)
 
 
-def html_to_pdf(html: str, *, fetcher: AppOnlyFetcher | None = None) -> bytes:
-    """Render HTML to PDF bytes, loading only what `AppOnlyFetcher` serves."""
+def html_to_pdf(
+    html: str,
+    *,
+    fetcher: AppOnlyFetcher | None = None,
+    attachments: list[Attachment] | None = None,
+) -> bytes:
+    """Render HTML to PDF/A-3b bytes, loading only what `AppOnlyFetcher` serves."""
     document = HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher or app_fetcher())
-    return document.write_pdf()
+    return document.write_pdf(attachments=attachments or [], **PDF_OPTIONS)
 
 
 def is_draft(revision: ProposalRevision) -> bool:
@@ -124,7 +153,6 @@ def render_proposal_html(
     incident = proposal.incident
     priced, totals = services.price(revision)
     orders = [order for order in incident.part_orders if order.status in PLACED_ORDER_STATUSES]
-    issued = revision.reviewed_at if not draft and revision.reviewed_at else revision.updated_at
     return render_template(
         "pdf/proposal.html",
         revision=revision,
@@ -134,7 +162,7 @@ def render_proposal_html(
         totals=totals,
         tax_rate=current_app.config["TAX_RATE"],
         orders=orders,
-        issued_on=to_local(issued or revision.created_at).date(),
+        issued_on=issued_on(revision, draft=draft),
         visit=to_local(revision.return_visit_at) if revision.return_visit_at else None,
         draft=draft,
         paper_size=current_app.config["PAPER_SIZE"].lower(),
@@ -148,15 +176,96 @@ def render_proposal_html(
 def render_proposal_pdf(
     revision: ProposalRevision, *, draft: bool, status_url: str | None = None
 ) -> bytes:
-    """The proposal PDF of one revision, watermarked DRAFT when `draft`, with the status
-    page link when one is given."""
-    return html_to_pdf(render_proposal_html(revision, draft=draft, status_url=status_url))
+    """The proposal PDF of one revision (PDF/A-3b with proposal.json inside),
+    watermarked DRAFT when `draft`, with the status page link when one is given."""
+    html = render_proposal_html(revision, draft=draft, status_url=status_url)
+    return html_to_pdf(
+        html,
+        attachments=[data_attachment(proposal_json(revision))],
+    )
 
 
 def status_qr_data_url(status_url: str) -> str:
     """The status page link as a QR code: an SVG `data:` URL, drawn as vectors, so the
     fetcher needs nothing new. Level M still reads with a crease or a coffee stain."""
     return segno.make(status_url, error="m").svg_data_uri(omitsize=True)
+
+
+def issued_on(revision: ProposalRevision, *, draft: bool) -> date:
+    """The proposal's date: its approval once approved, else its last change."""
+    issued = revision.reviewed_at if not draft and revision.reviewed_at else revision.updated_at
+    return to_local(issued or revision.created_at).date()
+
+
+# --- proposal.json ---------------------------------------------------------------------------
+
+
+def proposal_data(revision: ProposalRevision) -> dict[str, Any]:
+    """The revision as data, as the PDF prints it: what proposal.json holds. Amounts are
+    strings ("350.00") so no reader turns them into floats; never our costs."""
+    proposal = revision.proposal
+    priced, totals = services.price(revision)
+    previous = next((r for r in proposal.revisions if r.number == revision.number - 1), None)
+    return {
+        "format": DATA_FORMAT,
+        "format_version": DATA_FORMAT_VERSION,
+        "incident": proposal.incident.reference,
+        "proposal_id": proposal.id,
+        "revision": revision.number,
+        "status": revision.status.value,
+        "issued_on": issued_on(revision, draft=is_draft(revision)).isoformat(),
+        "valid_until": revision.valid_until.isoformat() if revision.valid_until else None,
+        "currency": current_app.config["CURRENCY"],
+        "tax_rate": str(current_app.config["TAX_RATE"]),
+        "lines": [
+            {
+                "kind": p.line.kind.value,
+                "description": p.line.description,
+                "quantity": _fixed(p.line.quantity),
+                "unit_price": _fixed(p.line.unit_price),
+                "discount_pct": _fixed(p.line.discount_pct),
+                "customer_share_pct": _fixed(p.line.customer_share_pct),
+                "list_value": _fixed(p.amounts.list_value),
+                "discount": _fixed(p.amounts.discount),
+                "net": _fixed(p.amounts.net),
+                "customer_pays": _fixed(p.amounts.customer_pays),
+                "we_absorb": _fixed(p.amounts.we_absorb),
+            }
+            for p in priced
+        ],
+        "totals": {
+            "list_value": _fixed(totals.list_value),
+            "discount": _fixed(totals.discount),
+            "net": _fixed(totals.net),
+            "customer_pays": _fixed(totals.customer_pays),
+            "we_absorb": _fixed(totals.we_absorb),
+            "tax": _fixed(totals.tax),
+            "customer_total": _fixed(totals.customer_total),
+        },
+        "previous_revision_pdf_sha256": previous.pdf_sha256 if previous else None,
+    }
+
+
+def proposal_json(revision: ProposalRevision) -> bytes:
+    """proposal.json: `proposal_data` as UTF-8, keys in the order written there."""
+    text = json.dumps(proposal_data(revision), indent=2, ensure_ascii=False)
+    return (text + "\n").encode()
+
+
+def data_attachment(data: bytes) -> Attachment:
+    """proposal.json as a PDF/A-3 associated file: "Data" is what the pages show."""
+    return Attachment(
+        string=data,
+        name=DATA_FILENAME,
+        description="The proposal as data: lines, amounts and totals",
+        relationship="Data",
+    )
+
+
+def _fixed(value: Decimal) -> str:
+    # The columns hold two decimals; a value read back has them, a value just assigned
+    # may not ("2" vs "2.00"). Printed the same either way; nothing is rounded here.
+    return f"{value:.2f}"
 
 
 def pdf_filename(revision: ProposalRevision) -> str:

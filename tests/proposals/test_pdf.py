@@ -1,10 +1,12 @@
 """The proposal PDF as the customer reads it: content, watermark, pages, the preview
 route, the CLI command, and the fetcher that keeps files and the network out of it."""
 
+import json
 import shutil
 import socketserver
 import subprocess
 import threading
+import xml.etree.ElementTree as ET
 from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
@@ -29,12 +31,13 @@ from fieldsvc.proposals.services import (
 )
 from tests.conftest import ARTIFACTS, missing
 from tests.factories import PASSWORD
-from tests.proposals.seed_001 import TOMORROW, Seed001, build_seed_001
+from tests.proposals.seed_001 import PLAN, TOMORROW, Seed001, build_seed_001
 
 # As long as the real links are: a base URL and a 43-character token.
 STATUS_URL = (
     "https://service.northwind-test.example/status/q2-7Hw9Ks0pXcVbN1mZa4LtYe8Rg6UiOjPfD5hQx0c"
 )
+PDFAID = "{http://www.aiim.org/pdfa/ns/id/}"
 
 ATTACKS = (
     '<img src="file:///etc/passwd"> <link rel="attachment" href="file:///etc/passwd"> '
@@ -93,6 +96,24 @@ def _links(data: bytes) -> list[str]:
         for annotation in page.get("/Annots", [])
         if "/URI" in annotation.get_object().get("/A", {})
     ]
+
+
+def _embedded_data(data: bytes) -> dict:
+    files = _reader(data).attachments
+    assert list(files) == ["proposal.json"]
+    (content,) = files["proposal.json"]
+    return json.loads(content)
+
+
+def _fonts(resources) -> list:
+    """Every font the pages use, including those of forms (SVG drawings) they contain."""
+    resources = resources.get_object()
+    fonts = [font.get_object() for font in resources.get("/Font", {}).values()]
+    for xobject in resources.get("/XObject", {}).values():
+        xobject = xobject.get_object()
+        if "/Resources" in xobject:
+            fonts += _fonts(xobject["/Resources"])
+    return fonts
 
 
 # --- what the customer reads -----------------------------------------------------------------
@@ -172,7 +193,7 @@ def test_customer_text_is_printed_as_text_never_as_markup(seed):
     assert "<script>alert(1)</script>" in text
     assert '<img src="file:///etc/passwd">' in text
     assert _passwd_marker() not in text
-    assert _reader(data).attachments == {}
+    assert list(_reader(data).attachments) == ["proposal.json"]  # and no file it named
 
 
 def test_a_long_proposal_repeats_the_table_header_on_every_page(seed):
@@ -259,6 +280,123 @@ def test_a_logo_outside_the_static_and_instance_folders_is_refused(app, seed):
 def test_loading_weasyprint_leaves_truncated_photos_refused(app):
     # WeasyPrint turns this on when imported; photo uploads rely on it being off.
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+# --- PDF/A-3b with proposal.json inside -------------------------------------------------------
+
+
+def test_the_pdf_carries_proposal_json_with_the_figures_it_prints(seed):
+    revision = seed.revision
+
+    data = pdf.render_proposal_pdf(revision, draft=True)
+
+    embedded = _embedded_data(data)
+    assert embedded == pdf.proposal_data(revision)
+    assert {key: embedded[key] for key in ("incident", "proposal_id", "revision", "status")} == {
+        "incident": seed.incident.reference,
+        "proposal_id": seed.proposal.id,
+        "revision": 1,
+        "status": "draft",
+    }
+    assert (embedded["currency"], embedded["tax_rate"]) == ("USD", "0")
+    assert embedded["issued_on"] == pdf.issued_on(revision, draft=True).isoformat()
+    assert embedded["valid_until"] == revision.valid_until.isoformat()
+    assert embedded["lines"][0] == {
+        "kind": "part",
+        "description": "PTX-400 pressure transmitter, replacing PT-107 and PT-117",
+        "quantity": "2.00",
+        "unit_price": "350.00",
+        "discount_pct": "0.00",
+        "customer_share_pct": "50.00",
+        "list_value": "700.00",
+        "discount": "0.00",
+        "net": "700.00",
+        "customer_pays": "350.00",
+        "we_absorb": "350.00",
+    }
+    assert [line["kind"] for line in embedded["lines"]] == ["part", "goodwill", "labour"]
+    assert embedded["totals"] == {
+        "list_value": "1530.00",
+        "discount": "0.00",
+        "net": "1530.00",
+        "customer_pays": "350.00",
+        "we_absorb": "1180.00",
+        "tax": "0.00",
+        "customer_total": "350.00",
+    }
+    assert embedded["previous_revision_pdf_sha256"] is None
+    # What we paid the supplier is ours: it is on no page, so it is not in the data either.
+    assert "cost" not in json.dumps(embedded)
+
+
+def test_proposal_json_is_the_same_bytes_each_time_and_names_the_previous_pdf(seed):
+    _approve(seed)
+    first = seed.revision
+    first.pdf_sha256 = "5e" * 32  # as sending revision 1 recorded it
+    db.session.flush()
+    second = save_revision(
+        first,
+        seed.draft(plan=PLAN + " Bring the spare."),
+        actor=seed.technician,
+        expected_version=first.version,
+    )
+
+    data = pdf.proposal_data(second)
+
+    assert (data["revision"], data["previous_revision_pdf_sha256"]) == (2, "5e" * 32)
+    assert list(data) == [
+        "format",
+        "format_version",
+        "incident",
+        "proposal_id",
+        "revision",
+        "status",
+        "issued_on",
+        "valid_until",
+        "currency",
+        "tax_rate",
+        "lines",
+        "totals",
+        "previous_revision_pdf_sha256",
+    ]
+    assert pdf.proposal_json(second) == pdf.proposal_json(second)
+    assert json.loads(pdf.proposal_json(second)) == data
+
+
+def test_the_json_is_an_associated_file_of_a_pdf_that_declares_pdf_a_3b(seed):
+    data = pdf.render_proposal_pdf(seed.revision, draft=False, status_url=STATUS_URL)
+
+    reader = _reader(data)
+    catalog = reader.trailer["/Root"]
+    (filespec_ref,) = catalog["/AF"]  # listed once
+    names = catalog["/Names"]["/EmbeddedFiles"]["/Names"]
+    assert names[0] == "proposal.json" and names[1] == filespec_ref
+    filespec = filespec_ref.get_object()
+    assert filespec["/AFRelationship"] == "/Data"
+    assert filespec["/UF"] == "proposal.json"
+    embedded = filespec["/EF"]["/F"].get_object()
+    assert embedded["/Subtype"] == "/application/json"
+    assert "/ModDate" in embedded["/Params"]
+    # The XMP metadata says PDF/A-3, conformance level B.
+    xmp = ET.fromstring(
+        reader.xmp_metadata.stream.get_data().split(b"?>", 1)[1].rsplit(b"<?", 1)[0]
+    )
+    claims = [
+        (d.get(f"{PDFAID}part"), d.get(f"{PDFAID}conformance"))
+        for d in xmp.iter("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}Description")
+        if d.get(f"{PDFAID}part")
+    ]
+    assert claims == [("3", "B")]
+    (intent,) = catalog["/OutputIntents"]
+    assert intent["/S"] == "/GTS_PDFA1"
+    assert intent["/DestOutputProfile"].get_object().get_data()[36:40] == b"acsp"  # an ICC profile
+    assert "/ID" in reader.trailer
+    fonts = _fonts(reader.pages[0]["/Resources"])
+    assert fonts
+    for font in fonts:
+        for described in font.get("/DescendantFonts", [font]):
+            descriptor = described.get_object()["/FontDescriptor"]
+            assert {"/FontFile", "/FontFile2", "/FontFile3"} & set(descriptor), font["/BaseFont"]
 
 
 # --- only the app's own files reach the PDF -------------------------------------------------
