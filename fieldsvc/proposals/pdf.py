@@ -4,7 +4,7 @@ from `templates/pdf/proposal.html` and the print stylesheet `static/css/pdf.css`
 WeasyPrint fetches every URL the HTML names (images, stylesheets, attachments), and
 its default fetcher happily embeds `file:///etc/passwd` or calls an internal address.
 So it only ever gets `AppOnlyFetcher`: the app's own static files and the few files
-the render names explicitly (the logo), nothing else.
+the render names explicitly (the logo, the incident's photos), nothing else.
 
 The PDF is written as PDF/A-3b (an archival PDF that may carry files) with the
 proposal as data, `proposal.json`, inside it: the customer's systems can read the
@@ -13,6 +13,7 @@ figures without retyping them, and each revision names the PDF of the one before
 
 import json
 import mimetypes
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -27,9 +28,12 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from fieldsvc.clock import to_local
 from fieldsvc.config import ConfigurationError
+from fieldsvc.incidents.models import Attachment as Photo
+from fieldsvc.incidents.models import Incident
 from fieldsvc.parts.models import PartOrderStatus
 from fieldsvc.proposals import services
 from fieldsvc.proposals.models import ProposalRevision, RevisionStatus
+from fieldsvc.storage import Storage, get_storage
 
 # Importing WeasyPrint sets this Pillow switch for the whole process, and then a cut-off
 # photo upload would be accepted as whole (incidents/photos.py relies on Pillow refusing
@@ -54,6 +58,10 @@ def list_associated_files_once(document, pdf) -> None:
 PDF_OPTIONS: dict[str, Any] = {
     "pdf_variant": "pdf/a-3b",
     "finisher": list_associated_files_once,
+    # Photos are embedded at most this sharp: plenty for paper, and a 12-megapixel
+    # phone photo of several megabytes takes tens of kilobytes in the PDF.
+    "dpi": 150,
+    "jpeg_quality": 80,
 }
 DATA_FILENAME = "proposal.json"
 DATA_FORMAT = "fieldsvc-proposal"
@@ -84,14 +92,31 @@ class RefusedURL(ValueError):
     """A URL the PDF may not load. WeasyPrint logs it and renders without the resource."""
 
 
-class AppOnlyFetcher(URLFetcher):
-    """Serves the static folder and the named `files` under BASE_URL; refuses the rest."""
+@dataclass(frozen=True)
+class StoredFile:
+    """A file in the app's storage that the PDF may show: one of the incident's photos."""
 
-    def __init__(self, static_folder: Path, files: dict[str, Path] | None = None) -> None:
+    key: str
+    content_type: str
+
+
+class AppOnlyFetcher(URLFetcher):
+    """Serves the static folder, the named `files` and the named `stored` files under
+    BASE_URL; refuses the rest."""
+
+    def __init__(
+        self,
+        static_folder: Path,
+        files: dict[str, Path] | None = None,
+        stored: dict[str, StoredFile] | None = None,
+        storage: Storage | None = None,
+    ) -> None:
         # fail_on_errors=False: a refused URL is skipped, not a failed render.
         super().__init__(allowed_protocols=("data",), allow_redirects=False)
         self.static_folder = static_folder.resolve()
         self.files = files or {}
+        self.stored = stored or {}
+        self.storage = storage
 
     def fetch(self, url: str, headers=None) -> URLFetcherResponse:
         if url.startswith("data:"):
@@ -99,7 +124,13 @@ class AppOnlyFetcher(URLFetcher):
                 raise RefusedURL("data: URL over 1 MB")
             return super().fetch(url, headers)
         if url.startswith(BASE_URL):
-            path = self._local_file(unquote(urlsplit(url).path))
+            wanted = unquote(urlsplit(url).path)
+            stored = self.stored.get(wanted)
+            if stored is not None and self.storage is not None:
+                return URLFetcherResponse(
+                    url, self.storage.get(stored.key), headers={"Content-Type": stored.content_type}
+                )
+            path = self._local_file(wanted)
             if path is not None:
                 content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
                 return URLFetcherResponse(
@@ -119,10 +150,23 @@ class AppOnlyFetcher(URLFetcher):
         return None
 
 
-def app_fetcher() -> AppOnlyFetcher:
+def app_fetcher(incident: Incident | None = None) -> AppOnlyFetcher:
+    """The fetcher of one render: the static files, the logo, and the photos of
+    `incident` (of no other incident) at their `photo_path`."""
     logo = company_logo()
     files = {urlsplit(LOGO_URL).path: logo} if logo else {}
-    return AppOnlyFetcher(Path(current_app.static_folder), files)
+    photos = {}
+    if incident is not None:
+        photos = {
+            photo_path(photo): StoredFile(photo.storage_key, photo.content_type)
+            for photo in incident.attachments
+        }
+    return AppOnlyFetcher(Path(current_app.static_folder), files, photos, get_storage())
+
+
+def photo_path(photo: Photo) -> str:
+    """Where the template asks for a photo; only `app_fetcher` maps it to the file."""
+    return f"/photos/{photo.id}"
 
 
 def html_to_pdf(
@@ -170,6 +214,10 @@ def render_proposal_html(
         long_date=long_date,
         status_url=status_url,
         status_qr=status_qr_data_url(status_url) if status_url else None,
+        photos=[
+            (photo_path(photo), to_local(photo.uploaded_at).date())
+            for photo in incident.attachments
+        ],
     )
 
 
@@ -181,6 +229,7 @@ def render_proposal_pdf(
     html = render_proposal_html(revision, draft=draft, status_url=status_url)
     return html_to_pdf(
         html,
+        fetcher=app_fetcher(revision.proposal.incident),
         attachments=[data_attachment(proposal_json(revision))],
     )
 

@@ -2,6 +2,7 @@
 route, the CLI command, and the fetcher that keeps files and the network out of it."""
 
 import json
+import os
 import shutil
 import socketserver
 import subprocess
@@ -18,9 +19,11 @@ from PIL import Image, ImageFile
 from sqlalchemy import select
 
 from fieldsvc.auth.models import Role
+from fieldsvc.clock import to_local
 from fieldsvc.config import ConfigurationError
 from fieldsvc.demo import load_demo_data
 from fieldsvc.extensions import db
+from fieldsvc.incidents.photos import process_photo
 from fieldsvc.proposals import pdf
 from fieldsvc.proposals.models import LineKind, Proposal
 from fieldsvc.proposals.services import (
@@ -29,6 +32,7 @@ from fieldsvc.proposals.services import (
     save_revision,
     submit_revision,
 )
+from fieldsvc.storage import get_storage
 from tests.conftest import ARTIFACTS, missing
 from tests.factories import PASSWORD
 from tests.proposals.seed_001 import PLAN, TOMORROW, Seed001, build_seed_001
@@ -114,6 +118,14 @@ def _fonts(resources) -> list:
         if "/Resources" in xobject:
             fonts += _fonts(xobject["/Resources"])
     return fonts
+
+
+def _photo_jpeg(width: int, height: int) -> bytes:
+    """Noise compresses worst: a phone photo's size at its megapixels, and then some."""
+    image = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    buffer = BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
 
 
 # --- what the customer reads -----------------------------------------------------------------
@@ -397,6 +409,51 @@ def test_the_json_is_an_associated_file_of_a_pdf_that_declares_pdf_a_3b(seed):
         for described in font.get("/DescendantFonts", [font]):
             descriptor = described.get_object()["/FontDescriptor"]
             assert {"/FontFile", "/FontFile2", "/FontFile3"} & set(descriptor), font["/BaseFont"]
+
+
+# --- photos ----------------------------------------------------------------------------------
+
+
+def test_a_large_photo_is_in_the_pdf_at_print_size(app, seed, client):
+    client.sign_in(seed.technician.email, PASSWORD)
+    upload = client.post(
+        f"/incidents/{seed.incident.id}/photos",
+        data={"photos": (BytesIO(_photo_jpeg(3000, 2250)), "pt-107.jpg")},
+    )
+    assert upload.status_code == 302, upload.get_data(as_text=True)
+    (photo,) = seed.incident.attachments
+    assert photo.size > 3_000_000
+
+    response = client.get(f"/proposals/{seed.proposal.id}/revisions/1/proposal.pdf")
+
+    data = response.data
+    text = _text(data)
+    assert "Photos" in text and f"Photo 1 · {pdf.long_date(to_local(photo.uploaded_at))}" in text
+    (image,) = {image.name: image for image in _reader(data).pages[-1].images}.values()
+    # Two photos a row on A4 at 150 dpi: about 480 pixels wide, not 4000.
+    assert image.image.width < 600
+    assert len(data) < photo.size / 10
+
+
+def test_a_photo_of_another_incident_cannot_be_fetched(app, seed, make_incident):
+    photo = process_photo(_photo_jpeg(64, 48), "theirs.jpg", max_bytes=10**6, max_pixels=10**6)
+    other = make_incident(photos=[photo])
+    ours = make_incident(actor=seed.technician, site=seed.incident.site, photos=[photo])
+    db.session.commit()
+    fetcher = pdf.app_fetcher(ours)
+    theirs_url = pdf.BASE_URL + pdf.photo_path(other.attachments[0]).lstrip("/")
+    ours_url = pdf.BASE_URL + pdf.photo_path(ours.attachments[0]).lstrip("/")
+
+    with pytest.raises(pdf.RefusedURL):
+        fetcher.fetch(theirs_url)
+    served = fetcher.fetch(ours_url)
+
+    assert served.read() == get_storage().get(ours.attachments[0].storage_key)
+    recording = _Recording(Path(app.static_folder), {}, fetcher.stored, fetcher.storage)
+    html = f'<p>photos</p><img src="{pdf.photo_path(other.attachments[0])}">'
+    data = pdf.html_to_pdf(html, fetcher=recording)
+    assert recording.refused == [theirs_url]
+    assert not any(page.images for page in _reader(data).pages)
 
 
 # --- only the app's own files reach the PDF -------------------------------------------------
