@@ -403,7 +403,7 @@ def test_the_json_is_an_associated_file_of_a_pdf_that_declares_pdf_a_3b(seed):
     assert intent["/S"] == "/GTS_PDFA1"
     assert intent["/DestOutputProfile"].get_object().get_data()[36:40] == b"acsp"  # an ICC profile
     assert "/ID" in reader.trailer
-    fonts = _fonts(reader.pages[0]["/Resources"])
+    fonts = [font for page in reader.pages for font in _fonts(page["/Resources"])]
     assert fonts
     for font in fonts:
         for described in font.get("/DescendantFonts", [font]):
