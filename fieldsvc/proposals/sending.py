@@ -60,16 +60,18 @@ def send_revision(revision: ProposalRevision, *, sender: User, expected_version:
     incident = revision.proposal.incident
     _link, token = links.issue_link(incident, actor=sender)
     url = links.status_url(token)
-    body = pdf.render_proposal_pdf(revision, draft=False, status_url=url)
-    digest = hashlib.sha256(body).hexdigest()
-    key = f"proposals/{revision.proposal_id}/revision-{revision.number}-{digest[:16]}.pdf"
-    put_in_transaction(key, body)
     with acting(sender):
+        # Sent before rendering, so the frozen PDF's proposal.json says "sent".
         services.move(revision, RevisionStatus.SENT)
         revision.sent_at = utcnow()
         revision.sent_by = sender
-        revision.pdf_key = key
-        revision.pdf_sha256 = digest
+        body = pdf.render_proposal_pdf(revision, draft=False, status_url=url)
+        revision.pdf_sha256 = hashlib.sha256(body).hexdigest()
+        revision.pdf_key = (
+            f"proposals/{revision.proposal_id}/"
+            f"revision-{revision.number}-{revision.pdf_sha256[:16]}.pdf"
+        )
+        put_in_transaction(revision.pdf_key, body)
         db.session.flush()
         services.follow_offer(incident, IncidentStatus.REMEDIATION_PROPOSED)
     contact = revision.contact
@@ -80,7 +82,7 @@ def send_revision(revision: ProposalRevision, *, sender: User, expected_version:
         render_template(
             "mail/proposal_sent.txt", revision=revision, incident=incident, status_url=url
         ),
-        attachment_key=key,
+        attachment_key=revision.pdf_key,
         attachment_name=pdf.pdf_filename(revision),
         attachment_type="application/pdf",
         incident=incident,

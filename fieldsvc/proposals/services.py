@@ -199,7 +199,10 @@ def _draft_of(line: ProposalLine) -> LineDraft:
 
 def _checked_lines(incident: Incident, drafts: Sequence[LineDraft]) -> list[LineDraft]:
     if len(drafts) > MAX_LINES:
-        raise FieldError("lines", f"A proposal can have at most {MAX_LINES} lines.")
+        raise FieldError(
+            "lines",
+            f"A proposal can have at most {MAX_LINES} lines; split it into two proposals.",
+        )
     for n, line in enumerate(drafts, start=1):
         try:
             validate_line(

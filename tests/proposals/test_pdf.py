@@ -1,34 +1,45 @@
 """The proposal PDF as the customer reads it: content, watermark, pages, the preview
 route, the CLI command, and the fetcher that keeps files and the network out of it."""
 
+import json
+import os
 import shutil
 import socketserver
 import subprocess
 import threading
+import xml.etree.ElementTree as ET
 from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
 
 import pypdf
 import pytest
+import zxingcpp
 from PIL import Image, ImageFile
 from sqlalchemy import select
 
 from fieldsvc.auth.models import Role
+from fieldsvc.clock import to_local
 from fieldsvc.config import ConfigurationError
 from fieldsvc.demo import load_demo_data
 from fieldsvc.extensions import db
+from fieldsvc.incidents.photos import process_photo
 from fieldsvc.proposals import pdf
 from fieldsvc.proposals.models import LineKind, Proposal
 from fieldsvc.proposals.services import (
     LineDraft,
-    approve_revision,
     save_revision,
-    submit_revision,
 )
+from fieldsvc.storage import get_storage
 from tests.conftest import ARTIFACTS, missing
 from tests.factories import PASSWORD
-from tests.proposals.seed_001 import TOMORROW, Seed001, build_seed_001
+from tests.proposals.seed_001 import PLAN, TOMORROW, Seed001, approve, build_seed_001
+
+# As long as the real links are: a base URL and a 43-character token.
+STATUS_URL = (
+    "https://service.northwind-test.example/status/q2-7Hw9Ks0pXcVbN1mZa4LtYe8Rg6UiOjPfD5hQx0c"
+)
+PDFAID = "{http://www.aiim.org/pdfa/ns/id/}"
 
 ATTACKS = (
     '<img src="file:///etc/passwd"> <link rel="attachment" href="file:///etc/passwd"> '
@@ -50,17 +61,60 @@ def _text(data: bytes) -> str:
     return "\n".join(page.extract_text() for page in _reader(data).pages)
 
 
-def _approve(seed: Seed001) -> None:
-    revision = seed.revision
-    submit_revision(revision, actor=seed.technician, expected_version=revision.version)
-    approve_revision(
-        revision, approver=seed.supervisor, password=PASSWORD, expected_version=revision.version
-    )
-    db.session.commit()
-
-
 def _passwd_marker() -> str:
     return Path("/etc/passwd").read_text().split(":", 1)[0] + ":"
+
+
+def _page_images(data: bytes, tmp_path: Path) -> list[Image.Image]:
+    """Every page as a 100 dpi picture, as a phone camera would see the paper."""
+    pdftoppm = shutil.which("pdftoppm")
+    if pdftoppm is None:
+        missing("pdftoppm (poppler-utils) is not installed")
+    source = tmp_path / "proposal.pdf"
+    source.write_bytes(data)
+    subprocess.run([pdftoppm, "-png", "-r", "100", source, tmp_path / "page"], check=True)
+    return [Image.open(path) for path in sorted(tmp_path.glob("page*.png"))]
+
+
+def _qr_codes(data: bytes, tmp_path: Path) -> list[str]:
+    return [
+        code.text for page in _page_images(data, tmp_path) for code in zxingcpp.read_barcodes(page)
+    ]
+
+
+def _links(data: bytes) -> list[str]:
+    return [
+        annotation.get_object()["/A"]["/URI"]
+        for page in _reader(data).pages
+        for annotation in page.get("/Annots", [])
+        if "/URI" in annotation.get_object().get("/A", {})
+    ]
+
+
+def _embedded_data(data: bytes) -> dict:
+    files = _reader(data).attachments
+    assert list(files) == ["proposal.json"]
+    (content,) = files["proposal.json"]
+    return json.loads(content)
+
+
+def _fonts(resources) -> list:
+    """Every font the pages use, including those of forms (SVG drawings) they contain."""
+    resources = resources.get_object()
+    fonts = [font.get_object() for font in resources.get("/Font", {}).values()]
+    for xobject in resources.get("/XObject", {}).values():
+        xobject = xobject.get_object()
+        if "/Resources" in xobject:
+            fonts += _fonts(xobject["/Resources"])
+    return fonts
+
+
+def _photo_jpeg(width: int, height: int) -> bytes:
+    """Noise compresses worst: a phone photo's size at its megapixels, and then some."""
+    image = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    buffer = BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
 
 
 # --- what the customer reads -----------------------------------------------------------------
@@ -114,7 +168,7 @@ def test_a_draft_is_watermarked_until_a_supervisor_approves_it(seed):
     assert pdf.is_draft(seed.revision)
     draft = _text(pdf.render_proposal_pdf(seed.revision, draft=pdf.is_draft(seed.revision)))
 
-    _approve(seed)
+    approve(seed)
 
     assert not pdf.is_draft(seed.revision)
     approved = _text(pdf.render_proposal_pdf(seed.revision, draft=pdf.is_draft(seed.revision)))
@@ -140,7 +194,7 @@ def test_customer_text_is_printed_as_text_never_as_markup(seed):
     assert "<script>alert(1)</script>" in text
     assert '<img src="file:///etc/passwd">' in text
     assert _passwd_marker() not in text
-    assert _reader(data).attachments == {}
+    assert list(_reader(data).attachments) == ["proposal.json"]  # and no file it named
 
 
 def test_a_long_proposal_repeats_the_table_header_on_every_page(seed):
@@ -167,6 +221,33 @@ def test_a_long_proposal_repeats_the_table_header_on_every_page(seed):
     # The acceptance block is whole on one page.
     signing = [n for n, page in enumerate(pages) if "Acceptance" in page or "Signature" in page]
     assert len(signing) == 1
+
+
+def test_a_sent_pdf_prints_the_status_link_and_a_qr_code_that_opens_it(seed, tmp_path):
+    data = pdf.render_proposal_pdf(seed.revision, draft=False, status_url=STATUS_URL)
+
+    text = _text(data)
+    assert "Follow this incident and accept this proposal online: scan the code or open" in text
+    # A long link may wrap onto a second line; what is printed is the whole link.
+    assert STATUS_URL in "".join(text.split())
+    assert "is added when the proposal is sent" not in text
+    assert set(_links(data)) == {STATUS_URL}  # one link area on each line it takes
+    assert _qr_codes(data, tmp_path) == [STATUS_URL]
+    # Drawn as vectors, not as a picture: sharp however it is printed or zoomed.
+    assert not any(page.images for page in _reader(data).pages)
+
+
+def test_a_preview_says_the_link_is_added_when_the_proposal_is_sent(seed, tmp_path):
+    data = pdf.render_proposal_pdf(seed.revision, draft=True)
+
+    text = _text(data)
+    assert (
+        "The link to follow this incident and accept this proposal online is added when the "
+        "proposal is sent." in " ".join(text.split())
+    )
+    assert "/status/" not in text
+    assert _links(data) == []
+    assert _qr_codes(data, tmp_path) == []
 
 
 def test_page_one_renders_to_a_picture_that_is_not_blank(seed, tmp_path):
@@ -200,6 +281,169 @@ def test_a_logo_outside_the_static_and_instance_folders_is_refused(app, seed):
 def test_loading_weasyprint_leaves_truncated_photos_refused(app):
     # WeasyPrint turns this on when imported; photo uploads rely on it being off.
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+# --- PDF/A-3b with proposal.json inside -------------------------------------------------------
+
+
+def test_the_pdf_carries_proposal_json_with_the_figures_it_prints(seed):
+    revision = seed.revision
+
+    data = pdf.render_proposal_pdf(revision, draft=True)
+
+    embedded = _embedded_data(data)
+    assert embedded == pdf.proposal_data(revision)
+    assert {key: embedded[key] for key in ("incident", "proposal_id", "revision", "status")} == {
+        "incident": seed.incident.reference,
+        "proposal_id": seed.proposal.id,
+        "revision": 1,
+        "status": "draft",
+    }
+    assert (embedded["currency"], embedded["tax_rate"]) == ("USD", "0")
+    assert embedded["issued_on"] == pdf.issued_on(revision, draft=True).isoformat()
+    assert embedded["valid_until"] == revision.valid_until.isoformat()
+    assert embedded["lines"][0] == {
+        "kind": "part",
+        "description": "PTX-400 pressure transmitter, replacing PT-107 and PT-117",
+        "quantity": "2.00",
+        "unit_price": "350.00",
+        "discount_pct": "0.00",
+        "customer_share_pct": "50.00",
+        "list_value": "700.00",
+        "discount": "0.00",
+        "net": "700.00",
+        "customer_pays": "350.00",
+        "we_absorb": "350.00",
+    }
+    assert [line["kind"] for line in embedded["lines"]] == ["part", "goodwill", "labour"]
+    assert embedded["totals"] == {
+        "list_value": "1530.00",
+        "discount": "0.00",
+        "net": "1530.00",
+        "customer_pays": "350.00",
+        "we_absorb": "1180.00",
+        "tax": "0.00",
+        "customer_total": "350.00",
+    }
+    assert embedded["previous_revision_pdf_sha256"] is None
+    # What we paid the supplier is ours: it is on no page, so it is not in the data either.
+    assert "cost" not in json.dumps(embedded)
+
+
+def test_proposal_json_is_the_same_bytes_each_time_and_names_the_previous_pdf(seed):
+    approve(seed)
+    first = seed.revision
+    first.pdf_sha256 = "5e" * 32  # as sending revision 1 recorded it
+    db.session.flush()
+    second = save_revision(
+        first,
+        seed.draft(plan=PLAN + " Bring the spare."),
+        actor=seed.technician,
+        expected_version=first.version,
+    )
+
+    data = pdf.proposal_data(second)
+
+    assert (data["revision"], data["previous_revision_pdf_sha256"]) == (2, "5e" * 32)
+    assert list(data) == [
+        "format",
+        "format_version",
+        "incident",
+        "proposal_id",
+        "revision",
+        "status",
+        "issued_on",
+        "valid_until",
+        "currency",
+        "tax_rate",
+        "lines",
+        "totals",
+        "previous_revision",
+        "previous_revision_pdf_sha256",
+    ]
+    assert pdf.proposal_json(second) == pdf.proposal_json(second)
+    assert json.loads(pdf.proposal_json(second)) == data
+
+
+def test_the_json_is_an_associated_file_of_a_pdf_that_declares_pdf_a_3b(seed):
+    data = pdf.render_proposal_pdf(seed.revision, draft=False, status_url=STATUS_URL)
+
+    reader = _reader(data)
+    catalog = reader.trailer["/Root"]
+    (filespec_ref,) = catalog["/AF"]  # listed once
+    names = catalog["/Names"]["/EmbeddedFiles"]["/Names"]
+    assert names[0] == "proposal.json" and names[1] == filespec_ref
+    filespec = filespec_ref.get_object()
+    assert filespec["/AFRelationship"] == "/Data"
+    assert filespec["/UF"] == "proposal.json"
+    embedded = filespec["/EF"]["/F"].get_object()
+    assert embedded["/Subtype"] == "/application/json"
+    assert "/ModDate" in embedded["/Params"]
+    # The XMP metadata says PDF/A-3, conformance level B.
+    xmp = ET.fromstring(
+        reader.xmp_metadata.stream.get_data().split(b"?>", 1)[1].rsplit(b"<?", 1)[0]
+    )
+    claims = [
+        (d.get(f"{PDFAID}part"), d.get(f"{PDFAID}conformance"))
+        for d in xmp.iter("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}Description")
+        if d.get(f"{PDFAID}part")
+    ]
+    assert claims == [("3", "B")]
+    (intent,) = catalog["/OutputIntents"]
+    assert intent["/S"] == "/GTS_PDFA1"
+    assert intent["/DestOutputProfile"].get_object().get_data()[36:40] == b"acsp"  # an ICC profile
+    assert "/ID" in reader.trailer
+    fonts = [font for page in reader.pages for font in _fonts(page["/Resources"])]
+    assert fonts
+    for font in fonts:
+        for described in font.get("/DescendantFonts", [font]):
+            descriptor = described.get_object()["/FontDescriptor"]
+            assert {"/FontFile", "/FontFile2", "/FontFile3"} & set(descriptor), font["/BaseFont"]
+
+
+# --- photos ----------------------------------------------------------------------------------
+
+
+def test_a_large_photo_is_in_the_pdf_at_print_size(app, seed, client):
+    client.sign_in(seed.technician.email, PASSWORD)
+    upload = client.post(
+        f"/incidents/{seed.incident.id}/photos",
+        data={"photos": (BytesIO(_photo_jpeg(3000, 2250)), "pt-107.jpg")},
+    )
+    assert upload.status_code == 302, upload.get_data(as_text=True)
+    (photo,) = seed.incident.attachments
+    assert photo.size > 3_000_000
+
+    response = client.get(f"/proposals/{seed.proposal.id}/revisions/1/proposal.pdf")
+
+    data = response.data
+    text = _text(data)
+    assert "Photos" in text and f"Photo 1 · {pdf.long_date(to_local(photo.uploaded_at))}" in text
+    (image,) = {image.name: image for image in _reader(data).pages[-1].images}.values()
+    # Two photos a row on A4 at 150 dpi: about 480 pixels wide, not 4000.
+    assert image.image.width < 600
+    assert len(data) < photo.size / 10
+
+
+def test_a_photo_of_another_incident_cannot_be_fetched(app, seed, make_incident):
+    photo = process_photo(_photo_jpeg(64, 48), "theirs.jpg", max_bytes=10**6, max_pixels=10**6)
+    other = make_incident(photos=[photo])
+    ours = make_incident(actor=seed.technician, site=seed.incident.site, photos=[photo])
+    db.session.commit()
+    fetcher = pdf.app_fetcher(ours)
+    theirs_url = pdf.BASE_URL + pdf.photo_path(other.attachments[0]).lstrip("/")
+    ours_url = pdf.BASE_URL + pdf.photo_path(ours.attachments[0]).lstrip("/")
+
+    with pytest.raises(pdf.RefusedURL):
+        fetcher.fetch(theirs_url)
+    served = fetcher.fetch(ours_url)
+
+    assert served.read() == get_storage().get(ours.attachments[0].storage_key)
+    recording = _Recording(Path(app.static_folder), {}, fetcher.stored, fetcher.storage)
+    html = f'<p>photos</p><img src="{pdf.photo_path(other.attachments[0])}">'
+    data = pdf.html_to_pdf(html, fetcher=recording)
+    assert recording.refused == [theirs_url]
+    assert not any(page.images for page in _reader(data).pages)
 
 
 # --- only the app's own files reach the PDF -------------------------------------------------
@@ -303,7 +547,7 @@ def test_the_team_previews_the_pdf_and_another_team_gets_404(
 def test_the_command_writes_the_latest_proposal_and_names_an_unknown_reference(
     seed, runner, tmp_path
 ):
-    _approve(seed)
+    approve(seed)
     output = tmp_path / "proposal.pdf"
 
     result = runner.invoke(

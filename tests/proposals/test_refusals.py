@@ -137,6 +137,22 @@ def test_a_line_linked_to_another_incidents_part_order_is_refused(
     assert snapshot(proposal.id) == before
 
 
+def test_a_crafted_form_with_501_lines_is_refused_and_nothing_is_saved(client, story, technician):
+    proposal = arrange_offer(story)
+    url = f"/proposals/{proposal.id}"
+    page = client.get(url)
+    labour = SEED_001_LINES[2] | {"description": "Calibration point"}
+    before = snapshot(proposal.id)
+
+    response = client.post(url, data=editor_form(story, "", page, lines=[labour] * 501))
+
+    assert response.status_code == 400
+    assert "A proposal can have at most 500 lines; split it into two proposals." in page_text(
+        response
+    )
+    assert snapshot(proposal.id) == before
+
+
 # --- approval ------------------------------------------------------------------------------
 
 

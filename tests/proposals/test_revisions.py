@@ -296,7 +296,7 @@ def test_more_than_500_lines_are_refused_with_a_clear_message(seed):
     assert MAX_LINES == 500
     assert (refused.value.field, refused.value.message) == (
         "lines",
-        "A proposal can have at most 500 lines.",
+        "A proposal can have at most 500 lines; split it into two proposals.",
     )
     db.session.rollback()
     assert len(seed.revision.lines) == 3

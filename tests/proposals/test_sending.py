@@ -2,6 +2,7 @@
 by e-mail with their status-page link, and a failed delivery is kept and retried."""
 
 import hashlib
+import json
 import re
 from io import BytesIO
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from fieldsvc.extensions import db
 from fieldsvc.incidents.models import IncidentStatus
 from fieldsvc.mail.models import EmailStatus, OutgoingEmail
 from fieldsvc.proposals.models import RevisionStatus
+from fieldsvc.proposals.services import save_revision
 from fieldsvc.storage import get_storage
 from tests.factories import PASSWORD
 from tests.proposals.seed_001 import Seed001, approve, build_seed_001, send
@@ -172,3 +174,26 @@ def test_the_command_writes_the_frozen_pdf_of_a_sent_proposal(app, seed, runner,
     assert result.exit_code == 0, result.output
     assert output.read_bytes() == get_storage().get(seed.revision.pdf_key)
     assert "frozen" in result.output
+
+
+def test_the_frozen_pdf_carries_its_data_and_names_the_pdf_it_replaces(app, seed):
+    send(seed)
+    first = seed.revision
+    draft = seed.draft(plan="Our technician returns at 10:00 instead.")
+    second = save_revision(first, draft, actor=seed.technician, expected_version=first.version)
+    db.session.commit()
+    send(seed)
+
+    data = json.loads(_embedded_json(get_storage().get(second.pdf_key)))
+
+    assert (data["revision"], data["status"]) == (2, "sent")
+    assert data["totals"]["customer_pays"] == "350.00"
+    assert data["previous_revision"] == 1
+    assert data["previous_revision_pdf_sha256"] == first.pdf_sha256
+    first_data = json.loads(_embedded_json(get_storage().get(first.pdf_key)))
+    assert first_data["previous_revision_pdf_sha256"] is None
+
+
+def _embedded_json(pdf_bytes: bytes) -> bytes:
+    (content,) = pypdf.PdfReader(BytesIO(pdf_bytes)).attachments["proposal.json"]
+    return content
