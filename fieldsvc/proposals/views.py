@@ -279,10 +279,15 @@ def revision(proposal_id: int, number: int):
 def preview_pdf(proposal_id: int, number: int):
     """The PDF exactly as sent, or as the customer would get it: marked DRAFT until a
     supervisor approved it."""
-    proposal = get_proposal_or_404(proposal_id)
-    shown = next((r for r in proposal.revisions if r.number == number), None)
+    # One revision, not the whole proposal page's data: a frozen download is a file read.
+    shown = db.session.scalar(
+        select(ProposalRevision).where(
+            ProposalRevision.proposal_id == proposal_id, ProposalRevision.number == number
+        )
+    )
     if shown is None:
         abort(404, "No such revision.")
+    get_visible_or_404(shown.proposal.incident_id)  # the incident's team rule decides
     body = sending.frozen_pdf(shown) or pdf.render_proposal_pdf(shown, draft=pdf.is_draft(shown))
     return Response(
         body,
