@@ -17,16 +17,21 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
+from fieldsvc.customers.models import Customer
 from fieldsvc.database import utcnow
 from fieldsvc.errors import FieldError, StaleVersion
 from fieldsvc.extensions import db, limiter
+from fieldsvc.incidents.models import Incident
 from fieldsvc.mail import services as mail
+from fieldsvc.parts.models import PartOrder
 from fieldsvc.portal import forms, links, services
 from fieldsvc.portal.models import ResponseKind, StatusLink
 from fieldsvc.proposals import pdf
+from fieldsvc.proposals.models import Proposal, ProposalLine, ProposalRevision
 from fieldsvc.proposals.sending import frozen_pdf
 from fieldsvc.proposals.services import price
 
@@ -71,7 +76,7 @@ def status(token: str):
 
 
 def _page(token: str, link: StatusLink, answering: dict | None = None, report=None, survey=None):
-    incident = link.incident
+    incident = _incident_for_page(link.incident_id)
     offers = services.offers(incident)
     answer_forms = {}
     for offer in offers:
@@ -98,6 +103,27 @@ def _page(token: str, link: StatusLink, answering: dict | None = None, report=No
         reasons=services.DECLINE_REASONS,
         customer_status=services.CUSTOMER_STATUS,
     )
+
+
+def _incident_for_page(incident_id: int) -> Incident:
+    """The incident with all the page reads of it, in a few queries however many part
+    orders and revisions it has."""
+    revisions = selectinload(Incident.proposals).selectinload(Proposal.revisions)
+    return db.session.scalars(
+        select(Incident)
+        .where(Incident.id == incident_id)
+        .options(
+            selectinload(Incident.part_orders).selectinload(PartOrder.lines),
+            revisions.selectinload(ProposalRevision.lines).selectinload(
+                ProposalLine.part_order_line
+            ),
+            revisions.selectinload(ProposalRevision.response),
+            revisions.selectinload(ProposalRevision.contact),
+            revisions.selectinload(ProposalRevision.return_technician),
+            selectinload(Incident.customer).selectinload(Customer.sites),
+            selectinload(Incident.site),
+        )
+    ).one()
 
 
 def _site_choices(form: forms.ReportForm, link: StatusLink) -> None:

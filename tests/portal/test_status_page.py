@@ -366,3 +366,27 @@ def test_the_survey_opens_once_resolved_and_is_answered_once(seed, token, custom
     (survey,) = db.session.scalars(select(SurveyResponse)).all()
     assert (survey.score, survey.comment) == (9, "Quick and honest.")
     assert "How did we do?" not in customer.get(f"/status/{token}").get_data(as_text=True)
+
+
+def test_the_page_runs_the_same_queries_however_many_orders_and_revisions(
+    seed, token, customer, count_queries
+):
+    busy = build_seed_001(other="Second ")
+    busy_token = send(busy)
+    for _ in range(3):
+        busy.order_more()
+    for n in range(2):  # the customer asks for changes; revisions 2 and 3 are sent
+        revision = busy.revision
+        _answer(customer, busy_token, busy, "changes", comment=f"Change {n}")
+        draft = busy.draft(plan=f"The plan, version {n + 2}.")
+        save_revision(revision, draft, actor=busy.technician, expected_version=revision.version)
+        db.session.commit()
+        busy_token = send(busy)
+
+    def queries(token: str) -> int:
+        db.session.expunge_all()  # what a fresh request runs, not the test's cache
+        with count_queries() as statements:
+            assert customer.get(f"/status/{token}").status_code == 200
+        return len(statements)
+
+    assert queries(token) == queries(busy_token)
