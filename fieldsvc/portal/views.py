@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
@@ -67,11 +68,15 @@ def _link_or_404(token: str) -> StatusLink:
 @bp.get("/<token>")
 def status(token: str):
     link = _link_or_404(token)
-    # Staff see when the customer last looked; a plain UPDATE, not an audited change.
-    db.session.execute(
-        update(StatusLink).where(StatusLink.id == link.id).values(last_used_at=utcnow())
-    )
-    db.session.commit()
+    # Staff see when the customer last looked; a plain UPDATE, not an audited change,
+    # and only a hint: if the database is busy with a writer, the page still shows.
+    try:
+        db.session.execute(
+            update(StatusLink).where(StatusLink.id == link.id).values(last_used_at=utcnow())
+        )
+        db.session.commit()
+    except OperationalError:
+        db.session.rollback()
     return _page(token, link)
 
 

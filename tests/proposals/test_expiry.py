@@ -11,7 +11,7 @@ from fieldsvc.audit.services import acting
 from fieldsvc.database import utcnow
 from fieldsvc.errors import FieldError
 from fieldsvc.extensions import db
-from fieldsvc.incidents.models import FollowUp
+from fieldsvc.incidents.models import FollowUp, IncidentStatus
 from fieldsvc.parts.models import PartOrderStatus
 from fieldsvc.parts.services import (
     OrderDetails,
@@ -58,7 +58,9 @@ def _sent_offer(make_incident, make_supplier, make_user, valid_until: date):
         actor=author,
     )
     with acting(None):
-        proposal.current.status = RevisionStatus.SENT  # sending is the next issue's step
+        # As sending leaves it (sending itself is tested in test_sending.py).
+        proposal.current.status = RevisionStatus.SENT
+        incident.status = IncidentStatus.REMEDIATION_PROPOSED
         db.session.flush()
     return proposal.current, author
 
@@ -77,7 +79,9 @@ def test_an_expired_offer_leaves_its_author_a_follow_up_to_return_the_parts(
 
     assert expired == [revision]
     assert revision.status is RevisionStatus.EXPIRED
+    assert revision.proposal.incident.status is IncidentStatus.OPEN  # to be dealt with again
     assert still_valid.status is RevisionStatus.SENT
+    assert still_valid.proposal.incident.status is IncidentStatus.REMEDIATION_PROPOSED
     follow_up = db.session.scalars(
         select(FollowUp).where(FollowUp.incident_id == revision.proposal.incident_id)
     ).one()
