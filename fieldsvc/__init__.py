@@ -62,6 +62,7 @@ def _import_models() -> None:
     from fieldsvc.parts import models as _parts  # noqa: F401
     from fieldsvc.portal import models as _portal  # noqa: F401
     from fieldsvc.proposals import models as _proposals  # noqa: F401
+    from fieldsvc.reminders import models as _reminders  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:

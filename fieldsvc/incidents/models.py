@@ -142,9 +142,10 @@ class Incident(Audited, db.Model):
     technician_statement: Mapped[str | None] = mapped_column(Text)
     claim_reference: Mapped[str | None] = mapped_column(String(100))
     resolution_note: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
     # None: reported by the customer on their status page.
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     submission_key: Mapped[str | None] = mapped_column(String(64))
 
     customer: Mapped[Customer] = relationship()

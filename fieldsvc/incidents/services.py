@@ -357,6 +357,7 @@ def change_status(
         incident.status = status
         if status is IncidentStatus.RESOLVED:
             incident.resolution_note = note
+            incident.resolved_at = utcnow()
         db.session.flush()
 
 

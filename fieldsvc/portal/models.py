@@ -76,7 +76,7 @@ class CustomerResponse(Audited, db.Model):
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     # The SHA-256 of the frozen PDF that was on the page when they answered.
     pdf_sha256: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     revision: Mapped["ProposalRevision"] = relationship(back_populates="response")
     status_link: Mapped[StatusLink] = relationship()
@@ -96,7 +96,7 @@ class SurveyResponse(Audited, db.Model):
     status_link_id: Mapped[int] = mapped_column(ForeignKey("status_links.id"))
     score: Mapped[int]
     comment: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     incident: Mapped["Incident"] = relationship()
     status_link: Mapped[StatusLink] = relationship()

@@ -124,10 +124,14 @@ class ProposalRevision(Audited, db.Model):
     approval_meaning: Mapped[str | None] = mapped_column(String(200))
     review_comment: Mapped[str | None] = mapped_column(Text)
     # Sending freezes the PDF: these bytes (in storage) are what the customer got.
-    sent_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)
     sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     pdf_key: Mapped[str | None] = mapped_column(String(300), unique=True)
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The sent figures, frozen with the PDF, so reports add them up in SQL.
+    customer_pays: Mapped[Decimal | None]
+    customer_tax: Mapped[Decimal | None]
+    we_absorb: Mapped[Decimal | None]
     # Optimistic locking: a save based on an older version is refused, not merged.
     version: Mapped[int] = mapped_column(default=1)
 

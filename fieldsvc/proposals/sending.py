@@ -65,6 +65,10 @@ def send_revision(revision: ProposalRevision, *, sender: User, expected_version:
         services.move(revision, RevisionStatus.SENT)
         revision.sent_at = utcnow()
         revision.sent_by = sender
+        _, totals = services.price(revision)
+        revision.customer_pays = totals.customer_pays
+        revision.customer_tax = totals.tax
+        revision.we_absorb = totals.we_absorb
         body = pdf.render_proposal_pdf(revision, draft=False, status_url=url)
         revision.pdf_sha256 = hashlib.sha256(body).hexdigest()
         revision.pdf_key = (

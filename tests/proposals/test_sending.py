@@ -4,6 +4,7 @@ by e-mail with their status-page link, and a failed delivery is kept and retried
 import hashlib
 import json
 import re
+from decimal import Decimal
 from io import BytesIO
 from urllib.parse import urlsplit
 
@@ -60,6 +61,12 @@ def test_a_supervisor_sends_an_approved_offer_and_the_customer_gets_the_frozen_p
     frozen = get_storage().get(revision.pdf_key)
     assert revision.pdf_sha256 == hashlib.sha256(frozen).hexdigest()
     assert seed.incident.status is IncidentStatus.REMEDIATION_PROPOSED
+    # The figures sent are kept with the PDF, for reports to add up.
+    assert (revision.customer_pays, revision.customer_tax, revision.we_absorb) == (
+        Decimal("350.00"),
+        Decimal("0.00"),
+        Decimal("1180.00"),
+    )
     # The SHA-256 is in the audit trail, with who sent it.
     event = db.session.scalar(
         select(AuditEvent)
