@@ -72,6 +72,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.auth import cli as users_cli
     from fieldsvc.auth import views as auth
     from fieldsvc.customers import views as customers
+    from fieldsvc.dashboard import views as dashboard
     from fieldsvc.home import views as home
     from fieldsvc.incidents import views as incidents
     from fieldsvc.mail import cli as mail_cli
@@ -88,6 +89,7 @@ def _register_blueprints(app: Flask) -> None:
         parts.bp,
         incidents.bp,
         proposals.bp,
+        dashboard.bp,
         portal.bp,
         portal_staff.bp,
         proposals_cli.bp,

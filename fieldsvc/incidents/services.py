@@ -522,6 +522,8 @@ class IncidentFilters:
     mine: bool = False
     open_only: bool = False
     text: str = ""
+    # More conditions on Incident (the dashboard's drill-downs), already SQL.
+    conditions: tuple[ColumnElement[bool], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -579,6 +581,8 @@ def list_incidents(
         )
     if text := filters.text.strip().lower():
         stmt = stmt.where(_matches(text))
+    if filters.conditions:
+        stmt = stmt.where(*filters.conditions)
     rows = [IncidentRow(incident, bool(late)) for incident, late in db.session.execute(stmt)]
     more = len(rows) > limit
     rows = rows[:limit]

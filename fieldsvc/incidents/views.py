@@ -25,6 +25,7 @@ from fieldsvc import clock
 from fieldsvc.auth.access import EVERYONE, role_required
 from fieldsvc.auth.models import User
 from fieldsvc.customers.models import Contact, Customer, Equipment, Site
+from fieldsvc.dashboard import drilldowns
 from fieldsvc.database import utcnow
 from fieldsvc.errors import FieldError
 from fieldsvc.extensions import db
@@ -286,6 +287,7 @@ def _equipment_options(site_id: int) -> list[dict]:
 @role_required(*EVERYONE)
 def index():
     args = request.args
+    drilldown = drilldowns.from_args(args, utcnow())
     filters = services.IncidentFilters(
         status=_enum(IncidentStatus, args.get("status")),
         customer_id=args.get("customer_id", type=int),
@@ -295,6 +297,7 @@ def index():
         overdue=args.get("overdue") == "1",
         mine=args.get("mine") == "1",
         text=args.get("q", "")[:200],
+        conditions=drilldown.conditions,
     )
     rows, next_before = services.list_incidents(
         current_user,
@@ -312,6 +315,7 @@ def index():
         "incidents/index.html",
         rows=rows,
         filters=filters,
+        drilldown=drilldown,
         customers=customers,
         sites=sites,
         next_url=next_before and url_for(".index", **{**args.to_dict(), "before": next_before}),

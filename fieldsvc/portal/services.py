@@ -137,6 +137,7 @@ def respond(
         raise StaleVersion(
             "The proposal changed since you opened the page; reload it and read it again."
         )
+    incident = revision.proposal.incident
     who = full_name or "the customer"
     response = CustomerResponse(
         revision=revision,
@@ -149,10 +150,9 @@ def respond(
         user_agent=visitor.user_agent[:300],
         pdf_sha256=revision.pdf_sha256,
     )
-    incident = revision.proposal.incident
+    db.session.add(response)  # at once: it hangs off the revision already
     try:
         with acting(None, reason=f"{answer.kind.label.lower()} by {who} on the status page"):
-            db.session.add(response)
             db.session.flush()
             if answer.kind is ResponseKind.ACCEPTED:
                 proposals.move(revision, RevisionStatus.ACCEPTED)
