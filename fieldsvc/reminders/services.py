@@ -57,8 +57,17 @@ class Digest:
     unanswered: list[Item] = field(default_factory=list)
 
     @property
+    def sections(self) -> tuple[list[Item], ...]:
+        return self.overdue, self.due_soon, self.late_orders, self.unanswered
+
+    @property
     def items(self) -> list[Item]:
-        return self.overdue + self.due_soon + self.late_orders + self.unanswered
+        return [item for section in self.sections for item in section]
+
+    def leave_out(self, reminded: set[tuple[int, str]]) -> None:
+        """Drop what this person was already reminded of: (recipient id, key) pairs."""
+        for section in self.sections:
+            section[:] = [item for item in section if (self.recipient.id, item.key) not in reminded]
 
 
 @dataclass(frozen=True)
@@ -88,16 +97,16 @@ def collect_reminders(now: datetime | None = None) -> list[Digest]:
     now = now or utcnow()
     digests: dict[int, Digest] = {}
 
-    def add(user: User, section: str, thing, incident: Incident, link: str) -> None:
-        digest = digests.setdefault(user.id, Digest(user))
-        getattr(digest, section).append(Item(reminder_key(thing), thing, incident, link))
+    def digest_for(user: User) -> Digest:
+        return digests.setdefault(user.id, Digest(user))
 
     for follow_up in _open_follow_ups(before=now + DUE_SOON):
-        incident = follow_up.incident
-        # The owner hears only of what they may still see (they may have changed team).
-        if can_see(follow_up.owner, incident):
-            section = "overdue" if follow_up.is_overdue(now) else "due_soon"
-            add(follow_up.owner, section, follow_up, incident, _incident_link(incident))
+        owner, incident = follow_up.owner, follow_up.incident
+        # Only what the owner may still see: they may have moved to another team.
+        if can_see(owner, incident):
+            digest = digest_for(owner)
+            section = digest.overdue if follow_up.is_overdue(now) else digest.due_soon
+            section.append(_item(follow_up, incident, _incident_link(incident)))
 
     late_orders = _late_part_orders(now)
     unanswered = _unanswered_revisions(now)
@@ -105,17 +114,17 @@ def collect_reminders(now: datetime | None = None) -> list[Digest]:
         for user in _supervisors_and_admins():
             for order in late_orders:
                 if can_see_customer(user, order.incident.customer):
-                    add(user, "late_orders", order, order.incident, _incident_link(order.incident))
+                    link = _incident_link(order.incident)
+                    digest_for(user).late_orders.append(_item(order, order.incident, link))
             for revision in unanswered:
                 incident = revision.proposal.incident
                 if can_see_customer(user, incident.customer):
-                    add(user, "unanswered", revision, incident, _proposal_link(revision))
+                    link = _proposal_link(revision)
+                    digest_for(user).unanswered.append(_item(revision, incident, link))
 
     reminded = _already_reminded({item.key for digest in digests.values() for item in digest.items})
     for digest in digests.values():
-        for section in ("overdue", "due_soon", "late_orders", "unanswered"):
-            items = getattr(digest, section)
-            items[:] = [item for item in items if (digest.recipient.id, item.key) not in reminded]
+        digest.leave_out(reminded)
     return sorted(
         (digest for digest in digests.values() if digest.items),
         key=lambda digest: (digest.recipient.name, digest.recipient.id),
@@ -157,16 +166,18 @@ def send_reminders(now: datetime | None = None) -> list[SentReminder]:
             current_app.logger.warning("reminders: not sent to %r: %s", address, error)
             continue
         delivered = mail.deliver_now(email)
-        current_app.logger.info(
-            "reminders: %s %d item(s) to %s (e-mail %d)",
-            "sent" if delivered else "queued, delivery failed,",
-            len(keys),
-            address,
-            email.id,
-        )
+        if delivered:
+            current_app.logger.info("reminders: sent %d item(s) to %s", len(keys), address)
+        else:
+            current_app.logger.warning(
+                "reminders: %d item(s) for %s left in the outbox (e-mail %d not delivered)",
+                len(keys),
+                address,
+                email.id,
+            )
         sent.append(SentReminder(address, len(keys), email, delivered))
     current_app.logger.info(
-        "reminders: %d e-mail(s), %d item(s), %d not delivered",
+        "reminders: %d e-mail(s) with %d item(s), %d not delivered",
         len(sent),
         sum(reminder.item_count for reminder in sent),
         sum(not reminder.delivered for reminder in sent),
@@ -237,6 +248,10 @@ def _unanswered_revisions(now: datetime) -> list[ProposalRevision]:
             .order_by(ProposalRevision.sent_at, ProposalRevision.id)
         )
     )
+
+
+def _item(thing: FollowUp | PartOrder | ProposalRevision, incident: Incident, link: str) -> Item:
+    return Item(reminder_key(thing), thing, incident, link)
 
 
 def _supervisors_and_admins() -> list[User]:
