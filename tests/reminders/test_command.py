@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from fieldsvc.extensions import db
 from fieldsvc.mail.models import EmailStatus, OutgoingEmail
+from fieldsvc.reminders import services
 from fieldsvc.reminders.models import ReminderSent
 from tests.reminders.conftest import BASE_URL, NOW
 
@@ -107,3 +108,28 @@ def test_a_now_that_is_not_a_date_is_refused(runner):
 
     assert result.exit_code == 2
     assert "not an ISO date and time: 'tomorrow'" in result.output
+
+
+def test_a_person_reminded_by_a_run_at_the_same_time_is_not_emailed_again(
+    monkeypatch, smtp_server, make_owner, make_incident, promise
+):
+    tom, ann = make_owner(email="tom@example.com"), make_owner(email="ann@example.com")
+    toms = promise(make_incident(actor=tom, now=NOW - timedelta(days=1)), tom, NOW, "Call")
+    promise(make_incident(actor=ann, now=NOW - timedelta(days=1)), ann, NOW, "Call")
+    db.session.commit()
+    collect = services.collect_reminders
+
+    def collect_then_lose_the_race(now):
+        digests = collect(now)
+        # Another run records Tom's reminder after this one looked, before it writes.
+        db.session.add(ReminderSent(recipient_id=tom.id, key=services.reminder_key(toms)))
+        db.session.commit()
+        return digests
+
+    monkeypatch.setattr(services, "collect_reminders", collect_then_lose_the_race)
+
+    sent = services.send_reminders(NOW + timedelta(minutes=1))
+
+    assert [reminder.recipient for reminder in sent] == ["ann@example.com"]
+    assert [message["To"] for message in smtp_server.messages] == ["ann@example.com"]
+    assert _count(OutgoingEmail) == 1
