@@ -81,6 +81,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.portal import views as portal
     from fieldsvc.proposals import cli as proposals_cli
     from fieldsvc.proposals import views as proposals
+    from fieldsvc.reminders import cli as reminders_cli
 
     for blueprint in (
         home.bp,
@@ -94,6 +95,7 @@ def _register_blueprints(app: Flask) -> None:
         portal_staff.bp,
         proposals_cli.bp,
         mail_cli.bp,
+        reminders_cli.bp,
         audit_cli.bp,
         users_cli.bp,
         demo.bp,

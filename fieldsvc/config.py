@@ -70,6 +70,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # A sent proposal the customer has not answered for this many days is "unanswered".
         "UNANSWERED_DAYS": int(os.environ.get("FIELDSVC_UNANSWERED_DAYS", "3")),
         "STATUS_LINK_DAYS": int(os.environ.get("FIELDSVC_STATUS_LINK_DAYS", "30")),
+        # `reminders send` tells supervisors of proposals sent this many days ago and
+        # not answered yet.
+        "UNANSWERED_DAYS": int(os.environ.get("FIELDSVC_UNANSWERED_DAYS", "3")),
         "STATUS_PAGE_RATE_LIMIT": os.environ.get(
             "FIELDSVC_STATUS_PAGE_RATE_LIMIT", "60 per minute"
         ),
@@ -90,6 +93,10 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigurationError(
             f"FIELDSVC_SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}, "
             f"not {config['SMTP_SECURITY']!r}"
+        )
+    if config["UNANSWERED_DAYS"] < 1:
+        raise ConfigurationError(
+            f"FIELDSVC_UNANSWERED_DAYS must be 1 or more, not {config['UNANSWERED_DAYS']}"
         )
     if config["PAPER_SIZE"] not in PAPER_SIZES:
         raise ConfigurationError(

@@ -35,3 +35,13 @@ def test_money_rounds_half_up_to_cents():
     assert str(to_money("-1.005")) == "-1.01"
     with pytest.raises(ValueError, match="not an amount"):
         to_money("lots")
+
+
+def test_unanswered_days_defaults_to_3_and_must_be_at_least_1(monkeypatch):
+    monkeypatch.delenv("FIELDSVC_UNANSWERED_DAYS", raising=False)
+    assert create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}).config["UNANSWERED_DAYS"] == 3
+    monkeypatch.setenv("FIELDSVC_UNANSWERED_DAYS", "5")
+    assert create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}).config["UNANSWERED_DAYS"] == 5
+    monkeypatch.setenv("FIELDSVC_UNANSWERED_DAYS", "0")
+    with pytest.raises(ConfigurationError, match="FIELDSVC_UNANSWERED_DAYS must be 1 or more"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
