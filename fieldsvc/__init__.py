@@ -80,6 +80,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.portal import views as portal
     from fieldsvc.proposals import cli as proposals_cli
     from fieldsvc.proposals import views as proposals
+    from fieldsvc.reports import views as reports
 
     for blueprint in (
         home.bp,
@@ -90,6 +91,7 @@ def _register_blueprints(app: Flask) -> None:
         proposals.bp,
         portal.bp,
         portal_staff.bp,
+        reports.bp,
         proposals_cli.bp,
         mail_cli.bp,
         audit_cli.bp,
