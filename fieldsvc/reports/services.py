@@ -106,10 +106,11 @@ def report_period(first: date | None, last: date | None, *, today: date) -> Peri
     range is refused with the field to correct (FieldError "from" or "to")."""
     last = last or today
     first = first or default_first_day(last)
+    earliest = f"Reports start on {EARLIEST.day} {EARLIEST:%B %Y} at the earliest."
     if first < EARLIEST:
-        raise FieldError("from", f"Reports start on {EARLIEST:%d %B %Y} at the earliest.")
+        raise FieldError("from", earliest)
     if last < EARLIEST:
-        raise FieldError("to", f"Reports start on {EARLIEST:%d %B %Y} at the earliest.")
+        raise FieldError("to", earliest)
     if first > last:
         raise FieldError(
             "from",
