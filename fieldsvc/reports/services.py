@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from itertools import pairwise
 
-from sqlalchemy import Select, case, distinct, func, select
+from sqlalchemy import Select, case, distinct, func, literal, select
 
 from fieldsvc import clock
 from fieldsvc.auth.models import User
@@ -164,18 +165,18 @@ def _accepted_revisions(user: User, period: Period, month_starts: Sequence[date]
         ProposalRevision.customer_tax.label("customer_tax"),
     ]
     if month_starts:
-        # The company's month boundaries as UTC instants: correct across daylight
-        # saving time, and the same SQL on SQLite (which has no time zones) and PostgreSQL.
-        later = month_starts[1:]
-        columns.append(
-            case(
+        # The company's month boundaries as UTC instants: right across daylight saving
+        # time, and the same SQL on SQLite (which has no time zones) and PostgreSQL.
+        month = literal(_month_key(month_starts[-1]))
+        if len(month_starts) > 1:
+            month = case(
                 *[
-                    (accepted_at < _local_midnight(m), _month_key(prev))
-                    for prev, m in zip(month_starts, later, strict=False)
+                    (accepted_at < _local_midnight(following), _month_key(current))
+                    for current, following in pairwise(month_starts)
                 ],
-                else_=_month_key(month_starts[-1]),
-            ).label("month")
-        )
+                else_=month,
+            )
+        columns.append(month.label("month"))
     return (
         select(*columns)
         .select_from(CustomerResponse)

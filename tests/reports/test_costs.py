@@ -2,11 +2,13 @@
 accepted revisions' frozen figures, by month in New York time, by customer, by
 technician and by cause; a supervisor counts only their team's incidents."""
 
+from datetime import date
 from decimal import Decimal
 
 from fieldsvc.reports.services import (
     CostGrouping,
     CostRow,
+    Period,
     cost_of_incidents,
     cost_total,
 )
@@ -49,6 +51,14 @@ def test_cost_by_month_dates_each_acceptance_in_company_time(known_data):
         ("2026-05", 0, "0.00", "0.00", "0.00"),
         ("2026-06", 0, "0.00", "0.00", "0.00"),
     ]
+
+
+def test_cost_by_month_of_a_single_month(known_data):
+    april = Period(date(2026, 4, 1), date(2026, 4, 30))
+
+    rows = cost_of_incidents(known_data.supervisor, april, CostGrouping.MONTH)
+
+    assert _rows(rows) == [("2026-04", 2, "75.50", "500.00", "31.25")]
 
 
 def test_cost_by_customer_technician_and_cause(known_data):
