@@ -228,9 +228,11 @@ def cost_of_incidents(user: User, period: Period, grouping: CostGrouping) -> lis
                 select(accepted.c.month, *_measures(accepted)).group_by(accepted.c.month)
             )
         }
-        zero = CostRow("", 0, to_money(0), to_money(0), to_money(0))
+        nothing = to_money(0)
         return [
-            _cost_row(key, found[key]) if key in found else _with_label(zero, key)
+            _cost_row(key, found[key])
+            if key in found
+            else CostRow(key, 0, nothing, nothing, nothing)
             for key in map(_month_key, months)
         ]
     accepted = _accepted_revisions(user, period)
@@ -238,6 +240,7 @@ def cost_of_incidents(user: User, period: Period, grouping: CostGrouping) -> lis
     if grouping is CostGrouping.CUSTOMER:
         stmt = (
             select(Customer.name.label("name"), *_measures(accepted))
+            .select_from(accepted)
             .join(Customer, Customer.id == accepted.c.customer_id)
             .group_by(accepted.c.customer_id, Customer.name)
         )
@@ -262,10 +265,6 @@ def _group_label(grouping: CostGrouping, name) -> str:
     if grouping is CostGrouping.TECHNICIAN and name is None:
         return REPORTED_BY_CUSTOMER
     return name
-
-
-def _with_label(row: CostRow, label: str) -> CostRow:
-    return CostRow(label, row.incidents, row.we_absorbed, row.customer_paid, row.customer_tax)
 
 
 def cost_total(user: User, period: Period) -> CostRow:

@@ -25,8 +25,8 @@ REPORT_NAMES = (*COST_REPORTS, RESPONSE_TIMES)
 STAFF = (Role.SUPERVISOR, Role.ADMIN)
 
 
-@bp.app_template_filter("hours")
-def hours(value: float | None) -> str:
+@bp.app_template_filter("hours_or_dash")
+def hours_or_dash(value: float | None) -> str:
     """Hours to one decimal, "—" when no incident reached the step."""
     return "—" if value is None else f"{exports.hours(value):.1f}"
 
