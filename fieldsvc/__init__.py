@@ -82,6 +82,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.proposals import cli as proposals_cli
     from fieldsvc.proposals import views as proposals
     from fieldsvc.reminders import cli as reminders_cli
+    from fieldsvc.reports import views as reports
 
     for blueprint in (
         home.bp,
@@ -93,6 +94,7 @@ def _register_blueprints(app: Flask) -> None:
         dashboard.bp,
         portal.bp,
         portal_staff.bp,
+        reports.bp,
         proposals_cli.bp,
         mail_cli.bp,
         reminders_cli.bp,

@@ -67,12 +67,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SMTP_PASSWORD": os.environ.get("FIELDSVC_SMTP_PASSWORD", ""),
         "SMTP_TIMEOUT": float(os.environ.get("FIELDSVC_SMTP_TIMEOUT", "10")),
         "MAIL_FROM": os.environ.get("FIELDSVC_MAIL_FROM", "fieldsvc@localhost"),
-        # A sent proposal the customer has not answered for this many days is "unanswered".
+        # A sent proposal the customer has not answered for this many days is "unanswered"
+        # (on the dashboard and in supervisors' reminders).
         "UNANSWERED_DAYS": int(os.environ.get("FIELDSVC_UNANSWERED_DAYS", "3")),
         "STATUS_LINK_DAYS": int(os.environ.get("FIELDSVC_STATUS_LINK_DAYS", "30")),
-        # `reminders send` tells supervisors of proposals sent this many days ago and
-        # not answered yet.
-        "UNANSWERED_DAYS": int(os.environ.get("FIELDSVC_UNANSWERED_DAYS", "3")),
         "STATUS_PAGE_RATE_LIMIT": os.environ.get(
             "FIELDSVC_STATUS_PAGE_RATE_LIMIT", "60 per minute"
         ),

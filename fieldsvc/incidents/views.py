@@ -19,6 +19,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import MultiDict
 from wtforms import SelectChoice
 
 from fieldsvc import clock
@@ -287,18 +288,7 @@ def _equipment_options(site_id: int) -> list[dict]:
 @role_required(*EVERYONE)
 def index():
     args = request.args
-    drilldown = drilldowns.from_args(args, utcnow())
-    filters = services.IncidentFilters(
-        status=_enum(IncidentStatus, args.get("status")),
-        customer_id=args.get("customer_id", type=int),
-        site_id=args.get("site_id", type=int),
-        severity=_enum(Severity, args.get("severity")),
-        reported_via=_enum(ReportedVia, args.get("reported_via")),
-        overdue=args.get("overdue") == "1",
-        mine=args.get("mine") == "1",
-        text=args.get("q", "")[:200],
-        conditions=drilldown.conditions,
-    )
+    filters = list_filters(args)
     rows, next_before = services.list_incidents(
         current_user,
         filters,
@@ -315,13 +305,33 @@ def index():
         "incidents/index.html",
         rows=rows,
         filters=filters,
-        drilldown=drilldown,
+        drilldown=drilldowns.from_args(request.args, utcnow()),
         customers=customers,
         sites=sites,
         next_url=next_before and url_for(".index", **{**args.to_dict(), "before": next_before}),
+        # Every matching incident, not just the pages loaded so far.
+        export_url=url_for(
+            "reports.incident_list_csv",
+            **{name: value for name, value in args.items() if name != "before"},
+        ),
         IncidentStatus=IncidentStatus,
         Severity=Severity,
         ReportedVia=ReportedVia,
+    )
+
+
+def list_filters(args: MultiDict[str, str]) -> services.IncidentFilters:
+    """The list's filters as given in its query string (the CSV export reads the same)."""
+    return services.IncidentFilters(
+        status=_enum(IncidentStatus, args.get("status")),
+        customer_id=args.get("customer_id", type=int),
+        site_id=args.get("site_id", type=int),
+        severity=_enum(Severity, args.get("severity")),
+        reported_via=_enum(ReportedVia, args.get("reported_via")),
+        overdue=args.get("overdue") == "1",
+        mine=args.get("mine") == "1",
+        text=args.get("q", "")[:200],
+        conditions=drilldowns.from_args(args, utcnow()).conditions,
     )
 
 

@@ -8,9 +8,7 @@ from tests.conftest import ARTIFACTS
 DESKTOP = {"width": 1280, "height": 800}
 
 
-def test_a_supervisor_reads_the_dashboard_and_opens_the_list_behind_a_figure(
-    browser, live_server
-):
+def test_a_supervisor_reads_the_dashboard_and_opens_the_list_behind_a_figure(browser, live_server):
     for name, viewport in (("desktop", DESKTOP), ("tablet", TABLET)):
         page, errors = watched_page(browser, live_server, viewport)
         try:

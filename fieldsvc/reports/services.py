@@ -1,0 +1,382 @@
+"""What incidents cost and how fast we answer them, for supervisors (issue 7).
+
+Definitions (the dashboard uses the same):
+
+- The cost of an incident is in its *accepted* revisions, whose figures were frozen
+  when they were sent: we absorbed the sum of their `we_absorb`; the customer paid the
+  sum of their `customer_pays` (before tax) and `customer_tax`. It is dated by the
+  acceptance (`CustomerResponse.created_at`), taken in the company's time zone.
+- The technician is whoever recorded the incident (`Incident.created_by`); incidents
+  the customer reported on their status page have none.
+- Response times follow an incident from reported (`created_at`) to its first
+  proposal sent (earliest `sent_at`), to accepted (its first acceptance) and to
+  resolved (`resolved_at`, while the incident is resolved or closed), over the
+  incidents reported in the period that reached each step. Percentiles interpolate
+  linearly between the two nearest ranks (as PostgreSQL's `percentile_cont`,
+  NumPy's default and spreadsheets' PERCENTILE.INC do).
+
+Sums and counts are done by the database (GROUP BY); a report's number of queries
+does not depend on the number of incidents.
+"""
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from itertools import pairwise
+
+from sqlalchemy import Select, case, distinct, func, literal, select
+
+from fieldsvc import clock
+from fieldsvc.auth.models import User
+from fieldsvc.customers.models import Customer
+from fieldsvc.errors import FieldError
+from fieldsvc.extensions import db
+from fieldsvc.incidents.models import Incident, IncidentStatus
+from fieldsvc.incidents.services import (
+    IncidentFilters,
+    IncidentRow,
+    incidents_visible_to,
+    list_incidents,
+)
+from fieldsvc.money import to_money
+from fieldsvc.portal.models import CustomerResponse, ResponseKind
+from fieldsvc.proposals.models import Proposal, ProposalRevision
+
+EARLIEST = date(2000, 1, 1)
+LONGEST_YEARS = 10
+REPORTED_BY_CUSTOMER = "Reported by the customer"
+RESOLVED_STATUSES = (IncidentStatus.RESOLVED, IncidentStatus.CLOSED)
+
+
+# --- the period a report covers ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole days in the company's time zone, `first` to `last` included."""
+
+    first: date
+    last: date
+
+    @property
+    def start(self) -> datetime:
+        return _local_midnight(self.first)
+
+    @property
+    def end(self) -> datetime:
+        """The first moment after the period (exclusive)."""
+        return _local_midnight(self.last + timedelta(days=1))
+
+    def months(self) -> list[date]:
+        """The first day of each calendar month the period touches."""
+        month, months = self.first.replace(day=1), []
+        while month <= self.last:
+            months.append(month)
+            month = _next_month(month)
+        return months
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=clock.company_zone())
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def _add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def default_first_day(last: date) -> date:
+    """Twelve calendar months ending with `last`'s month."""
+    month = last.replace(day=1)
+    for _ in range(11):
+        month = (month - timedelta(days=1)).replace(day=1)
+    return month
+
+
+def report_period(first: date | None, last: date | None, *, today: date) -> Period:
+    """The period asked for, the last twelve months by default; a reversed or absurd
+    range is refused with the field to correct (FieldError "from" or "to")."""
+    last = last or today
+    first = first or default_first_day(last)
+    earliest = f"Reports start on {EARLIEST.day} {EARLIEST:%B %Y} at the earliest."
+    if first < EARLIEST:
+        raise FieldError("from", earliest)
+    if last < EARLIEST:
+        raise FieldError("to", earliest)
+    if first > last:
+        raise FieldError(
+            "from",
+            f"“From” ({first:%Y-%m-%d}) is after “to” ({last:%Y-%m-%d}): swap the two dates.",
+        )
+    if last > _add_years(today, 1):
+        raise FieldError("to", f"“To” ({last:%Y-%m-%d}) is more than a year from today.")
+    if last >= _add_years(first, LONGEST_YEARS):
+        raise FieldError(
+            "to",
+            f"Choose at most {LONGEST_YEARS} years: {first:%Y-%m-%d} to {last:%Y-%m-%d} is longer.",
+        )
+    return Period(first, last)
+
+
+# --- cost of incidents -------------------------------------------------------------------
+
+
+class CostGrouping(StrEnum):
+    MONTH = "month"
+    CUSTOMER = "customer"
+    TECHNICIAN = "technician"
+    CAUSE = "cause"
+
+    @property
+    def label(self) -> str:
+        return {"cause": "Cause (internal)"}.get(self.value, self.value.capitalize())
+
+
+@dataclass(frozen=True)
+class CostRow:
+    label: str
+    incidents: int
+    we_absorbed: Decimal
+    customer_paid: Decimal
+    customer_tax: Decimal
+
+
+def _accepted_revisions(user: User, period: Period, month_starts: Sequence[date] = ()):
+    """One row per revision of a visible incident accepted in the period, with the
+    incident's customer, technician and cause, and (given `month_starts`) the local
+    month of the acceptance."""
+    accepted_at = CustomerResponse.created_at
+    columns = [
+        Incident.id.label("incident_id"),
+        Incident.customer_id.label("customer_id"),
+        Incident.created_by_id.label("technician_id"),
+        Incident.cause_category.label("cause"),
+        ProposalRevision.we_absorb.label("we_absorb"),
+        ProposalRevision.customer_pays.label("customer_pays"),
+        ProposalRevision.customer_tax.label("customer_tax"),
+    ]
+    if month_starts:
+        # The company's month boundaries as UTC instants: right across daylight saving
+        # time, and the same SQL on SQLite (which has no time zones) and PostgreSQL.
+        month = literal(_month_key(month_starts[-1]))
+        if len(month_starts) > 1:
+            month = case(
+                *[
+                    (accepted_at < _local_midnight(following), _month_key(current))
+                    for current, following in pairwise(month_starts)
+                ],
+                else_=month,
+            )
+        columns.append(month.label("month"))
+    return (
+        select(*columns)
+        .select_from(CustomerResponse)
+        .join(ProposalRevision, CustomerResponse.revision_id == ProposalRevision.id)
+        .join(Proposal, ProposalRevision.proposal_id == Proposal.id)
+        .join(Incident, Proposal.incident_id == Incident.id)
+        .where(
+            CustomerResponse.kind == ResponseKind.ACCEPTED,
+            accepted_at >= period.start,
+            accepted_at < period.end,
+            incidents_visible_to(user),
+        )
+        .subquery("accepted")
+    )
+
+
+def _month_key(month: date) -> str:
+    return f"{month:%Y-%m}"
+
+
+def _measures(accepted) -> list:
+    return [
+        func.count(distinct(accepted.c.incident_id)).label("incidents"),
+        func.coalesce(func.sum(accepted.c.we_absorb), 0).label("we_absorbed"),
+        func.coalesce(func.sum(accepted.c.customer_pays), 0).label("customer_paid"),
+        func.coalesce(func.sum(accepted.c.customer_tax), 0).label("customer_tax"),
+    ]
+
+
+def _cost_row(label: str, row) -> CostRow:
+    return CostRow(
+        label=label,
+        incidents=int(row.incidents),
+        we_absorbed=to_money(row.we_absorbed),
+        customer_paid=to_money(row.customer_paid),
+        customer_tax=to_money(row.customer_tax),
+    )
+
+
+def cost_of_incidents(user: User, period: Period, grouping: CostGrouping) -> list[CostRow]:
+    """What the incidents `user` may see cost in the period, grouped: months in order
+    (every month of the period, empty ones too), the others by absorbed, largest first."""
+    if grouping is CostGrouping.MONTH:
+        months = period.months()
+        accepted = _accepted_revisions(user, period, months)
+        found = {
+            row.month: row
+            for row in db.session.execute(
+                select(accepted.c.month, *_measures(accepted)).group_by(accepted.c.month)
+            )
+        }
+        nothing = to_money(0)
+        return [
+            _cost_row(key, found[key])
+            if key in found
+            else CostRow(key, 0, nothing, nothing, nothing)
+            for key in map(_month_key, months)
+        ]
+    accepted = _accepted_revisions(user, period)
+    stmt: Select
+    if grouping is CostGrouping.CUSTOMER:
+        stmt = (
+            select(Customer.name.label("name"), *_measures(accepted))
+            .select_from(accepted)
+            .join(Customer, Customer.id == accepted.c.customer_id)
+            .group_by(accepted.c.customer_id, Customer.name)
+        )
+    elif grouping is CostGrouping.TECHNICIAN:
+        stmt = (
+            select(User.name.label("name"), *_measures(accepted))
+            .select_from(accepted)
+            .outerjoin(User, User.id == accepted.c.technician_id)
+            .group_by(accepted.c.technician_id, User.name)
+        )
+    else:
+        stmt = select(accepted.c.cause.label("name"), *_measures(accepted)).group_by(
+            accepted.c.cause
+        )
+    rows = [_cost_row(_group_label(grouping, row.name), row) for row in db.session.execute(stmt)]
+    return sorted(rows, key=lambda row: (-row.we_absorbed, row.label))
+
+
+def _group_label(grouping: CostGrouping, name) -> str:
+    if grouping is CostGrouping.CAUSE:
+        return name.label
+    if grouping is CostGrouping.TECHNICIAN and name is None:
+        return REPORTED_BY_CUSTOMER
+    return name
+
+
+def cost_total(user: User, period: Period) -> CostRow:
+    """All the period's accepted revisions together; each incident counted once."""
+    accepted = _accepted_revisions(user, period)
+    return _cost_row("Total", db.session.execute(select(*_measures(accepted))).one())
+
+
+# --- response times -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepTimes:
+    """How long one step took, in hours, over the incidents that reached it."""
+
+    step: str
+    incidents: int
+    median_hours: float | None
+    p90_hours: float | None
+
+
+STEPS = (
+    "Reported → first proposal sent",
+    "Proposal sent → accepted",
+    "Accepted → resolved",
+    "Reported → resolved (whole way)",
+)
+
+
+def percentile(values: Sequence[float], fraction: float) -> float | None:
+    """The `fraction` (0 to 1) percentile of `values`, interpolated linearly between the
+    closest ranks; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    below = math.floor(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (position - below) * (ordered[above] - ordered[below])
+
+
+def response_times(user: User, period: Period) -> list[StepTimes]:
+    """Median and 90th percentile of each step, for incidents reported in the period."""
+    first_sent = (
+        select(func.min(ProposalRevision.sent_at))
+        .join(Proposal, ProposalRevision.proposal_id == Proposal.id)
+        .where(Proposal.incident_id == Incident.id)
+        .scalar_subquery()
+    )
+    accepted = (
+        select(func.min(CustomerResponse.created_at))
+        .join(ProposalRevision, CustomerResponse.revision_id == ProposalRevision.id)
+        .join(Proposal, ProposalRevision.proposal_id == Proposal.id)
+        .where(
+            Proposal.incident_id == Incident.id,
+            CustomerResponse.kind == ResponseKind.ACCEPTED,
+        )
+        .scalar_subquery()
+    )
+    # A reopened incident keeps the resolved_at of its earlier resolution: it counts
+    # as resolved only while it is resolved or closed.
+    resolved = case((Incident.status.in_(RESOLVED_STATUSES), Incident.resolved_at))
+    rows = db.session.execute(
+        select(
+            Incident.created_at,
+            first_sent.label("first_sent"),
+            accepted.label("accepted"),
+            resolved.label("resolved"),
+        ).where(
+            incidents_visible_to(user),
+            Incident.created_at >= period.start,
+            Incident.created_at < period.end,
+        )
+    ).all()
+    steps: list[list[float]] = [[] for _ in STEPS]
+    for reported, sent, accepted_at, resolved_at in rows:
+        for durations, begin, finish in zip(
+            steps,
+            (reported, sent, accepted_at, reported),
+            (sent, accepted_at, resolved_at, resolved_at),
+            strict=True,
+        ):
+            if begin is not None and finish is not None:
+                durations.append(_hours(finish - begin))
+    return [
+        StepTimes(name, len(durations), percentile(durations, 0.5), percentile(durations, 0.9))
+        for name, durations in zip(STEPS, steps, strict=True)
+    ]
+
+
+def _hours(duration: timedelta) -> float:
+    return duration.total_seconds() / 3600
+
+
+# --- the incident list, for export --------------------------------------------------------
+
+
+INCIDENT_BATCH = 500
+
+
+def matching_incidents(
+    user: User, filters: IncidentFilters, *, now: datetime
+) -> Iterator[IncidentRow]:
+    """Every incident the list shows with these filters, newest first: read through the
+    list's own query in batches, so an export matches the list and memory stays flat."""
+    before: int | None = None
+    while True:
+        rows, before = list_incidents(
+            user, filters, before_id=before, limit=INCIDENT_BATCH, now=now
+        )
+        yield from rows
+        for row in rows:
+            db.session.expunge(row.incident)  # with its equipment links
+        if before is None:
+            return
