@@ -631,8 +631,9 @@ def my_day(user: User, *, now: datetime, day_ends: datetime) -> MyDay:
     )
 
 
-def timeline(incident: Incident) -> list[HistoryEntry]:
-    """Everything that happened to the incident and what hangs off it, oldest first."""
+def timeline(incident: Incident, *more: object) -> list[HistoryEntry]:
+    """Everything that happened to the incident and what hangs off it, oldest first;
+    `more` adds other records' events (the dispute pack adds orders and proposals)."""
     return history_for(
         incident,
         *incident.equipment_links,
@@ -640,4 +641,5 @@ def timeline(incident: Incident) -> list[HistoryEntry]:
         *incident.work_log,
         *incident.communications,
         *incident.follow_ups,
+        *more,
     )
