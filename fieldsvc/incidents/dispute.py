@@ -13,14 +13,14 @@ the same rule holds: only the app's own files reach the PDF.
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import current_app, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from fieldsvc.audit.services import HistoryEntry, acting, record
+from fieldsvc.audit.services import HistoryEntry, acting, history_for, record
 from fieldsvc.auth.models import Role, User
 from fieldsvc.database import utcnow
 from fieldsvc.errors import NotAllowed
@@ -33,7 +33,7 @@ from fieldsvc.incidents.models import (
     IncidentEquipment,
     WorkLogEntry,
 )
-from fieldsvc.incidents.services import timeline, total_minutes
+from fieldsvc.incidents.services import records_of, total_minutes
 from fieldsvc.parts.models import PartOrder
 from fieldsvc.portal.models import CustomerResponse, StatusLink, SurveyResponse
 from fieldsvc.portal.services import DECLINE_REASONS
@@ -181,7 +181,9 @@ def dispute_pack(incident: Incident, *, include_internal: bool) -> DisputePack:
         select(SurveyResponse).where(SurveyResponse.incident_id == incident.id)
     )
     responses = [r.response for r in revisions if r.response is not None]
-    related = [
+    records = [
+        incident,
+        *records_of(incident),
         *incident.part_orders,
         *(line for order in incident.part_orders for line in order.lines),
         *incident.proposals,
@@ -191,8 +193,8 @@ def dispute_pack(incident: Incident, *, include_internal: bool) -> DisputePack:
         *links,
         *([survey] if survey else []),
     ]
-    subjects = {(type(obj).__name__, obj.id): _subject(obj) for obj in _records(incident, related)}
-    rows = [_row(entry, subjects, include_internal) for entry in timeline(incident, *related)]
+    subjects = {(type(obj).__name__, obj.id): _subject(obj) for obj in records}
+    rows = [_row(entry, subjects, include_internal) for entry in history_for(*records)]
     return DisputePack(
         incident=incident,
         include_internal=include_internal,
@@ -257,18 +259,6 @@ def _load(incident_id: int) -> Incident:
     ).one()
 
 
-def _records(incident: Incident, related: list[Any]) -> list[Any]:
-    return [
-        incident,
-        *incident.equipment_links,
-        *incident.attachments,
-        *incident.work_log,
-        *incident.communications,
-        *incident.follow_ups,
-        *related,
-    ]
-
-
 # --- the timeline -------------------------------------------------------------------------
 
 
@@ -330,12 +320,13 @@ def _subject(obj: Any) -> str:
 def _local(value: str) -> str:
     """A time the audit trail wrote in UTC, in the company's time zone like the rest."""
     if _UTC_TIME.match(value):
-        return local_time(datetime.fromisoformat(value).astimezone(UTC))
+        return local_time(datetime.fromisoformat(value))
     return value
 
 
 def _minutes_by_person(work_log: list[WorkLogEntry]) -> list[PersonTime]:
-    minutes: dict[str, int] = {}
+    people: dict[int, PersonTime] = {}
     for entry in work_log:
-        minutes[entry.user.name] = minutes.get(entry.user.name, 0) + entry.minutes
-    return [PersonTime(name, total) for name, total in sorted(minutes.items())]
+        before = people.get(entry.user_id, PersonTime(entry.user.name, 0)).minutes
+        people[entry.user_id] = PersonTime(entry.user.name, before + entry.minutes)
+    return sorted(people.values(), key=lambda person: person.name)
