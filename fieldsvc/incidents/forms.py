@@ -3,6 +3,7 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import (
+    BooleanField,
     DateTimeLocalField,
     HiddenField,
     IntegerField,
@@ -185,3 +186,12 @@ class CloseFollowUpForm(FlaskForm):
         description="Needed for “working on it” and “next step”.",
     )
     next_promise = StringField("Next promise", validators=[Optional(), Length(max=500)])
+
+
+class ProduceDisputePackForm(FlaskForm):
+    include_internal = BooleanField(
+        "Include the internal cause (cause category, description, technician's statement, "
+        "claim reference)",
+        default=False,
+        description="Left out unless ticked: the customer reads everything in the pack.",
+    )

@@ -635,13 +635,17 @@ def my_day(user: User, *, now: datetime, day_ends: datetime) -> MyDay:
     )
 
 
-def timeline(incident: Incident) -> list[HistoryEntry]:
-    """Everything that happened to the incident and what hangs off it, oldest first."""
-    return history_for(
-        incident,
+def records_of(incident: Incident) -> list[object]:
+    """What hangs off the incident in this feature: its timeline is about these too."""
+    return [
         *incident.equipment_links,
         *incident.attachments,
         *incident.work_log,
         *incident.communications,
         *incident.follow_ups,
-    )
+    ]
+
+
+def timeline(incident: Incident) -> list[HistoryEntry]:
+    """Everything that happened to the incident and what hangs off it, oldest first."""
+    return history_for(incident, *records_of(incident))

@@ -24,13 +24,13 @@ from wtforms import SelectChoice
 
 from fieldsvc import clock
 from fieldsvc.auth.access import EVERYONE, role_required
-from fieldsvc.auth.models import User
+from fieldsvc.auth.models import Role, User
 from fieldsvc.customers.models import Contact, Customer, Equipment, Site
 from fieldsvc.dashboard import drilldowns
 from fieldsvc.database import utcnow
 from fieldsvc.errors import FieldError
 from fieldsvc.extensions import db
-from fieldsvc.incidents import forms, services
+from fieldsvc.incidents import dispute, forms, services
 from fieldsvc.incidents.models import (
     ALLOWED_TRANSITIONS,
     Attachment,
@@ -569,3 +569,30 @@ def close_follow_up(incident_id: int, follow_up_id: int):
 
     form = forms.CloseFollowUpForm(prefix=f"close-{follow_up.id}")
     return _act(incident, form, act, "follow-ups", close_forms={follow_up.id: form})
+
+
+# --- the dispute pack (seed 000) -----------------------------------------------------------
+
+
+@bp.route("/incidents/<int:incident_id>/dispute-pack", methods=["GET", "POST"])
+@role_required(Role.SUPERVISOR, Role.ADMIN)
+def dispute_pack(incident_id: int):
+    """The incident's whole record as a PDF for a customer who disputes a bill."""
+    incident = get_visible_or_404(incident_id)
+    form = forms.ProduceDisputePackForm()
+    if not form.is_submitted():
+        return render_template("incidents/dispute_pack.html", incident=incident, form=form)
+    if not form.validate():
+        abort(400, "The form expired; reload the page and try again.")
+    body = dispute.produce_dispute_pack(
+        incident, actor=current_user, include_internal=form.include_internal.data
+    )
+    db.session.commit()
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{dispute.pack_filename(incident)}"',
+            "Cache-Control": "no-store",
+        },
+    )
