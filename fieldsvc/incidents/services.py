@@ -358,6 +358,8 @@ def change_status(
         if status is IncidentStatus.RESOLVED:
             incident.resolution_note = note
             incident.resolved_at = utcnow()
+        elif status is IncidentStatus.OPEN:
+            incident.resolved_at = None  # reopened: no longer resolved
         db.session.flush()
 
 

@@ -145,6 +145,16 @@ def test_a_closed_incident_refuses_a_posted_status_change(client, incident, tech
     assert incident.status is S.CLOSED
 
 
+def test_resolving_records_when_and_reopening_forgets_it(incident, technician):
+    services.change_status(incident, S.RESOLVED, actor=technician, note=NOTE)
+    resolved_at = incident.resolved_at
+
+    services.change_status(incident, S.OPEN, actor=technician, note="It failed again.")
+
+    assert resolved_at is not None
+    assert incident.resolved_at is None  # the response-time report no longer counts it
+
+
 # --- the service, against the whole table --------------------------------------------------
 
 PAIRS = [(before, after) for before in S for after in S]
