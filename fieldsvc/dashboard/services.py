@@ -22,7 +22,7 @@ from fieldsvc.incidents.models import (
     IncidentStatus,
 )
 from fieldsvc.incidents.services import incidents_visible_to
-from fieldsvc.parts.models import PartOrder, PartOrderLine
+from fieldsvc.parts.models import COMMITTED_STATUSES, PartOrder, PartOrderLine
 from fieldsvc.portal.models import CustomerResponse, ResponseKind, SurveyResponse
 from fieldsvc.proposals.models import Proposal, ProposalRevision, RevisionStatus
 
@@ -252,8 +252,9 @@ def _month_cost(visible, month: date) -> MonthCost:
 
 def _at_risk(visible, now: datetime) -> AtRisk:
     """Parts bought for offers not accepted yet; those past their return deadline too.
-    One row per order (its net cost summed in SQL); deadlines are date arithmetic,
-    done here the same way on SQLite and PostgreSQL."""
+    The committed orders (few: parts are installed or returned soon) with their net cost
+    summed in SQL, then which of their incidents accepted an offer: two small queries
+    whatever the history. Deadlines are date arithmetic, done here for both databases."""
     net = func.sum(
         func.round(
             PartOrderLine.quantity
@@ -263,13 +264,31 @@ def _at_risk(visible, now: datetime) -> AtRisk:
             2,
         )
     )
-    rows = db.session.execute(
-        select(PartOrder.received_on, PartOrder.expected_on, PartOrder.return_window_days, net)
+    committed = db.session.execute(
+        select(
+            PartOrder.incident_id,
+            PartOrder.received_on,
+            PartOrder.expected_on,
+            PartOrder.return_window_days,
+            net,
+        )
         .join(PartOrderLine, PartOrderLine.part_order_id == PartOrder.id)
         .join(Incident, Incident.id == PartOrder.incident_id)
-        .where(visible, drilldowns.at_risk_order())
+        .where(visible, PartOrder.status.in_(COMMITTED_STATUSES))
         .group_by(PartOrder.id)
     ).all()
+    # Read by incident (its index), the status compared here: given the status in SQL,
+    # SQLite walks every accepted revision of the whole history instead.
+    accepted = {
+        incident_id
+        for incident_id, status in db.session.execute(
+            select(Proposal.incident_id, ProposalRevision.status)
+            .join(ProposalRevision, ProposalRevision.proposal_id == Proposal.id)
+            .where(Proposal.incident_id.in_({row.incident_id for row in committed}))
+        )
+        if status is RevisionStatus.ACCEPTED
+    }
+    rows = [row[1:] for row in committed if row.incident_id not in accepted]
     today = drilldowns.today(now)
     past = [
         cost
@@ -288,14 +307,16 @@ def _at_risk(visible, now: datetime) -> AtRisk:
 
 def _by_cause(visible, now: datetime) -> list[Count]:
     since = now - timedelta(days=365 * CAUSE_MONTHS // 12)
+    # Grouped by lower(cause), not the bare column: without statistics SQLite would walk
+    # the cause index through every incident ever; this way the (created_at, cause)
+    # index answers from the period alone. The values are lower case already.
+    cause = func.lower(Incident.cause_category)
     rows = dict(
         db.session.execute(
-            select(Incident.cause_category, func.count())
-            .where(visible, Incident.created_at >= since)
-            .group_by(Incident.cause_category)
+            select(cause, func.count()).where(visible, Incident.created_at >= since).group_by(cause)
         ).all()
     )
-    return [Count(c.value, c.label, rows.get(c, 0)) for c in CauseCategory]
+    return [Count(c.value, c.label, rows.get(c.value, 0)) for c in CauseCategory]
 
 
 def _satisfaction(visible, month: date) -> Satisfaction:

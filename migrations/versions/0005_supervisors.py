@@ -39,7 +39,7 @@ def upgrade():
 
     with op.batch_alter_table('incidents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('resolved_at', fieldsvc.database.UTCDateTime(timezone=True), nullable=True))
-        batch_op.create_index(batch_op.f('ix_incidents_created_at'), ['created_at'], unique=False)
+        batch_op.create_index('ix_incidents_created_cause', ['created_at', 'cause_category'], unique=False)
         batch_op.create_index(batch_op.f('ix_incidents_resolved_at'), ['resolved_at'], unique=False)
 
     with op.batch_alter_table('proposal_revisions', schema=None) as batch_op:
@@ -137,7 +137,7 @@ def downgrade():
 
     with op.batch_alter_table('incidents', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_incidents_resolved_at'))
-        batch_op.drop_index(batch_op.f('ix_incidents_created_at'))
+        batch_op.drop_index('ix_incidents_created_cause')
         batch_op.drop_column('resolved_at')
 
     with op.batch_alter_table('customer_responses', schema=None) as batch_op:
