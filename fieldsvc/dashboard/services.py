@@ -4,13 +4,13 @@ a hundred thousand. The conditions are shared with the incident list (drilldowns
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import case, func, select
 
 from fieldsvc.auth.models import User
-from fieldsvc.clock import company_zone, to_local
+from fieldsvc.clock import to_local
 from fieldsvc.dashboard import drilldowns
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
@@ -25,6 +25,8 @@ from fieldsvc.incidents.services import incidents_visible_to
 from fieldsvc.parts.models import COMMITTED_STATUSES, PartOrder, PartOrderLine
 from fieldsvc.portal.models import CustomerResponse, ResponseKind, SurveyResponse
 from fieldsvc.proposals.models import Proposal, ProposalRevision, RevisionStatus
+from fieldsvc.reports import services as reports
+from fieldsvc.reports.services import CostRow
 
 ZERO = Decimal("0.00")
 RATE_DAYS = 90  # the accept/decline rate looks this far back
@@ -68,14 +70,6 @@ class Answers:
 
 
 @dataclass(frozen=True)
-class MonthCost:
-    month: date
-    incidents: int
-    we_absorbed: Decimal
-    customers_paid: Decimal
-
-
-@dataclass(frozen=True)
 class AtRisk:
     orders: int
     total: Decimal
@@ -101,7 +95,8 @@ class Dashboard:
     late_part_orders: int
     unanswered: int
     answers: Answers
-    month_cost: MonthCost
+    month: date  # this month, in the company's time zone
+    month_cost: CostRow  # offers accepted this month, as the cost report counts them
     at_risk: AtRisk
     by_cause: list[Count]
     satisfaction: Satisfaction
@@ -110,7 +105,7 @@ class Dashboard:
 def dashboard(user: User, now: datetime | None = None) -> Dashboard:
     now = now or utcnow()
     visible = incidents_visible_to(user)
-    month = _month_start(now)
+    month = _this_month(now)
     return Dashboard(
         now=now,
         open_by_status=_open_by_status(visible),
@@ -122,25 +117,18 @@ def dashboard(user: User, now: datetime | None = None) -> Dashboard:
         late_part_orders=_count_orders(visible, drilldowns.late_order(now)),
         unanswered=_count_revisions(visible, drilldowns.unanswered_revision(now)),
         answers=_answers(visible, now - timedelta(days=RATE_DAYS)),
-        month_cost=_month_cost(visible, month),
+        month=month.first,
+        month_cost=reports.cost_total(user, month),
         at_risk=_at_risk(visible, now),
         by_cause=_by_cause(visible, now),
         satisfaction=_satisfaction(visible, month),
     )
 
 
-def _month_start(now: datetime) -> date:
-    return to_local(now).date().replace(day=1)
-
-
-def _utc_bounds(month: date) -> tuple[datetime, datetime]:
-    """The month's first and the next month's first instant, in the company's zone."""
-    following = (month + timedelta(days=32)).replace(day=1)
-    zone = company_zone()
-    return (
-        datetime.combine(month, time(), tzinfo=zone),
-        datetime.combine(following, time(), tzinfo=zone),
-    )
+def _this_month(now: datetime) -> reports.Period:
+    """The calendar month of `now` in the company's time zone, as a report period."""
+    first = to_local(now).date().replace(day=1)
+    return reports.Period(first, reports.next_month(first) - timedelta(days=1))
 
 
 def _open_by_status(visible) -> list[Count]:
@@ -228,28 +216,6 @@ def _answers(visible, since: datetime) -> Answers:
     )
 
 
-def _month_cost(visible, month: date) -> MonthCost:
-    """Offers accepted this month: what we absorbed and what customers pay (before tax)."""
-    start, end = _utc_bounds(month)
-    incidents, absorbed, paid = db.session.execute(
-        select(
-            func.count(func.distinct(Incident.id)),
-            func.coalesce(func.sum(ProposalRevision.we_absorb), 0),
-            func.coalesce(func.sum(ProposalRevision.customer_pays), 0),
-        )
-        .join(CustomerResponse, CustomerResponse.revision_id == ProposalRevision.id)
-        .join(Proposal, Proposal.id == ProposalRevision.proposal_id)
-        .join(Incident, Incident.id == Proposal.incident_id)
-        .where(
-            visible,
-            CustomerResponse.kind == ResponseKind.ACCEPTED,
-            CustomerResponse.created_at >= start,
-            CustomerResponse.created_at < end,
-        )
-    ).one()
-    return MonthCost(month, incidents, _money(absorbed), _money(paid))
-
-
 def _at_risk(visible, now: datetime) -> AtRisk:
     """Parts bought for offers not accepted yet; those past their return deadline too.
     The committed orders (few: parts are installed or returned soon) with their net cost
@@ -319,8 +285,8 @@ def _by_cause(visible, now: datetime) -> list[Count]:
     return [Count(c.value, c.label, rows.get(c.value, 0)) for c in CauseCategory]
 
 
-def _satisfaction(visible, month: date) -> Satisfaction:
-    start, end = _utc_bounds(month)
+def _satisfaction(visible, month: reports.Period) -> Satisfaction:
+    start, end = month.start, month.end
     answers, average, promoters, detractors = db.session.execute(
         select(
             func.count(SurveyResponse.id),
@@ -332,9 +298,9 @@ def _satisfaction(visible, month: date) -> Satisfaction:
         .where(visible, SurveyResponse.created_at >= start, SurveyResponse.created_at < end)
     ).one()
     if not answers:
-        return Satisfaction(month, 0, None, None)
+        return Satisfaction(month.first, 0, None, None)
     nps = round((int(promoters) - int(detractors)) * 100 / answers)
-    return Satisfaction(month, answers, Decimal(str(average)).quantize(Decimal("0.1")), nps)
+    return Satisfaction(month.first, answers, Decimal(str(average)).quantize(Decimal("0.1")), nps)
 
 
 def _money(value) -> Decimal:

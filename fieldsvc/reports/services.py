@@ -75,7 +75,7 @@ class Period:
         month, months = self.first.replace(day=1), []
         while month <= self.last:
             months.append(month)
-            month = _next_month(month)
+            month = next_month(month)
         return months
 
 
@@ -83,7 +83,7 @@ def _local_midnight(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=clock.company_zone())
 
 
-def _next_month(month: date) -> date:
+def next_month(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 

@@ -136,7 +136,7 @@ def test_a_supervisor_sees_every_figure_of_their_team(data):
         Decimal("100"),
     )
     assert (board.month_cost.incidents, board.month_cost.we_absorbed) == (1, Decimal("1180.00"))
-    assert board.month_cost.customers_paid == Decimal("350.00")
+    assert board.month_cost.customer_paid == Decimal("350.00")
     assert board.at_risk.orders == 1
     assert board.at_risk.total == Decimal("80.00")  # PO-7781's offer was accepted
     assert (board.at_risk.past_deadline_orders, board.at_risk.past_deadline) == (
