@@ -1,5 +1,5 @@
-"""The conditions behind the dashboard's figures, as SQL on incidents, so that a figure
-and the filtered incident list it links to always count the same thing."""
+"""The conditions behind the dashboard's figures, as SQL, so that a figure, the filtered
+incident list it links to and the supervisors' reminders always count the same thing."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,10 +37,10 @@ def late_order(now: datetime) -> ColumnElement[bool]:
 
 
 def unanswered_revision(now: datetime) -> ColumnElement[bool]:
-    """Sent, and the customer has said nothing for UNANSWERED_DAYS days."""
+    """Sent, and the customer has said nothing for (at least) UNANSWERED_DAYS days."""
     return and_(
         ProposalRevision.status == RevisionStatus.SENT,
-        ProposalRevision.sent_at < unanswered_since(now),
+        ProposalRevision.sent_at <= unanswered_since(now),
     )
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
 
 from fieldsvc.auth.models import Role, User
-from fieldsvc.clock import to_local
+from fieldsvc.dashboard import drilldowns
 from fieldsvc.database import utcnow
 from fieldsvc.errors import FieldError
 from fieldsvc.extensions import db
@@ -26,14 +26,13 @@ from fieldsvc.incidents.models import FollowUp, Incident
 from fieldsvc.incidents.services import can_see, can_see_customer
 from fieldsvc.mail import services as mail
 from fieldsvc.mail.models import OutgoingEmail
-from fieldsvc.parts.models import PartOrder, PartOrderStatus
-from fieldsvc.proposals.models import Proposal, ProposalRevision, RevisionStatus
+from fieldsvc.parts.models import PartOrder
+from fieldsvc.proposals.models import Proposal, ProposalRevision
 from fieldsvc.reminders.models import ReminderSent
 
 # A follow-up due this soon is reminded before it is late (cron runs every 15 minutes).
 DUE_SOON = timedelta(hours=1)
 # Ordered and not here yet: an expected date in the past makes such an order late.
-AWAITED_STATUSES = frozenset({PartOrderStatus.ORDERED, PartOrderStatus.SHIPPED})
 
 
 @dataclass(frozen=True)
@@ -207,15 +206,14 @@ def _open_follow_ups(before: datetime) -> list[FollowUp]:
 
 
 def _late_part_orders(now: datetime) -> list[PartOrder]:
-    """Ordered or shipped, and expected before today in the company's time zone."""
-    today = to_local(now).date()
+    """Late as the dashboard counts them (drilldowns.late_order)."""
     return list(
         db.session.scalars(
             select(PartOrder)
             .join(PartOrder.incident)
             .join(Incident.customer)
             .join(PartOrder.supplier)
-            .where(PartOrder.status.in_(AWAITED_STATUSES), PartOrder.expected_on < today)
+            .where(drilldowns.late_order(now))
             .options(
                 contains_eager(PartOrder.incident).contains_eager(Incident.customer),
                 contains_eager(PartOrder.supplier),
@@ -226,19 +224,15 @@ def _late_part_orders(now: datetime) -> list[PartOrder]:
 
 
 def _unanswered_revisions(now: datetime) -> list[ProposalRevision]:
-    """Revisions sent at least FIELDSVC_UNANSWERED_DAYS ago that the customer has not
-    answered (still SENT: an answer or a new revision moves them on)."""
-    sent_before = now - timedelta(days=current_app.config["UNANSWERED_DAYS"])
+    """Unanswered as the dashboard counts them (drilldowns.unanswered_revision): still
+    sent, FIELDSVC_UNANSWERED_DAYS after sending; an answer or a new revision moves on."""
     return list(
         db.session.scalars(
             select(ProposalRevision)
             .join(ProposalRevision.proposal)
             .join(Proposal.incident)
             .join(Incident.customer)
-            .where(
-                ProposalRevision.status == RevisionStatus.SENT,
-                ProposalRevision.sent_at <= sent_before,
-            )
+            .where(drilldowns.unanswered_revision(now))
             .options(
                 contains_eager(ProposalRevision.proposal)
                 .contains_eager(Proposal.incident)
