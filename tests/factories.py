@@ -12,7 +12,8 @@ from fieldsvc.auth.services import create_user
 from fieldsvc.customers.models import Contact, Customer, Equipment, Site
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
-from fieldsvc.incidents.models import ReportedVia, Severity
+from fieldsvc.incidents import services as incident_services
+from fieldsvc.incidents.models import Channel, Direction, ReportedVia, Severity
 from fieldsvc.incidents.services import IncidentReport, report_incident
 from fieldsvc.parts.models import Part, Supplier
 
@@ -163,3 +164,29 @@ def make_incident(app, make_site, make_user, make_team):
         return report_incident(IncidentReport(**values), actor=actor, now=now)
 
     return make
+
+
+def add_activity(incident, people, count: int) -> None:
+    """`count` work-log entries, calls and follow-ups on the incident, shared among
+    `people`: for tests that a page's queries do not grow with the record."""
+    now = utcnow()
+    for n in range(count):
+        person = people[n % len(people)]
+        incident_services.log_work(
+            incident, actor=person, started_at=now - timedelta(hours=2), minutes=10, note=f"W{n}"
+        )
+        incident_services.record_communication(
+            incident,
+            actor=person,
+            channel=Channel.PHONE,
+            direction=Direction.OUTBOUND,
+            summary=f"Called {n}",
+        )
+        incident_services.promise_follow_up(
+            incident,
+            actor=person,
+            owner_id=person.id,
+            due_at=now + timedelta(hours=n + 1),
+            promise=f"Promise {n}",
+        )
+    db.session.commit()

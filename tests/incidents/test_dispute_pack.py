@@ -22,7 +22,7 @@ from fieldsvc.incidents import dispute, services
 from fieldsvc.incidents.models import Channel, Direction, Severity
 from fieldsvc.incidents.services import IncidentReport, update_incident
 from tests.conftest import ARTIFACTS, missing
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, add_activity
 from tests.proposals.seed_001 import Seed001, build_seed_001, send
 
 HOSTILE = '<img src="file:///etc/passwd"> <script>alert(1)</script>'
@@ -328,26 +328,6 @@ def test_a_post_without_the_csrf_token_is_refused(client, accepted):
 # --- queries -----------------------------------------------------------------------------
 
 
-def _add_activity(incident, people, count: int) -> None:
-    for n in range(count):
-        person = people[n % len(people)]
-        services.log_work(
-            incident,
-            actor=person,
-            started_at=utcnow() - timedelta(hours=2),
-            minutes=10,
-            note=f"W{n}",
-        )
-        services.record_communication(
-            incident,
-            actor=person,
-            channel=Channel.PHONE,
-            direction=Direction.OUTBOUND,
-            summary=f"Called {n}",
-        )
-    db.session.commit()
-
-
 def test_the_pack_s_queries_do_not_grow_with_the_record(
     client, signed_in, make_team, make_user, make_site, make_incident, count_queries
 ):
@@ -357,8 +337,8 @@ def test_the_pack_s_queries_do_not_grow_with_the_record(
     site = make_site()
     site.customer.team = team
     small, large = make_incident(site=site, actor=me), make_incident(site=site, actor=me)
-    _add_activity(small, people, 2)
-    _add_activity(large, people, 20)
+    add_activity(small, people, 2)
+    add_activity(large, people, 20)
 
     def queries(incident_id: int) -> int:
         db.session.expunge_all()  # count what a fresh request runs, not the test's cache

@@ -1,41 +1,14 @@
 """The incident page and My day run a number of queries that does not grow with the
 number of photos, work-log entries, communications and follow-ups."""
 
-from datetime import timedelta
 from decimal import Decimal
 
 from fieldsvc.auth.models import Role
-from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
-from fieldsvc.incidents import services
-from fieldsvc.incidents.models import Channel, Direction
 from fieldsvc.parts.services import OrderDetails, OrderLineInput, order_parts
 from fieldsvc.proposals.models import LineKind
 from fieldsvc.proposals.services import LineDraft, RevisionDraft, draft_proposal
-
-
-def _add_activity(incident, people, count: int) -> None:
-    now = utcnow()
-    for n in range(count):
-        person = people[n % len(people)]
-        services.log_work(
-            incident, actor=person, started_at=now - timedelta(hours=2), minutes=10, note=f"W{n}"
-        )
-        services.record_communication(
-            incident,
-            actor=person,
-            channel=Channel.PHONE,
-            direction=Direction.OUTBOUND,
-            summary=f"Called {n}",
-        )
-        services.promise_follow_up(
-            incident,
-            actor=person,
-            owner_id=person.id,
-            due_at=now + timedelta(hours=n + 1),
-            promise=f"Promise {n}",
-        )
-    db.session.commit()
+from tests.factories import add_activity
 
 
 def test_incident_page_and_my_day_queries_do_not_grow_with_activity(
@@ -47,8 +20,8 @@ def test_incident_page_and_my_day_queries_do_not_grow_with_activity(
     site = make_site()
     site.customer.team = team
     small, large = make_incident(site=site, actor=me), make_incident(site=site, actor=me)
-    _add_activity(small, people, 2)
-    _add_activity(large, people, 20)
+    add_activity(small, people, 2)
+    add_activity(large, people, 20)
 
     def queries(url: str) -> int:
         db.session.expunge_all()  # count what a fresh request runs, not the test's cache
@@ -59,7 +32,7 @@ def test_incident_page_and_my_day_queries_do_not_grow_with_activity(
     small_url, large_url = f"/incidents/{small.id}", f"/incidents/{large.id}"
     assert queries(small_url) == queries(large_url)
     before = queries("/my-day")
-    _add_activity(db.session.merge(large), [db.session.merge(p) for p in people], 12)
+    add_activity(db.session.merge(large), [db.session.merge(p) for p in people], 12)
     assert queries("/my-day") == before
 
 
