@@ -7,6 +7,7 @@ names them ("accepted by Jane Doe on the status page"); the response row keeps t
 time, IP address and the SHA-256 of the PDF they saw.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -336,16 +337,19 @@ class Step:
     replaced: bool = False  # an earlier expected date, since moved
 
 
-def timeline(incident: Incident, now: datetime | None = None) -> list[Step]:
+def timeline(
+    incident: Incident, now: datetime | None = None, sent: Sequence[Offer] | None = None
+) -> list[Step]:
     """Reported, parts ordered, parts arriving on … (each change of the supplier's date),
-    proposal sent and answered, visit planned, resolved: oldest first."""
+    proposal sent and answered, visit planned, resolved: oldest first. `sent`: the
+    incident's offers when the caller has them already."""
     now = now or utcnow()
     steps = [Step(incident.created_at, "We recorded the problem you reported.")]
     orders = [o for o in incident.part_orders if o.status is not PartOrderStatus.CANCELLED]
     events = events_about(incident, *orders)
     for order in orders:
         steps += _part_steps(order, [e for e in events if e.object_type == "PartOrder"])
-    for offer in offers(incident):
+    for offer in offers(incident) if sent is None else sent:
         for revision in filter(None, (offer.previous, offer.revision)):
             steps.append(Step(revision.sent_at, _sent_text(revision)))
             if revision.response is not None:

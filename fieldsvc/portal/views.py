@@ -98,7 +98,7 @@ def _page(token: str, link: StatusLink, answering: dict | None = None, report=No
         "portal/status.html",
         token=token,
         incident=incident,
-        steps=services.timeline(incident),
+        steps=services.timeline(incident, sent=offers),
         offers=offers,
         totals={offer.revision.id: price(offer.revision)[1] for offer in offers},
         answer_forms=answer_forms,
