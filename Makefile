@@ -8,6 +8,8 @@ VENV := .venv
 FLASK := $(VENV)/bin/flask --app fieldsvc
 FIELDSVC_PORT ?= 5000
 FIELDSVC_HOST ?= 127.0.0.1
+# pytest-xdist workers; each has its own SQLite files, PostgreSQL cluster and live server.
+TEST_WORKERS ?= auto
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: run test lint format system-deps pdf-deps clean
@@ -20,7 +22,7 @@ run: $(VENV)/.synced pdf-deps
 
 ## test: install everything (Debian's chromium and postgresql too, as root) and run the suite
 test: $(VENV)/.synced system-deps
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## lint: ruff check and format check
 lint: $(VENV)/.synced
