@@ -211,7 +211,9 @@ def _forget_old_sessions(user: User) -> None:
     db.session.execute(
         delete(UserSession).where(
             UserSession.user_id == user.id,
-            or_(UserSession.started_at < cutoff, UserSession.ended_at < utcnow() - timedelta(days=1)),
+            or_(
+                UserSession.started_at < cutoff, UserSession.ended_at < utcnow() - timedelta(days=1)
+            ),
         )
     )
 

@@ -66,9 +66,7 @@ def test_signing_out_on_one_tablet_leaves_the_other_signed_in(app, make_user):
     assert second.get("/").status_code == 200
 
 
-def test_a_new_password_set_by_an_admin_ends_every_session_of_that_user(
-    app, client, make_user
-):
+def test_a_new_password_set_by_an_admin_ends_every_session_of_that_user(app, client, make_user):
     user, admin = make_user(), make_user(Role.ADMIN)
     db.session.commit()
     first, second = signed_in_twice(app, user)
@@ -93,9 +91,7 @@ def test_a_new_password_set_by_an_admin_ends_every_session_of_that_user(
     assert fresh.get("/").status_code == 200
 
 
-def test_changing_your_own_password_signs_out_your_other_devices_but_not_this_one(
-    app, make_user
-):
+def test_changing_your_own_password_signs_out_your_other_devices_but_not_this_one(app, make_user):
     admin = make_user(Role.ADMIN)
     db.session.commit()
     here, elsewhere = signed_in_twice(app, admin)
@@ -178,9 +174,7 @@ def test_the_session_limits_come_from_configuration(app, client, make_user, vari
         assert client.get("/").status_code == 302
 
 
-def test_the_cookie_carries_a_sign_in_token_that_the_database_keeps_only_hashed(
-    client, make_user
-):
+def test_the_cookie_carries_a_sign_in_token_that_the_database_keeps_only_hashed(client, make_user):
     user = make_user()
     db.session.commit()
     response = client.post("/login", data={"email": user.email, "password": PASSWORD})
