@@ -1,4 +1,4 @@
-""""Last opened" in Chromium: a supervisor e-mails the customer a status link; a mail
+""" "Last opened" in Chromium: a supervisor e-mails the customer a status link; a mail
 scanner fetching it does not count, the customer's browser opening it does."""
 
 import re

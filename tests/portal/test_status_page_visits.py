@@ -44,9 +44,7 @@ def _script_report(page: str) -> tuple[str, str]:
     return url, token
 
 
-def test_a_plain_fetch_like_a_mail_scanners_does_not_count_as_opened(
-    seed, token, customer, client
-):
+def test_a_plain_fetch_like_a_mail_scanners_does_not_count_as_opened(seed, token, customer, client):
     for _ in range(3):
         assert customer.get(f"/status/{token}").status_code == 200
 
@@ -55,9 +53,7 @@ def test_a_plain_fetch_like_a_mail_scanners_does_not_count_as_opened(
     assert _last_opened(client, seed) == "not opened yet"
 
 
-def test_the_pages_own_script_reports_the_opening_and_staff_see_it(
-    seed, token, customer, client
-):
+def test_the_pages_own_script_reports_the_opening_and_staff_see_it(seed, token, customer, client):
     url, csrf_token = _script_report(customer.get(f"/status/{token}").get_data(as_text=True))
 
     response = customer.post(url, csrf=False, headers={"X-CSRFToken": csrf_token})
@@ -84,9 +80,7 @@ def test_the_status_page_asks_search_engines_not_to_index_it(token, customer):
     assert "noindex" in response.headers["X-Robots-Tag"]
 
 
-def test_a_rate_limited_customer_gets_a_page_in_their_words_with_retry_after(
-    app, token, customer
-):
+def test_a_rate_limited_customer_gets_a_page_in_their_words_with_retry_after(app, token, customer):
     app.config["STATUS_PAGE_RATE_LIMIT"] = "3 per minute"
 
     codes = [customer.get(f"/status/{token}").status_code for _ in range(4)]
