@@ -16,6 +16,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from sqlalchemy import select
@@ -50,6 +51,14 @@ def _status_page_limit() -> str:
 
 
 limiter.limit(_status_page_limit)(bp)
+
+
+@bp.before_request
+def keep_session_fresh() -> None:
+    # The session (only the form's CSRF secret here) lasts the staff idle timeout from
+    # the last request, not from the first: a customer who reloads the page and answers
+    # within the form's own hour is not told it expired.
+    session.permanent = True
 
 
 @bp.after_request

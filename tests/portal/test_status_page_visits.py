@@ -4,10 +4,13 @@ customer who opens it too often is told, in their words, when to come back."""
 
 import html
 import re
+from datetime import timedelta
 
 import pytest
+from freezegun import freeze_time
 from sqlalchemy import select
 
+from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
 from fieldsvc.portal.models import StatusLink
 from tests.factories import PASSWORD
@@ -94,3 +97,27 @@ def test_a_rate_limited_customer_gets_a_page_in_their_words_with_retry_after(app
     assert "your link still works" in page
     assert "Sign in" not in page and "sign-in" not in page
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_customer_who_reloads_the_page_can_answer_within_the_forms_hour(seed, token, customer):
+    with freeze_time(utcnow()) as clock:
+        customer.get(f"/status/{token}")
+        clock.tick(timedelta(minutes=50))
+        page = customer.get(f"/status/{token}").get_data(as_text=True)  # read it again
+        clock.tick(timedelta(minutes=15))
+
+        response = customer.post(
+            f"/status/{token}/answer/accept",
+            csrf=False,
+            data={
+                "csrf_token": re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[
+                    1
+                ],
+                "revision_id": seed.revision.id,
+                "pdf_sha256": seed.revision.pdf_sha256,
+                "full_name": "Dana Whitfield",
+            },
+        )
+
+    assert response.status_code == 303
+    assert "Accepted by Dana Whitfield" in customer.get(response.location).get_data(as_text=True)
