@@ -8,7 +8,9 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import func, select
 
+from fieldsvc import create_app
 from fieldsvc.auth.models import Role, UserSession
+from fieldsvc.config import ConfigurationError
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import WorkLogEntry
@@ -188,3 +190,14 @@ def test_the_cookie_carries_a_sign_in_token_that_the_database_keeps_only_hashed(
     assert not any(c.startswith("remember_token=") for c in response.headers.getlist("Set-Cookie"))
     cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
     assert "Expires=" in cookie  # the browser drops it after the idle hour too
+
+
+def test_session_limits_are_read_from_fieldsvc_variables(monkeypatch):
+    monkeypatch.setenv("FIELDSVC_SESSION_IDLE_MINUTES", "20")
+    monkeypatch.setenv("FIELDSVC_SESSION_HOURS", "8")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.config["PERMANENT_SESSION_LIFETIME"] == timedelta(minutes=20)
+    assert app.config["SESSION_LIFETIME"] == timedelta(hours=8)
+    monkeypatch.setenv("FIELDSVC_SESSION_IDLE_MINUTES", "0")
+    with pytest.raises(ConfigurationError, match="FIELDSVC_SESSION_IDLE_MINUTES"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})

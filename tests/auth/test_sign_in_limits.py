@@ -3,10 +3,13 @@ per account; a locked account says so on the form, is audited, and unlocks by it
 
 from datetime import timedelta
 
+import pytest
 from freezegun import freeze_time
 from sqlalchemy import select
 
+from fieldsvc import create_app
 from fieldsvc.audit.models import AuditEvent
+from fieldsvc.config import ConfigurationError
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
 from tests.factories import PASSWORD
@@ -114,3 +117,14 @@ def test_an_unknown_email_locks_like_a_real_account_so_the_lock_reveals_nothing(
 
     assert response.status_code == 429
     assert "Too many wrong passwords for this account" in response.get_data(as_text=True)
+
+
+def test_the_limits_are_read_from_fieldsvc_variables_and_checked(monkeypatch):
+    monkeypatch.setenv("FIELDSVC_LOGIN_RATE_LIMIT", "100 per hour")
+    monkeypatch.setenv("FIELDSVC_LOGIN_ACCOUNT_LIMIT", "8 per 30 minutes")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.config["LOGIN_RATE_LIMIT"] == "100 per hour"
+    assert app.config["LOGIN_ACCOUNT_LIMIT"] == "8 per 30 minutes"
+    monkeypatch.setenv("FIELDSVC_LOGIN_ACCOUNT_LIMIT", "five please")
+    with pytest.raises(ConfigurationError, match="FIELDSVC_LOGIN_ACCOUNT_LIMIT"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
