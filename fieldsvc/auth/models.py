@@ -65,6 +65,14 @@ class User(Audited, UserMixin, db.Model):
             raise RuntimeError("get_id() needs the sign-in started by start_session()")
         return self.current_session.token
 
+    def __eq__(self, other: object) -> bool:
+        # The same account, as UserMixin compared users before get_id() became a token.
+        if isinstance(other, User):
+            return str(self.id) == str(other.id)
+        return NotImplemented
+
+    __hash__ = object.__hash__
+
     def has_role(self, *roles: Role) -> bool:
         return self.role in roles
 
