@@ -2,9 +2,12 @@
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from limits import parse
 
 DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"
 PAPER_SIZES = ("A4", "Letter")
@@ -42,8 +45,20 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "WTF_CSRF_SSL_STRICT": False,
         "FORCE_HTTPS": _flag("FIELDSVC_FORCE_HTTPS", False),
         "TRUSTED_PROXIES": int(os.environ.get("FIELDSVC_TRUSTED_PROXIES", "0")),
+        # A sign-in ends after this long without a request (Flask refuses a session cookie
+        # not re-signed within PERMANENT_SESSION_LIFETIME), and in any case this long after
+        # it began: one shift, so the next person on a shared tablet starts their own.
+        "PERMANENT_SESSION_LIFETIME": timedelta(
+            minutes=int(os.environ.get("FIELDSVC_SESSION_IDLE_MINUTES", "60"))
+        ),
+        "SESSION_REFRESH_EACH_REQUEST": True,
+        "SESSION_LIFETIME": timedelta(hours=float(os.environ.get("FIELDSVC_SESSION_HOURS", "12"))),
         "RATELIMIT_STORAGE_URI": os.environ.get("FIELDSVC_RATELIMIT_STORAGE_URI", "memory://"),
-        "LOGIN_RATE_LIMIT": os.environ.get("FIELDSVC_LOGIN_RATE_LIMIT", "10 per minute"),
+        # Failed sign-ins only (wrong e-mail or password): successful ones are never counted,
+        # so a crew of tablets behind one company address can all sign in at shift start.
+        "LOGIN_RATE_LIMIT": os.environ.get("FIELDSVC_LOGIN_RATE_LIMIT", "30 per 10 minutes"),
+        # Wrong passwords for one account before it is locked until the window ends.
+        "LOGIN_ACCOUNT_LIMIT": os.environ.get("FIELDSVC_LOGIN_ACCOUNT_LIMIT", "5 per 15 minutes"),
         "COMPANY_NAME": os.environ.get("FIELDSVC_COMPANY_NAME", "fieldsvc"),
         # The proposal PDF's letterhead: lines separated by "\n" (literally, in the
         # environment variable) and an optional PNG/SVG under the static or instance folder.
@@ -95,6 +110,19 @@ def check(config: Mapping[str, Any]) -> None:
     if config["UNANSWERED_DAYS"] < 1:
         raise ConfigurationError(
             f"FIELDSVC_UNANSWERED_DAYS must be 1 or more, not {config['UNANSWERED_DAYS']}"
+        )
+    for key in ("LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_LIMIT", "STATUS_PAGE_RATE_LIMIT"):
+        try:
+            parse(config[key])
+        except ValueError as error:
+            raise ConfigurationError(
+                f"FIELDSVC_{key} must be a limit like '5 per 15 minutes', not {config[key]!r}"
+            ) from error
+    if config["PERMANENT_SESSION_LIFETIME"] <= timedelta(0) or config[
+        "SESSION_LIFETIME"
+    ] <= timedelta(0):
+        raise ConfigurationError(
+            "FIELDSVC_SESSION_IDLE_MINUTES and FIELDSVC_SESSION_HOURS must be more than 0"
         )
     if config["PAPER_SIZE"] not in PAPER_SIZES:
         raise ConfigurationError(

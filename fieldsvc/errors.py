@@ -1,9 +1,11 @@
 """Domain errors, and the one place they become HTTP responses."""
 
+import time
+
 from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
 
-from fieldsvc.extensions import db
+from fieldsvc.extensions import db, limiter
 
 
 class DomainError(Exception):
@@ -31,6 +33,15 @@ class InvalidTransition(DomainError):
 
 class StaleVersion(DomainError):
     status = 409
+
+
+def retry_after_seconds() -> int:
+    """For a 429's Retry-After: seconds until the rate limit this request broke lets
+    requests through again."""
+    breached = limiter.current_limit
+    if breached is None:
+        return 60
+    return max(1, int(breached.reset_at - time.time()))
 
 
 def init_app(app: Flask) -> None:

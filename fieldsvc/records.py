@@ -20,6 +20,7 @@ from sqlalchemy import or_, select
 from fieldsvc.audit.services import acting, history_for
 from fieldsvc.auth.access import EVERYONE, role_required
 from fieldsvc.auth.models import Role, User
+from fieldsvc.auth.services import end_sessions
 from fieldsvc.errors import DomainError, FieldError
 from fieldsvc.extensions import db
 from fieldsvc.money import format_money
@@ -93,6 +94,9 @@ def set_record_active(obj: Any, active: bool, *, actor: Any, reason: str | None 
     """Deactivate or reactivate a record; records are never deleted, history stays whole."""
     if isinstance(obj, User) and obj.id == actor.id and not active:
         raise DomainError("You cannot deactivate your own account.")
+    if isinstance(obj, User) and not active:
+        # Reactivating the account later must not bring its old sign-ins back.
+        end_sessions(obj, reason="deactivated")
     with acting(actor, reason=reason):
         obj.active = active
         db.session.flush()

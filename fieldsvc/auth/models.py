@@ -51,12 +51,50 @@ class User(Audited, UserMixin, db.Model):
 
     team: Mapped[Team | None] = relationship()
 
+    # The sign-in this request belongs to, set by the session loader (not a column).
+    current_session = None
+
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session cookie: this sign-in's token, never the
+        user's id, so ending the sign-in makes a copied cookie worthless."""
+        if self.current_session is None or self.current_session.token is None:
+            raise RuntimeError("get_id() needs the sign-in started by start_session()")
+        return self.current_session.token
+
+    def __eq__(self, other: object) -> bool:
+        # The same account, as UserMixin compared users before get_id() became a token.
+        if isinstance(other, User):
+            return str(self.id) == str(other.id)
+        return NotImplemented
+
+    __hash__ = object.__hash__
 
     def has_role(self, *roles: Role) -> bool:
         return self.role in roles
 
     def __str__(self) -> str:
         return self.name
+
+
+class UserSession(db.Model):
+    """One sign-in on one device. The cookie holds its token; here is only the token's
+    SHA-256, so a copy of the database opens no session. Signing out, a new password and
+    deactivation set `ended_at`; the lifetime limit is checked on every request."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(40))
+
+    user: Mapped[User] = relationship()
+
+    # The token itself, only while the request that started or presented it runs.
+    token = None

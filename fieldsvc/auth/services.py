@@ -1,18 +1,28 @@
-"""Accounts: password hashing and policy, sign-in, and creating and changing users."""
+"""Accounts: password hashing and policy, sign-in and its limits, the sessions a
+sign-in starts, and creating and changing users."""
 
+import hashlib
+import math
+import secrets
 from contextlib import suppress
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from flask import current_app
+from limits import RateLimitItem, parse
+from limits.strategies import FixedWindowRateLimiter
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import joinedload
 
 from fieldsvc.audit.services import acting, record
-from fieldsvc.auth.models import Role, User
-from fieldsvc.errors import FieldError
-from fieldsvc.extensions import db
+from fieldsvc.auth.models import Role, User, UserSession
+from fieldsvc.database import utcnow
+from fieldsvc.errors import DomainError, FieldError
+from fieldsvc.extensions import db, limiter
 
 MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()
@@ -38,21 +48,83 @@ def password_problem(password: str, email: str = "") -> str | None:
     return None
 
 
+class AccountLocked(DomainError):
+    """Too many wrong passwords for one account: no password is checked until `until`."""
+
+    status = 429
+
+    def __init__(self, until: datetime, now: datetime | None = None) -> None:
+        self.until = until
+        self.retry_after = max(1, math.ceil((until - (now or utcnow())).total_seconds()))
+        minutes = math.ceil(self.retry_after / 60)
+        super().__init__(
+            "Too many wrong passwords for this account: it is locked for a while to stop "
+            f"guessing. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+        )
+
+
 def authenticate(email: str, password: str) -> User | None:
-    """Return the active user with this e-mail and password, or None."""
-    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    """Return the active user with this e-mail and password, or None; raise AccountLocked
+    (before any password is checked) while the account's failure limit is reached."""
+    email = email.strip().lower()
+    _check_not_locked(email)
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email))
     if user is None:
         _verify_dummy(password)
-        return None
+    elif _password_matches(user, password) and user.active:
+        if _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = _hasher.hash(password)
+        _failures().clear(_account_limit(), *_account_key(email))
+        return user
+    _count_failure(email, user)
+    return None
+
+
+def _password_matches(user: User, password: str) -> bool:
     try:
-        _hasher.verify(user.password_hash, password)
+        return _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
-        return None
-    if not user.active:
-        return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-    return user
+        return False
+
+
+# --- the per-account limit on wrong passwords ---------------------------------------------
+# Counted in the rate limiter's storage (memory:// or Redis, FIELDSVC_RATELIMIT_STORAGE_URI),
+# keyed by a hash of the typed e-mail, so an unknown address locks like a real one and
+# the answer says nothing about which accounts exist.
+
+
+def _failures() -> FixedWindowRateLimiter:
+    return FixedWindowRateLimiter(limiter.storage)
+
+
+def _account_limit() -> RateLimitItem:
+    return parse(current_app.config["LOGIN_ACCOUNT_LIMIT"])
+
+
+def _account_key(email: str) -> tuple[str, str]:
+    return "sign-in-failures", hashlib.sha256(email.encode()).hexdigest()
+
+
+def _check_not_locked(email: str) -> None:
+    limit = _account_limit()
+    if not _failures().test(limit, *_account_key(email)):
+        reset_at, _remaining = _failures().get_window_stats(limit, *_account_key(email))
+        raise AccountLocked(datetime.fromtimestamp(reset_at, UTC))
+
+
+def _count_failure(email: str, user: User | None) -> None:
+    limit = _account_limit()
+    _failures().hit(limit, *_account_key(email))
+    if user is not None and not _failures().test(limit, *_account_key(email)):
+        reset_at, _remaining = _failures().get_window_stats(limit, *_account_key(email))
+        until = datetime.fromtimestamp(reset_at, UTC)
+        with acting(None, reason=f"{limit.amount} wrong passwords within {_window(limit)}"):
+            record(user, "account_locked", {"until": until.isoformat(timespec="seconds")})
+
+
+def _window(limit: RateLimitItem) -> str:
+    unit = limit.GRANULARITY.name
+    return f"{limit.multiples} {unit}{'s' if limit.multiples != 1 else ''}"
 
 
 def _verify_dummy(password: str) -> None:
@@ -63,6 +135,87 @@ def _verify_dummy(password: str) -> None:
 def record_sign_in(user: User) -> None:
     with acting(user):
         record(user, "sign_in")
+
+
+# --- sessions -----------------------------------------------------------------------------
+# Flask-Login keeps User.get_id() in the signed session cookie; get_id() is the token of one
+# UserSession row, so the cookie opens pages only while that row is open. Idle time is
+# Flask's own: the cookie is re-signed on each request and refused when older than
+# PERMANENT_SESSION_LIFETIME (FIELDSVC_SESSION_IDLE_MINUTES).
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(user: User) -> UserSession:
+    """A new sign-in for `user` with a fresh random token (kept only as its hash)."""
+    token = secrets.token_urlsafe(32)
+    user_session = UserSession(user=user, token_hash=_token_hash(token))
+    db.session.add(user_session)
+    _forget_old_sessions(user)
+    db.session.flush()
+    user_session.token = token
+    user.current_session = user_session
+    return user_session
+
+
+def session_user(token: str, now: datetime | None = None) -> User | None:
+    """The active user whose open, unexpired sign-in has this token, or None."""
+    if not token or len(token) > 100:
+        return None
+    now = now or utcnow()
+    user_session = db.session.scalar(
+        select(UserSession)
+        .options(joinedload(UserSession.user))
+        .where(UserSession.token_hash == _token_hash(token), UserSession.ended_at.is_(None))
+    )
+    if user_session is None or now >= user_session.started_at + _lifetime():
+        return None
+    user = user_session.user
+    if not user.active:
+        return None
+    user_session.token = token
+    user.current_session = user_session
+    return user
+
+
+def end_session(user_session: UserSession, *, reason: str) -> None:
+    """Sign out: the token this sign-in's cookie carries opens nothing any more."""
+    user_session.ended_at = utcnow()
+    user_session.end_reason = reason
+    db.session.flush()
+
+
+def end_sessions(user: User, *, reason: str, keep: UserSession | None = None) -> None:
+    """End every open sign-in of `user` on every device, except `keep` (the actor's own
+    when they changed their own password)."""
+    still_open = [UserSession.user_id == user.id, UserSession.ended_at.is_(None)]
+    if keep is not None:
+        still_open.append(UserSession.id != keep.id)
+    db.session.execute(
+        update(UserSession)
+        .where(*still_open)
+        .values(ended_at=utcnow(), end_reason=reason)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def _lifetime() -> timedelta:
+    return current_app.config["SESSION_LIFETIME"]
+
+
+def _forget_old_sessions(user: User) -> None:
+    """Rows of sign-ins that ended or expired over a day ago are no use to anyone."""
+    cutoff = utcnow() - _lifetime() - timedelta(days=1)
+    db.session.execute(
+        delete(UserSession).where(
+            UserSession.user_id == user.id,
+            or_(
+                UserSession.started_at < cutoff, UserSession.ended_at < utcnow() - timedelta(days=1)
+            ),
+        )
+    )
 
 
 def create_user(
@@ -107,6 +260,11 @@ def update_user(user: User, values: dict[str, Any], *, actor: User) -> User:
     password = values.get("password") or ""
     if password and (problem := password_problem(password, email)):
         raise FieldError("password", problem)
+    if password:
+        # A new password ends the sign-ins made with the old one, but not the one in use
+        # by the person who just set it.
+        keep = actor.current_session if actor.id == user.id else None
+        end_sessions(user, reason="password changed", keep=keep)
     with acting(actor):
         user.name = values["name"].strip()
         user.email = email

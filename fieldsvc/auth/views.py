@@ -3,11 +3,13 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    Response,
     current_app,
     flash,
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
@@ -15,6 +17,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from fieldsvc import records
 from fieldsvc.auth import forms, services
 from fieldsvc.auth.models import Role, Team, User
+from fieldsvc.errors import retry_after_seconds
 from fieldsvc.extensions import db, limiter, login_manager
 from fieldsvc.records import Column, RecordType
 
@@ -22,27 +25,38 @@ bp = Blueprint("auth", __name__)
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+def load_user(token: str) -> User | None:
+    return services.session_user(token)
 
 
 def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def _sign_in_failed(response: Response) -> bool:
+    return response.status_code == 401
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=_sign_in_failed)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = forms.LoginForm()
     if form.validate_on_submit():
-        user = services.authenticate(form.email.data, form.password.data)
+        try:
+            user = services.authenticate(form.email.data, form.password.data)
+        except services.AccountLocked as locked:
+            page = render_template("auth/login.html", form=form, blocked=str(locked))
+            return page, 429, {"Retry-After": str(locked.retry_after)}
         if user is None:
+            db.session.commit()  # the failure may have locked the account: audited
             form.password.errors.append("E-mail or password is wrong, or the account is inactive.")
         else:
+            services.start_session(user)
             services.record_sign_in(user)
             db.session.commit()
+            session.permanent = True  # re-signed on each request: the idle timeout
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form), 401 if form.errors else 200
@@ -51,19 +65,25 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    services.end_session(current_user.current_session, reason="signed out")
+    db.session.commit()
     logout_user()
     flash("You are signed out.", "success")
     return redirect(url_for(".login"))
 
 
 def too_many_attempts(error: Any):
-    """The login rate limit: say plainly what happened and when to try again."""
+    """The per-address limit on failed sign-ins: say plainly what happened and when to
+    try again."""
     form = forms.LoginForm()
+    retry_after = retry_after_seconds()
+    minutes = max(1, -(-retry_after // 60))
     message = (
-        "Too many sign-in attempts from this address. "
-        f"Wait a minute and try again (limit: {error.description})."
+        "Too many failed sign-ins from this address. "
+        f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
     )
-    return render_template("auth/login.html", form=form, blocked=message), 429
+    page = render_template("auth/login.html", form=form, blocked=message)
+    return page, 429, {"Retry-After": str(retry_after)}
 
 
 def _safe_next(target: str | None) -> str:

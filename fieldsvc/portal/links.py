@@ -10,7 +10,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app, render_template
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from fieldsvc.audit.services import acting
 from fieldsvc.auth.models import User
@@ -58,6 +58,13 @@ def open_link(token: str, now: datetime | None = None) -> StatusLink | None:
     if link is None or not link.is_open(now or utcnow()):
         return None
     return link
+
+
+def note_opened(link: StatusLink) -> None:
+    """Staff see when the customer last looked: a plain UPDATE, not an audited change."""
+    db.session.execute(
+        update(StatusLink).where(StatusLink.id == link.id).values(last_used_at=utcnow())
+    )
 
 
 def open_links(incident: Incident, now: datetime | None = None) -> list[StatusLink]:

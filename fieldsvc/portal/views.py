@@ -1,9 +1,10 @@
 """The customer's status page, opened by the link in the e-mail or the PDF's QR code.
 
 An unknown, expired or revoked token gets the same 404, so guessing learns nothing.
-Every response says `Cache-Control: no-store` (a shared tablet keeps no copy) and the
-app-wide `Referrer-Policy: no-referrer` keeps the token out of other sites' logs; the
-pages are rate-limited per address.
+Every response says `Cache-Control: no-store` (a shared tablet keeps no copy) and
+`X-Robots-Tag: noindex`, and the app-wide `Referrer-Policy: no-referrer` keeps the token
+out of other sites' logs; the pages are rate-limited per address, and a customer who
+hits the limit is told in their own words when to come back.
 """
 
 from flask import (
@@ -15,16 +16,16 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
 from fieldsvc.customers.models import Customer
-from fieldsvc.database import utcnow
-from fieldsvc.errors import FieldError, StaleVersion
+from fieldsvc.errors import FieldError, StaleVersion, retry_after_seconds
 from fieldsvc.extensions import db, limiter
 from fieldsvc.incidents.models import Incident
 from fieldsvc.mail import services as mail
@@ -52,10 +53,29 @@ def _status_page_limit() -> str:
 limiter.limit(_status_page_limit)(bp)
 
 
+@bp.before_request
+def keep_session_fresh() -> None:
+    # The session (only the form's CSRF secret here) lasts the staff idle timeout from
+    # the last request, not from the first: a customer who reloads the page and answers
+    # within the form's own hour is not told it expired.
+    session.permanent = True
+
+
 @bp.after_request
 def keep_private(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
+    # A link pasted into a chat or a ticket must not end up in a search index.
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
     return response
+
+
+@bp.errorhandler(429)
+def too_many_requests(error):
+    """The per-address limit, in the customer's words (the app-wide 429 page is the
+    staff sign-in)."""
+    retry_after = retry_after_seconds()
+    page = render_template("portal/too_many_requests.html", minutes=max(1, -(-retry_after // 60)))
+    return page, 429, {"Retry-After": str(retry_after)}
 
 
 def _link_or_404(token: str) -> StatusLink:
@@ -67,17 +87,21 @@ def _link_or_404(token: str) -> StatusLink:
 
 @bp.get("/<token>")
 def status(token: str):
+    return _page(token, _link_or_404(token))
+
+
+@bp.post("/<token>/opened")
+def opened(token: str):
+    """The page's own script, once a browser has shown the page: only then does "last
+    opened" change, so a mail scanner or link preview fetching the URL does not count."""
     link = _link_or_404(token)
-    # Staff see when the customer last looked; a plain UPDATE, not an audited change,
-    # and only a hint: if the database is busy with a writer, the page still shows.
+    # Only a hint for staff: if the database is busy with a writer, nothing is lost.
     try:
-        db.session.execute(
-            update(StatusLink).where(StatusLink.id == link.id).values(last_used_at=utcnow())
-        )
+        links.note_opened(link)
         db.session.commit()
     except OperationalError:
         db.session.rollback()
-    return _page(token, link)
+    return "", 204
 
 
 def _page(token: str, link: StatusLink, answering: dict | None = None, report=None, survey=None):
