@@ -58,7 +58,8 @@ class Anchor:
 
     def __str__(self) -> str:
         where = f" ({self.source})" if self.source else ""
-        return f"the anchor of {self.anchored_at} naming event #{self.seq}{where}"
+        when = self.anchored_at[:19].replace("T", " ")
+        return f"the anchor of {when} UTC for event #{self.seq}{where}"
 
     @classmethod
     def from_json(cls, data: dict[str, Any], source: str) -> "Anchor":

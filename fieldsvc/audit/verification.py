@@ -122,7 +122,11 @@ def verify_trail(anchors: Sequence[Anchor] = (), session: Session | None = None)
             report.anchors_checked += 1
             if anchor.hash != event.hash:
                 report.add(
-                    _about(event, f"is not the event {anchor} recorded (rewritten since)", ANCHOR)
+                    _about(
+                        event,
+                        f"differs from {anchor}: rewritten or replaced after it was anchored",
+                        ANCHOR,
+                    )
                 )
         expected_seq, prev_hash = event.seq + 1, event.hash
     report.head_seq = expected_seq - 1
