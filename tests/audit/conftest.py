@@ -4,10 +4,14 @@ key, who knows the open-source event format and computes hashes the way the code
 import hashlib
 import hmac
 import json
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy.engine import make_url
 
 from fieldsvc.audit.models import AuditEvent
 from fieldsvc.extensions import db
@@ -82,11 +86,14 @@ class Insider:
         db.session.expire_all()
         return row
 
-    def rewrite(self, seq: int, secret: bytes | None = None, **values) -> None:
-        """Edit event `seq`, then recompute its hash and every later one's, relinked."""
+    def rewrite(
+        self, seq: int, secret: bytes | None = None, until: int | None = None, **values
+    ) -> None:
+        """Edit event `seq`, then recompute its hash and every later one's (up to
+        `until`), relinked."""
         prev_hash = None
         for event in self.events():
-            if event.seq < seq:
+            if event.seq < seq or (until is not None and event.seq > until):
                 continue
             row = row_of(event)
             if event.seq == seq:
@@ -104,6 +111,24 @@ class Insider:
     def delete_from(self, seq: int) -> None:
         db.session.execute(delete(AuditEvent).where(AuditEvent.seq >= seq))
         db.session.expire_all()
+
+
+@pytest.fixture
+def fresh_database_url(database_url: str, tmp_path) -> Iterator[str]:
+    """An empty, unmigrated database of the same kind, dropped afterwards."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+        return
+    name = f"fresh_{uuid.uuid4().hex[:12]}"
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
