@@ -72,8 +72,9 @@ def anchor(destinations: tuple[str, ...], path: Path | None, email_to: str | Non
     except anchoring.AnchorRefused as refused:
         click.echo(f"not anchored: {refused}", err=True)
         raise SystemExit(1) from refused
-    # With --to stdout, standard output carries the anchor alone (for a log collector).
-    say_err = "stdout" in destinations
+    # With --to stdout, standard output carries the anchor alone (for a log collector),
+    # and only failures are told (on stderr), so cron mails nothing while all is well.
+    quiet = "stdout" in destinations
     failed = False
     for destination in dict.fromkeys(destinations):
         if destination == "stdout":
@@ -81,12 +82,13 @@ def anchor(destinations: tuple[str, ...], path: Path | None, email_to: str | Non
         elif destination == "file":
             target = path or Path(current_app.config["AUDIT_ANCHOR_FILE"])
             anchoring.append_to_file(head, target)
-            click.echo(f"anchored event #{head.seq} in {target}", err=say_err)
+            if not quiet:
+                click.echo(f"anchored event #{head.seq} in {target}")
         else:
             email, delivered = anchoring.email_anchor(head, address)
-            if delivered:
-                click.echo(f"anchored event #{head.seq} by e-mail to {address}", err=say_err)
-            else:
+            if delivered and not quiet:
+                click.echo(f"anchored event #{head.seq} by e-mail to {address}")
+            elif not delivered:
                 failed = True
                 click.echo(
                     f"anchor e-mail to {address} not delivered ({email.last_error}); "

@@ -45,12 +45,15 @@ def test_anchor_uses_the_configured_file_and_verify_reads_it_by_default(
     assert f"1 anchors checked ({tmp_path / 'configured.jsonl'})" in result.output
 
 
-def test_anchor_to_standard_output_prints_the_anchor_alone_for_a_log_collector(runner, trail):
-    result = anchor(runner, "--to", "stdout")
+def test_anchor_to_standard_output_prints_the_anchor_alone_for_a_log_collector(
+    runner, trail, tmp_path
+):
+    result = anchor(runner, "--to", "stdout", "--to", "file", "--file", str(tmp_path / "a.jsonl"))
     assert result.exit_code == 0
-    [line] = result.stdout.splitlines()
+    [line] = result.output.splitlines()  # nothing else, on stdout or stderr
     assert json.loads(line)["seq"] == trail[-1].seq
     assert json.loads(line)["type"] == "fieldsvc-audit-anchor"
+    assert (tmp_path / "a.jsonl").read_text() == line + "\n"
 
 
 def test_anchor_by_email_reaches_the_configured_address_and_can_be_verified_against(
