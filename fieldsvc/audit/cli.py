@@ -25,14 +25,7 @@ SHOWN_PROBLEMS = 20
 )
 def verify(anchor_files: tuple[Path, ...]) -> None:
     """Check every event's MAC and link, and the anchors; exit 1 naming what is wrong."""
-    if not anchor_files:
-        configured = Path(current_app.config["AUDIT_ANCHOR_FILE"])
-        anchor_files = (configured,) if configured.is_file() else ()
-    try:
-        anchors = [a for path in anchor_files for a in anchoring.read_anchors(path)]
-    except anchoring.AnchorFileError as error:
-        click.echo(f"audit trail NOT VERIFIED: {error}", err=True)
-        raise SystemExit(1) from error
+    anchor_files, anchors = _read_anchors(anchor_files, "audit trail NOT VERIFIED")
     report = verify_trail(anchors)
     if not report.intact:
         click.echo(f"audit trail BROKEN: {_problems(report.problem_count)}", err=True)
@@ -106,11 +99,19 @@ def anchor(destinations: tuple[str, ...], path: Path | None, email_to: str | Non
     required=True,
     help="Verify the plain SHA-256 chain written before sealing, then seal it.",
 )
-def reseal(from_plain: bool) -> None:
-    """Move a trail from before sealing over: verify its plain chain, then vouch for it
+@click.option(
+    "--anchors",
+    "anchor_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Anchors to verify against first (default: FIELDSVC_AUDIT_ANCHOR_FILE if it exists).",
+)
+def reseal(from_plain: bool, anchor_files: tuple[Path, ...]) -> None:
+    """Move a trail from before sealing over: verify it, then vouch for its plain chain
     with one sealed event (no event is changed)."""
+    _, anchors = _read_anchors(anchor_files, "not sealed")
     try:
-        seal = services.reseal_plain_chain()
+        seal = services.reseal_plain_chain(anchors)
     except services.ResealRefused as refused:
         db.session.rollback()
         click.echo(f"not sealed: {refused}", err=True)
@@ -122,6 +123,19 @@ def reseal(from_plain: bool) -> None:
         f"sealed: events #1 to #{seal.changes['plain_head_seq']} verified and vouched for by "
         f"event #{seal.seq} (key '{seal.key_id}')"
     )
+
+
+def _read_anchors(
+    anchor_files: tuple[Path, ...], failure: str
+) -> tuple[tuple[Path, ...], list[anchoring.Anchor]]:
+    if not anchor_files:
+        configured = Path(current_app.config["AUDIT_ANCHOR_FILE"])
+        anchor_files = (configured,) if configured.is_file() else ()
+    try:
+        return anchor_files, [a for path in anchor_files for a in anchoring.read_anchors(path)]
+    except anchoring.AnchorFileError as error:
+        click.echo(f"{failure}: {error}", err=True)
+        raise SystemExit(1) from error
 
 
 def _problems(count: int) -> str:

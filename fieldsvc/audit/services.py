@@ -6,7 +6,7 @@ forget it. Services name the actor and reason with `acting(actor, reason)`;
 `record()` adds an event for something that is not a column change.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -19,6 +19,7 @@ from flask_login import current_user
 from sqlalchemy import and_, event, inspect, or_, select, text
 from sqlalchemy.orm import ColumnProperty, Session, object_session
 
+from fieldsvc.audit.anchors import Anchor
 from fieldsvc.audit.models import Audited, AuditEvent
 from fieldsvc.audit.sealing import SEAL_ACTION, chain_head, seal_rows
 from fieldsvc.audit.verification import PLAIN_UNVOUCHED, Problem, verify_trail
@@ -168,15 +169,16 @@ def _readable(field: str, value: Any, names: dict) -> str:
     return names.get((field, value), str(value))
 
 
-def reseal_plain_chain(*, actor: Any = None) -> AuditEvent:
-    """Verify the plain SHA-256 events from before sealing, then vouch for them with one
-    sealed `chain_sealed` event; the caller commits.
+def reseal_plain_chain(anchors: Sequence[Anchor] = (), *, actor: Any = None) -> AuditEvent:
+    """Verify the trail (against the anchors too), then vouch for the plain SHA-256
+    events from before sealing with one sealed `chain_sealed` event; the caller commits.
 
     No event is changed (the table stays append-only): the new event's MAC covers the
-    plain chain's head hash, and through its links every plain event before it.
+    plain chain's head hash, and through its links every plain event before it. The
+    anchors stop it from vouching for a trail cut back to its plain events.
     """
     session = db.session()
-    report = verify_trail(session=session)
+    report = verify_trail(anchors, session=session)
     if report.plain_events == 0:
         raise ResealRefused("there are no plain events: every event is already sealed")
     unvouched = [p for p in report.problems if p.kind == PLAIN_UNVOUCHED]

@@ -94,6 +94,25 @@ def test_plain_events_rewritten_after_resealing_are_detected(runner, old_trail, 
     )
 
 
+def test_reseal_refuses_a_trail_cut_back_to_its_plain_events_when_anchors_show_it(
+    runner, make_customer, old_trail, insider, tmp_path
+):
+    assert runner.invoke(args=RESEAL).exit_code == 0
+    make_customer(name="Sealed")
+    db.session.commit()
+    anchors = tmp_path / "anchors.jsonl"
+    assert runner.invoke(args=["audit", "anchor", "--file", str(anchors)]).exit_code == 0
+    insider.lift_triggers()
+    insider.delete_from(4)  # every sealed event gone: what is left looks like an old trail
+    db.session.commit()
+
+    result = runner.invoke(args=[*RESEAL, "--anchors", str(anchors)])
+    assert result.exit_code == 1
+    assert "not sealed: the trail has problems; nothing was sealed" in result.output
+    assert "the trail ends at event #3" in result.output
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 3
+
+
 def test_a_trail_sealed_throughout_has_nothing_to_reseal(runner, trail):
     result = runner.invoke(args=RESEAL)
     assert result.exit_code == 1
