@@ -1,7 +1,8 @@
 """Verifying the audit trail: every event's MAC and link, and the anchors kept outside.
 
-The walk does not stop at the first problem: it names each bad event (up to
-MAX_PROBLEMS) and what is wrong with it, then what the anchors show is missing.
+The walk does not stop at the first problem: it names each bad event (the first
+MAX_PROBLEMS of them) and what is wrong with it, what the anchors show is missing, and
+a key whose every event fails (the wrong secret configured).
 """
 
 from collections import Counter, defaultdict
@@ -64,7 +65,11 @@ class Verification:
 
     def add(self, problem: Problem) -> None:
         self.problem_count += 1
-        if len(self.problems) < MAX_PROBLEMS:
+        # Findings about keys, anchors and the plain chain are few and say the most: kept
+        # whatever the count, and listed before the events.
+        if problem.kind != EVENT:
+            self.problems.insert(sum(p.kind != EVENT for p in self.problems), problem)
+        elif len(self.problems) < MAX_PROBLEMS:
             self.problems.append(problem)
 
 

@@ -78,12 +78,20 @@ def test_a_tail_rewritten_with_the_insiders_own_key_is_detected(runner, trail, i
     assert "altered" in result.output
 
 
-def test_a_trail_checked_with_the_wrong_secret_names_the_key(app, runner, trail):
+def test_a_trail_checked_with_the_wrong_secret_names_the_key_first(
+    app, runner, make_customer, trail
+):
+    for n in range(30):  # more bad events than the command lists
+        make_customer(name=f"More {n}")
+    db.session.commit()
     app.config["AUDIT_KEYS"] = f"test-1:{OTHER_SECRET}"
     result = verify(runner)
     assert result.exit_code == 1
-    assert "none of the 5 events sealed with key 'test-1' matches its MAC" in result.output
-    assert "the secret configured for 'test-1' is not the one that sealed them" in result.output
+    assert "audit trail BROKEN: 36 problems" in result.output
+    first = result.output.splitlines()[1]
+    assert "none of the 35 events sealed with key 'test-1' matches its MAC" in first
+    assert "the secret configured for 'test-1' is not the one that sealed them" in first
+    assert "… and 16 more" in result.output
 
 
 def test_events_sealed_with_a_key_that_is_not_configured_are_named(app, runner, trail, insider):
