@@ -181,11 +181,10 @@ def reseal_plain_chain(anchors: Sequence[Anchor] = (), *, actor: Any = None) -> 
     report = verify_trail(anchors, session=session)
     if report.plain_events == 0:
         raise ResealRefused("there are no plain events: every event is already sealed")
-    unvouched = [p for p in report.problems if p.kind == PLAIN_UNVOUCHED]
-    if not unvouched:
-        raise ResealRefused(f"the plain events are already vouched for by event #{report.seal_seq}")
     if problems := [p for p in report.problems if p.kind != PLAIN_UNVOUCHED]:
         raise ResealRefused("the trail has problems; nothing was sealed", problems)
+    if report.seal_seq is not None:
+        raise ResealRefused(f"the plain events are already vouched for by event #{report.seal_seq}")
     head_seq, head_hash = report.plain_head
     changes = {
         "plain_events": report.plain_events,
