@@ -1,7 +1,9 @@
 """Settings, read from FIELDSVC_* environment variables (documented in README.md)."""
 
 import os
-from collections.abc import Mapping
+import re
+import secrets
+from collections.abc import Mapping, MutableMapping
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,6 +14,8 @@ from limits import parse
 DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"
 PAPER_SIZES = ("A4", "Letter")
 SMTP_SECURITY = ("none", "starttls", "ssl")
+AUDIT_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
+AUDIT_SECRET_MIN_LENGTH = 32
 
 
 class ConfigurationError(RuntimeError):
@@ -89,6 +93,16 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "STATUS_PAGE_RATE_LIMIT": os.environ.get(
             "FIELDSVC_STATUS_PAGE_RATE_LIMIT", "60 per minute"
         ),
+        # `keyid:secret` pairs separated by commas or spaces, newest first: the first seals
+        # new audit events, the others only verify older ones (see README, audit trail).
+        "AUDIT_KEYS": os.environ.get("FIELDSVC_AUDIT_KEYS", ""),
+        "AUDIT_KEY_FILE": os.environ.get(
+            "FIELDSVC_AUDIT_KEY_FILE", str(Path(instance_path) / "audit-keys")
+        ),
+        "AUDIT_ANCHOR_FILE": os.environ.get(
+            "FIELDSVC_AUDIT_ANCHOR_FILE", str(Path(instance_path) / "audit-anchors.jsonl")
+        ),
+        "AUDIT_ANCHOR_EMAIL": os.environ.get("FIELDSVC_AUDIT_ANCHOR_EMAIL", ""),
         "MAX_CONTENT_LENGTH": int(
             float(os.environ.get("FIELDSVC_MAX_REQUEST_MB", "100")) * 1024 * 1024
         ),
@@ -101,6 +115,15 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigurationError(
             "FIELDSVC_SECRET_KEY must be set to a long random value in production "
             '(for example: python -c "import secrets; print(secrets.token_hex(32))")'
+        )
+    if config["AUDIT_KEYS"]:
+        parse_audit_keys(config["AUDIT_KEYS"])
+    elif config["ENV_NAME"] == "production" and not Path(config["AUDIT_KEY_FILE"]).is_file():
+        raise ConfigurationError(
+            "FIELDSVC_AUDIT_KEYS must be set in production to the key that seals the audit "
+            "trail, kept outside the database, as keyid:secret, for example FIELDSVC_AUDIT_KEYS="
+            "2026-1:$(python -c 'import secrets; print(secrets.token_hex(32))'); "
+            "or FIELDSVC_AUDIT_KEY_FILE set to a file that holds it"
         )
     if config["SMTP_SECURITY"] not in SMTP_SECURITY:
         raise ConfigurationError(
@@ -129,3 +152,55 @@ def check(config: Mapping[str, Any]) -> None:
             f"FIELDSVC_PAPER_SIZE must be one of {', '.join(PAPER_SIZES)}, "
             f"not {config['PAPER_SIZE']!r}"
         )
+
+
+def parse_audit_keys(text: str) -> dict[str, bytes]:
+    """`keyid:secret` pairs, newest first, as {key id: secret}; refuse malformed ones."""
+    keys: dict[str, bytes] = {}
+    for pair in text.replace(",", " ").split():
+        key_id, colon, secret = pair.partition(":")
+        if not colon or not AUDIT_KEY_ID.fullmatch(key_id):
+            raise ConfigurationError(
+                "FIELDSVC_AUDIT_KEYS holds keyid:secret pairs separated by commas; a key id is "
+                "1-40 letters, digits, dots, dashes or underscores"
+            )
+        if key_id in keys:
+            raise ConfigurationError(f"FIELDSVC_AUDIT_KEYS names the key id {key_id!r} twice")
+        if len(secret) < AUDIT_SECRET_MIN_LENGTH:
+            raise ConfigurationError(
+                f"FIELDSVC_AUDIT_KEYS: the secret of key {key_id!r} must be at least "
+                f"{AUDIT_SECRET_MIN_LENGTH} characters (e.g. secrets.token_hex(32))"
+            )
+        keys[key_id] = secret.encode()
+    if not keys:
+        raise ConfigurationError("FIELDSVC_AUDIT_KEYS names no key")
+    return keys
+
+
+def provide_audit_keys(config: MutableMapping[str, Any]) -> None:
+    """Without FIELDSVC_AUDIT_KEYS, read the key file; in development, create it first.
+
+    Production never generates a key (check() refused to start without one): a key made
+    on the server would be lost with it, and with it the means to verify the trail.
+    """
+    if config["AUDIT_KEYS"]:
+        return
+    path = Path(config["AUDIT_KEY_FILE"])
+    if not path.exists() and config["ENV_NAME"] != "production":
+        _create_key_file(path)
+    config["AUDIT_KEYS"] = path.read_text().strip()
+    parse_audit_keys(config["AUDIT_KEYS"])
+
+
+def _create_key_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(f"dev-{secrets.token_hex(3)}:{secrets.token_hex(32)}\n")
+    try:
+        os.link(draft, path)  # atomic, and never replaces a key another process just made
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()

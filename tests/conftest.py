@@ -29,6 +29,10 @@ def missing(what: str) -> None:
     pytest.skip(what)
 
 
+# The key that seals the audit trail in tests (FIELDSVC_AUDIT_KEYS' format).
+AUDIT_TEST_KEYS = "test-1:" + "7e57" * 16
+
+
 def test_config(database_url: str, **overrides) -> dict:
     return {
         "TESTING": True,
@@ -37,6 +41,7 @@ def test_config(database_url: str, **overrides) -> dict:
         "RATELIMIT_STORAGE_URI": "memory://",
         "LOGIN_RATE_LIMIT": "5 per minute",
         "SERVER_NAME": "localhost",
+        "AUDIT_KEYS": AUDIT_TEST_KEYS,
         **overrides,
     }
 

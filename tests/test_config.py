@@ -15,6 +15,7 @@ def test_production_refuses_to_start_with_the_default_secret_key(monkeypatch):
 def test_production_with_a_secret_key_uses_secure_cookies(monkeypatch):
     monkeypatch.setenv("FIELDSVC_ENV", "production")
     monkeypatch.setenv("FIELDSVC_SECRET_KEY", "x" * 64)
+    monkeypatch.setenv("FIELDSVC_AUDIT_KEYS", "prod-1:" + "y" * 64)
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert app.config["SESSION_COOKIE_SECURE"] is True
 

@@ -21,7 +21,12 @@ class Audited:
 
 
 class AuditEvent(db.Model):
-    """One entry of the append-only, hash-chained audit trail."""
+    """One entry of the append-only audit trail, sealed to the entry before it.
+
+    `hash` is the HMAC-SHA-256 of the event's content and `prev_hash`, under the
+    configured audit key named by `key_id`. Events written before the trail was sealed
+    have no key id and a plain SHA-256 `hash`; a `chain_sealed` event vouches for them.
+    """
 
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_object", "object_type", "object_id"),)
@@ -37,6 +42,7 @@ class AuditEvent(db.Model):
     reason: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(40))
 
     actor: Mapped["User | None"] = relationship(lazy="joined")
 

@@ -6,9 +6,7 @@ forget it. Services name the actor and reason with `acting(actor, reason)`;
 `record()` adds an event for something that is not a column change.
 """
 
-import hashlib
-import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,11 +19,13 @@ from flask_login import current_user
 from sqlalchemy import and_, event, inspect, or_, select, text
 from sqlalchemy.orm import ColumnProperty, Session, object_session
 
+from fieldsvc.audit.anchors import Anchor
 from fieldsvc.audit.models import Audited, AuditEvent
+from fieldsvc.audit.sealing import SEAL_ACTION, chain_head, seal_rows
+from fieldsvc.audit.verification import PLAIN_UNVOUCHED, Problem, verify_trail
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
 
-GENESIS_HASH = "0" * 64
 REDACTED = "(redacted)"
 _ACTING = "audit_acting"
 # Any constant will do: it only has to be the same for every writer.
@@ -41,10 +41,12 @@ class _Pending:
     reason: str | None = None
 
 
-class ChainBroken(Exception):
-    def __init__(self, event: AuditEvent, problem: str) -> None:
-        super().__init__(f"audit event #{event.seq} (id {event.id}): {problem}")
-        self.event = event
+class ResealRefused(Exception):
+    """The trail cannot be sealed as it is: the problems say why."""
+
+    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
 
 
 @contextmanager
@@ -167,22 +169,32 @@ def _readable(field: str, value: Any, names: dict) -> str:
     return names.get((field, value), str(value))
 
 
-def verify_chain(session: Session | None = None) -> int:
-    """Check every event's hash and link; return how many were checked or raise ChainBroken."""
-    session = session or db.session()
-    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
-    events = session.scalars(
-        select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000)
-    )
-    for event_ in events:
-        if event_.seq != expected_seq:
-            raise ChainBroken(event_, f"expected sequence {expected_seq}: events are missing")
-        if event_.prev_hash != prev_hash:
-            raise ChainBroken(event_, "does not link to the event before it")
-        if _hash(_payload(event_)) != event_.hash:
-            raise ChainBroken(event_, "its content does not match its hash (altered)")
-        expected_seq, prev_hash, checked = event_.seq + 1, event_.hash, checked + 1
-    return checked
+def reseal_plain_chain(anchors: Sequence[Anchor] = (), *, actor: Any = None) -> AuditEvent:
+    """Verify the trail (against the anchors too), then vouch for the plain SHA-256
+    events from before sealing with one sealed `chain_sealed` event; the caller commits.
+
+    No event is changed (the table stays append-only): the new event's MAC covers the
+    plain chain's head hash, and through its links every plain event before it. The
+    anchors stop it from vouching for a trail cut back to its plain events.
+    """
+    session = db.session()
+    report = verify_trail(anchors, session=session)
+    if report.plain_events == 0:
+        raise ResealRefused("there are no plain events: every event is already sealed")
+    if problems := [p for p in report.problems if p.kind != PLAIN_UNVOUCHED]:
+        raise ResealRefused("the trail has problems; nothing was sealed", problems)
+    if report.seal_seq is not None:
+        raise ResealRefused(f"the plain events are already vouched for by event #{report.seal_seq}")
+    head_seq, head_hash = report.plain_head
+    changes = {
+        "plain_events": report.plain_events,
+        "plain_head_seq": head_seq,
+        "plain_head_hash": head_hash,
+    }
+    reason = "plain SHA-256 chain verified and sealed (audit reseal --from-plain)"
+    with acting(actor, reason, session=session):
+        _append(session, [_Pending(SEAL_ACTION, "AuditTrail", head_seq, changes)])
+    return session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -282,51 +294,23 @@ def _append(session: Session, pending: list[_Pending]) -> None:
     if connection.dialect.name == "postgresql":
         # Serialise writers so two transactions cannot both extend the same head.
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_CHAIN_LOCK})
-    head = connection.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
-    seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    seq, prev_hash = chain_head(connection)
     actor_id, context_reason = _current_actor(session)
     now = utcnow()
-    rows = []
-    for item in pending:
-        seq += 1
-        row = {
-            "seq": seq,
-            "at": now,
-            "actor_id": actor_id,
-            "action": item.action,
-            "object_type": item.object_type,
-            "object_id": item.object_id,
-            "changes": item.changes,
-            "reason": item.reason or context_reason,
-            "prev_hash": prev_hash,
-        }
-        row["hash"] = prev_hash = _hash(row)
-        rows.append(row)
+    rows = seal_rows(
+        (
+            {
+                "at": now,
+                "actor_id": actor_id,
+                "action": item.action,
+                "object_type": item.object_type,
+                "object_id": item.object_id,
+                "changes": item.changes,
+                "reason": item.reason or context_reason,
+            }
+            for item in pending
+        ),
+        seq=seq,
+        prev_hash=prev_hash,
+    )
     connection.execute(AuditEvent.__table__.insert(), rows)
-
-
-def _payload(event_: AuditEvent) -> dict[str, Any]:
-    return {column: getattr(event_, column) for column in _HASHED}
-
-
-_HASHED = (
-    "seq",
-    "at",
-    "actor_id",
-    "action",
-    "object_type",
-    "object_id",
-    "changes",
-    "reason",
-    "prev_hash",
-)
-
-
-def _hash(row: dict[str, Any]) -> str:
-    content = {key: row[key] for key in _HASHED}
-    # Microsecond UTC text, identical whether the database kept a time zone or not.
-    content["at"] = content["at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -16,7 +16,7 @@ import fieldsvc.database
 
 # revision identifiers, used by Alembic.
 revision = '0007_sessions'
-down_revision = '0005_supervisors'
+down_revision = '0006_audit_seal'
 branch_labels = None
 depends_on = None
 
