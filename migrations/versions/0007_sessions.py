@@ -4,7 +4,7 @@ Session cookies issued before this migration carry a user id, not a sign-in toke
 they open nothing afterwards: everyone signs in once more.
 
 Revision ID: 0007_sessions
-Revises: 0005_supervisors
+Revises: 0006_audit_seal
 Create Date: 2026-11-30 05:15:41.708575
 
 """
