@@ -204,7 +204,8 @@ def run_round(server, opener, url: str, count: int) -> tuple[float, list[float],
         started = time.perf_counter()
         with opener.open(request) as response:
             response.read()
-            assert response.status == 200, (url, response.status)
+            # A lapsed sign-in would redirect to the login page: measure only the page asked for.
+            assert response.status == 200 and response.geturl() == url, (url, response.geturl())
         return (time.perf_counter() - started) * 1000
 
     cpu_before = workers_cpu(server)
