@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fieldsvc import config, errors
+from fieldsvc import assets, config, errors
 from fieldsvc.extensions import (
     CONTENT_SECURITY_POLICY,
     csrf,
@@ -48,6 +48,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # Status-page links carry their token: no page of ours tells another site its URL.
         referrer_policy="no-referrer",
     )
+    assets.init_app(app)
     errors.init_app(app)
     _register_blueprints(app)
     return app
