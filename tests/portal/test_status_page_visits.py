@@ -41,7 +41,7 @@ def _last_opened(client, seed) -> str:
 
 def _script_report(page: str) -> tuple[str, str]:
     """Where the page's script reports the opening, and the CSRF token it sends."""
-    tag = re.search(r'<script src="[^"]*status-page\.js"[^>]*>', page)[0]
+    tag = re.search(r'<script src="[^"]*status-page(?:\.[0-9a-f]+)?\.js"[^>]*>', page)[0]
     url = html.unescape(re.search(r'data-opened-url="([^"]+)"', tag)[1])
     token = html.unescape(re.search(r'data-csrf-token="([^"]+)"', tag)[1])
     return url, token
