@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fieldsvc import config, errors
+from fieldsvc import config, errors, ranges
 from fieldsvc.extensions import (
     CONTENT_SECURITY_POLICY,
     csrf,
@@ -48,6 +48,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         referrer_policy="no-referrer",
     )
     errors.init_app(app)
+    ranges.init_app(app)
     _register_blueprints(app)
     return app
 
