@@ -9,9 +9,10 @@ at the largest price) still fits the NUMERIC(12, 2) columns, because a proposal'
 is itself held to MONEY.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from decimal import Decimal as D
 from typing import Any
 
 from flask import Flask, abort, request
@@ -32,7 +33,9 @@ class Range:
     high: Decimal
     places: int
     low_included: bool = True
-    unit: str = ""  # printed after the bounds: " %", " minutes"
+    unit: str = ""  # printed after the bounds: " %", " (one day)"
+    noun: str = "the value"  # "Use at most 2 decimals for <noun>."
+    between: bool = False  # one message for both ends: "between 0 and 100 %"
 
     def problem(self, value: Decimal | int | float | None) -> str | None:
         """Why `value` is not allowed, in words for the person who typed it (None: allowed)."""
@@ -44,21 +47,26 @@ class Range:
             return "Enter a number."
         if not number.is_finite():
             return "Enter a number."
-        too_low = number < self.low or (not self.low_included and number == self.low)
-        if too_low or number > self.high:
-            return self.message
+        if number < self.low or (not self.low_included and number == self.low):
+            if self.between:
+                return self.between_message
+            if not self.low_included:
+                return f"{self.what} must be more than {_show(self.low)}."
+            return f"{self.what} cannot be negative." if self.low == 0 else self.between_message
+        if number > self.high:
+            if self.between:
+                return self.between_message
+            return f"{self.what} can be at most {_show(self.high)}{self.unit}."
         if number != number.quantize(Decimal(1).scaleb(-self.places)):
             if self.places == 0:
                 return f"{self.what} is a whole number."
-            return f"{self.what}: use at most {self.places} decimals."
+            return f"Use at most {self.places} decimals for {self.noun}."
         return None
 
     @property
-    def message(self) -> str:
+    def between_message(self) -> str:
         low, high = _show(self.low), _show(self.high)
-        if self.low_included:
-            return f"{self.what} must be between {low} and {high}{self.unit}."
-        return f"{self.what} must be more than {low} and at most {high}{self.unit}."
+        return f"{self.what} must be between {low} and {high}{self.unit}."
 
     def check(self, field: str, value: Decimal | int | None, prefix: str = "") -> None:
         """Raise FieldError(field) when the value is outside the range (services)."""
@@ -84,19 +92,19 @@ class Range:
 
 
 def _show(value: Decimal) -> str:
-    return f"{value:,}"
+    return f"{value:,}" if value >= 10000 else f"{value}"
 
 
 # --- numbers ---------------------------------------------------------------------------------
 
-QUANTITY = Range("Quantity", Decimal("0"), Decimal("100000"), places=2, low_included=False)
-MONEY = Range("Amount", Decimal("0"), Decimal("10000000"), places=2)
-PERCENTAGE = Range("Percentage", Decimal("0"), Decimal("100"), places=2, unit=" %")
-WORK_MINUTES = Range("Minutes", Decimal("1"), Decimal("1440"), places=0, unit=" (one day)")
-RETURN_WINDOW_DAYS = Range(
-    "The return window", Decimal("0"), Decimal("365"), places=0, unit=" days"
+QUANTITY = Range("Quantity", D("0"), D("100000"), places=2, low_included=False, noun="the quantity")
+MONEY = Range("Amount", D("0"), D("10000000"), places=2, noun="money")
+PERCENTAGE = Range(
+    "Percentage", D("0"), D("100"), places=2, unit=" %", noun="a percentage", between=True
 )
-SURVEY_SCORE = Range("The score", Decimal("0"), Decimal("10"), places=0)
+WORK_MINUTES = Range("Minutes", D("1"), D("1440"), places=0, unit=" (one day)", between=True)
+RETURN_WINDOW_DAYS = Range("The return window", D("0"), D("365"), places=0, unit=" days")
+SURVEY_SCORE = Range("The score", D("0"), D("10"), places=0, between=True)
 
 # A revision's list value is held to MONEY too, so its frozen figures (customer pays, tax,
 # what we absorb: NUMERIC(12, 2), up to 9,999,999,999.99) always fit whatever the lines.
@@ -106,7 +114,7 @@ MAX_ORDER_LINES = 100
 
 def named(base: Range, what: str) -> Range:
     """The same range under the name of the field it applies to ("Unit price")."""
-    return Range(what, base.low, base.high, base.places, base.low_included, base.unit)
+    return replace(base, what=what)
 
 
 # --- dates -----------------------------------------------------------------------------------
@@ -168,7 +176,7 @@ PLANNED = Window("The date", past=20 * YEAR, future=5 * YEAR)
 
 
 def window(base: Window, what: str) -> Window:
-    return Window(what, base.past, base.future)
+    return replace(base, what=what)
 
 
 # --- ids and hidden fields -----------------------------------------------------------------
@@ -200,7 +208,7 @@ class MalformedField(DomainError):
 def hidden_number(value: str | None, name: str) -> int:
     """The integer a hidden field carries (a version, a sequence number, an id)."""
     text = (value or "0").strip()
-    if not text.isdigit() or len(text) > 18:
+    if not text.isdigit() or len(text) > 10 or int(text) > MAX_ID:
         raise MalformedField(
             f"The form came back with a broken hidden field ({name}); nothing was saved. "
             "Reload the page and try again."

@@ -23,6 +23,7 @@ from fieldsvc.auth.models import Role, User
 from fieldsvc.errors import DomainError, FieldError
 from fieldsvc.extensions import db
 from fieldsvc.money import format_money
+from fieldsvc.ranges import Range, named
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ def save_record(rt: RecordType, obj: Any | None, values: dict[str, Any], *, acto
     """Create (obj None) or change a reference record after its feature's checks."""
     if rt.save is not None:
         return rt.save(obj, values, actor=actor)
+    _check_ranges(rt, values)
     if rt.check is not None:
         rt.check(obj, values)
     with acting(actor):
@@ -87,6 +89,15 @@ def save_record(rt: RecordType, obj: Any | None, values: dict[str, Any], *, acto
             setattr(obj, name, value)
         db.session.flush()
     return obj
+
+
+def _check_ranges(rt: RecordType, values: dict[str, Any]) -> None:
+    """Every value against the range its column declares (fieldsvc.ranges)."""
+    for name, value in values.items():
+        column = rt.model.__table__.columns.get(name)
+        allowed = column.info.get("range") if column is not None else None
+        if isinstance(allowed, Range):
+            named(allowed, name.replace("_", " ").capitalize()).check(name, value)
 
 
 def set_record_active(obj: Any, active: bool, *, actor: Any, reason: str | None = None) -> None:
