@@ -108,7 +108,7 @@ SURVEY_SCORE = Range("The score", D("0"), D("10"), places=0, between=True)
 
 # A revision's list value is held to MONEY too, so its frozen figures (customer pays, tax,
 # what we absorb: NUMERIC(12, 2), up to 9,999,999,999.99) always fit whatever the lines.
-MAX_PROPOSAL_LINES = 200
+MAX_PROPOSAL_LINES = 500
 MAX_ORDER_LINES = 100
 
 

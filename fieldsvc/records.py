@@ -92,9 +92,11 @@ def save_record(rt: RecordType, obj: Any | None, values: dict[str, Any], *, acto
 
 
 def _check_ranges(rt: RecordType, values: dict[str, Any]) -> None:
-    """Every value against the range its column declares (fieldsvc.ranges)."""
+    """Every value against its column: filled in when required, within its declared range."""
     for name, value in values.items():
         column = rt.model.__table__.columns.get(name)
+        if column is not None and value is None and not column.nullable and column.default is None:
+            raise FieldError(name, "Fill this in: spaces alone are not enough.")
         allowed = column.info.get("range") if column is not None else None
         if isinstance(allowed, Range):
             named(allowed, name.replace("_", " ").capitalize()).check(name, value)

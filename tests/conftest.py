@@ -188,6 +188,15 @@ def count_queries(app: Flask):
 pytest_plugins = ["tests.factories"]
 
 
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The form fuzzer's coverage, printed whether or not output is captured."""
+    import sys
+
+    fuzzing = sys.modules.get("tests.test_form_fuzzing")
+    if fuzzing is not None and fuzzing.COVERED["cells"]:
+        terminalreporter.write_line(fuzzing.summary_line())
+
+
 @pytest.fixture(autouse=True, scope="session")
 def fast_password_hashing():
     """Argon2 with the production cost takes ~0.15 s a hash; tests need thousands fewer."""
