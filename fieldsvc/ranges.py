@@ -131,6 +131,7 @@ class Window:
     what: str
     past: timedelta
     future: timedelta
+    too_late: str = ""  # the message past the last day, when "between" says it badly
 
     def bounds(self, today: date) -> tuple[date, date]:
         return max(EARLIEST, today - self.past), min(
@@ -143,6 +144,8 @@ class Window:
         today = today or datetime.now(UTC).date()
         day = value.date() if isinstance(value, datetime) else value
         first, last = self.bounds(today)
+        if day > last and self.too_late:
+            return f"{self.what} {self.too_late}"
         if not first <= day <= last:
             return f"{self.what} must be between {first:%d %b %Y} and {last:%d %b %Y}."
         return None
@@ -170,7 +173,12 @@ def calendar_constraint(column: str) -> CheckConstraint:
 
 YEAR = timedelta(days=365)
 # When something happened: incidents, work, calls (the services also refuse the future).
-HAPPENED = Window("The date", past=20 * YEAR, future=timedelta(days=1))
+HAPPENED = Window(
+    "The date",
+    past=20 * YEAR,
+    future=timedelta(days=1),
+    too_late="cannot be more than a day from now.",
+)
 # Plans and promises: return visits, offers' validity, follow-ups, deliveries, calibration.
 PLANNED = Window("The date", past=20 * YEAR, future=5 * YEAR)
 

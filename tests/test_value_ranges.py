@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import flask_migrate
 import pytest
+from alembic import command
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -19,7 +20,7 @@ from fieldsvc.parts.models import PartOrder, PartOrderLine
 from fieldsvc.proposals import services
 from fieldsvc.proposals.models import ProposalLine, ProposalRevision
 from fieldsvc.ranges import MAX_PROPOSAL_LINES, MONEY, QUANTITY
-from tests.conftest import test_config
+from tests.conftest import test_config as config_for
 from tests.factories import PASSWORD
 from tests.proposals.test_workflow import (
     SEED_001_LINES,
@@ -71,7 +72,11 @@ def test_a_quantity_and_price_of_1e15_are_refused_next_to_the_line_and_every_pag
     assert "Line 1: Unit price can be at most 10,000,000." in text_shown
     assert 'value="1e15"' in response.get_data(as_text=True)  # the typed text is kept
     assert stored() == before
-    for page in (url, f"/incidents/{story.incident.id}", f"/proposals/{proposal.id}/pdf/1"):
+    for page in (
+        url,
+        f"/incidents/{story.incident.id}",
+        f"/proposals/{proposal.id}/revisions/1/proposal.pdf",
+    ):
         assert client.get(page).status_code == 200
 
 
@@ -314,7 +319,7 @@ def test_the_ranges_migration_names_rows_already_out_of_range_and_changes_nothin
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
         fresh = url.set(database=name).render_as_string(hide_password=False)
-    app = create_app(test_config(fresh))
+    app = create_app(config_for(fresh))
     try:
         with app.app_context():
             flask_migrate.upgrade(revision="0005_supervisors")
@@ -327,8 +332,9 @@ def test_the_ranges_migration_names_rows_already_out_of_range_and_changes_nothin
                     )
                 )
 
+            alembic_config = app.extensions["migrate"].migrate.get_config()
             with pytest.raises(Exception, match=r"parts\.list_price .*id 7: 25000000"):
-                flask_migrate.upgrade()
+                command.upgrade(alembic_config, "head")
             with db.engine.connect() as connection:
                 version = connection.execute(text("SELECT version_num FROM alembic_version"))
                 assert version.scalar() == "0005_supervisors"
