@@ -13,8 +13,9 @@ from sqlalchemy.exc import IntegrityError
 
 from fieldsvc import create_app
 from fieldsvc.audit.models import AuditEvent
-from fieldsvc.errors import FieldError
+from fieldsvc.errors import DomainError, FieldError
 from fieldsvc.extensions import db
+from fieldsvc.incidents import services as incident_services
 from fieldsvc.incidents.models import FollowUp, Incident
 from fieldsvc.parts.models import PartOrder, PartOrderLine
 from fieldsvc.proposals import services
@@ -34,7 +35,7 @@ from tests.proposals.test_workflow import (
 
 
 @pytest.fixture
-def story(request) -> Story:
+def story(app, request) -> Story:
     return arrange_story(request)
 
 
@@ -260,9 +261,9 @@ def test_a_nul_character_in_a_form_is_refused_with_a_message(client, story, tech
 @pytest.mark.parametrize(
     ("statement", "values"),
     [
-        ("UPDATE proposal_lines SET quantity = :value", {"value": QUANTITY.high + 1}),
-        ("UPDATE proposal_lines SET unit_price = :value", {"value": MONEY.high + 1}),
-        ("UPDATE part_order_lines SET unit_cost = :value", {"value": MONEY.high + 1}),
+        ("UPDATE proposal_lines SET quantity = :value", {"value": int(QUANTITY.high) + 1}),
+        ("UPDATE proposal_lines SET unit_price = :value", {"value": int(MONEY.high) + 1}),
+        ("UPDATE part_order_lines SET unit_cost = :value", {"value": int(MONEY.high) + 1}),
         ("UPDATE proposal_revisions SET valid_until = :value", {"value": date(9999, 12, 31)}),
         ("UPDATE follow_ups SET due_at = :value", {"value": datetime(1, 1, 2, tzinfo=UTC)}),
     ],
@@ -270,8 +271,6 @@ def test_a_nul_character_in_a_form_is_refused_with_a_message(client, story, tech
 )
 def test_the_database_refuses_what_no_page_could_show_even_by_sql(story, statement, values):
     proposal = arrange_offer(story)
-    from fieldsvc.incidents import services as incident_services
-
     incident_services.promise_follow_up(
         story.incident,
         actor=story.technician,
@@ -287,13 +286,12 @@ def test_the_database_refuses_what_no_page_could_show_even_by_sql(story, stateme
 
 
 def test_the_flush_refuses_a_value_beyond_its_range_from_any_path(story):
-    line = db.session.scalar(select(PartOrderLine).limit(1)) or None
     proposal = arrange_offer(story)
     line = db.session.scalar(select(PartOrderLine).limit(1))
     assert proposal and line is not None
     line.quantity = Decimal("1e15")
 
-    with pytest.raises(Exception, match="Quantity can be at most 100,000"):
+    with pytest.raises(DomainError, match="Quantity can be at most 100,000"):
         db.session.flush()
     db.session.rollback()
 
