@@ -189,12 +189,13 @@ pytest_plugins = ["tests.factories"]
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    """The form fuzzer's coverage, printed whether or not output is captured."""
-    import sys
-
-    fuzzing = sys.modules.get("tests.test_form_fuzzing")
-    if fuzzing is not None and fuzzing.COVERED["cells"]:
-        terminalreporter.write_line(fuzzing.summary_line())
+    """The form fuzzer's coverage, printed whether or not output is captured (and from
+    pytest-xdist workers too: it travels with the test's report)."""
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for name, value in getattr(report, "user_properties", []):
+                if name == "form_fuzzer" and report.when == "call":
+                    terminalreporter.write_line(value)
 
 
 @pytest.fixture(autouse=True, scope="session")

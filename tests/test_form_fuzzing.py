@@ -42,6 +42,7 @@ STAFF = (Role.TECHNICIAN, Role.SUPERVISOR, Role.ADMIN)
 CUSTOMER = "customer"
 
 COVERED: dict[str, set] = {"routes": set(), "roles": set(), "cells": set(), "fields": set()}
+# Cleared per run below, so each database's line counts its own run.
 
 ids = st.sampled_from(["9" * 25, "-1", "0", "abc", "1e3", " 1", "1.5", "NaN", "2147483648"])
 numbers = st.sampled_from(
@@ -321,7 +322,7 @@ def unlimited(app):
 
 
 def test_no_hostile_value_in_any_form_gives_a_5xx_and_a_refused_post_stores_nothing(
-    app, world, unlimited
+    app, world, unlimited, record_property, database_url
 ):
     import time
 
@@ -335,6 +336,8 @@ def test_no_hostile_value_in_any_form_gives_a_5xx_and_a_refused_post_stores_noth
         clients[role.value] = app.test_client().sign_in(emails[role], PASSWORD)
     clients[CUSTOMER] = app.test_client()
     forms_seen = pages_seen(app, clients, world)
+    for seen in COVERED.values():
+        seen.clear()
     connection = db.session.bind
     failures: list[str] = []
     fuzzed: set[tuple[str, str]] = set()
@@ -371,6 +374,9 @@ def test_no_hostile_value_in_any_form_gives_a_5xx_and_a_refused_post_stores_noth
                     _sign_in_again(client, role, emails)
                 _sign_in_again(client, role, emails)
 
+    # Reported with the test (so pytest-xdist workers pass it on) and printed at the end.
+    database = database_url.split(":", 1)[0].split("+", 1)[0]
+    record_property("form_fuzzer", f"{summary_line()} on {database}")
     assert failures == [], "\n".join(failures[:30])
     assert len(COVERED["routes"]) >= 40
 
