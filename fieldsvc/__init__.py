@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fieldsvc import assets, config, errors
+from fieldsvc import assets, config, errors, ranges
 from fieldsvc.extensions import (
     CONTENT_SECURITY_POLICY,
     csrf,
@@ -50,6 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     assets.init_app(app)
     errors.init_app(app)
+    ranges.init_app(app)
     _register_blueprints(app)
     return app
 

@@ -24,6 +24,7 @@ from fieldsvc.auth.services import end_sessions
 from fieldsvc.errors import DomainError, FieldError
 from fieldsvc.extensions import db
 from fieldsvc.money import format_money
+from fieldsvc.ranges import Range, named
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ def save_record(rt: RecordType, obj: Any | None, values: dict[str, Any], *, acto
     """Create (obj None) or change a reference record after its feature's checks."""
     if rt.save is not None:
         return rt.save(obj, values, actor=actor)
+    _check_ranges(rt, values)
     if rt.check is not None:
         rt.check(obj, values)
     with acting(actor):
@@ -88,6 +90,17 @@ def save_record(rt: RecordType, obj: Any | None, values: dict[str, Any], *, acto
             setattr(obj, name, value)
         db.session.flush()
     return obj
+
+
+def _check_ranges(rt: RecordType, values: dict[str, Any]) -> None:
+    """Every value against its column: filled in when required, within its declared range."""
+    for name, value in values.items():
+        column = rt.model.__table__.columns.get(name)
+        if column is not None and value is None and not column.nullable and column.default is None:
+            raise FieldError(name, "Fill this in: spaces alone are not enough.")
+        allowed = column.info.get("range") if column is not None else None
+        if isinstance(allowed, Range):
+            named(allowed, name.replace("_", " ").capitalize()).check(name, value)
 
 
 def set_record_active(obj: Any, active: bool, *, actor: Any, reason: str | None = None) -> None:

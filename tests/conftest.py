@@ -193,6 +193,16 @@ def count_queries(app: Flask):
 pytest_plugins = ["tests.factories"]
 
 
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The form fuzzer's coverage, printed whether or not output is captured (and from
+    pytest-xdist workers too: it travels with the test's report)."""
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for name, value in getattr(report, "user_properties", []):
+                if name == "form_fuzzer" and report.when == "call":
+                    terminalreporter.write_line(value)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def fast_password_hashing():
     """Argon2 with the production cost takes ~0.15 s a hash; tests need thousands fewer."""

@@ -1,16 +1,16 @@
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import DecimalField, EmailField, PasswordField, SelectChoice, SelectField, StringField
-from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import Email, InputRequired, Length, Optional
 
 from fieldsvc.auth.models import Role, Team
 from fieldsvc.extensions import db
+from fieldsvc.ranges import MONEY, named, record_id
 
 ROLE_CHOICES = [SelectChoice(role.value, role.label) for role in Role]
 
 
-def optional_id(value) -> int | None:
-    return int(value) if value not in (None, "", "None") else None
+optional_id = record_id
 
 
 def team_choices() -> list[SelectChoice]:
@@ -49,7 +49,7 @@ class EditUserForm(FlaskForm):
         default=0,
         validators=[
             InputRequired(),
-            NumberRange(min=0, message="The approval limit cannot be negative."),
+            named(MONEY, "The approval limit").validator(),
         ],
         description="Largest remediation amount this person may approve (supervisors).",
     )

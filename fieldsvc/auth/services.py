@@ -23,6 +23,7 @@ from fieldsvc.auth.models import Role, User, UserSession
 from fieldsvc.database import utcnow
 from fieldsvc.errors import DomainError, FieldError
 from fieldsvc.extensions import db, limiter
+from fieldsvc.ranges import MONEY, named
 
 MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()
@@ -234,8 +235,7 @@ def create_user(
     _check_email_unused(email)
     if check_password and (problem := password_problem(password, email)):
         raise FieldError("password", problem)
-    if approval_limit < 0:
-        raise FieldError("approval_limit", "The approval limit cannot be negative.")
+    named(MONEY, "The approval limit").check("approval_limit", approval_limit)
     user = User(
         name=name.strip(),
         email=email,
@@ -255,8 +255,7 @@ def update_user(user: User, values: dict[str, Any], *, actor: User) -> User:
     email = values["email"].strip().lower()
     if email != user.email:
         _check_email_unused(email)
-    if values["approval_limit"] < 0:
-        raise FieldError("approval_limit", "The approval limit cannot be negative.")
+    named(MONEY, "The approval limit").check("approval_limit", values["approval_limit"])
     password = values.get("password") or ""
     if password and (problem := password_problem(password, email)):
         raise FieldError("password", problem)

@@ -6,6 +6,7 @@ from wtforms.validators import Email, InputRequired, Length, Optional
 from fieldsvc.auth.forms import optional_id, team_choices
 from fieldsvc.customers.models import Customer, Site
 from fieldsvc.extensions import db
+from fieldsvc.ranges import PLANNED, required_record_id, window
 
 EMAIL = Email("Enter an e-mail address like name@company.com.", check_deliverability=False)
 
@@ -43,7 +44,7 @@ class EditCustomerForm(FlaskForm):
 
 
 class EditSiteForm(FlaskForm):
-    customer_id = SelectField("Customer", coerce=int, validators=[InputRequired()])
+    customer_id = SelectField("Customer", coerce=required_record_id, validators=[InputRequired()])
     name = StringField("Site name", validators=[InputRequired(), Length(max=200)])
     address = TextAreaField("Address", validators=[InputRequired(), Length(max=1000)])
 
@@ -53,7 +54,7 @@ class EditSiteForm(FlaskForm):
 
 
 class EditContactForm(FlaskForm):
-    customer_id = SelectField("Customer", coerce=int, validators=[InputRequired()])
+    customer_id = SelectField("Customer", coerce=required_record_id, validators=[InputRequired()])
     name = StringField("Name", validators=[InputRequired(), Length(max=200)])
     email = EmailField("E-mail", validators=[Optional(), EMAIL, Length(max=254)])
     phone = StringField("Phone", validators=[Optional(), Length(max=50)])
@@ -64,11 +65,14 @@ class EditContactForm(FlaskForm):
 
 
 class EditEquipmentForm(FlaskForm):
-    site_id = SelectField("Site", coerce=int, validators=[InputRequired()])
+    site_id = SelectField("Site", coerce=required_record_id, validators=[InputRequired()])
     tag = StringField("Tag", validators=[InputRequired(), Length(max=60)])
     serial = StringField("Serial number", validators=[Optional(), Length(max=100)])
     model = StringField("Model", validators=[Optional(), Length(max=200)])
-    calibration_due_on = DateField("Calibration due", validators=[Optional()])
+    calibration_due_on = DateField(
+        "Calibration due",
+        validators=[Optional(), window(PLANNED, "Calibration due").validator()],
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fieldsvc.audit.models import Audited
 from fieldsvc.extensions import db
+from fieldsvc.ranges import calendar_constraint
 
 if TYPE_CHECKING:
     from fieldsvc.auth.models import Team
@@ -67,7 +68,10 @@ class Contact(Audited, db.Model):
 
 class Equipment(Audited, db.Model):
     __tablename__ = "equipment"
-    __table_args__ = (UniqueConstraint("site_id", "tag"),)
+    __table_args__ = (
+        UniqueConstraint("site_id", "tag"),
+        calendar_constraint("calibration_due_on"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)

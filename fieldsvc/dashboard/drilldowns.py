@@ -12,6 +12,7 @@ from fieldsvc.clock import to_local
 from fieldsvc.incidents.models import OPEN_STATUSES, CauseCategory, FollowUp, Incident
 from fieldsvc.parts.models import COMMITTED_STATUSES, PartOrder, PartOrderStatus
 from fieldsvc.proposals.models import Proposal, ProposalRevision, RevisionStatus
+from fieldsvc.ranges import MAX_ID
 
 LATE_STATUSES = (PartOrderStatus.ORDERED, PartOrderStatus.SHIPPED)
 # Open incidents by how long ago they were reported: label, from days, to days (None: on).
@@ -115,7 +116,7 @@ def from_args(args: Mapping[str, str], now: datetime) -> Drilldown:
         conditions.append(Incident.cause_category == CauseCategory(cause))
         labels.append(f"cause: {CauseCategory(cause).label.lower()}")
     owner = args.get("overdue_owner", "")
-    if owner.isdigit():
+    if owner.isdigit() and int(owner) <= MAX_ID:
         conditions.append(overdue_for(int(owner), now))
         labels.append("overdue follow-ups of one person")
     return Drilldown(tuple(conditions), tuple(labels))

@@ -14,7 +14,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, Length, Optional
 
 from fieldsvc.incidents.models import (
     CauseCategory,
@@ -25,6 +25,14 @@ from fieldsvc.incidents.models import (
     ReportedVia,
     Severity,
 )
+from fieldsvc.ranges import (
+    HAPPENED,
+    PLANNED,
+    WORK_MINUTES,
+    record_id,
+    required_record_id,
+    window,
+)
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -33,8 +41,8 @@ def choices_of(enum) -> list[SelectChoice]:
     return [SelectChoice(member.value, member.label) for member in enum]
 
 
-def _optional_int(value) -> int | None:
-    return int(value) if value not in (None, "") else None
+_optional_int = record_id
+HAPPENED_AT = window(HAPPENED, "When it occurred").validator()
 
 
 class ReportIncidentForm(FlaskForm):
@@ -49,7 +57,9 @@ class ReportIncidentForm(FlaskForm):
         validators=[InputRequired("Choose the site where it happened.")],
     )
     # Checked by the service against the chosen site; the browser loads the options.
-    equipment_ids = SelectMultipleField("Equipment", coerce=int, validate_choice=False)
+    equipment_ids = SelectMultipleField(
+        "Equipment", coerce=required_record_id, validate_choice=False
+    )
     reported_via = RadioField(
         "Reported via", choices=choices_of(ReportedVia), default=ReportedVia.ON_SITE.value
     )
@@ -71,7 +81,7 @@ class ReportIncidentForm(FlaskForm):
     occurred_at = DateTimeLocalField(
         "When it occurred",
         format=DATETIME_FORMAT,
-        validators=[InputRequired("Enter the date and time it occurred.")],
+        validators=[InputRequired("Enter the date and time it occurred."), HAPPENED_AT],
     )
     cause_category = SelectField(
         "Cause", choices=choices_of(CauseCategory), default=CauseCategory.UNKNOWN.value
@@ -118,7 +128,10 @@ class PhoneIntakeForm(FlaskForm):
     callback_due_at = DateTimeLocalField(
         "Promised call-back",
         format=DATETIME_FORMAT,
-        validators=[InputRequired("When did you promise to call back?")],
+        validators=[
+            InputRequired("When did you promise to call back?"),
+            window(PLANNED, "The call-back").validator(),
+        ],
     )
     callback_promise = StringField(
         "Promise in words",
@@ -138,13 +151,18 @@ class AddPhotosForm(FlaskForm):
 
 class LogWorkForm(FlaskForm):
     started_at = DateTimeLocalField(
-        "Started", format=DATETIME_FORMAT, validators=[InputRequired("When did the work start?")]
+        "Started",
+        format=DATETIME_FORMAT,
+        validators=[
+            InputRequired("When did the work start?"),
+            window(HAPPENED, "The start").validator(),
+        ],
     )
     minutes = IntegerField(
         "Minutes",
         validators=[
             InputRequired("How many minutes?"),
-            NumberRange(1, 1440, "Minutes must be between 1 and 1440 (one day)."),
+            WORK_MINUTES.validator(),
         ],
     )
     note = TextAreaField(
@@ -155,16 +173,22 @@ class LogWorkForm(FlaskForm):
 class RecordCommunicationForm(FlaskForm):
     channel = SelectField("Channel", choices=choices_of(Channel))
     direction = RadioField("Direction", choices=choices_of(Direction), default="inbound")
-    at = DateTimeLocalField("When", format=DATETIME_FORMAT, validators=[Optional()])
+    at = DateTimeLocalField(
+        "When",
+        format=DATETIME_FORMAT,
+        validators=[Optional(), window(HAPPENED, "When").validator()],
+    )
     summary = TextAreaField(
         "Summary", validators=[InputRequired("Summarise what was said."), Length(max=5000)]
     )
 
 
 class PromiseFollowUpForm(FlaskForm):
-    owner_id = SelectField("Owner", coerce=int, validate_choice=False)
+    owner_id = SelectField("Owner", coerce=required_record_id, validate_choice=False)
     due_at = DateTimeLocalField(
-        "Due", format=DATETIME_FORMAT, validators=[InputRequired("When is it due?")]
+        "Due",
+        format=DATETIME_FORMAT,
+        validators=[InputRequired("When is it due?"), window(PLANNED, "Due").validator()],
     )
     promise = StringField(
         "Promise",
@@ -182,7 +206,7 @@ class CloseFollowUpForm(FlaskForm):
     next_due_at = DateTimeLocalField(
         "Next update due",
         format=DATETIME_FORMAT,
-        validators=[Optional()],
+        validators=[Optional(), window(PLANNED, "Next update due").validator()],
         description="Needed for “working on it” and “next step”.",
     )
     next_promise = StringField("Next promise", validators=[Optional(), Length(max=500)])

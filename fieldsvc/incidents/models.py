@@ -13,6 +13,7 @@ from fieldsvc.auth.models import User
 from fieldsvc.customers.models import Contact, Customer, Equipment, Site
 from fieldsvc.database import str_enum, utcnow
 from fieldsvc.extensions import db
+from fieldsvc.ranges import calendar_constraint
 
 if TYPE_CHECKING:
     from fieldsvc.parts.models import PartOrder
@@ -121,6 +122,7 @@ class Incident(Audited, db.Model):
         # Incidents reported in a period, by cause (dashboard, reports): the index alone
         # answers it, without reading the rows.
         Index("ix_incidents_created_cause", "created_at", "cause_category"),
+        calendar_constraint("occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -235,7 +237,10 @@ class Attachment(Audited, db.Model):
 
 class WorkLogEntry(Audited, db.Model):
     __tablename__ = "work_log_entries"
-    __table_args__ = (CheckConstraint("minutes > 0 AND minutes <= 1440", name="minutes_in_a_day"),)
+    __table_args__ = (
+        CheckConstraint("minutes > 0 AND minutes <= 1440", name="minutes_in_a_day"),
+        calendar_constraint("started_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
@@ -253,6 +258,7 @@ class WorkLogEntry(Audited, db.Model):
 
 class Communication(Audited, db.Model):
     __tablename__ = "communications"
+    __table_args__ = (calendar_constraint("at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
@@ -273,7 +279,10 @@ class FollowUp(Audited, db.Model):
     """A promise made to a customer (seed 003), kept by closing it with an outcome."""
 
     __tablename__ = "follow_ups"
-    __table_args__ = (Index("ix_follow_ups_open_due", "closed_at", "due_at"),)
+    __table_args__ = (
+        Index("ix_follow_ups_open_due", "closed_at", "due_at"),
+        calendar_constraint("due_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)

@@ -43,6 +43,7 @@ from fieldsvc.incidents.models import (
     WorkLogEntry,
 )
 from fieldsvc.incidents.photos import ProcessedPhoto
+from fieldsvc.ranges import HAPPENED, PLANNED, WORK_MINUTES, window
 from fieldsvc.storage import put_in_transaction
 
 # A tablet's clock may run a little ahead; more than this is a typing mistake.
@@ -232,6 +233,7 @@ def take_phone_call(
     now = now or utcnow()
     if callback_due_at <= now:
         raise FieldError("callback_due_at", "The call-back is due in the future.")
+    window(PLANNED, "The call-back").check("callback_due_at", callback_due_at, now.date())
     incident = report_incident(report, actor=actor, submission_key=submission_key, now=now)
     if incident.follow_ups:
         return incident  # a racing retry of this call: its call-back is already promised
@@ -287,6 +289,7 @@ def _check_report(
         raise FieldError("actual", "Describe what happened.")
     if report.occurred_at > now + FUTURE_TOLERANCE:
         raise FieldError("occurred_at", "When it occurred cannot be more than a day from now.")
+    window(HAPPENED, "When it occurred").check("occurred_at", report.occurred_at, now.date())
     return customer, site, equipment, contact
 
 
@@ -377,10 +380,10 @@ def log_work(
 ) -> WorkLogEntry:
     """Record time spent on the incident, for the invoice dispute that may come."""
     now = now or utcnow()
-    if not 0 < minutes <= 24 * 60:
-        raise FieldError("minutes", "Minutes must be between 1 and 1440 (one day).")
+    WORK_MINUTES.check("minutes", minutes)
     if started_at > now + timedelta(minutes=5):
         raise FieldError("started_at", "Work cannot start in the future.")
+    window(HAPPENED, "The start").check("started_at", started_at, now.date())
     if not note.strip():
         raise FieldError("note", "Say what was done.")
     # Objects are built inside acting(): reading an expired actor may autoflush.
@@ -412,6 +415,7 @@ def record_communication(
     at = at or now
     if at > now + timedelta(minutes=5):
         raise FieldError("at", "A communication cannot be in the future.")
+    window(HAPPENED, "When").check("at", at, now.date())
     if not summary.strip():
         raise FieldError("summary", "Summarise what was said.")
     with acting(actor):
@@ -447,6 +451,7 @@ def promise_follow_up(
         raise FieldError("owner_id", "Choose an active colleague who can see this incident.")
     if due_at <= now:
         raise FieldError("due_at", "A promise is due in the future: choose a later time.")
+    window(PLANNED, "Due").check("due_at", due_at, now.date())
     if not promise.strip():
         raise FieldError("promise", "Write the promise in words, as the customer heard it.")
     with acting(actor):
@@ -483,6 +488,7 @@ def close_follow_up(
         if outcome is not FollowUpOutcome.DONE:
             if next_due_at is None or next_due_at <= now:
                 raise FieldError("next_due_at", "When is the next update due? Choose a later time.")
+            window(PLANNED, "Next update due").check("next_due_at", next_due_at, now.date())
             next_follow_up = promise_follow_up(
                 follow_up.incident,
                 actor=actor,

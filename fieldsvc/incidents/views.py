@@ -50,6 +50,7 @@ from fieldsvc.portal import links as status_links
 from fieldsvc.proposals import services as proposal_services
 from fieldsvc.proposals.forms import PartOrderStatusForm
 from fieldsvc.proposals.models import Proposal, ProposalRevision
+from fieldsvc.ranges import record_id
 from fieldsvc.storage import get_storage
 
 bp = Blueprint("incidents", __name__)
@@ -259,7 +260,8 @@ def _already_recorded(incident: Incident):
 @bp.get("/incidents/equipment-options")
 @role_required(*EVERYONE)
 def equipment_options():
-    site = db.session.get(Site, request.args.get("site_id", type=int) or 0)
+    site_id = request.args.get("site_id", type=lambda value: record_id(value) or 0)
+    site = db.session.get(Site, site_id) if site_id else None
     if site is None or not services.can_see_customer(current_user, site.customer):
         abort(404, "No such site, or it belongs to another team's customer.")
     return jsonify(equipment=_equipment_options(site.id))

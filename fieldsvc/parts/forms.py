@@ -1,6 +1,8 @@
 from flask_wtf import FlaskForm
 from wtforms import DecimalField, EmailField, StringField, TextAreaField
-from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import Email, InputRequired, Length, Optional
+
+from fieldsvc.ranges import MONEY, named
 
 
 class EditSupplierForm(FlaskForm):
@@ -25,6 +27,6 @@ class EditPartForm(FlaskForm):
         places=2,
         validators=[
             InputRequired("Enter the list price."),
-            NumberRange(min=0, message="The list price cannot be negative."),
+            named(MONEY, "The list price").validator(),
         ],
     )

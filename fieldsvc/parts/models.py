@@ -10,6 +10,7 @@ from fieldsvc.audit.models import Audited
 from fieldsvc.database import str_enum, utcnow
 from fieldsvc.extensions import db
 from fieldsvc.money import to_money
+from fieldsvc.ranges import MONEY, PERCENTAGE, QUANTITY, RETURN_WINDOW_DAYS, calendar_constraint
 
 if TYPE_CHECKING:
     from fieldsvc.auth.models import User
@@ -34,12 +35,15 @@ class Part(Audited, db.Model):
     """A catalogue part: what we can order and at what list price."""
 
     __tablename__ = "parts"
-    __table_args__ = (CheckConstraint("list_price >= 0", name="list_price_not_negative"),)
+    __table_args__ = (
+        CheckConstraint("list_price >= 0", name="list_price_not_negative"),
+        MONEY.constraint("list_price"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(60), unique=True)
     description: Mapped[str] = mapped_column(String(300))
-    list_price: Mapped[Decimal]
+    list_price: Mapped[Decimal] = mapped_column(info={"range": MONEY})
     active: Mapped[bool] = mapped_column(default=True, index=True)
 
     def __str__(self) -> str:
@@ -82,6 +86,10 @@ class PartOrder(Audited, db.Model):
             "restocking_fee_pct >= 0 AND restocking_fee_pct <= 100", name="restocking_fee_pct"
         ),
         CheckConstraint("return_window_days >= 0", name="return_window_not_negative"),
+        RETURN_WINDOW_DAYS.constraint("return_window_days"),
+        calendar_constraint("ordered_on"),
+        calendar_constraint("expected_on"),
+        calendar_constraint("received_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -94,8 +102,10 @@ class PartOrder(Audited, db.Model):
     ordered_on: Mapped[date | None]
     expected_on: Mapped[date | None] = mapped_column(index=True)
     received_on: Mapped[date | None]
-    return_window_days: Mapped[int | None]
-    restocking_fee_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
+    return_window_days: Mapped[int | None] = mapped_column(info={"range": RETURN_WINDOW_DAYS})
+    restocking_fee_pct: Mapped[Decimal] = mapped_column(
+        Numeric(5, 2), default=Decimal("0"), info={"range": PERCENTAGE}
+    )
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -132,15 +142,19 @@ class PartOrderLine(Audited, db.Model):
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("unit_cost >= 0", name="unit_cost_not_negative"),
         CheckConstraint("discount_pct >= 0 AND discount_pct <= 100", name="discount_pct"),
+        QUANTITY.constraint("quantity"),
+        MONEY.constraint("unit_cost"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     part_order_id: Mapped[int] = mapped_column(ForeignKey("part_orders.id"), index=True)
     part_id: Mapped[int | None] = mapped_column(ForeignKey("parts.id"))
     description: Mapped[str] = mapped_column(String(300))
-    quantity: Mapped[Decimal] = mapped_column(Numeric(10, 2))
-    unit_cost: Mapped[Decimal]
-    discount_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(10, 2), info={"range": QUANTITY})
+    unit_cost: Mapped[Decimal] = mapped_column(info={"range": MONEY})
+    discount_pct: Mapped[Decimal] = mapped_column(
+        Numeric(5, 2), default=Decimal("0"), info={"range": PERCENTAGE}
+    )
 
     part_order: Mapped[PartOrder] = relationship(back_populates="lines")
     part: Mapped[Part | None] = relationship()

@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from fieldsvc.audit.services import acting
 from fieldsvc.auth.models import User
+from fieldsvc.database import utcnow
 from fieldsvc.errors import DomainError, FieldError, InvalidTransition
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import Incident
-from fieldsvc.money import to_money
 from fieldsvc.parts.models import (
     COMMITTED_STATUSES,
     PART_ORDER_TRANSITIONS,
@@ -22,6 +22,16 @@ from fieldsvc.parts.models import (
     PartOrderLine,
     PartOrderStatus,
     Supplier,
+)
+from fieldsvc.ranges import (
+    MAX_ORDER_LINES,
+    MONEY,
+    PERCENTAGE,
+    PLANNED,
+    QUANTITY,
+    RETURN_WINDOW_DAYS,
+    named,
+    window,
 )
 
 
@@ -32,8 +42,7 @@ def check_part(part: Part | None, values: dict[str, Any]) -> None:
         stmt = stmt.where(Part.id != part.id)
     if db.session.scalar(stmt) is not None:
         raise FieldError("number", f"Part number {values['number']} is already in the catalogue.")
-    if values["list_price"] != to_money(values["list_price"]):
-        raise FieldError("list_price", "Enter the price in whole cents, e.g. 350.00.")
+    named(MONEY, "The list price").check("list_price", values["list_price"])
 
 
 # --- part orders ------------------------------------------------------------------------
@@ -68,6 +77,10 @@ def order_parts(
     """Record a part order for an incident (status "to order" until it is placed)."""
     if not lines:
         raise FieldError("lines", "Add at least one line: what is being ordered.")
+    if len(lines) > MAX_ORDER_LINES:
+        raise FieldError(
+            "lines", f"A part order can have at most {MAX_ORDER_LINES} lines; split the order."
+        )
     supplier = _check_details(details)
     checked = [_check_line(n, line) for n, line in enumerate(lines)]
     with acting(actor):
@@ -116,9 +129,11 @@ def _check_details(details: OrderDetails) -> Supplier:
     supplier = db.session.get(Supplier, details.supplier_id)
     if supplier is None or not supplier.active:
         raise FieldError("supplier_id", "Choose an active supplier.")
-    if details.return_window_days is not None and details.return_window_days < 0:
-        raise FieldError("return_window_days", "The return window cannot be negative.")
-    _check_percent("restocking_fee_pct", details.restocking_fee_pct, "Restocking fee")
+    RETURN_WINDOW_DAYS.check("return_window_days", details.return_window_days)
+    named(PERCENTAGE, "Restocking fee").check("restocking_fee_pct", details.restocking_fee_pct)
+    today = utcnow().date()
+    window(PLANNED, "Ordered on").check("ordered_on", details.ordered_on, today)
+    window(PLANNED, "Expected delivery").check("expected_on", details.expected_on, today)
     if details.ordered_on and details.expected_on and details.expected_on < details.ordered_on:
         raise FieldError("expected_on", "Delivery cannot be expected before the order date.")
     return supplier
@@ -142,15 +157,10 @@ def _check_line(n: int, line: OrderLineInput) -> dict[str, Any]:
     description = (line.description or "").strip() or (part.description if part else "")
     if not description:
         raise FieldError(field, f"Line {n + 1}: say what is ordered.")
-    if line.quantity <= 0:
-        raise FieldError(field, f"Line {n + 1}: quantity must be more than 0.")
-    if line.quantity != line.quantity.quantize(Decimal("0.01")):
-        raise FieldError(field, f"Line {n + 1}: use at most 2 decimals for the quantity.")
-    if line.unit_cost < 0 or line.unit_cost != to_money(line.unit_cost):
-        raise FieldError(
-            field, f"Line {n + 1}: the unit cost is an amount of at least 0 with 2 decimals."
-        )
-    _check_percent(field, line.discount_pct, f"Line {n + 1}: discount")
+    prefix = f"Line {n + 1}: "
+    QUANTITY.check(field, line.quantity, prefix)
+    named(MONEY, "Unit cost").check(field, line.unit_cost, prefix)
+    named(PERCENTAGE, "Discount").check(field, line.discount_pct, prefix)
     return {
         "part": part,
         "description": description,
@@ -158,11 +168,6 @@ def _check_line(n: int, line: OrderLineInput) -> dict[str, Any]:
         "unit_cost": line.unit_cost,
         "discount_pct": line.discount_pct,
     }
-
-
-def _check_percent(field: str, value: Decimal, what: str) -> None:
-    if not Decimal("0") <= value <= Decimal("100") or value != value.quantize(Decimal("0.01")):
-        raise FieldError(field, f"{what} must be between 0 and 100 %.")
 
 
 def at_risk_orders(incident: Incident) -> list[PartOrder]:

@@ -12,6 +12,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length
 
 from fieldsvc.portal.services import DECLINE_REASONS
+from fieldsvc.ranges import record_id
 
 
 class AnswerForm(FlaskForm):
@@ -44,9 +45,7 @@ class DeclineForm(AnswerForm):
 
 
 class ReportForm(FlaskForm):
-    site_id = SelectField(
-        "Where", coerce=lambda value: int(value) if value else None, validate_choice=False
-    )
+    site_id = SelectField("Where", coerce=record_id, validate_choice=False)
     what_happened = TextAreaField("What happened?", validators=[Length(max=5000)])
     name = StringField("Your name", validators=[Length(max=200)])
     phone = StringField(

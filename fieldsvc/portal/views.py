@@ -36,6 +36,7 @@ from fieldsvc.proposals import pdf
 from fieldsvc.proposals.models import Proposal, ProposalLine, ProposalRevision
 from fieldsvc.proposals.sending import frozen_pdf
 from fieldsvc.proposals.services import price
+from fieldsvc.ranges import hidden_number
 
 bp = Blueprint("portal", __name__, url_prefix="/status")
 NOT_FOUND = "This link does not open a status page. It may have expired; ask us for a new one."
@@ -190,7 +191,7 @@ def answer(token: str, action: str):
     if not form.validate_on_submit():
         abort(400, "The form expired; reload the page and try again.")
     try:
-        revision = services.offer_for(link, int(form.revision_id.data or 0))
+        revision = services.offer_for(link, hidden_number(form.revision_id.data, "revision_id"))
     except LookupError:
         abort(404, NOT_FOUND)
     except StaleVersion as stale:

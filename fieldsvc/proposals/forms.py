@@ -16,11 +16,22 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, Length, Optional
 
 from fieldsvc.auth.models import Role
 from fieldsvc.parts.models import PartOrderStatus
 from fieldsvc.proposals.models import ApprovalMeasure, LineKind
+from fieldsvc.ranges import (
+    MONEY,
+    PERCENTAGE,
+    PLANNED,
+    QUANTITY,
+    RETURN_WINDOW_DAYS,
+    TEXT_MAX,
+    named,
+    record_id,
+    window,
+)
 
 BLANK_ROWS = 2  # empty lines offered below the filled ones; empty rows are ignored
 
@@ -31,16 +42,24 @@ def pad_blank_rows(lines) -> None:
         lines.append_entry()
 
 
-def _optional_int(value) -> int | None:
-    return int(value) if value not in (None, "", "None") else None
+_optional_int = record_id
 
 
 class OrderLineForm(Form):
     part_id = SelectField("Catalogue part", coerce=_optional_int, validate_choice=False)
     description = StringField("Description", validators=[Optional(), Length(max=300)])
-    quantity = DecimalField("Qty", places=None, validators=[Optional()])
-    unit_cost = DecimalField("Unit cost", places=None, validators=[Optional()])
-    discount_pct = DecimalField("Discount %", places=None, default=0, validators=[Optional()])
+    quantity = DecimalField("Qty", places=None, validators=[Optional(), QUANTITY.validator()])
+    unit_cost = DecimalField(
+        "Unit cost",
+        places=None,
+        validators=[Optional(), named(MONEY, "Unit cost").validator()],
+    )
+    discount_pct = DecimalField(
+        "Discount %",
+        places=None,
+        default=0,
+        validators=[Optional(), named(PERCENTAGE, "Discount").validator()],
+    )
 
     @property
     def is_blank(self) -> bool:
@@ -50,18 +69,23 @@ class OrderLineForm(Form):
 class PartOrderForm(FlaskForm):
     supplier_id = SelectField("Supplier", coerce=_optional_int, validate_choice=False)
     po_number = StringField("PO number", validators=[Optional(), Length(max=60)])
-    ordered_on = DateField("Ordered on", validators=[Optional()])
-    expected_on = DateField("Expected delivery", validators=[Optional()])
+    ordered_on = DateField(
+        "Ordered on", validators=[Optional(), window(PLANNED, "Ordered on").validator()]
+    )
+    expected_on = DateField(
+        "Expected delivery",
+        validators=[Optional(), window(PLANNED, "Expected delivery").validator()],
+    )
     return_window_days = IntegerField(
         "Return window (days)",
-        validators=[
-            Optional(),
-            NumberRange(min=0, message="The return window cannot be negative."),
-        ],
+        validators=[Optional(), RETURN_WINDOW_DAYS.validator()],
         description="How long the supplier takes the parts back.",
     )
     restocking_fee_pct = DecimalField(
-        "Restocking fee %", places=None, default=0, validators=[Optional()]
+        "Restocking fee %",
+        places=None,
+        default=0,
+        validators=[Optional(), named(PERCENTAGE, "Restocking fee").validator()],
     )
     lines = FieldList(FormField(OrderLineForm))
 
@@ -81,11 +105,23 @@ class PartOrderStatusForm(FlaskForm):
 class ProposalLineForm(Form):
     kind = SelectField("Kind", choices=[SelectChoice(k.value, k.label) for k in LineKind])
     description = StringField("Description", validators=[Optional(), Length(max=300)])
-    quantity = DecimalField("Qty", places=None, validators=[Optional()])
-    unit_price = DecimalField("Unit price", places=None, validators=[Optional()])
-    discount_pct = DecimalField("Discount %", places=None, default=0, validators=[Optional()])
+    quantity = DecimalField("Qty", places=None, validators=[Optional(), QUANTITY.validator()])
+    unit_price = DecimalField(
+        "Unit price",
+        places=None,
+        validators=[Optional(), named(MONEY, "Unit price").validator()],
+    )
+    discount_pct = DecimalField(
+        "Discount %",
+        places=None,
+        default=0,
+        validators=[Optional(), named(PERCENTAGE, "Discount").validator()],
+    )
     customer_share_pct = DecimalField(
-        "Customer share %", places=None, default=100, validators=[Optional()]
+        "Customer share %",
+        places=None,
+        default=100,
+        validators=[Optional(), named(PERCENTAGE, "Customer share").validator()],
     )
     part_order_line_id = SelectField("Ordered part", coerce=_optional_int, validate_choice=False)
 
@@ -104,10 +140,14 @@ class EditRevisionForm(FlaskForm):
     plan = TextAreaField("The plan", validators=[Length(max=5000)])
     contact_id = SelectField("Send to", coerce=_optional_int, validate_choice=False)
     return_visit_at = DateTimeLocalField(
-        "Return visit", format="%Y-%m-%dT%H:%M", validators=[Optional()]
+        "Return visit",
+        format="%Y-%m-%dT%H:%M",
+        validators=[Optional(), window(PLANNED, "The return visit").validator()],
     )
     return_technician_id = SelectField("Technician", coerce=_optional_int, validate_choice=False)
-    valid_until = DateField("Valid until", validators=[Optional()])
+    valid_until = DateField(
+        "Valid until", validators=[Optional(), window(PLANNED, "Valid until").validator()]
+    )
     lines = FieldList(FormField(ProposalLineForm))
 
 
@@ -132,7 +172,8 @@ class ApproveForm(FlaskForm):
 class RequestChangesForm(FlaskForm):
     version = HiddenField()
     comment = TextAreaField(
-        "What should change", validators=[InputRequired("Say what should change.")]
+        "What should change",
+        validators=[InputRequired("Say what should change."), Length(max=TEXT_MAX)],
     )
 
 
@@ -145,7 +186,7 @@ class EditApprovalRuleForm(FlaskForm):
         "Is above",
         places=2,
         default=0,
-        validators=[InputRequired(), NumberRange(min=0, message="The amount cannot be negative.")],
+        validators=[InputRequired(), named(MONEY, "The amount").validator()],
         description="Ignored for “Caused by our technician”.",
     )
     required_role = SelectField(

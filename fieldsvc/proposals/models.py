@@ -13,6 +13,7 @@ from fieldsvc.audit.models import Audited
 from fieldsvc.auth.models import Role
 from fieldsvc.database import str_enum, utcnow
 from fieldsvc.extensions import db
+from fieldsvc.ranges import MONEY, PERCENTAGE, QUANTITY, calendar_constraint
 
 if TYPE_CHECKING:
     from fieldsvc.auth.models import User
@@ -98,7 +99,11 @@ class ProposalRevision(Audited, db.Model):
     """One version of the offer. Approved and sent revisions never change."""
 
     __tablename__ = "proposal_revisions"
-    __table_args__ = (UniqueConstraint("proposal_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("proposal_id", "number"),
+        calendar_constraint("return_visit_at"),
+        calendar_constraint("valid_until"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
@@ -165,6 +170,8 @@ class ProposalLine(Audited, db.Model):
         CheckConstraint(
             "customer_share_pct >= 0 AND customer_share_pct <= 100", name="customer_share_pct"
         ),
+        QUANTITY.constraint("quantity"),
+        MONEY.constraint("unit_price"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -172,10 +179,14 @@ class ProposalLine(Audited, db.Model):
     position: Mapped[int]
     kind: Mapped[LineKind] = mapped_column(str_enum(LineKind, 20))
     description: Mapped[str] = mapped_column(String(300))
-    quantity: Mapped[Decimal] = mapped_column(Numeric(10, 2))
-    unit_price: Mapped[Decimal]
-    discount_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
-    customer_share_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("100"))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(10, 2), info={"range": QUANTITY})
+    unit_price: Mapped[Decimal] = mapped_column(info={"range": MONEY})
+    discount_pct: Mapped[Decimal] = mapped_column(
+        Numeric(5, 2), default=Decimal("0"), info={"range": PERCENTAGE}
+    )
+    customer_share_pct: Mapped[Decimal] = mapped_column(
+        Numeric(5, 2), default=Decimal("100"), info={"range": PERCENTAGE}
+    )
     part_order_line_id: Mapped[int | None] = mapped_column(
         ForeignKey("part_order_lines.id"), index=True
     )
@@ -208,11 +219,12 @@ class ApprovalRule(Audited, db.Model):
     our technician caused it), the approver needs `required_role`."""
 
     __tablename__ = "approval_rules"
+    __table_args__ = (MONEY.constraint("threshold"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     description: Mapped[str] = mapped_column(String(200))
     measure: Mapped[ApprovalMeasure] = mapped_column(str_enum(ApprovalMeasure, 20))
-    threshold: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    threshold: Mapped[Decimal] = mapped_column(default=Decimal("0"), info={"range": MONEY})
     required_role: Mapped[Role] = mapped_column(str_enum(Role, 20))
     active: Mapped[bool] = mapped_column(default=True, index=True)
 

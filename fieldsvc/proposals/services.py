@@ -55,8 +55,9 @@ from fieldsvc.proposals.totals import (
     line_amounts,
     validate_line,
 )
+from fieldsvc.ranges import MAX_PROPOSAL_LINES, MONEY, PLANNED, window
 
-MAX_LINES = 500
+MAX_LINES = MAX_PROPOSAL_LINES
 CUSTOMER_TEXTS = ("what_happened", "already_done", "plan")
 
 
@@ -103,6 +104,7 @@ def draft_proposal(incident: Incident, draft: RevisionDraft, *, actor: User) -> 
     """Start a remediation proposal for an incident: revision 1, a draft."""
     lines = _checked_lines(incident, draft.lines)
     contact = _checked_contact(incident, draft.contact_id)
+    _check_dates(draft, utcnow().date())
     with acting(actor):
         proposal = Proposal(incident=incident, author=actor)
         db.session.add(proposal)
@@ -140,6 +142,7 @@ def save_revision(
     incident = proposal.incident
     lines = _checked_lines(incident, draft.lines)
     contact = _checked_contact(incident, draft.contact_id)
+    _check_dates(draft, utcnow().date())
     try:
         with acting(actor):
             if not revision.editable:
@@ -226,7 +229,31 @@ def _checked_lines(incident: Incident, drafts: Sequence[LineDraft]) -> list[Line
         elif line.kind is LineKind.PART:
             # Allowed in a draft; the send gate asks for the order before submitting.
             pass
+    _check_total(drafts)
     return list(drafts)
+
+
+def _check_total(drafts: Sequence[LineDraft]) -> None:
+    """A proposal's list value is an amount like any other: at most MONEY.high, so its
+    frozen figures fit their columns and every page and PDF can show them."""
+    total = sum(
+        (
+            line_amounts(LineInput(quantity=line.quantity, unit_price=line.unit_price)).list_value
+            for line in drafts
+        ),
+        Decimal("0"),
+    )
+    if total > MONEY.high:
+        raise FieldError(
+            "lines",
+            f"The lines come to {total:,.2f}, more than a proposal can hold "
+            f"({MONEY.high:,.2f}); split it into two proposals.",
+        )
+
+
+def _check_dates(draft: RevisionDraft, today: date) -> None:
+    window(PLANNED, "The return visit").check("return_visit_at", draft.return_visit_at, today)
+    window(PLANNED, "Valid until").check("valid_until", draft.valid_until, today)
 
 
 def _checked_contact(incident: Incident, contact_id: int | None) -> Contact | None:

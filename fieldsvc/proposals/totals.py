@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from fieldsvc.errors import FieldError
 from fieldsvc.money import to_money
+from fieldsvc.ranges import MONEY, PERCENTAGE, QUANTITY, named
 
 HUNDRED = Decimal("100")
 ZERO = Decimal("0.00")
@@ -97,39 +98,17 @@ def document_totals(lines: Iterable[LineAmounts], tax_rate: Decimal) -> Totals:
 
 
 def validate_line(line: LineInput) -> None:
-    """Raise LineProblem for the first value of the line that is not allowed."""
-    _check_number("quantity", line.quantity, "Use at most 2 decimals for the quantity.")
-    if line.quantity <= 0:
-        raise LineProblem("quantity", "Quantity must be more than 0.")
-    _check_money("unit_price", line.unit_price, "Unit price")
-    _check_percentage("discount_pct", line.discount_pct, "Discount")
-    _check_percentage("customer_share_pct", line.customer_share_pct, "Customer share")
-    if line.unit_cost is not None:
-        _check_money("unit_cost", line.unit_cost, "Unit cost")
-    _check_percentage("cost_discount_pct", line.cost_discount_pct, "Supplier discount")
-
-
-def _check_money(field: str, value: Decimal, name: str) -> None:
-    _check_number(field, value, "Use at most 2 decimals for money.")
-    if value < 0:
-        raise LineProblem(field, f"{name} cannot be negative.")
-
-
-def _check_percentage(field: str, value: Decimal, name: str) -> None:
+    """Raise LineProblem for the first value of the line outside the domain's ranges."""
+    checks = (
+        ("quantity", line.quantity, QUANTITY),
+        ("unit_price", line.unit_price, named(MONEY, "Unit price")),
+        ("discount_pct", line.discount_pct, named(PERCENTAGE, "Discount")),
+        ("customer_share_pct", line.customer_share_pct, named(PERCENTAGE, "Customer share")),
+        ("unit_cost", line.unit_cost, named(MONEY, "Unit cost")),
+        ("cost_discount_pct", line.cost_discount_pct, named(PERCENTAGE, "Supplier discount")),
+    )
     # The columns hold 2 decimals; a third would be rounded away on saving, and the
     # saved line would no longer add up to what was shown.
-    _check_number(field, value, "Use at most 2 decimals for a percentage.")
-    if not 0 <= value <= HUNDRED:
-        raise LineProblem(field, f"{name} must be between 0 and 100 %.")
-
-
-def _check_number(field: str, value: Decimal, too_many_decimals: str) -> None:
-    if not value.is_finite():
-        raise LineProblem(field, "Enter a number.")
-    try:
-        whole_cents = value == to_money(value)
-    except ValueError:
-        # Too many digits to round at all: far beyond anything a line can hold.
-        raise LineProblem(field, "Enter a smaller number.") from None
-    if not whole_cents:
-        raise LineProblem(field, too_many_decimals)
+    for field, value, allowed in checks:
+        if (problem := allowed.problem(value)) is not None:
+            raise LineProblem(field, problem)

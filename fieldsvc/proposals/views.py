@@ -29,6 +29,7 @@ from fieldsvc.proposals.models import (
     ProposalRevision,
     RevisionStatus,
 )
+from fieldsvc.ranges import hidden_number
 from fieldsvc.records import Column, RecordType
 
 bp = Blueprint("proposals", __name__)
@@ -96,8 +97,8 @@ def edit(proposal_id: int):
                 revision,
                 _draft(form),
                 actor=current_user,
-                expected_version=int(form.version.data or 0),
-                seen_seq=int(form.seen_seq.data or 0),
+                expected_version=hidden_number(form.version.data, "version"),
+                seen_seq=hidden_number(form.seen_seq.data, "seen_seq"),
             )
             db.session.commit()
         except services.Conflict as error:
@@ -227,7 +228,9 @@ def submit(proposal_id: int):
         abort(400, "The form expired; reload the page and try again.")
     try:
         services.submit_revision(
-            proposal.current, actor=current_user, expected_version=int(form.version.data or 0)
+            proposal.current,
+            actor=current_user,
+            expected_version=hidden_number(form.version.data, "version"),
         )
     except services.GateClosed as closed:
         db.session.rollback()
@@ -304,7 +307,9 @@ def send(proposal_id: int):
     if not form.validate_on_submit():
         abort(400, "The form expired; reload the page and try again.")
     sent = sending.send_revision(
-        proposal.current, sender=current_user, expected_version=int(form.version.data or 0)
+        proposal.current,
+        sender=current_user,
+        expected_version=hidden_number(form.version.data, "version"),
     )
     db.session.commit()
     if mail.deliver_now(sent.email):
@@ -349,7 +354,7 @@ def approve(proposal_id: int):
                 revision,
                 approver=current_user,
                 password=form.password.data,
-                expected_version=int(form.version.data or 0),
+                expected_version=hidden_number(form.version.data, "version"),
             )
             db.session.commit()
         except FieldError as error:
@@ -376,7 +381,7 @@ def request_changes(proposal_id: int):
                 proposal.current,
                 reviewer=current_user,
                 comment=form.comment.data,
-                expected_version=int(form.version.data or 0),
+                expected_version=hidden_number(form.version.data, "version"),
             )
             db.session.commit()
         except FieldError as error:

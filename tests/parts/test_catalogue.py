@@ -39,7 +39,7 @@ def test_prices_must_be_non_negative_whole_cents(client, signed_in):
     signed_in(Role.ADMIN)
     for price, message in [
         ("-5", "The list price cannot be negative."),
-        ("1.005", "Enter the price in whole cents, e.g. 350.00."),
+        ("1.005", "Use at most 2 decimals for money."),
         ("", "Enter the list price."),
     ]:
         response = client.post(

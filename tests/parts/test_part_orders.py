@@ -135,31 +135,31 @@ def test_an_order_without_a_po_number_is_named_as_not_yet_ordered(seed):
     ("details", "lines", "field", "message"),
     [
         ({}, [], "lines", "Add at least one line: what is being ordered."),
-        ({}, [{"quantity": Decimal("0")}], "lines-0", "Line 1: quantity must be more than 0."),
-        ({}, [{"quantity": Decimal("-1")}], "lines-0", "Line 1: quantity must be more than 0."),
+        ({}, [{"quantity": Decimal("0")}], "lines-0", "Line 1: Quantity must be more than 0."),
+        ({}, [{"quantity": Decimal("-1")}], "lines-0", "Line 1: Quantity must be more than 0."),
         (
             {},
             [{"quantity": Decimal("1.005")}],
             "lines-0",
-            "Line 1: use at most 2 decimals for the quantity.",
+            "Line 1: Use at most 2 decimals for the quantity.",
         ),
         (
             {},
             [{"unit_cost": Decimal("-0.01")}],
             "lines-0",
-            "Line 1: the unit cost is an amount of at least 0 with 2 decimals.",
+            "Line 1: Unit cost cannot be negative.",
         ),
         (
             {},
             [{"unit_cost": Decimal("350.005")}],
             "lines-0",
-            "Line 1: the unit cost is an amount of at least 0 with 2 decimals.",
+            "Line 1: Use at most 2 decimals for money.",
         ),
         (
             {},
             [{"discount_pct": Decimal("101")}],
             "lines-0",
-            "Line 1: discount must be between 0 and 100 %.",
+            "Line 1: Discount must be between 0 and 100 %.",
         ),
         (
             {},
@@ -178,7 +178,7 @@ def test_an_order_without_a_po_number_is_named_as_not_yet_ordered(seed):
             {},
             [{}, {"quantity": Decimal("0")}],
             "lines-1",
-            "Line 2: quantity must be more than 0.",
+            "Line 2: Quantity must be more than 0.",
         ),
         (
             {"return_window_days": -1},

@@ -359,8 +359,8 @@ def _order_form(story: Story, **line) -> dict:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ({"quantity": "0"}, "Line 1: quantity must be more than 0."),
-        ({"discount_pct": "150"}, "Line 1: discount must be between 0 and 100 %."),
+        ({"quantity": "0"}, "Line 1: Quantity must be more than 0."),
+        ({"discount_pct": "150"}, "Line 1: Discount must be between 0 and 100 %."),
         ({}, "Add at least one line: what is being ordered."),
     ],
     ids=["quantity-0", "discount-150", "no-lines"],
