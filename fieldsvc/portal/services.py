@@ -344,7 +344,8 @@ def _check_taken_answer(
     if taken.answered_at > now + ANSWER_CLOCK_TOLERANCE:
         raise FieldError("answered_at", "The customer's answer cannot be in the future.")
     assert revision.sent_at is not None  # check_answerable saw to it
-    if taken.answered_at < revision.sent_at:
+    # Typed to the minute: an answer in the minute the proposal was sent is after it.
+    if taken.answered_at < revision.sent_at.replace(second=0, microsecond=0):
         raise FieldError(
             "answered_at",
             f"The proposal was sent {local_time(revision.sent_at)}; the customer cannot have "
