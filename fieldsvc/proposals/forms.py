@@ -186,6 +186,7 @@ class RecordAnswerForm(FlaskForm):
     reason = SelectField(
         "Why they declined",
         choices=[SelectChoice("", "—"), *(SelectChoice(k, v) for k, v in DECLINE_REASONS.items())],
+        default="",
         description="When the customer declined.",
     )
     comment = TextAreaField(
