@@ -149,6 +149,12 @@ def _editor(proposal: Proposal, revision: ProposalRevision, form, conflict=None,
         answer_form.answered_at.data = clock.to_local(utcnow()).replace(
             tzinfo=None, second=0, microsecond=0
         )
+    if answer_form is not None:
+        limit = current_app.config["MAX_SCAN_BYTES"] / 1024 / 1024
+        answer_form.scan.description = (
+            f"A PDF, or a photo of the signed page (JPEG, PNG or WebP), at most {limit:g} MB. "
+            "Only staff of this incident's team can download it."
+        )
     _offer_choices(form, incident)
     priced, totals = services.price(revision)
     return render_template(
@@ -171,7 +177,6 @@ def _editor(proposal: Proposal, revision: ProposalRevision, form, conflict=None,
         emails=sending.emails_of(revision),
         decline_reasons=DECLINE_REASONS,
         answer_form=answer_form,
-        max_scan_mb=current_app.config["MAX_SCAN_BYTES"] / 1024 / 1024,
     )
 
 

@@ -9,6 +9,7 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
+from jinja2.filters import do_filesizeformat
 from PIL import Image
 from pypdf import PdfWriter
 from sqlalchemy import func, select
@@ -372,7 +373,7 @@ def test_a_signed_pdf_is_kept_as_uploaded_and_only_the_team_downloads_it(
     assert answer.scan_sha256 == hashlib.sha256(signed).hexdigest()
     assert answer.scan_content_type == "application/pdf"
     page = _text(client.get(f"/proposals/{seed.proposal.id}"))
-    assert f"Signed copy (PDF, {round(len(signed) / 1024)} KB)" in page
+    assert f"Signed copy (PDF, {do_filesizeformat(len(signed))})" in page
     url = f"/proposals/{seed.proposal.id}/revisions/1/signed-copy"
     download = client.get(url)
     assert download.status_code == 200
