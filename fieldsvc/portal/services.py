@@ -167,6 +167,8 @@ def respond(
         user_agent=visitor.user_agent[:300],
         pdf_sha256=revision.pdf_sha256,
     )
+    # At once: it hangs off the revision already, and the next read may autoflush.
+    db.session.add(response)
     who = full_name or "the customer"
     _take_answer(
         response, actor=None, reason=f"{answer.kind.label.lower()} by {who} on the status page"
@@ -193,9 +195,9 @@ def _check_answer(kind: ResponseKind, full_name: str, comment: str, reason: str 
 def _take_answer(response: CustomerResponse, *, actor: User | None, reason: str) -> None:
     """What an answer does, however it came: the revision and the incident follow it, a
     decline starts returning the parts, a request for changes goes back to the author."""
+    db.session.add(response)
     revision = response.revision
     incident = revision.proposal.incident
-    db.session.add(response)  # at once: it hangs off the revision already
     try:
         with acting(actor, reason=reason):
             db.session.flush()
@@ -276,6 +278,8 @@ def record_answer(
         recorded_by=actor,
         recorded_at=now,
     )
+    # At once: it hangs off the revision already, and the next read may autoflush.
+    db.session.add(response)
     if (scan := taken.scan) is not None:
         response.scan_key = (
             f"proposals/{revision.proposal_id}/answers/revision-{revision.number}-"

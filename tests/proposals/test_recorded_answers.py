@@ -457,3 +457,25 @@ def test_a_second_answer_recorded_at_the_same_time_is_refused(seed, token):
 
     with pytest.raises(InvalidTransition, match="already answered"):
         answers.record_answer(seed.revision, taken, actor=seed.admin)
+
+
+def test_recording_works_on_objects_read_before_the_last_commit(seed, token):
+    """A CLI or a later request holds expired objects: reading them must not flush the
+    half-built answer."""
+    db.session.commit()  # expires everything the test holds
+    revision, supervisor = seed.revision, seed.supervisor
+    db.session.expire_all()
+
+    answers.record_answer(
+        revision,
+        answers.TakenAnswer(
+            answer=answers.Answer(ResponseKind.DECLINED, full_name="Dana", reason="price"),
+            channel=AnswerChannel.EMAIL,
+            answered_at=utcnow(),
+        ),
+        actor=supervisor,
+    )
+    db.session.commit()
+
+    assert revision.status is RevisionStatus.DECLINED
+    assert db.session.scalar(select(CustomerResponse)).channel is AnswerChannel.EMAIL
