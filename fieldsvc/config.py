@@ -77,6 +77,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "UPLOAD_DIR": os.environ.get("FIELDSVC_UPLOAD_DIR", str(Path(instance_path) / "uploads")),
         "MAX_PHOTO_BYTES": int(float(os.environ.get("FIELDSVC_MAX_PHOTO_MB", "15")) * 1024 * 1024),
         "MAX_PHOTO_PIXELS": int(os.environ.get("FIELDSVC_MAX_PHOTO_MEGAPIXELS", "50")) * 1_000_000,
+        # The scan of a signed proposal kept with an answer taken by phone or on paper.
+        "MAX_SCAN_BYTES": int(float(os.environ.get("FIELDSVC_MAX_SCAN_MB", "20")) * 1024 * 1024),
         # Links in e-mails and PDFs point here (the address customers reach the app at).
         "BASE_URL": os.environ.get("FIELDSVC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "SMTP_HOST": os.environ.get("FIELDSVC_SMTP_HOST", "localhost"),

@@ -21,7 +21,6 @@ from fieldsvc.incidents.models import (
     Channel,
     Direction,
     FollowUpOutcome,
-    IncidentStatus,
     ReportedVia,
     Severity,
 )
@@ -140,8 +139,18 @@ class PhoneIntakeForm(FlaskForm):
     )
 
 
+# The status select starts here, so pressing the button without choosing changes nothing.
+NO_STATUS_CHOSEN = SelectChoice("", "Choose the new status…")
+
+
 class ChangeStatusForm(FlaskForm):
-    status = SelectField("New status", choices=choices_of(IncidentStatus))
+    """The choices are set by the view: the steps staff may take from the current status."""
+
+    status = SelectField(
+        "New status",
+        choices=[NO_STATUS_CHOSEN],
+        validators=[InputRequired("Choose the new status from the list.")],
+    )
     note = TextAreaField("Note", validators=[Optional(), Length(max=5000)])
 
 

@@ -46,6 +46,18 @@ ALLOWED_TRANSITIONS: dict[IncidentStatus, set[IncidentStatus]] = {
     S.CANCELLED: set(),
 }
 OPEN_STATUSES = frozenset({S.OPEN, S.REMEDIATION_PROPOSED, S.REMEDIATION_ACCEPTED})
+# The steps that state the customer's decision: taken only by sending an offer
+# (proposed), by the customer's recorded answer (accepted; back to open on a decline)
+# and by an offer expiring (back to open). Nobody may take them for the customer.
+OFFER_TRANSITIONS: dict[IncidentStatus, set[IncidentStatus]] = {
+    S.OPEN: {S.REMEDIATION_PROPOSED},
+    S.REMEDIATION_PROPOSED: {S.REMEDIATION_ACCEPTED, S.OPEN},
+}
+# What staff may do by hand from each status: the table above, minus those steps.
+STAFF_TRANSITIONS: dict[IncidentStatus, set[IncidentStatus]] = {
+    status: targets - OFFER_TRANSITIONS.get(status, set())
+    for status, targets in ALLOWED_TRANSITIONS.items()
+}
 
 
 class ReportedVia(_Labelled):

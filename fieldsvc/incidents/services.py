@@ -25,8 +25,9 @@ from fieldsvc.database import utcnow
 from fieldsvc.errors import DomainError, FieldError, InvalidTransition
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import (
-    ALLOWED_TRANSITIONS,
+    OFFER_TRANSITIONS,
     OPEN_STATUSES,
+    STAFF_TRANSITIONS,
     Attachment,
     CauseCategory,
     Channel,
@@ -347,8 +348,11 @@ def _token() -> str:
 def change_status(
     incident: Incident, status: IncidentStatus, *, actor: User, note: str | None = None
 ) -> None:
-    """Move an incident along ALLOWED_TRANSITIONS; resolving needs a resolution note."""
-    if status not in ALLOWED_TRANSITIONS[incident.status]:
+    """Move an incident by hand along STAFF_TRANSITIONS; resolving needs a resolution
+    note. The steps that state the customer's decision are refused, whoever asks."""
+    if status in OFFER_TRANSITIONS.get(incident.status, set()):
+        raise InvalidTransition(_DECIDED_ELSEWHERE[status])
+    if status not in STAFF_TRANSITIONS[incident.status]:
         raise InvalidTransition(
             f"{incident.reference} is {incident.status.label.lower()}; "
             f"it cannot become {status.label.lower()}."
@@ -364,6 +368,22 @@ def change_status(
         elif status is IncidentStatus.OPEN:
             incident.resolved_at = None  # reopened: no longer resolved
         db.session.flush()
+
+
+_DECIDED_ELSEWHERE = {
+    IncidentStatus.REMEDIATION_PROPOSED: (
+        "Remediation proposed is set by sending an approved proposal to the customer, not by hand."
+    ),
+    IncidentStatus.REMEDIATION_ACCEPTED: (
+        "Only the customer's answer makes an offer accepted: the customer answers on their "
+        "status page, or a supervisor records the answer they gave by phone or on paper on "
+        "the sent proposal."
+    ),
+    IncidentStatus.OPEN: (
+        "An offer that is out goes back to open only when the customer declines it or it "
+        "expires: record the customer's answer on the sent proposal, or send a new revision."
+    ),
+}
 
 
 # --- work log and communications -------------------------------------------------------

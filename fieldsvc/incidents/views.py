@@ -32,7 +32,7 @@ from fieldsvc.errors import FieldError
 from fieldsvc.extensions import db
 from fieldsvc.incidents import dispute, forms, services
 from fieldsvc.incidents.models import (
-    ALLOWED_TRANSITIONS,
+    STAFF_TRANSITIONS,
     Attachment,
     CauseCategory,
     Channel,
@@ -396,10 +396,13 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
     ]
     if not page_forms["follow_up_form"].is_submitted():
         page_forms["follow_up_form"].owner_id.data = current_user.id
-    next_statuses = sorted(ALLOWED_TRANSITIONS[incident.status], key=list(IncidentStatus).index)
-    page_forms["status_form"].status.choices = [
-        SelectChoice(s.value, s.label) for s in next_statuses
-    ]
+    # Only what staff may do by hand from here, and nothing chosen for them.
+    next_statuses = sorted(STAFF_TRANSITIONS[incident.status], key=list(IncidentStatus).index)
+    page_forms["status_form"].status.choices = (
+        [forms.NO_STATUS_CHOSEN, *(SelectChoice(s.value, s.label) for s in next_statuses)]
+        if next_statuses
+        else []
+    )
     return render_template(
         "incidents/detail.html",
         incident=incident,
@@ -482,7 +485,8 @@ def photo(incident_id: int, attachment_id: int, size: str | None = None):
 def change_status(incident_id: int):
     incident = get_visible_or_404(incident_id)
     form = forms.ChangeStatusForm()
-    form.status.choices = forms.choices_of(IncidentStatus)
+    # Any status parses; the service says why one cannot be set from here.
+    form.status.choices = [forms.NO_STATUS_CHOSEN, *forms.choices_of(IncidentStatus)]
 
     def act(form) -> str:
         status = IncidentStatus(form.status.data)

@@ -5,8 +5,15 @@ incident and, once it is resolved, say how we did.
 Customers have no account: their actions are audited with no actor and the reason
 names them ("accepted by Jane Doe on the status page"); the response row keeps the
 time, IP address and the SHA-256 of the PDF they saw.
+
+A customer who answers by phone, on paper, by e-mail or in person has it recorded by a
+supervisor as their answer (`record_answer`): audited with the supervisor as actor, with
+how and when it was given, the name the customer gave and the scan of a signed copy. It
+does exactly what the same answer on the status page does; nothing else moves an offer
+to accepted or declined.
 """
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -16,9 +23,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from fieldsvc.audit.services import acting, events_about
+from fieldsvc.auth.models import Role, User
 from fieldsvc.clock import to_local
 from fieldsvc.database import utcnow
-from fieldsvc.errors import DomainError, FieldError, StaleVersion
+from fieldsvc.errors import DomainError, FieldError, InvalidTransition, NotAllowed, StaleVersion
 from fieldsvc.extensions import db
 from fieldsvc.incidents import services as incidents
 from fieldsvc.incidents.models import (
@@ -32,10 +40,19 @@ from fieldsvc.incidents.models import (
 from fieldsvc.mail import services as mail
 from fieldsvc.mail.models import OutgoingEmail
 from fieldsvc.parts.models import PartOrder, PartOrderStatus
-from fieldsvc.portal.models import CustomerResponse, ResponseKind, StatusLink, SurveyResponse
+from fieldsvc.portal.models import (
+    RECORDED_CHANNELS,
+    AnswerChannel,
+    CustomerResponse,
+    ResponseKind,
+    StatusLink,
+    SurveyResponse,
+)
+from fieldsvc.portal.scans import Scan
 from fieldsvc.proposals import services as proposals
 from fieldsvc.proposals.models import ProposalRevision, RevisionStatus
-from fieldsvc.template_filters import long_date
+from fieldsvc.storage import put_in_transaction
+from fieldsvc.template_filters import local_time, long_date
 
 DECLINE_REASONS = {
     "price": "The price is too high",
@@ -138,10 +155,9 @@ def respond(
         raise StaleVersion(
             "The proposal changed since you opened the page; reload it and read it again."
         )
-    incident = revision.proposal.incident
-    who = full_name or "the customer"
     response = CustomerResponse(
         revision=revision,
+        channel=AnswerChannel.PORTAL,
         status_link=link,
         kind=answer.kind,
         full_name=full_name or None,
@@ -151,34 +167,12 @@ def respond(
         user_agent=visitor.user_agent[:300],
         pdf_sha256=revision.pdf_sha256,
     )
-    db.session.add(response)  # at once: it hangs off the revision already
-    try:
-        with acting(None, reason=f"{answer.kind.label.lower()} by {who} on the status page"):
-            db.session.flush()
-            if answer.kind is ResponseKind.ACCEPTED:
-                proposals.move(revision, RevisionStatus.ACCEPTED)
-                db.session.flush()
-                proposals.follow_offer(incident, IncidentStatus.REMEDIATION_ACCEPTED)
-            elif answer.kind is ResponseKind.DECLINED:
-                because = DECLINE_REASONS[answer.reason or "other"]
-                proposals.decline_revision(
-                    revision, reason=f"{because}. {comment}".strip(), actor=None
-                )
-            else:
-                proposals.move(revision, RevisionStatus.CUSTOMER_CHANGES)
-                db.session.flush()
-                _promise(
-                    incident,
-                    revision.proposal.author_id,
-                    f"{who} asked for changes to revision {revision.number} of the proposal: "
-                    f"“{comment}”. Send a new revision or call back.",
-                )
-    except (IntegrityError, StaleDataError):
-        # Answered a moment ago in another request (a double tap, two people at once).
-        db.session.rollback()
-        raise StaleVersion(
-            "This proposal was answered a moment ago; reload the page to see the answer."
-        ) from None
+    # At once: it hangs off the revision already, and the next read may autoflush.
+    db.session.add(response)
+    who = full_name or "the customer"
+    _take_answer(
+        response, actor=None, reason=f"{answer.kind.label.lower()} by {who} on the status page"
+    )
     return response, _tell_staff(revision, response)
 
 
@@ -196,6 +190,171 @@ def _check_answer(kind: ResponseKind, full_name: str, comment: str, reason: str 
         raise FieldError("full_name", "Type at most 200 characters.")
     if len(comment) > 5000:
         raise FieldError("comment", "Please keep it under 5,000 characters.")
+
+
+def _take_answer(response: CustomerResponse, *, actor: User | None, reason: str) -> None:
+    """What an answer does, however it came: the revision and the incident follow it, a
+    decline starts returning the parts, a request for changes goes back to the author."""
+    db.session.add(response)
+    revision = response.revision
+    incident = revision.proposal.incident
+    try:
+        with acting(actor, reason=reason):
+            db.session.flush()
+            if response.kind is ResponseKind.ACCEPTED:
+                proposals.move(revision, RevisionStatus.ACCEPTED)
+                db.session.flush()
+                proposals.follow_offer(incident, IncidentStatus.REMEDIATION_ACCEPTED)
+            elif response.kind is ResponseKind.DECLINED:
+                because = DECLINE_REASONS[response.reason or "other"]
+                proposals.decline_revision(
+                    revision, reason=f"{because}. {response.comment}".strip(), actor=actor
+                )
+            else:
+                proposals.move(revision, RevisionStatus.CUSTOMER_CHANGES)
+                db.session.flush()
+                _promise(
+                    incident,
+                    revision.proposal.author_id,
+                    f"{response.full_name or 'The customer'} asked for changes to revision "
+                    f"{revision.number} of the proposal: “{response.comment}”. "
+                    "Send a new revision or call back.",
+                )
+    except (IntegrityError, StaleDataError):
+        # Answered a moment ago in another request (a double tap, two people at once).
+        db.session.rollback()
+        raise StaleVersion(
+            "This proposal was answered a moment ago; reload the page to see the answer."
+        ) from None
+
+
+# --- an answer given to a supervisor ------------------------------------------------------
+
+# A tablet's clock may run a little behind the server's.
+ANSWER_CLOCK_TOLERANCE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class TakenAnswer:
+    """An answer the customer gave by phone, on paper, by e-mail or in person."""
+
+    answer: Answer
+    channel: AnswerChannel
+    answered_at: datetime
+    scan: Scan | None = None
+
+
+def record_answer(
+    revision: ProposalRevision,
+    taken: TakenAnswer,
+    *,
+    actor: User,
+    now: datetime | None = None,
+) -> tuple[CustomerResponse, list[OutgoingEmail]]:
+    """Record, as the customer's answer to a sent revision, what they told a supervisor:
+    it does what the same answer on the status page does. The caller commits and then
+    delivers the e-mails."""
+    now = now or utcnow()
+    incident = revision.proposal.incident
+    if not incidents.can_see(actor, incident):
+        raise NotAllowed("No such proposal, or it belongs to another team.")
+    if not actor.has_role(Role.SUPERVISOR, Role.ADMIN):
+        raise NotAllowed(
+            "Only a supervisor records an answer the customer gave by phone or on paper."
+        )
+    check_answerable(revision)
+    answer = taken.answer
+    full_name, comment = answer.full_name.strip(), answer.comment.strip()
+    _check_taken_answer(taken, full_name, comment, revision, now)
+    response = CustomerResponse(
+        revision=revision,
+        channel=taken.channel,
+        kind=answer.kind,
+        full_name=full_name,
+        reason=answer.reason if answer.kind is ResponseKind.DECLINED else None,
+        comment=comment,
+        pdf_sha256=revision.pdf_sha256,
+        created_at=taken.answered_at,
+        recorded_by=actor,
+        recorded_at=now,
+    )
+    # At once: it hangs off the revision already, and the next read may autoflush.
+    db.session.add(response)
+    if (scan := taken.scan) is not None:
+        response.scan_key = (
+            f"proposals/{revision.proposal_id}/answers/revision-{revision.number}-"
+            f"{scan.sha256[:16]}-{secrets.token_hex(4)}.{scan.extension}"
+        )
+        response.scan_sha256 = scan.sha256
+        response.scan_content_type = scan.content_type
+        response.scan_size = scan.size
+        # Deleted again if the answer is not saved (a race, a rollback).
+        put_in_transaction(response.scan_key, scan.data)
+    how = taken.channel.label.lower()
+    _take_answer(
+        response,
+        actor=actor,
+        reason=f"{answer.kind.label.lower()} {how} by {full_name}, taken by {actor.name}",
+    )
+    return response, _tell_staff(revision, response)
+
+
+def check_answerable(revision: ProposalRevision) -> None:
+    """Refuse a revision the customer cannot answer now, saying why."""
+    n = revision.number
+    if revision.sent_at is None:
+        raise InvalidTransition(
+            f"Revision {n} was not sent to the customer; only a sent proposal can be answered."
+        )
+    status = revision.status
+    if status is RevisionStatus.SENT:
+        return
+    if status is RevisionStatus.SUPERSEDED:
+        raise InvalidTransition(
+            f"Revision {n} was replaced by a newer revision; the customer answers the one "
+            "sent to them last."
+        )
+    if status is RevisionStatus.EXPIRED:
+        until = f" on {long_date(revision.valid_until)}" if revision.valid_until else ""
+        raise InvalidTransition(
+            f"Revision {n} expired{until}; send a new revision for the customer to answer."
+        )
+    raise InvalidTransition(
+        f"Revision {n} was already answered ({status.label.lower()}); the first answer stands."
+    )
+
+
+def _check_taken_answer(
+    taken: TakenAnswer, full_name: str, comment: str, revision: ProposalRevision, now: datetime
+) -> None:
+    kind, reason = taken.answer.kind, taken.answer.reason
+    if taken.channel not in RECORDED_CHANNELS:
+        raise FieldError(
+            "channel", "Say how the customer answered: by phone, on paper, by e-mail or in person."
+        )
+    if len(full_name) < 2:
+        raise FieldError("full_name", "Enter the customer's name as they gave it.")
+    if len(full_name) > 200:
+        raise FieldError("full_name", "Enter at most 200 characters.")
+    if kind is ResponseKind.CHANGES_REQUESTED and not comment:
+        raise FieldError("comment", "Write down what the customer asked to change.")
+    if kind is ResponseKind.DECLINED:
+        if reason not in DECLINE_REASONS:
+            raise FieldError("reason", "Choose the reason the customer gave for declining.")
+        if reason == "other" and not comment:
+            raise FieldError("comment", "Write down why the customer declined.")
+    if len(comment) > 5000:
+        raise FieldError("comment", "Keep it under 5,000 characters.")
+    if taken.answered_at > now + ANSWER_CLOCK_TOLERANCE:
+        raise FieldError("answered_at", "The customer's answer cannot be in the future.")
+    assert revision.sent_at is not None  # check_answerable saw to it
+    # Typed to the minute: an answer in the minute the proposal was sent is after it.
+    if taken.answered_at < revision.sent_at.replace(second=0, microsecond=0):
+        raise FieldError(
+            "answered_at",
+            f"The proposal was sent {local_time(revision.sent_at)}; the customer cannot have "
+            "answered before that.",
+        )
 
 
 def _tell_staff(revision: ProposalRevision, response: CustomerResponse) -> list[OutgoingEmail]:
@@ -404,10 +563,11 @@ def _sent_text(revision: ProposalRevision) -> str:
 
 def _answer_text(response: CustomerResponse) -> str:
     who = response.full_name or "You"
+    how = f" {response.channel.label.lower()}" if response.recorded else ""
     return {
-        ResponseKind.ACCEPTED: f"{who} accepted the proposal.",
-        ResponseKind.CHANGES_REQUESTED: "You asked us to change the proposal.",
-        ResponseKind.DECLINED: "You declined the proposal.",
+        ResponseKind.ACCEPTED: f"{who} accepted the proposal{how}.",
+        ResponseKind.CHANGES_REQUESTED: f"You asked us to change the proposal{how}.",
+        ResponseKind.DECLINED: f"You declined the proposal{how}.",
     }[response.kind]
 
 

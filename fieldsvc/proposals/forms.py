@@ -1,6 +1,9 @@
 """Forms for part orders and remediation proposals: they validate input, nothing else."""
 
+from datetime import timedelta
+
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     DateField,
     DateTimeLocalField,
@@ -11,15 +14,20 @@ from wtforms import (
     HiddenField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import AnyOf, InputRequired, Length, Optional, ValidationError
 
+from fieldsvc import clock
 from fieldsvc.auth.models import Role
+from fieldsvc.database import utcnow
 from fieldsvc.parts.models import PartOrderStatus
+from fieldsvc.portal.models import RECORDED_CHANNELS, ResponseKind
+from fieldsvc.portal.services import DECLINE_REASONS
 from fieldsvc.proposals.models import ApprovalMeasure, LineKind
 from fieldsvc.ranges import (
     MONEY,
@@ -175,6 +183,69 @@ class RequestChangesForm(FlaskForm):
         "What should change",
         validators=[InputRequired("Say what should change."), Length(max=TEXT_MAX)],
     )
+
+
+# How far back an answer taken by phone or on paper may be dated: a sent offer older
+# than this has long expired.
+ANSWER_AT_MOST_AGO = timedelta(days=366)
+
+
+class RecordAnswerForm(FlaskForm):
+    """An answer the customer gave by phone, on paper, by e-mail or in person; whether
+    it can be recorded on the revision (and when it was sent) is the service's to say."""
+
+    kind = RadioField(
+        "The customer's answer",
+        choices=[SelectChoice(kind.value, kind.label) for kind in ResponseKind],
+        validate_choice=False,
+        validators=[
+            InputRequired("Choose the customer's answer."),
+            AnyOf([kind.value for kind in ResponseKind], "Choose one of the answers listed."),
+        ],
+    )
+    channel = RadioField(
+        "How they answered",
+        choices=[SelectChoice(channel.value, channel.label) for channel in RECORDED_CHANNELS],
+        validate_choice=False,
+        validators=[
+            InputRequired("Say how the customer answered."),
+            AnyOf(
+                [channel.value for channel in RECORDED_CHANNELS], "Choose one of the ways listed."
+            ),
+        ],
+    )
+    answered_at = DateTimeLocalField(
+        "When they answered",
+        format="%Y-%m-%dT%H:%M",
+        validators=[InputRequired("When did the customer answer?")],
+        description="Not in the future, and not before the proposal was sent.",
+    )
+    full_name = StringField(
+        "The customer's name, as they gave it",
+        validators=[InputRequired("Enter the customer's name as they gave it."), Length(2, 200)],
+    )
+    reason = SelectField(
+        "Why they declined",
+        choices=[SelectChoice("", "—"), *(SelectChoice(k, v) for k, v in DECLINE_REASONS.items())],
+        default="",
+        description="When the customer declined.",
+    )
+    comment = TextAreaField(
+        "What the customer said",
+        validators=[Optional(), Length(max=5000)],
+        description="Needed when they asked for changes, or declined for another reason.",
+    )
+    scan = FileField(
+        "Scan of the signed copy (optional)",
+        description="A PDF, or a photo of the signed page (JPEG, PNG or WebP).",
+    )
+
+    def validate_answered_at(self, field) -> None:
+        now = clock.to_local(utcnow()).replace(tzinfo=None)
+        if field.data > now + timedelta(days=1):
+            raise ValidationError("The customer's answer cannot be in the future.")
+        if field.data < now - ANSWER_AT_MOST_AGO:
+            raise ValidationError("Enter a time within the last year.")
 
 
 class EditApprovalRuleForm(FlaskForm):

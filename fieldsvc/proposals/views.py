@@ -3,7 +3,17 @@ revisions and their differences, and the supervisors' approval queue and page.""
 
 from decimal import Decimal
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -13,12 +23,16 @@ from fieldsvc import clock, records
 from fieldsvc.auth.access import EVERYONE, role_required
 from fieldsvc.auth.models import Role, User
 from fieldsvc.customers.models import Contact
+from fieldsvc.database import utcnow
 from fieldsvc.errors import DomainError, FieldError
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import Incident
 from fieldsvc.incidents.views import get_visible_or_404
 from fieldsvc.mail import services as mail
 from fieldsvc.parts.models import PartOrder
+from fieldsvc.portal import services as answers
+from fieldsvc.portal.models import AnswerChannel, ResponseKind
+from fieldsvc.portal.scans import Scan, read_scan
 from fieldsvc.portal.services import DECLINE_REASONS
 from fieldsvc.proposals import forms, pdf, sending, services
 from fieldsvc.proposals.models import (
@@ -31,6 +45,7 @@ from fieldsvc.proposals.models import (
 )
 from fieldsvc.ranges import hidden_number
 from fieldsvc.records import Column, RecordType
+from fieldsvc.storage import get_storage
 
 bp = Blueprint("proposals", __name__)
 
@@ -128,8 +143,19 @@ def edit(proposal_id: int):
     return _editor(proposal, revision, form, conflict=conflict), status
 
 
-def _editor(proposal: Proposal, revision: ProposalRevision, form, conflict=None):
+def _editor(proposal: Proposal, revision: ProposalRevision, form, conflict=None, answer_form=None):
     incident = proposal.incident
+    if answer_form is None and revision.status is RevisionStatus.SENT:
+        answer_form = forms.RecordAnswerForm(formdata=None)
+        answer_form.answered_at.data = clock.to_local(utcnow()).replace(
+            tzinfo=None, second=0, microsecond=0
+        )
+    if answer_form is not None:
+        limit = current_app.config["MAX_SCAN_BYTES"] / 1024 / 1024
+        answer_form.scan.description = (
+            f"A PDF, or a photo of the signed page (JPEG, PNG or WebP), at most {limit:g} MB. "
+            "Only staff of this incident's team can download it."
+        )
     _offer_choices(form, incident)
     priced, totals = services.price(revision)
     return render_template(
@@ -151,6 +177,7 @@ def _editor(proposal: Proposal, revision: ProposalRevision, form, conflict=None)
         else [],
         emails=sending.emails_of(revision),
         decline_reasons=DECLINE_REASONS,
+        answer_form=answer_form,
     )
 
 
@@ -296,6 +323,94 @@ def preview_pdf(proposal_id: int, number: int):
         body,
         mimetype="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{pdf.pdf_filename(shown)}"'},
+    )
+
+
+# --- an answer the customer gave by phone or on paper -----------------------------------------
+
+
+@bp.post("/proposals/<int:proposal_id>/revisions/<int:number>/answer")
+@role_required(Role.SUPERVISOR, Role.ADMIN)
+def record_answer(proposal_id: int, number: int):
+    """A supervisor records what the customer answered by phone, on paper, by e-mail or
+    in person, as the customer's answer to this sent revision."""
+    proposal = get_proposal_or_404(proposal_id)
+    revision = next((r for r in proposal.revisions if r.number == number), None)
+    if revision is None:
+        abort(404, "No such revision.")
+    answers.check_answerable(revision)  # not sent, replaced, expired, answered: 409
+    form = forms.RecordAnswerForm()
+    if form.validate_on_submit():
+        try:
+            taken = answers.TakenAnswer(
+                answer=answers.Answer(
+                    kind=ResponseKind(form.kind.data),
+                    full_name=form.full_name.data or "",
+                    comment=form.comment.data or "",
+                    reason=form.reason.data or None,
+                ),
+                channel=AnswerChannel(form.channel.data),
+                answered_at=clock.from_local(form.answered_at.data),
+                scan=_scan(form.scan.data),
+            )
+            response, emails = answers.record_answer(revision, taken, actor=current_user)
+            db.session.commit()
+        except FieldError as error:
+            db.session.rollback()
+            getattr(form, error.field).errors.append(error.message)
+        else:
+            for email in emails:
+                mail.deliver_now(email)
+            flash(
+                f"Recorded as the customer's answer: {response.kind.label.lower()} "
+                f"{response.channel.label.lower()}, by {response.full_name}.",
+                "success",
+            )
+            return redirect(url_for(".edit", proposal_id=proposal.id, _anchor="sent"))
+    editor = forms.EditRevisionForm(formdata=None, obj=revision)
+    editor.version.data, editor.seen_seq.data = revision.version, services.last_seq()
+    return _editor(proposal, revision, editor, answer_form=form), 400
+
+
+def _scan(upload) -> Scan | None:
+    if not upload or not upload.filename:
+        return None
+    limit = current_app.config["MAX_SCAN_BYTES"]
+    return read_scan(
+        upload.stream.read(limit + 1),
+        upload.filename,
+        max_bytes=limit,
+        max_pixels=current_app.config["MAX_PHOTO_PIXELS"],
+    )
+
+
+@bp.get("/proposals/<int:proposal_id>/revisions/<int:number>/signed-copy")
+@role_required(*EVERYONE)
+def signed_copy(proposal_id: int, number: int):
+    """The scan kept with an answer taken by phone or on paper: for the incident's team."""
+    shown = db.session.scalar(
+        select(ProposalRevision).where(
+            ProposalRevision.proposal_id == proposal_id, ProposalRevision.number == number
+        )
+    )
+    if shown is None:
+        abort(404, "No such revision.")
+    incident = get_visible_or_404(shown.proposal.incident_id)  # the team rule decides
+    answer = shown.response
+    if answer is None or answer.scan_key is None or answer.scan_content_type is None:
+        abort(404, "No signed copy was recorded with this revision's answer.")
+    extension = answer.scan_key.rsplit(".", 1)[-1]
+    return Response(
+        get_storage().get(answer.scan_key),
+        mimetype=answer.scan_content_type,
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="{incident.reference}-revision-{shown.number}'
+                f'-signed.{extension}"'
+            ),
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 

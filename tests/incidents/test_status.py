@@ -1,5 +1,6 @@
 """Status changes: the incident page's form, the resolution note, refused transitions,
-and the service against every pair of statuses in ALLOWED_TRANSITIONS."""
+the steps only the customer's answer (or sending) takes, and the service against every
+pair of statuses."""
 
 import html
 import re
@@ -13,7 +14,12 @@ from fieldsvc.auth.models import Role
 from fieldsvc.errors import FieldError, InvalidTransition
 from fieldsvc.extensions import db
 from fieldsvc.incidents import services
-from fieldsvc.incidents.models import ALLOWED_TRANSITIONS, IncidentStatus
+from fieldsvc.incidents.models import (
+    ALLOWED_TRANSITIONS,
+    OFFER_TRANSITIONS,
+    STAFF_TRANSITIONS,
+    IncidentStatus,
+)
 
 S = IncidentStatus
 NOTE = "Replaced the diaphragm and recalibrated PT-107"
@@ -109,12 +115,80 @@ def test_an_unknown_status_is_refused(client, incident):
     assert _status_updates(incident) == []
 
 
-def test_the_status_form_offers_only_the_allowed_next_statuses(client, incident):
+def _status_options(client, incident) -> list[tuple[str, str, bool]]:
+    """The status select's options as (value, text, selected)."""
     page = client.get(f"/incidents/{incident.id}").get_data(as_text=True)
-
     select_html = re.search(r'<select[^>]*name="status"[^>]*>(.*?)</select>', page, re.S)[1]
-    offered = re.findall(r'<option[^>]*value="([^"]+)"', select_html)
-    assert offered == ["remediation_proposed", "resolved", "cancelled"]
+    return [
+        (value, html.unescape(text), " selected" in attributes)
+        for attributes, value, text in re.findall(
+            r'<option([^>]*value="([^"]*)"[^>]*)>([^<]*)</option>', select_html
+        )
+    ]
+
+
+def test_the_status_form_offers_only_what_staff_may_do_with_nothing_chosen(client, incident):
+    options = _status_options(client, incident)
+
+    assert [value for value, _text, _selected in options] == ["", "resolved", "cancelled"]
+    assert options[0][1] == "Choose the new status…"
+    assert not any(selected for _value, _text, selected in options)
+
+
+@pytest.mark.parametrize(
+    ("status", "offered"),
+    [
+        (S.REMEDIATION_PROPOSED, ["", "cancelled"]),
+        (S.REMEDIATION_ACCEPTED, ["", "resolved", "cancelled"]),
+        (S.RESOLVED, ["", "open", "closed"]),
+    ],
+    ids=lambda value: value.value if isinstance(value, IncidentStatus) else None,
+)
+def test_an_offer_out_or_accepted_leaves_staff_only_their_own_steps(
+    client, incident, status, offered
+):
+    _put_in(incident, status)
+    db.session.commit()
+
+    assert [value for value, _text, _selected in _status_options(client, incident)] == offered
+
+
+def test_pressing_change_status_without_choosing_changes_nothing(client, incident):
+    response = client.post(f"/incidents/{incident.id}/status", data={"note": "x"})
+    blank = client.post(f"/incidents/{incident.id}/status", data={"status": "", "note": "x"})
+
+    for refused in (response, blank):
+        assert refused.status_code == 400
+        assert "Choose the new status from the list." in _text(refused)
+    assert incident.status is S.OPEN
+    assert _status_updates(incident) == []
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "message"),
+    [
+        (S.OPEN, S.REMEDIATION_PROPOSED, "Remediation proposed is set by sending an approved"),
+        (S.REMEDIATION_PROPOSED, S.REMEDIATION_ACCEPTED, "Only the customer's answer makes"),
+        (S.REMEDIATION_PROPOSED, S.OPEN, "goes back to open only when the customer declines"),
+    ],
+    ids=["proposed", "accepted", "reopened-under-an-offer"],
+)
+def test_a_crafted_post_for_the_customers_decision_is_refused(
+    client, incident, before, after, message
+):
+    _put_in(incident, before)
+    db.session.commit()
+    events_before = len(_status_updates(incident))
+
+    response = client.post(
+        f"/incidents/{incident.id}/status", data={"status": after.value, "note": "Dana said yes"}
+    )
+
+    assert response.status_code == 409
+    assert message in _text(response)
+    db.session.expire_all()
+    assert incident.status is before
+    assert len(_status_updates(incident)) == events_before
 
 
 @pytest.mark.parametrize(
@@ -158,8 +232,8 @@ def test_resolving_records_when_and_reopening_forgets_it(incident, technician):
 # --- the service, against the whole table --------------------------------------------------
 
 PAIRS = [(before, after) for before in S for after in S]
-ALLOWED = [(b, a) for b, a in PAIRS if a in ALLOWED_TRANSITIONS[b]]
-REFUSED = [(b, a) for b, a in PAIRS if a not in ALLOWED_TRANSITIONS[b]]
+ALLOWED = [(b, a) for b, a in PAIRS if a in STAFF_TRANSITIONS[b]]
+REFUSED = [(b, a) for b, a in PAIRS if a not in STAFF_TRANSITIONS[b]]
 
 
 def _ids(pair) -> str:
@@ -168,6 +242,33 @@ def _ids(pair) -> str:
 
 def test_the_table_names_every_status():
     assert set(ALLOWED_TRANSITIONS) == set(S)
+    assert set(STAFF_TRANSITIONS) == set(S)
+
+
+# Stated without reading the tables back: no status that says what the customer decided
+# is ever a step staff may take by hand.
+@pytest.mark.parametrize("before", list(S))
+def test_staff_never_set_proposed_or_accepted_by_hand(before):
+    assert S.REMEDIATION_PROPOSED not in STAFF_TRANSITIONS[before]
+    assert S.REMEDIATION_ACCEPTED not in STAFF_TRANSITIONS[before]
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [(b, a) for b, targets in OFFER_TRANSITIONS.items() for a in targets],
+    ids=lambda status: status.value,
+)
+def test_the_service_refuses_the_customers_decision_to_anyone(
+    make_user, make_incident, before, after
+):
+    incident = make_incident()
+    _put_in(incident, before)
+    admin = make_user(Role.ADMIN)
+
+    with pytest.raises(InvalidTransition):
+        services.change_status(incident, after, actor=admin, note=NOTE)
+
+    assert incident.status is before
 
 
 @pytest.mark.parametrize(("before", "after"), ALLOWED, ids=map(_ids, ALLOWED))
