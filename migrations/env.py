@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from fieldsvc.database import analyze_sqlite
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -103,6 +105,8 @@ def run_migrations_online():
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                 if broken:
                     raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
+                # New tables, columns and indexes: plans need their statistics.
+                analyze_sqlite(connection)
         if sqlite:
             connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
 

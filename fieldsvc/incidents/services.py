@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, exists, false, func, or_, select, true, update
+from sqlalchemy import ColumnElement, event, exists, false, func, inspect, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from fieldsvc import clock
 from fieldsvc.audit.services import HistoryEntry, acting, history_for, record
@@ -499,10 +501,52 @@ def close_follow_up(
 
 
 def overdue_follow_up_exists(now: datetime) -> ColumnElement[bool]:
-    """A condition on Incident: it has a follow-up past its due time and not closed."""
-    return exists().where(
-        FollowUp.incident_id == Incident.id, FollowUp.closed_at.is_(None), FollowUp.due_at < now
+    """A condition on Incident: it has a follow-up past its due time and not closed.
+
+    Read from the incident's own next due time (an index range, whatever the number
+    of follow-ups), which `_keep_next_due` below keeps equal to its earliest open one.
+    """
+    return Incident.next_follow_up_due_at < now
+
+
+_FOLLOW_UPS_CHANGED = "incidents_follow_ups_changed"
+
+
+@event.listens_for(Session, "after_flush")
+def _note_follow_ups_flushed(session: Session, flush_context) -> None:
+    # However a follow-up is promised, kept or moved (these services, a declined offer,
+    # the portal), its incident's next due time follows: no writer can forget it.
+    changed = session.info.setdefault(_FOLLOW_UPS_CHANGED, set())
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, FollowUp):
+            changed.add(obj.incident_id)
+            history = inspect(obj).attrs.incident_id.history
+            changed.update(i for i in history.deleted or () if i is not None)
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _keep_next_due(session: Session, flush_context) -> None:
+    changed = session.info.pop(_FOLLOW_UPS_CHANGED, set()) - {None}
+    if not changed:
+        return
+    incidents = Incident.__table__
+    follow_ups = FollowUp.__table__
+    earliest_open = (
+        select(func.min(follow_ups.c.due_at))
+        .where(follow_ups.c.incident_id == incidents.c.id, follow_ups.c.closed_at.is_(None))
+        .scalar_subquery()
     )
+    # A plain UPDATE: derived state, not a change a person made, so not in the audit trail.
+    rows = session.connection().execute(
+        update(incidents)
+        .where(incidents.c.id.in_(sorted(changed)))
+        .values(next_follow_up_due_at=earliest_open)
+        .returning(incidents.c.id, incidents.c.next_follow_up_due_at)
+    )
+    for incident_id, due in rows:
+        loaded = session.identity_map.get(identity_key(Incident, incident_id))
+        if loaded is not None:
+            set_committed_value(loaded, "next_follow_up_due_at", due)
 
 
 def _clean(text: str | None) -> str | None:
@@ -550,7 +594,7 @@ def list_incidents(
     overdue = overdue_follow_up_exists(now)
     stmt = (
         select(Incident, overdue.label("overdue"))
-        .where(incidents_visible_to(user))
+        .where(_visible_newest_first(user))
         .options(
             joinedload(Incident.customer),
             joinedload(Incident.site),
@@ -589,6 +633,16 @@ def list_incidents(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].incident.id if more else None)
+
+
+def _visible_newest_first(user: User) -> ColumnElement[bool]:
+    """`incidents_visible_to` for a list read newest first: the team's customers are a
+    filter on the walk down the primary key, never an index to start from, which
+    would sort every visible incident before the first page (SQLite chooses that
+    without statistics). `+ 0` keeps the term off an index, as SQLite documents."""
+    if user.has_role(Role.ADMIN):
+        return true()
+    return (Incident.customer_id + 0).in_(select(Customer.id).where(customers_visible_to(user)))
 
 
 def _matches(text: str) -> ColumnElement[bool]:
