@@ -1,5 +1,6 @@
 """The declarative base, column types and engine settings every model shares."""
 
+import contextlib
 import sqlite3
 import time
 from datetime import UTC, datetime
@@ -103,10 +104,9 @@ def _optimize_on_close(dbapi_connection, connection_record) -> None:
 
 
 def _optimize_quietly(dbapi_connection) -> None:
-    try:
+    # Busy or read-only: the statistics are refreshed next time.
+    with contextlib.suppress(sqlite3.Error):
         optimize_sqlite(dbapi_connection)
-    except sqlite3.Error:
-        pass  # busy or read-only: the statistics are refreshed next time
 
 
 def analyze_sqlite(connection) -> None:
