@@ -20,7 +20,15 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from fieldsvc import clock
-from fieldsvc.audit.services import HistoryEntry, acting, history_for, record
+from fieldsvc.audit.models import AuditEvent
+from fieldsvc.audit.services import (
+    HistoryEntry,
+    acting,
+    events_about,
+    history_from,
+    record,
+    referenced_ids,
+)
 from fieldsvc.auth.models import Role, User
 from fieldsvc.customers.models import Contact, Customer, Equipment, Site
 from fieldsvc.database import utcnow
@@ -71,11 +79,15 @@ def incidents_visible_to(user: User) -> ColumnElement[bool]:
 
 
 def get_visible_incident(user: User, incident_id: int, *options) -> Incident | None:
-    return db.session.scalar(
-        select(Incident)
-        .where(Incident.id == incident_id, incidents_visible_to(user))
-        .options(*options)
-    )
+    return (
+        db.session.scalars(
+            select(Incident)
+            .where(Incident.id == incident_id, incidents_visible_to(user))
+            .options(*options)
+        )
+        .unique()
+        .one_or_none()
+    )  # unique(): options may join a collection
 
 
 def can_see_customer(user: User, customer: Customer) -> bool:
@@ -703,5 +715,44 @@ def records_of(incident: Incident) -> list[object]:
 
 
 def timeline(incident: Incident) -> list[HistoryEntry]:
-    """Everything that happened to the incident and what hangs off it, oldest first."""
-    return history_for(incident, *records_of(incident))
+    """Everything that happened to the incident and what hangs off it, oldest first.
+
+    A fixed number of statements whatever its history: the events in one, and the
+    customers, sites and contacts it was reported against before a correction in one.
+    """
+    records = [incident, *records_of(incident)]
+    events = events_about(*records)
+    # Held while the history is named: the session keeps only what is referenced.
+    earlier = _load_earlier_references([e for e in events if e.object_type == Incident.__name__])
+    entries = history_from(events, *records)
+    del earlier
+    return entries
+
+
+def _load_earlier_references(events: list[AuditEvent]) -> list:
+    """Put the customers, sites and contacts these incident events name into the session
+    with one statement, so the timeline names them without a query for each kind."""
+    session = db.session()
+
+    def not_loaded(model: type, field: str) -> set[int]:
+        ids = referenced_ids(events, field)
+        return {i for i in ids if session.identity_map.get(identity_key(model, i)) is None}
+
+    customer_ids = not_loaded(Customer, "customer_id")
+    site_ids = not_loaded(Site, "site_id")
+    contact_ids = not_loaded(Contact, "reporter_contact_id")
+    if not (customer_ids or site_ids or contact_ids):
+        return []
+    # Each customer with the wanted sites and contacts among its own: a few rows.
+    return session.execute(
+        select(Customer, Site, Contact)
+        .outerjoin(Site, (Site.customer_id == Customer.id) & Site.id.in_(site_ids))
+        .outerjoin(Contact, (Contact.customer_id == Customer.id) & Contact.id.in_(contact_ids))
+        .where(
+            or_(
+                Customer.id.in_(customer_ids),
+                Customer.id.in_(select(Site.customer_id).where(Site.id.in_(site_ids))),
+                Customer.id.in_(select(Contact.customer_id).where(Contact.id.in_(contact_ids))),
+            )
+        )
+    ).all()
