@@ -105,9 +105,10 @@ def run_migrations_online():
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                 if broken:
                     raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
-                # New tables, columns and indexes: plans need their statistics.
-                analyze_sqlite(connection)
         if sqlite:
+            # New tables, columns and indexes: plans need their statistics.
+            analyze_sqlite(connection)
+            connection.commit()
             connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
 
 
