@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import history, scale  # noqa: E402
-from fieldsvc import create_app  # noqa: E402
+from benchmarks import history, scale
+from fieldsvc import create_app
 
 
 def median_ms(url: str, times: int) -> float:
