@@ -169,12 +169,12 @@ def _bulk(ids: dict, count: int, now: datetime) -> None:
     ids["follow_up"] = itertools.count(1)
     # Oldest first, so ids and the audit trail's order follow time.
     numbers = list(range(count, 0, -1))
-    connection = db.session.connection()
     for start in range(0, count, CHUNK):
         rows: dict[type, list[dict]] = {}
         events: list[dict] = []
         for n in numbers[start : start + CHUNK]:
             _incident(n, count, ids, now, rows, events)
+        connection = db.session.connection()
         for model in (
             Incident,
             IncidentEquipment,
