@@ -11,11 +11,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, event, exists, false, func, inspect, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    event,
+    false,
+    func,
+    inspect,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -631,10 +642,15 @@ def list_incidents(
     if filters.open_only:
         stmt = stmt.where(Incident.status.in_(OPEN_STATUSES))
     if filters.mine:
+        # The user's own incidents by their indexes, not a test of every incident read:
+        # someone on none of the recent ones would otherwise walk the whole history.
+        recorded = aliased(Incident)
         stmt = stmt.where(
-            or_(
-                Incident.created_by_id == user.id,
-                exists().where(FollowUp.incident_id == Incident.id, FollowUp.owner_id == user.id),
+            Incident.id.in_(
+                union_all(
+                    select(FollowUp.incident_id).where(FollowUp.owner_id == user.id),
+                    select(recorded.id).where(recorded.created_by_id == user.id),
+                )
             )
         )
     if text := filters.text.strip().lower():
@@ -665,10 +681,15 @@ def _matches(text: str) -> ColumnElement[bool]:
         contains(Incident.reference),
         contains(Incident.expected),
         contains(Incident.actual),
-        exists()
-        .where(IncidentEquipment.incident_id == Incident.id)
-        .where(IncidentEquipment.equipment_id == Equipment.id)
-        .where(contains(Equipment.tag)),
+        # The incidents of the matching equipment, worked out once (equipment is a few
+        # thousand rows) rather than by a lookup for each incident read.
+        Incident.id.in_(
+            select(IncidentEquipment.incident_id).where(
+                IncidentEquipment.equipment_id.in_(
+                    select(Equipment.id).where(contains(Equipment.tag))
+                )
+            )
+        ),
     )
 
 
