@@ -83,10 +83,16 @@ def customers_visible_to(user: User) -> ColumnElement[bool]:
 
 
 def incidents_visible_to(user: User) -> ColumnElement[bool]:
-    """A condition on Incident: the incidents `user` may see."""
+    """A condition on Incident: the incidents `user` may see.
+
+    A filter, never the index to start from: `+ 0` keeps the term off the customer
+    index, as SQLite documents. A team's customers hold a fifth of all the incidents
+    ever recorded, so starting there reads the whole history; lists start from the
+    primary key (newest first), periods from their date index, states from theirs.
+    """
     if user.has_role(Role.ADMIN):
         return true()
-    return Incident.customer_id.in_(select(Customer.id).where(customers_visible_to(user)))
+    return (Incident.customer_id + 0).in_(select(Customer.id).where(customers_visible_to(user)))
 
 
 def get_visible_incident(user: User, incident_id: int, *options) -> Incident | None:
@@ -617,7 +623,7 @@ def list_incidents(
     overdue = overdue_follow_up_exists(now)
     stmt = (
         select(Incident, overdue.label("overdue"))
-        .where(_visible_newest_first(user))
+        .where(incidents_visible_to(user))
         .options(
             joinedload(Incident.customer),
             joinedload(Incident.site),
@@ -661,16 +667,6 @@ def list_incidents(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].incident.id if more else None)
-
-
-def _visible_newest_first(user: User) -> ColumnElement[bool]:
-    """`incidents_visible_to` for a list read newest first: the team's customers are a
-    filter on the walk down the primary key, never an index to start from, which
-    would sort every visible incident before the first page (SQLite chooses that
-    without statistics). `+ 0` keeps the term off an index, as SQLite documents."""
-    if user.has_role(Role.ADMIN):
-        return true()
-    return (Incident.customer_id + 0).in_(select(Customer.id).where(customers_visible_to(user)))
 
 
 def _matches(text: str) -> ColumnElement[bool]:
