@@ -308,21 +308,34 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
 
 def response_times(user: User, period: Period) -> list[StepTimes]:
     """Median and 90th percentile of each step, for incidents reported in the period."""
-    first_sent = (
-        select(func.min(ProposalRevision.sent_at))
-        .join(Proposal, ProposalRevision.proposal_id == Proposal.id)
-        .where(Proposal.incident_id == Incident.id)
-        .scalar_subquery()
-    )
-    accepted = (
-        select(func.min(CustomerResponse.created_at))
-        .join(ProposalRevision, CustomerResponse.revision_id == ProposalRevision.id)
-        .join(Proposal, ProposalRevision.proposal_id == Proposal.id)
+    in_period = (
+        select(Incident.id)
         .where(
-            Proposal.incident_id == Incident.id,
-            CustomerResponse.kind == ResponseKind.ACCEPTED,
+            incidents_visible_to(user),
+            Incident.created_at >= period.start,
+            Incident.created_at < period.end,
         )
         .scalar_subquery()
+    )
+    # Each incident's first sending and first acceptance, grouped once for the period's
+    # incidents (joined below), not looked up again for every incident.
+    first_sent = (
+        select(Proposal.incident_id, func.min(ProposalRevision.sent_at).label("at"))
+        .join(ProposalRevision, ProposalRevision.proposal_id == Proposal.id)
+        .where(Proposal.incident_id.in_(in_period))
+        .group_by(Proposal.incident_id)
+        .subquery("first_sent")
+    )
+    first_accepted = (
+        select(Proposal.incident_id, func.min(CustomerResponse.created_at).label("at"))
+        .join(ProposalRevision, ProposalRevision.proposal_id == Proposal.id)
+        .join(CustomerResponse, CustomerResponse.revision_id == ProposalRevision.id)
+        .where(
+            Proposal.incident_id.in_(in_period),
+            CustomerResponse.kind == ResponseKind.ACCEPTED,
+        )
+        .group_by(Proposal.incident_id)
+        .subquery("first_accepted")
     )
     # A reopened incident keeps the resolved_at of its earlier resolution: it counts
     # as resolved only while it is resolved or closed.
@@ -330,10 +343,12 @@ def response_times(user: User, period: Period) -> list[StepTimes]:
     times = (
         select(
             Incident.created_at.label("reported"),
-            first_sent.label("sent"),
-            accepted.label("accepted"),
+            first_sent.c.at.label("sent"),
+            first_accepted.c.at.label("accepted"),
             resolved.label("resolved"),
         )
+        .outerjoin(first_sent, first_sent.c.incident_id == Incident.id)
+        .outerjoin(first_accepted, first_accepted.c.incident_id == Incident.id)
         .where(
             incidents_visible_to(user),
             Incident.created_at >= period.start,
