@@ -283,7 +283,12 @@ class FollowUp(Audited, db.Model):
     """A promise made to a customer (seed 003), kept by closing it with an outcome."""
 
     __tablename__ = "follow_ups"
-    __table_args__ = (Index("ix_follow_ups_open_due", "closed_at", "due_at"),)
+    __table_args__ = (
+        Index("ix_follow_ups_open_due", "closed_at", "due_at"),
+        # A person's open promises by due time (My day, reminders): not a walk through
+        # everyone's open promises, however many the company has.
+        Index("ix_follow_ups_owner_open_due", "owner_id", "closed_at", "due_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
