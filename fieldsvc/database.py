@@ -1,6 +1,8 @@
 """The declarative base, column types and engine settings every model shares."""
 
+import contextlib
 import sqlite3
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -9,6 +11,7 @@ from flask import has_request_context, request
 from sqlalchemy import DateTime, Engine, MetaData, Numeric, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -66,7 +69,51 @@ def _configure_sqlite(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA busy_timeout = 5000")
+    # ANALYZE (and so PRAGMA optimize) reads a sample, not whole tables: fast at any size.
+    cursor.execute(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}")
     cursor.close()
+    connection_record.info[_OPTIMIZED_AT] = time.monotonic()
+
+
+# Query plans need statistics to be right (they are also written so that a plan
+# without them stays fast). As SQLite documents for connections that live long,
+# run PRAGMA optimize now and then, and when the connection closes; it analyses only
+# the tables whose statistics are stale, so it costs nothing most of the time.
+ANALYSIS_LIMIT = 1000
+OPTIMIZE_EVERY_SECONDS = 3600
+_OPTIMIZED_AT = "sqlite_optimized_at"
+
+
+def optimize_sqlite(dbapi_connection) -> None:
+    dbapi_connection.execute("PRAGMA optimize")
+
+
+@event.listens_for(Pool, "checkin")
+def _optimize_now_and_then(dbapi_connection, connection_record) -> None:
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    if time.monotonic() - connection_record.info.get(_OPTIMIZED_AT, 0) > OPTIMIZE_EVERY_SECONDS:
+        connection_record.info[_OPTIMIZED_AT] = time.monotonic()
+        _optimize_quietly(dbapi_connection)
+
+
+@event.listens_for(Pool, "close")
+def _optimize_on_close(dbapi_connection, connection_record) -> None:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        _optimize_quietly(dbapi_connection)
+
+
+def _optimize_quietly(dbapi_connection) -> None:
+    # Busy or read-only: the statistics are refreshed next time.
+    with contextlib.suppress(sqlite3.Error):
+        optimize_sqlite(dbapi_connection)
+
+
+def analyze_sqlite(connection) -> None:
+    """Fresh statistics after a migration or a bulk load (sampled: see ANALYSIS_LIMIT)."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}")
+        connection.exec_driver_sql("ANALYZE")
 
 
 @event.listens_for(Engine, "begin")

@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from fieldsvc.database import analyze_sqlite
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -104,6 +106,9 @@ def run_migrations_online():
                 if broken:
                     raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
         if sqlite:
+            # New tables, columns and indexes: plans need their statistics.
+            analyze_sqlite(connection)
+            connection.commit()
             connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
 
 

@@ -18,6 +18,7 @@ from flask import has_request_context
 from flask_login import current_user
 from sqlalchemy import and_, event, inspect, or_, select, text
 from sqlalchemy.orm import ColumnProperty, Session, object_session
+from sqlalchemy.orm.util import identity_key
 
 from fieldsvc.audit.anchors import Anchor
 from fieldsvc.audit.models import Audited, AuditEvent
@@ -108,27 +109,38 @@ def events_about(*objects: Any) -> list[AuditEvent]:
 
 def history_for(*objects: Any) -> list[HistoryEntry]:
     """Every audit event about the given objects, oldest first, references shown by name."""
-    events = events_about(*objects)
+    return history_from(events_about(*objects), *objects)
+
+
+def history_from(events: list[AuditEvent], *objects: Any) -> list[HistoryEntry]:
+    """`events` (from `events_about(*objects)`) as a person reads them.
+
+    A referenced row already in the session is named from there; the others are read
+    with one statement per kind of row, however many events refer to them.
+    """
     models = {type(obj).__name__: type(obj) for obj in objects}
-    entries = []
-    for model_name, model in models.items():
-        own = [e for e in events if e.object_type == model_name]
-        references = _reference_columns(model)
-        names = _reference_names(references, own)
-        entries += [
-            HistoryEntry(
-                event,
-                [
-                    (
-                        _field_label(field, references),
-                        *(_readable(field, value, names) for value in values),
-                    )
-                    for field, values in sorted(event.changes.items())
-                ],
-            )
-            for event in own
-        ]
+    references = {name: _reference_columns(model) for name, model in models.items()}
+    names = _reference_names(references, events)
+    entries = [
+        HistoryEntry(
+            event,
+            [
+                (
+                    _field_label(field, references[event.object_type]),
+                    *(_readable(field, value, names) for value in values),
+                )
+                for field, values in sorted(event.changes.items())
+            ],
+        )
+        for event in events
+        if event.object_type in models
+    ]
     return sorted(entries, key=lambda entry: entry.event.seq)
+
+
+def referenced_ids(events: list[AuditEvent], field: str) -> set[int]:
+    """Every id a foreign-key `field` held before or after the changes in `events`."""
+    return {v for e in events for v in e.changes.get(field, ()) if isinstance(v, int)}
 
 
 def _reference_columns(model: type) -> dict[str, type]:
@@ -141,14 +153,33 @@ def _reference_columns(model: type) -> dict[str, type]:
     }
 
 
-def _reference_names(references: dict[str, type], events: list[AuditEvent]) -> dict:
-    names = {}
-    for field, model in references.items():
-        ids = {v for e in events for v in e.changes.get(field, ()) if isinstance(v, int)}
-        if ids:
-            for target in db.session.scalars(select(model).where(model.id.in_(ids))):
-                names[field, target.id] = str(target)
-    return names
+def _reference_names(
+    references: dict[str, dict[str, type]], events: list[AuditEvent]
+) -> dict[tuple[str, int], str]:
+    """(field, id) -> the referenced row as a person names it."""
+    wanted: dict[type, set[int]] = {}  # target model -> ids
+    fields: dict[type, set[str]] = {}
+    for event_ in events:
+        for field, target in references.get(event_.object_type, {}).items():
+            ids = referenced_ids([event_], field)
+            if ids:
+                wanted.setdefault(target, set()).update(ids)
+                fields.setdefault(target, set()).add(field)
+    session = db.session()
+    found: dict[type, dict[int, Any]] = {}
+    for target, ids in wanted.items():
+        loaded = {i: session.identity_map.get(identity_key(target, i)) for i in ids}
+        found[target] = {i: obj for i, obj in loaded.items() if obj is not None}
+        missing = ids - found[target].keys()
+        if missing:
+            for obj in session.scalars(select(target).where(target.id.in_(missing))):
+                found[target][obj.id] = obj
+    return {
+        (field, target_id): str(obj)
+        for target, by_id in found.items()
+        for field in fields[target]
+        for target_id, obj in by_id.items()
+    }
 
 
 def _field_label(field: str, references: dict[str, type]) -> str:

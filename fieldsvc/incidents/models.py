@@ -160,6 +160,11 @@ class Incident(Audited, db.Model):
     claim_reference: Mapped[str | None] = mapped_column(String(100))
     resolution_note: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+    # When the earliest open follow-up is due (None: no promise open). Derived from
+    # follow_ups and kept up to date on every flush that touches one, so "has an
+    # overdue promise" is an index range on this column rather than a search of
+    # follow-ups per incident; past due, it is when the incident became overdue.
+    next_follow_up_due_at: Mapped[datetime | None] = mapped_column(index=True)
     # None: reported by the customer on their status page.
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -200,6 +205,11 @@ class Incident(Audited, db.Model):
         if self.reporter_contact is not None:
             return self.reporter_contact.name
         return " · ".join(part for part in (self.reporter_name, self.reporter_phone) if part)
+
+    def overdue_since(self, now: datetime) -> datetime | None:
+        """When its earliest open promise fell due, if that is past."""
+        due = self.next_follow_up_due_at
+        return due if due is not None and due < now else None
 
     def __str__(self) -> str:
         return self.reference
@@ -294,6 +304,9 @@ class FollowUp(Audited, db.Model):
     __table_args__ = (
         Index("ix_follow_ups_open_due", "closed_at", "due_at"),
         calendar_constraint("due_at"),
+        # A person's open promises by due time (My day, reminders): not a walk through
+        # everyone's open promises, however many the company has.
+        Index("ix_follow_ups_owner_open_due", "owner_id", "closed_at", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -18,7 +18,7 @@ from flask import (
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.datastructures import MultiDict
 from wtforms import SelectChoice
 
@@ -40,6 +40,7 @@ from fieldsvc.incidents.models import (
     FollowUp,
     FollowUpOutcome,
     Incident,
+    IncidentEquipment,
     IncidentStatus,
     ReportedVia,
     Severity,
@@ -358,14 +359,25 @@ def my_day():
 @bp.get("/incidents/<int:incident_id>")
 @role_required(*EVERYONE)
 def detail(incident_id: int):
-    # Part orders and proposals in a few queries, however many there are.
+    # Everything the page shows in one statement per kind of record, whatever the
+    # history (the timeline adds two, the users, status links and sign-in one each).
     incident = get_visible_or_404(
         incident_id,
-        selectinload(Incident.part_orders).selectinload(PartOrder.lines),
-        selectinload(Incident.part_orders).joinedload(PartOrder.supplier),
+        joinedload(Incident.customer),
+        joinedload(Incident.site),
+        joinedload(Incident.reporter_contact),
+        joinedload(Incident.created_by),
+        joinedload(Incident.work_log),  # the one collection joined to the single row
+        selectinload(Incident.equipment_links).joinedload(IncidentEquipment.equipment),
+        selectinload(Incident.attachments),
+        selectinload(Incident.communications),
+        selectinload(Incident.follow_ups),
+        selectinload(Incident.part_orders).options(
+            joinedload(PartOrder.lines), joinedload(PartOrder.supplier)
+        ),
         selectinload(Incident.proposals)
-        .selectinload(Proposal.revisions)
-        .selectinload(ProposalRevision.lines),
+        .joinedload(Proposal.revisions)
+        .joinedload(ProposalRevision.lines),
     )
     return _detail_page(incident)
 
@@ -391,8 +403,11 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
     local_now = clock.to_local(now).replace(tzinfo=None, second=0, microsecond=0)
     if page_forms["work_form"].started_at.data is None:
         page_forms["work_form"].started_at.data = local_now
+    # Every user, once, held for the whole page: it names people in many places (owners,
+    # the work log, the timeline, former colleagues too); a company has tens of them.
+    everyone = db.session.scalars(select(User).order_by(User.name)).all()
     page_forms["follow_up_form"].owner_id.choices = [
-        SelectChoice(user.id, user.name) for user in _colleagues(incident)
+        SelectChoice(user.id, user.name) for user in _colleagues(incident, everyone)
     ]
     if not page_forms["follow_up_form"].is_submitted():
         page_forms["follow_up_form"].owner_id.data = current_user.id
@@ -424,9 +439,8 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
     ), status
 
 
-def _colleagues(incident: Incident) -> list[User]:
-    users = db.session.scalars(select(User).where(User.active).order_by(User.name))
-    return [user for user in users if services.can_see(user, incident)]
+def _colleagues(incident: Incident, everyone: list[User]) -> list[User]:
+    return [user for user in everyone if user.active and services.can_see(user, incident)]
 
 
 def _act(incident: Incident, form, act, anchor: str | None = None, **page_forms):

@@ -80,3 +80,84 @@ def test_incident_page_queries_do_not_grow_with_part_orders_and_proposals(
         return len(statements)
 
     assert queries(small) == queries(large)
+
+
+def test_incident_page_runs_at_most_twelve_statements_whatever_its_history(
+    client,
+    signed_in,
+    make_team,
+    make_user,
+    make_customer,
+    make_site,
+    make_contact,
+    make_equipment,
+    make_supplier,
+    make_incident,
+    count_queries,
+):
+    from fieldsvc.incidents.models import ReportedVia, Severity
+    from fieldsvc.incidents.services import IncidentReport, update_incident
+    from fieldsvc.portal.links import issue_link
+
+    team = make_team()
+    me = signed_in(Role.SUPERVISOR, team=team)
+    leaver = make_user(Role.TECHNICIAN, team=team, name="Lee Leaver")
+    people = [me, leaver, make_user(Role.TECHNICIAN, team=team)]
+    first_site = make_site(customer=make_customer(team=team), name="Old plant")
+    site = make_site(customer=make_customer(team=team), name="New plant")
+    contact = make_contact(customer=site.customer, name="Casey Contact")
+    equipment = [make_equipment(site=site, tag=f"PT-{n}") for n in range(3)]
+    incident = make_incident(site=first_site, actor=leaver)
+    # Corrected later: another customer, site, contact and equipment than first reported.
+    update_incident(
+        incident,
+        IncidentReport(
+            customer_id=site.customer_id,
+            site_id=site.id,
+            equipment_ids=[item.id for item in equipment],
+            reported_via=ReportedVia.PHONE,
+            severity=Severity.HIGH,
+            actual="Two transmitters over-pressured",
+            occurred_at=incident.occurred_at,
+            reporter_contact_id=contact.id,
+        ),
+        actor=me,
+        reason="Wrong customer picked",
+    )
+    add_activity(incident, people, 6)
+    for _ in range(3):
+        order = order_parts(
+            incident,
+            OrderDetails(supplier_id=make_supplier().id),
+            [OrderLineInput("PTX-400", Decimal("3"), Decimal("350.00"), Decimal("10"))],
+            actor=me,
+        )
+        draft_proposal(
+            incident,
+            RevisionDraft(
+                lines=[
+                    LineDraft(
+                        LineKind.PART,
+                        "PTX-400",
+                        Decimal("2"),
+                        Decimal("350.00"),
+                        part_order_line_id=order.lines[0].id,
+                    )
+                ]
+            ),
+            actor=me,
+        )
+    issue_link(incident, actor=me)
+    leaver.active = False  # left the company: still named in the timeline
+    db.session.commit()
+    url = f"/incidents/{incident.id}"
+
+    db.session.expunge_all()
+    with count_queries() as statements:
+        response = client.get(url)
+
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Lee Leaver" in page[page.index("Timeline") :]
+    assert "Old plant" in page and "Casey Contact" in page and "PT-2" in page
+    assert len(statements) <= 12, "\n".join(statements)

@@ -1,0 +1,196 @@
+"""The incident list's query plans stay right at any size, with statistics stale,
+fresh or never gathered: newest first along the primary key (no sort of every
+visible incident before the first page), and overdue incidents found from the
+incident's own next due time (no search of follow-ups per incident)."""
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import flask_migrate
+import pytest
+from sqlalchemy import event, insert, select, text
+
+from fieldsvc import create_app
+from fieldsvc.auth.models import Role, Team, User
+from fieldsvc.customers.models import Customer, Site
+from fieldsvc.database import utcnow
+from fieldsvc.extensions import db
+from fieldsvc.incidents import services
+from fieldsvc.incidents.models import FollowUp, Incident
+from tests import conftest
+
+INCIDENTS = 3_000
+CUSTOMERS = 20  # half of them served by the team whose technician reads the list
+
+
+def _seed() -> User:
+    """Incidents of many customers, each with a follow-up; every 7th open and overdue."""
+    team, other = Team(name="Plan team"), Team(name="Other team")
+    customers = [
+        Customer(name=f"Plan customer {n}", team=team if n % 2 else other) for n in range(CUSTOMERS)
+    ]
+    sites = [Site(customer=customer, name="Plant", address="1 Road") for customer in customers]
+    technician = User(
+        name="Plan Technician",
+        email="plans@example.com",
+        role=Role.TECHNICIAN,
+        password_hash="x",
+        team=team,
+    )
+    db.session.add_all([team, other, *customers, *sites, technician])
+    db.session.flush()
+    now = utcnow()
+    first = (db.session.scalar(select(Incident.id).order_by(Incident.id.desc())) or 0) + 1
+    ids = range(first, first + INCIDENTS)
+
+    def due(n: int):
+        return now - timedelta(days=1) if n % 7 == 0 else now + timedelta(days=3)
+
+    db.session.execute(
+        insert(Incident),
+        [
+            {
+                "id": n,
+                "reference": f"INC-P-{n:06d}",
+                "customer_id": customers[n % CUSTOMERS].id,
+                "site_id": sites[n % CUSTOMERS].id,
+                "status": "open",
+                "severity": "medium",
+                "reported_via": "phone",
+                "reporter_name": "Caller",
+                "actual": f"Plan incident {n}",
+                "occurred_at": now - timedelta(hours=n),
+                "cause_category": "unknown",
+                "created_by_id": technician.id,
+                "created_at": now - timedelta(hours=n),
+                "next_follow_up_due_at": due(n),
+            }
+            for n in ids
+        ],
+    )
+    db.session.execute(
+        insert(FollowUp),
+        [
+            {
+                "incident_id": n,
+                "owner_id": technician.id,
+                "created_by_id": technician.id,
+                "due_at": due(n),
+                "promise": "Call back",
+                "created_at": now - timedelta(hours=n),
+            }
+            for n in ids
+        ],
+    )
+    db.session.flush()
+    return technician
+
+
+@contextmanager
+def _list_statement() -> Iterator[list[tuple[str, object]]]:
+    """The statement (and parameters) that reads the list's incidents."""
+    seen: list[tuple[str, object]] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if "FROM incidents" in statement and "LIMIT" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+
+
+def _plan(filters: services.IncidentFilters, user: User, before_id: int | None = None) -> str:
+    with _list_statement() as seen:
+        rows, _ = services.list_incidents(user, filters, before_id=before_id, limit=20)
+    assert len(rows) == 20  # the query found a page: the plan is one that answers
+    statement, parameters = seen[-1]
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite":
+        plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+        return "\n".join(row.detail for row in plan)
+    (document,) = connection.exec_driver_sql(
+        f"EXPLAIN (FORMAT JSON) {statement}", parameters
+    ).scalar_one()
+    return json.dumps(document["Plan"], indent=1)
+
+
+def _assert_newest_first_without_sorting_or_follow_ups(plan: str, dialect: str) -> None:
+    if dialect == "sqlite":
+        assert "TEMP B-TREE" not in plan, plan
+        assert "follow_ups" not in plan, plan
+    else:
+        assert '"Node Type": "Sort"' not in plan, plan
+        assert '"Relation Name": "follow_ups"' not in plan, plan
+
+
+def _assert_overdue_from_the_incident(plan: str, dialect: str) -> None:
+    # Either walk: the next-due index and a sort of the overdue ones only, or the
+    # primary key filtered by the incident's own column; never the follow-ups.
+    if dialect == "sqlite":
+        assert "follow_ups" not in plan, plan
+        assert "TEMP B-TREE" not in plan or "ix_incidents_next_follow_up_due_at" in plan, plan
+    else:
+        assert '"Relation Name": "follow_ups"' not in plan, plan
+
+
+def _assert_list_plans(technician: User, dialect: str) -> None:
+    everything = services.IncidentFilters()
+    _assert_newest_first_without_sorting_or_follow_ups(_plan(everything, technician), dialect)
+    later = _plan(everything, technician, before_id=INCIDENTS // 2)
+    _assert_newest_first_without_sorting_or_follow_ups(later, dialect)
+    overdue = _plan(services.IncidentFilters(overdue=True), technician)
+    _assert_overdue_from_the_incident(overdue, dialect)
+
+
+def test_the_list_reads_newest_first_and_overdue_from_the_incident_on_both_databases(app):
+    """On the suite's databases: SQLite with statistics gathered when the tables were
+    empty (stale), PostgreSQL after ANALYZE of the seeded rows."""
+    technician = _seed()
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("ANALYZE incidents, follow_ups, customers")
+    _assert_list_plans(technician, connection.dialect.name)
+
+
+@pytest.fixture(scope="module")
+def never_analysed_sqlite(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("plans") / "never-analysed.sqlite3"
+    url = f"sqlite:///{path}"
+    app = create_app(conftest.test_config(url))
+    with app.app_context():
+        flask_migrate.upgrade()
+        _seed()
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    with sqlite3.connect(path) as raw:
+        # Closing the connections after the bulk load gathered statistics (PRAGMA
+        # optimize, as SQLite advises for connections that close)...
+        tables = {row[0] for row in raw.execute("SELECT tbl FROM sqlite_stat1")}
+        assert "incidents" in tables
+        raw.execute("DELETE FROM sqlite_stat1")  # ...now as if ANALYZE had never run
+    raw.close()
+    return url
+
+
+@pytest.mark.parametrize("statistics", ["never gathered", "fresh"])
+def test_the_list_plan_on_sqlite_needs_no_statistics_and_stays_right_with_them(
+    never_analysed_sqlite, statistics
+):
+    app = create_app(conftest.test_config(never_analysed_sqlite))
+    with app.app_context():
+        try:
+            if statistics == "fresh":
+                db.session.execute(text("ANALYZE"))
+            technician = db.session.scalar(select(User).where(User.email == "plans@example.com"))
+            _assert_list_plans(technician, "sqlite")
+        finally:
+            db.session.rollback()
+            db.session.remove()
+            db.engine.dispose()
