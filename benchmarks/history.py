@@ -26,11 +26,12 @@ from decimal import Decimal
 import flask_migrate
 from argon2 import PasswordHasher
 from flask import Flask
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from fieldsvc import create_app
 from fieldsvc.audit import services as audit
 from fieldsvc.audit.models import AuditEvent
+from fieldsvc.audit.sealing import chain_head, seal_rows
 from fieldsvc.auth import services as auth_services
 from fieldsvc.auth.models import Role, Team
 from fieldsvc.customers.models import Contact, Customer, Equipment, Site
@@ -61,11 +62,6 @@ OPEN = ["open", "remediation_proposed", "remediation_accepted"]
 WORDS = ["diaphragm", "valve", "seal", "sensor", "flange", "gasket", "display", "cable"]
 # Revision 2 of a young incident's proposal, by n // 5 % 5: where the offer stands.
 YOUNG_REVISION = ["submitted", "draft", "approved", "sent", "changes_requested"]
-
-
-def sealed(row: dict) -> str:
-    """The audit trail's seal of an event row: the audit module's own, however it seals."""
-    return audit._hash(row)
 
 
 def build(url: str, incidents: int, *, now: datetime | None = None) -> Flask:
@@ -162,10 +158,7 @@ def _people_and_customers() -> dict:
 
 
 def _bulk(ids: dict, count: int, now: datetime) -> None:
-    head = db.session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).one()
-    chain = _Chain(head.seq, head.hash)
+    chain = _Chain(*chain_head(db.session.connection()))
     ids["follow_up"] = itertools.count(1)
     # Oldest first, so ids and the audit trail's order follow time.
     numbers = list(range(count, 0, -1))
@@ -193,7 +186,7 @@ def _bulk(ids: dict, count: int, now: datetime) -> None:
             if rows.get(model):
                 connection.execute(insert(model.__table__), rows[model])
         events.sort(key=lambda e: e["at"])
-        connection.execute(insert(AuditEvent.__table__), [chain.seal(e) for e in events])
+        connection.execute(insert(AuditEvent.__table__), chain.seal(events))
         db.session.commit()
 
 
@@ -201,11 +194,14 @@ class _Chain:
     def __init__(self, seq: int, prev_hash: str) -> None:
         self.seq, self.prev_hash = seq, prev_hash
 
-    def seal(self, event: dict) -> dict:
-        self.seq += 1
-        row = {"seq": self.seq, "prev_hash": self.prev_hash, "reason": None, **event}
-        row["hash"] = self.prev_hash = sealed(row)
-        return row
+    def seal(self, events: list[dict]) -> list[dict]:
+        """The events sealed by the audit module, linked to the chain so far."""
+        rows = seal_rows(
+            ({"reason": None, **event} for event in events), seq=self.seq, prev_hash=self.prev_hash
+        )
+        if rows:
+            self.seq, self.prev_hash = rows[-1]["seq"], rows[-1]["hash"]
+        return rows
 
 
 def _event(at, actor, action, obj: str, obj_id: int, changes: dict) -> dict:
