@@ -4,7 +4,7 @@ very same HTML string, with the same write_pdf options (PDF/A-3b, proposal.json
 attached, dpi and JPEG quality: `pdf.PDF_OPTIONS`); print both medians and their
 ratio; then send the proposal (the PDF is frozen) and time downloading the frozen
 bytes through the app, as staff and as the customer. Targets: ratio <= 1.15 and a
-frozen download <= 10 ms (issue 6).
+frozen download <= 10 ms.
 
     .venv/bin/python benchmarks/pdf_render.py [N]
 """

@@ -1,4 +1,5 @@
-"""The demo data of seed 001: Northwind Pharma, its 30 pressure transmitters, and one
+"""The demo data of the story the product is built around: Northwind Pharma, its 30
+pressure transmitters, and one
 account per role. Loaded by `flask --app fieldsvc demo` and by `make run` on an empty
 database; never anywhere else.
 """
@@ -125,7 +126,7 @@ def load_demo_data(today: date | None = None) -> None:
 
 
 def _report_broken_transmitters(technician: User, customer: Customer, site: Site) -> Incident:
-    """Seed 001: two transmitters broken by our technician during calibration."""
+    """Two transmitters broken by our technician during calibration."""
     now = utcnow().replace(second=0, microsecond=0)
     equipment = {item.tag: item.id for item in site.equipment}
     contact = customer.contacts[0]
@@ -199,7 +200,7 @@ def add_example_approval_rules(reason: str) -> None:
 def order_replacement_transmitters(
     incident: Incident, *, supplier: Supplier, part: Part, actor: User, today: date
 ) -> PartOrder:
-    """Seed 001: PO-7781, three transmitters at list less 10 %, placed today, due tomorrow."""
+    """PO-7781, three transmitters at list less 10 %, placed today, due tomorrow."""
     order = order_parts(
         incident,
         OrderDetails(
@@ -225,7 +226,7 @@ def order_replacement_transmitters(
     return order
 
 
-def seed_001_lines(part: Part, ordered: PartOrderLine) -> list[LineDraft]:
+def replacement_offer_lines(part: Part, ordered: PartOrderLine) -> list[LineDraft]:
     """Two replacements half paid, a free spare, and the labour waived."""
     return [
         LineDraft(
@@ -255,7 +256,7 @@ def seed_001_lines(part: Part, ordered: PartOrderLine) -> list[LineDraft]:
 
 
 def _remedy(incident: Incident, technician: User, supervisor: User, today: date) -> None:
-    """Seed 001 continued: three transmitters ordered, the offer drafted and approved."""
+    """Continued: three transmitters ordered, the offer drafted and approved."""
     add_example_approval_rules(reason="demo data")
     part = db.session.scalar(select(Part))
     order = order_replacement_transmitters(
@@ -288,7 +289,7 @@ def _remedy(incident: Incident, technician: User, supervisor: User, today: date)
             return_visit_at=visit,
             return_technician_id=technician.id,
             valid_until=today + timedelta(days=14),
-            lines=seed_001_lines(part, order.lines[0]),
+            lines=replacement_offer_lines(part, order.lines[0]),
         ),
         actor=technician,
     )

@@ -13,7 +13,7 @@ from werkzeug.http import parse_cache_control_header
 
 from fieldsvc.assets import fingerprint
 from fieldsvc.auth.models import Role
-from tests.proposals.seed_001 import Seed001, build_seed_001, send
+from tests.proposals.broken_transmitters import BrokenTransmitters, build_broken_transmitters, send
 
 STATIC = Path(__file__).resolve().parent.parent / "fieldsvc" / "static"
 
@@ -112,8 +112,8 @@ def test_a_changed_static_file_gets_a_new_url_and_the_old_one_still_answers(tmp_
 
 
 @pytest.fixture
-def seed(app) -> Seed001:
-    return build_seed_001()
+def seed(app) -> BrokenTransmitters:
+    return build_broken_transmitters()
 
 
 def test_the_status_page_stays_uncached_when_compressed(seed, app):

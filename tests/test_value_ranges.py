@@ -25,7 +25,7 @@ from fieldsvc.ranges import MAX_PROPOSAL_LINES, MONEY, QUANTITY
 from tests.conftest import test_config as config_for
 from tests.factories import PASSWORD
 from tests.proposals.test_workflow import (
-    SEED_001_LINES,
+    OFFER_LINES,
     Story,
     arrange_offer,
     arrange_story,
@@ -63,7 +63,7 @@ def test_a_quantity_and_price_of_1e15_are_refused_next_to_the_line_and_every_pag
     proposal = arrange_offer(story)
     url = f"/proposals/{proposal.id}"
     line_id = proposal.current.lines[0].part_order_line_id
-    lines = [SEED_001_LINES[0] | {"quantity": "1e15", "unit_price": "1e15"}, *SEED_001_LINES[1:]]
+    lines = [OFFER_LINES[0] | {"quantity": "1e15", "unit_price": "1e15"}, *OFFER_LINES[1:]]
     before = stored()
 
     response = client.post(url, data=editor_form(story, line_id, client.get(url), lines=lines))

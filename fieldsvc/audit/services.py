@@ -1,4 +1,4 @@
-"""The audit trail: what was done, when, by whom and why (seed 000).
+"""The audit trail: what was done, when, by whom and why.
 
 Writing is generic: a session hook turns every flushed insert, update and delete
 of an Audited model into an AuditEvent in the same transaction, so no service can

@@ -60,7 +60,7 @@ def _has_revision(*conditions) -> ColumnElement[bool]:
 
 
 def at_risk_order() -> ColumnElement[bool]:
-    """Bought for an incident whose customer has not accepted an offer (seed 001)."""
+    """Bought for an incident whose customer has not accepted an offer (bought before a yes)."""
     accepted = _incidents_with_revision(ProposalRevision.status == RevisionStatus.ACCEPTED)
     return and_(PartOrder.status.in_(COMMITTED_STATUSES), PartOrder.incident_id.not_in(accepted))
 

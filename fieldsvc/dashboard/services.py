@@ -1,4 +1,4 @@
-"""The supervisors' dashboard (issue 7): every figure is one aggregate query over the
+"""The supervisors' dashboard: every figure is one aggregate query over the
 incidents the viewer may see, so the page costs the same with a thousand incidents or
 a hundred thousand. The conditions are shared with the incident list (drilldowns.py)."""
 

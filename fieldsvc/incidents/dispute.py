@@ -1,4 +1,4 @@
-"""The dispute pack (seed 000): one incident's whole record as a PDF, for a supervisor
+"""The dispute pack: one incident's whole record as a PDF, for a supervisor
 to send to a customer who disputes a bill — what was done, when, by whom and why.
 
 It prints the facts, every audit event of the incident and of what hangs off it, the

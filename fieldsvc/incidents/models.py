@@ -298,7 +298,7 @@ class Communication(Audited, db.Model):
 
 
 class FollowUp(Audited, db.Model):
-    """A promise made to a customer (seed 003), kept by closing it with an outcome."""
+    """A promise made to a customer, kept by closing it with an outcome."""
 
     __tablename__ = "follow_ups"
     __table_args__ = (

@@ -259,7 +259,8 @@ def take_phone_call(
     submission_key: str | None = None,
     now: datetime | None = None,
 ) -> Incident:
-    """Log a call in one step: the incident and the promised call-back (seed 002)."""
+    """Log a call in one step, the incident and the promised call-back: the customer is
+    never bounced to a process."""
     if (existing := find_submitted(actor, submission_key)) is not None:
         return existing
     now = now or utcnow()
@@ -483,7 +484,7 @@ def record_communication(
     return communication
 
 
-# --- follow-ups (seed 003) ---------------------------------------------------------------
+# --- follow-ups: commit to a follow-up and keep it ---------------------------------------
 
 
 def promise_follow_up(

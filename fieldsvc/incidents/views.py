@@ -591,7 +591,7 @@ def close_follow_up(incident_id: int, follow_up_id: int):
     return _act(incident, form, act, "follow-ups", close_forms={follow_up.id: form})
 
 
-# --- the dispute pack (seed 000) -----------------------------------------------------------
+# --- the dispute pack: what was done, when, by whom and why ---------------------------------
 
 
 @bp.route("/incidents/<int:incident_id>/dispute-pack", methods=["GET", "POST"])

@@ -1,4 +1,4 @@
-"""What a customer does on their status page (seed 002): read a plain-language
+"""What a customer does on their status page: read a plain-language
 timeline, accept a sent proposal, ask for changes or decline it, report a new
 incident and, once it is resolved, say how we did.
 

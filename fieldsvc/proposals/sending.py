@@ -1,4 +1,4 @@
-"""Sending an approved proposal (seed 002): the PDF is rendered once and frozen, the
+"""Sending an approved proposal: the PDF is rendered once and frozen, the
 customer gets it by e-mail with the link to their status page.
 
 Frozen means the bytes are stored and their SHA-256 is on the revision and in the

@@ -1,4 +1,5 @@
-"""The rules of remediation proposals (seed 001): lines and who pays what, revisions,
+"""The rules of remediation proposals, so the fix exists before the customer is told:
+lines and who pays what, revisions,
 the send gate, the tone check, approval by someone else within their limit, and the
 money at risk in parts bought before the customer said yes.
 
@@ -391,7 +392,8 @@ class MoneyAtRisk:
 
 
 def money_at_risk(incident: Incident) -> MoneyAtRisk:
-    """Parts bought for the incident that the customer has not accepted yet (seed 001)."""
+    """Parts bought for the incident that the customer has not accepted yet: bought so
+    the fix exists before the customer is told."""
     accepted = any(
         revision.status is RevisionStatus.ACCEPTED
         for proposal in incident.proposals
@@ -712,7 +714,7 @@ def expire_revisions(now: datetime | None = None) -> list[ProposalRevision]:
 def _follow_up_on_parts(
     revision: ProposalRevision, what: str, now: datetime | None = None
 ) -> FollowUp | None:
-    """Parts bought before a yes (seed 001) must now be cancelled or returned in time."""
+    """Parts bought before a yes must now be cancelled or returned in time."""
     incident = revision.proposal.incident
     at_risk = money_at_risk(incident)
     if not at_risk.orders:

@@ -1,5 +1,5 @@
 """Reminders e-mailed from cron (`flask --app fieldsvc reminders send`): owners hear of
-their follow-ups that are overdue or due within the hour (seed 003: keep the promise),
+their follow-ups that are overdue or due within the hour (a promise made is a promise kept),
 supervisors and admins of part orders late against their expected delivery and of
 proposals the customer has not answered.
 

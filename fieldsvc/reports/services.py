@@ -1,4 +1,4 @@
-"""What incidents cost and how fast we answer them, for supervisors (issue 7).
+"""What incidents cost and how fast we answer them, for supervisors.
 
 Definitions (the dashboard uses the same):
 

@@ -1,4 +1,4 @@
-"""A technician drafts the seed-001 offer on a 768x1024 tablet, guided by the send
+"""A technician drafts the broken-transmitters offer on a 768x1024 tablet, guided by the send
 gate's checklist; a supervisor approves it with their password."""
 
 import re

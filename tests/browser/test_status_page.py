@@ -1,4 +1,4 @@
-"""The customer's side of seed 002 in Chromium: a supervisor sends the demo proposal,
+"""The customer's side in Chromium: a supervisor sends the demo proposal,
 the customer opens the link from the e-mail on a phone (390x844) and a tablet
 (768x1024), accepts with their name, and the staff then see "Accepted"."""
 

@@ -1,4 +1,4 @@
-"""The supervisors' dashboard (issue 7) on a known data set: every figure, exactly,
+"""The supervisors' dashboard on a known data set: every figure, exactly,
 for a supervisor (their team only) and an admin (everyone), and the lists behind them."""
 
 from datetime import date, timedelta
@@ -24,12 +24,12 @@ from fieldsvc.portal.links import issue_link, open_link
 from fieldsvc.portal.models import ResponseKind, SurveyResponse
 from fieldsvc.proposals.models import ProposalRevision
 from tests.factories import PASSWORD
-from tests.proposals.seed_001 import Seed001, build_seed_001, send
+from tests.proposals.broken_transmitters import BrokenTransmitters, build_broken_transmitters, send
 
 TODAY = date.today()
 
 
-def _incident(seed: Seed001, cause: CauseCategory, days_ago: int = 0):
+def _incident(seed: BrokenTransmitters, cause: CauseCategory, days_ago: int = 0):
     incident = report_incident(
         IncidentReport(
             customer_id=seed.customer.id,
@@ -48,7 +48,7 @@ def _incident(seed: Seed001, cause: CauseCategory, days_ago: int = 0):
     return incident
 
 
-def _accept(seed: Seed001, token: str) -> None:
+def _accept(seed: BrokenTransmitters, token: str) -> None:
     link = open_link(token)
     portal.respond(
         link,
@@ -59,7 +59,7 @@ def _accept(seed: Seed001, token: str) -> None:
     )
 
 
-def _survey(seed: Seed001, score: int) -> None:
+def _survey(seed: BrokenTransmitters, score: int) -> None:
     incident = _incident(seed, CauseCategory.PRE_EXISTING)
     change_status(incident, IncidentStatus.RESOLVED, actor=seed.supervisor, note="Fixed.")
     link, _token = issue_link(incident, actor=seed.supervisor)
@@ -75,7 +75,7 @@ def data(app):
     order (80.00, its 30-day return window over) and an overdue follow-up of Tom; two
     resolved incidents with survey scores 9 and 5. Another team: its offer sent five
     days ago and not answered."""
-    seed = build_seed_001()
+    seed = build_broken_transmitters()
     _accept(seed, send(seed))
     late = _incident(seed, CauseCategory.CUSTOMER, days_ago=10)
     order = order_parts(
@@ -102,7 +102,7 @@ def data(app):
     )
     _survey(seed, 9)
     _survey(seed, 5)
-    other = build_seed_001(other="Second ")
+    other = build_broken_transmitters(other="Second ")
     send(other)
     revision: ProposalRevision = other.revision
     revision.sent_at = utcnow() - timedelta(days=5)
@@ -197,7 +197,7 @@ def test_the_dashboard_runs_the_same_queries_however_many_incidents(data, client
         return len(statements)
 
     few = queries()
-    more = build_seed_001(other="Third ")
+    more = build_broken_transmitters(other="Third ")
     send(more)
     for days in range(12):
         _incident(more, CauseCategory.THIRD_PARTY, days_ago=days * 3)

@@ -1,4 +1,4 @@
-"""The dispute pack (seed 000): one incident's whole record as a PDF for a customer who
+"""The dispute pack: one incident's whole record as a PDF for a customer who
 disputes a bill — who did what, when and why, the hours, the offer and the customer's
 acceptance — with the internal cause only when the supervisor ticks the box."""
 
@@ -23,7 +23,7 @@ from fieldsvc.incidents.models import Channel, Direction, Severity
 from fieldsvc.incidents.services import IncidentReport, update_incident
 from tests.conftest import ARTIFACTS, missing
 from tests.factories import PASSWORD, add_activity
-from tests.proposals.seed_001 import Seed001, build_seed_001, send
+from tests.proposals.broken_transmitters import BrokenTransmitters, build_broken_transmitters, send
 
 HOSTILE = '<img src="file:///etc/passwd"> <script>alert(1)</script>'
 CORRECTION = "Dana called: the fill line stood still for four hours"
@@ -60,11 +60,11 @@ def _report(incident, **changes) -> IncidentReport:
 
 
 @pytest.fixture
-def sent(app) -> tuple[Seed001, str]:
-    """Seed 001 with two hours fifty of work, a call, a promise, a correction with its
-    reason, a change to the internal cause alone, and the offer sent: the seed and the
-    status page's token."""
-    seed = build_seed_001()
+def sent(app) -> tuple[BrokenTransmitters, str]:
+    """The broken transmitters with two hours fifty of work, a call, a promise, a
+    correction with its reason, a change to the internal cause alone, and the offer
+    sent: the story and the status page's token."""
+    seed = build_broken_transmitters()
     incident, technician, supervisor = seed.incident, seed.technician, seed.supervisor
     started = utcnow() - timedelta(hours=3)
     services.log_work(
@@ -104,7 +104,7 @@ def sent(app) -> tuple[Seed001, str]:
 
 
 @pytest.fixture
-def accepted(app, sent) -> Seed001:
+def accepted(app, sent) -> BrokenTransmitters:
     """The customer accepts the offer on their status page, from 203.0.113.7."""
     seed, token = sent
     response = app.test_client().post(
@@ -120,7 +120,7 @@ def accepted(app, sent) -> Seed001:
     return seed
 
 
-def _pack(client, seed: Seed001, **data):
+def _pack(client, seed: BrokenTransmitters, **data):
     client.sign_in(seed.supervisor.email, PASSWORD)
     return client.post(f"/incidents/{seed.incident.id}/dispute-pack", data=data)
 

@@ -1,4 +1,5 @@
-"""Part orders for an incident (seed 001): what is ordered and what it costs, which
+"""Part orders for an incident, bought before the customer is told: what is ordered
+and what it costs, which
 orders are refused, how an order moves from "to order" to installed, and its return
 terms. Service-level: the part order pages are tested over HTTP elsewhere."""
 

@@ -16,12 +16,12 @@ from fieldsvc.portal.models import AnswerChannel, CustomerResponse, ResponseKind
 from fieldsvc.proposals.models import RevisionStatus
 from fieldsvc.template_filters import clock_time, long_date
 from tests.factories import PASSWORD
-from tests.proposals.seed_001 import Seed001, build_seed_001, send
+from tests.proposals.broken_transmitters import BrokenTransmitters, build_broken_transmitters, send
 
 
 @pytest.fixture
-def seed(app) -> Seed001:
-    return build_seed_001()
+def seed(app) -> BrokenTransmitters:
+    return build_broken_transmitters()
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def test_a_decline_on_paper_with_its_signed_copy_is_told_in_the_customers_words(
 def test_a_recorded_answer_costs_the_page_no_more_queries_than_one_given_on_it(
     client, seed, token, customer, count_queries
 ):
-    online = build_seed_001(other="Online ")
+    online = build_broken_transmitters(other="Online ")
     online_token = send(online)
     revision = online.revision
     customer.post(

@@ -1,4 +1,4 @@
-"""The customer's status page (issue 6): opened by a link without an account, it shows
+"""The customer's status page: opened by a link without an account, it shows
 one incident, its proposal and timeline, and takes the customer's answer."""
 
 from datetime import timedelta
@@ -17,12 +17,17 @@ from fieldsvc.portal.models import CustomerResponse, ResponseKind, StatusLink, S
 from fieldsvc.proposals.models import RevisionStatus
 from fieldsvc.proposals.services import save_revision
 from tests.factories import PASSWORD
-from tests.proposals.seed_001 import TOMORROW, Seed001, build_seed_001, send
+from tests.proposals.broken_transmitters import (
+    TOMORROW,
+    BrokenTransmitters,
+    build_broken_transmitters,
+    send,
+)
 
 
 @pytest.fixture
-def seed(app) -> Seed001:
-    return build_seed_001()
+def seed(app) -> BrokenTransmitters:
+    return build_broken_transmitters()
 
 
 @pytest.fixture
@@ -122,7 +127,7 @@ def test_technicians_and_other_teams_cannot_revoke_or_reissue(
 
 
 def test_a_link_opens_only_its_own_incident(app, seed, token, customer):
-    other = build_seed_001(other="Second ")  # another customer's incident, also sent
+    other = build_broken_transmitters(other="Second ")  # another customer's incident, also sent
     other_token = send(other)
 
     assert customer.get(f"/status/{token}/proposals/{other.revision.id}.pdf").status_code == 404
@@ -333,7 +338,7 @@ def test_the_customer_reports_a_new_incident_that_the_team_sees(
 
 
 def test_a_site_of_another_customer_is_refused_in_a_portal_report(seed, token, customer):
-    other = build_seed_001(other="Second ")
+    other = build_broken_transmitters(other="Second ")
 
     response = customer.post(
         f"/status/{token}/report",
@@ -371,7 +376,7 @@ def test_the_survey_opens_once_resolved_and_is_answered_once(seed, token, custom
 def test_the_page_runs_the_same_queries_however_many_orders_and_revisions(
     seed, token, customer, count_queries
 ):
-    busy = build_seed_001(other="Second ")
+    busy = build_broken_transmitters(other="Second ")
     busy_token = send(busy)
     for _ in range(3):
         busy.order_more()

@@ -14,12 +14,12 @@ from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
 from fieldsvc.portal.models import StatusLink
 from tests.factories import PASSWORD
-from tests.proposals.seed_001 import Seed001, build_seed_001, send
+from tests.proposals.broken_transmitters import BrokenTransmitters, build_broken_transmitters, send
 
 
 @pytest.fixture
-def seed(app) -> Seed001:
-    return build_seed_001()
+def seed(app) -> BrokenTransmitters:
+    return build_broken_transmitters()
 
 
 @pytest.fixture

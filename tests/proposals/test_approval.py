@@ -34,15 +34,15 @@ from fieldsvc.proposals.services import (
     submit_revision,
 )
 from tests.factories import PASSWORD
-from tests.proposals.seed_001 import TODAY, Seed001, build_seed_001
+from tests.proposals.broken_transmitters import TODAY, BrokenTransmitters, build_broken_transmitters
 
 R = RevisionStatus
 REPLACEMENTS = "PTX-400 pressure transmitter, replacing PT-107 and PT-117"
 
 
 @pytest.fixture
-def seed(app) -> Seed001:
-    return build_seed_001()
+def seed(app) -> BrokenTransmitters:
+    return build_broken_transmitters()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from fieldsvc.extensions import db
 from fieldsvc.proposals.models import ProposalRevision
 from tests.concurrency import run_together
 from tests.factories import PASSWORD
-from tests.proposals.seed_001 import TODAY, build_seed_001
+from tests.proposals.broken_transmitters import TODAY, build_broken_transmitters
 
 CONFLICT = "saved this proposal while you were editing it"
 
@@ -28,7 +28,7 @@ def _editor_form(page: str) -> tuple[str, str]:
 
 def test_two_saves_of_the_same_draft_at_once_keep_one_and_refuse_the_other(committed_app):
     with committed_app.app_context():
-        seed = build_seed_001()
+        seed = build_broken_transmitters()
         revision = seed.revision
         proposal_id = revision.proposal_id
         people = {user.name: user.email for user in (seed.technician, seed.supervisor)}

@@ -26,12 +26,12 @@ from fieldsvc.proposals.services import (
     tone_warnings,
     unacknowledged,
 )
-from tests.proposals.seed_001 import (
+from tests.proposals.broken_transmitters import (
     ALREADY_DONE,
     TODAY,
     TOMORROW,
-    Seed001,
-    build_seed_001,
+    BrokenTransmitters,
+    build_broken_transmitters,
     visit_at,
 )
 
@@ -40,11 +40,11 @@ SPARE = "PTX-400 pressure transmitter, spare, free of charge"
 
 
 @pytest.fixture
-def seed(app) -> Seed001:
-    return build_seed_001()
+def seed(app) -> BrokenTransmitters:
+    return build_broken_transmitters()
 
 
-def _save(seed: Seed001, **changes) -> None:
+def _save(seed: BrokenTransmitters, **changes) -> None:
     """The technician saves the seed's offer with `changes`, as the editor would."""
     revision = seed.revision
     save_revision(
@@ -53,11 +53,11 @@ def _save(seed: Seed001, **changes) -> None:
     db.session.commit()
 
 
-def _gate(seed: Seed001) -> list[tuple[str, str]]:
+def _gate(seed: BrokenTransmitters) -> list[tuple[str, str]]:
     return [(problem.message, problem.fix) for problem in send_gate(seed.revision)]
 
 
-def _reschedule(seed: Seed001, **changes) -> None:
+def _reschedule(seed: BrokenTransmitters, **changes) -> None:
     details = {
         "supplier_id": seed.supplier.id,
         "po_number": "PO-7781",

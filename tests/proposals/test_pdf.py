@@ -33,7 +33,13 @@ from fieldsvc.proposals.services import (
 from fieldsvc.storage import get_storage
 from tests.conftest import ARTIFACTS, missing
 from tests.factories import PASSWORD
-from tests.proposals.seed_001 import PLAN, TOMORROW, Seed001, approve, build_seed_001
+from tests.proposals.broken_transmitters import (
+    PLAN,
+    TOMORROW,
+    BrokenTransmitters,
+    approve,
+    build_broken_transmitters,
+)
 
 # As long as the real links are: a base URL and a 43-character token.
 STATUS_URL = (
@@ -48,8 +54,8 @@ ATTACKS = (
 
 
 @pytest.fixture
-def seed(app) -> Seed001:
-    return build_seed_001()
+def seed(app) -> BrokenTransmitters:
+    return build_broken_transmitters()
 
 
 def _reader(data: bytes) -> pypdf.PdfReader:
@@ -567,7 +573,7 @@ def test_the_command_writes_the_latest_proposal_and_names_an_unknown_reference(
 
 
 def test_the_command_says_when_an_incident_has_no_proposal(app, runner, tmp_path):
-    seed = build_seed_001(with_proposal=False)
+    seed = build_broken_transmitters(with_proposal=False)
 
     result = runner.invoke(
         args=["proposals", "pdf", seed.incident.reference, "--output", str(tmp_path / "x.pdf")]

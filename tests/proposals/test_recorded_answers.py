@@ -27,12 +27,17 @@ from fieldsvc.proposals.models import RevisionStatus
 from fieldsvc.proposals.services import expire_revisions, save_revision
 from fieldsvc.template_filters import local_time
 from tests.factories import PASSWORD
-from tests.proposals.seed_001 import Seed001, approve, build_seed_001, send
+from tests.proposals.broken_transmitters import (
+    BrokenTransmitters,
+    approve,
+    build_broken_transmitters,
+    send,
+)
 
 
 @pytest.fixture
-def seed(app) -> Seed001:
-    return build_seed_001()
+def seed(app) -> BrokenTransmitters:
+    return build_broken_transmitters()
 
 
 @pytest.fixture
@@ -304,7 +309,7 @@ def test_the_service_refuses_a_technician_and_another_team_whatever_calls_it(
 
 
 def _not_sent(seed, client):
-    fresh = build_seed_001(other="Unsent ")
+    fresh = build_broken_transmitters(other="Unsent ")
     approve(fresh)
     client.sign_in(fresh.supervisor.email, PASSWORD)
     return fresh, "Revision 1 was not sent to the customer"

@@ -14,7 +14,7 @@ from fieldsvc.parts.models import PartOrder
 from fieldsvc.proposals.models import Proposal, ProposalLine, ProposalRevision, RevisionStatus
 from tests.factories import PASSWORD
 from tests.proposals.test_workflow import (
-    SEED_001_LINES,
+    OFFER_LINES,
     Story,
     arrange_offer,
     arrange_story,
@@ -108,7 +108,7 @@ def test_a_line_with_an_impossible_value_is_refused_and_nothing_is_saved(
     url = f"/proposals/{proposal.id}"
     ordered_id = proposal.current.lines[0].part_order_line_id
     page = client.get(url)
-    lines = [SEED_001_LINES[0] | change, *SEED_001_LINES[1:]]
+    lines = [OFFER_LINES[0] | change, *OFFER_LINES[1:]]
     before = snapshot(proposal.id)
 
     response = client.post(url, data=editor_form(story, ordered_id, page, lines=lines))
@@ -141,7 +141,7 @@ def test_a_crafted_form_with_501_lines_is_refused_and_nothing_is_saved(client, s
     proposal = arrange_offer(story)
     url = f"/proposals/{proposal.id}"
     page = client.get(url)
-    labour = SEED_001_LINES[2] | {"description": "Calibration point"}
+    labour = OFFER_LINES[2] | {"description": "Calibration point"}
     before = snapshot(proposal.id)
 
     response = client.post(url, data=editor_form(story, "", page, lines=[labour] * 501))
@@ -272,7 +272,7 @@ def test_an_approved_revision_is_never_changed_in_place(client, story, technicia
             ordered_id,
             page,
             plan=story.plan + " We will call you the day before.",
-            lines=[SEED_001_LINES[0] | {"customer_share_pct": "0"}, *SEED_001_LINES[1:]],
+            lines=[OFFER_LINES[0] | {"customer_share_pct": "0"}, *OFFER_LINES[1:]],
         ),
     )
 

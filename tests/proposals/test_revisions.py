@@ -36,12 +36,12 @@ from fieldsvc.proposals.services import (
     submit_revision,
 )
 from tests.factories import PASSWORD
-from tests.proposals.seed_001 import (
+from tests.proposals.broken_transmitters import (
     PLAN,
     TODAY,
     TOMORROW,
-    Seed001,
-    build_seed_001,
+    BrokenTransmitters,
+    build_broken_transmitters,
     visit_at,
 )
 
@@ -53,11 +53,11 @@ NEW_PLAN = (
 
 
 @pytest.fixture
-def seed(app) -> Seed001:
-    return build_seed_001()
+def seed(app) -> BrokenTransmitters:
+    return build_broken_transmitters()
 
 
-def _save(seed: Seed001, actor=None, revision=None, **changes) -> ProposalRevision:
+def _save(seed: BrokenTransmitters, actor=None, revision=None, **changes) -> ProposalRevision:
     revision = revision or seed.revision
     saved = save_revision(
         revision,
@@ -69,14 +69,14 @@ def _save(seed: Seed001, actor=None, revision=None, **changes) -> ProposalRevisi
     return saved
 
 
-def _submit(seed: Seed001) -> ProposalRevision:
+def _submit(seed: BrokenTransmitters) -> ProposalRevision:
     revision = seed.revision
     submit_revision(revision, actor=seed.technician, expected_version=revision.version)
     db.session.commit()
     return revision
 
 
-def _approve(seed: Seed001, approver=None) -> ProposalRevision:
+def _approve(seed: BrokenTransmitters, approver=None) -> ProposalRevision:
     revision = _submit(seed)
     approve_revision(
         revision,

@@ -1,4 +1,4 @@
-"""Sending an approved proposal (issue 6): the PDF is frozen once, the customer gets it
+"""Sending an approved proposal: the PDF is frozen once, the customer gets it
 by e-mail with their status-page link, and a failed delivery is kept and retried."""
 
 import hashlib
@@ -21,15 +21,20 @@ from fieldsvc.proposals.models import RevisionStatus
 from fieldsvc.proposals.services import save_revision
 from fieldsvc.storage import get_storage
 from tests.factories import PASSWORD
-from tests.proposals.seed_001 import Seed001, approve, build_seed_001, send
+from tests.proposals.broken_transmitters import (
+    BrokenTransmitters,
+    approve,
+    build_broken_transmitters,
+    send,
+)
 
 
 @pytest.fixture
-def seed(app) -> Seed001:
-    return build_seed_001()
+def seed(app) -> BrokenTransmitters:
+    return build_broken_transmitters()
 
 
-def _send_over_http(client, seed: Seed001):
+def _send_over_http(client, seed: BrokenTransmitters):
     client.sign_in(seed.supervisor.email, PASSWORD)
     revision = seed.revision
     return client.post(

@@ -19,7 +19,7 @@ from fieldsvc.proposals.tone import (
 APOLOGY = "We are sorry this happened."
 NEXT_STEP = "Our technician will return on 24 November at 08:00."
 
-# Seed 001, told the way the customer should hear it.
+# The broken transmitters, told the way the customer should hear it.
 GOOD_TEXT = (
     "We are sorry: our technician damaged two of your transmitters during calibration. "
     "We have already ordered three replacements, arriving tomorrow. Our technician will "
@@ -44,7 +44,7 @@ def test_shipped_rules_load_with_at_least_twelve_phrase_rules():
     assert default_rules() is default_rules()
 
 
-def test_the_good_seed_001_text_gives_no_warnings():
+def test_the_good_broken_transmitters_text_gives_no_warnings():
     assert check_tone(GOOD_TEXT) == []
 
 

@@ -19,7 +19,7 @@ from fieldsvc.proposals.totals import (
 D = Decimal
 TAX_RATE = D("0.0625")
 
-# Seed 001: two transmitters broken on site are replaced at half price, a third is
+# The demo story: two transmitters broken on site are replaced at half price, a third is
 # given free as a spare, the labour is waived; the supplier gave us 10 % off.
 REPLACEMENTS = LineInput(
     quantity=D("2"),
@@ -38,7 +38,7 @@ SPARE = LineInput(
 LABOUR = LineInput(quantity=D("4"), unit_price=D("120.00"), customer_share_pct=D("0"))
 
 
-def test_seed_001_lines_show_what_the_customer_pays_and_what_we_absorb():
+def test_replacement_offer_lines_show_what_the_customer_pays_and_what_we_absorb():
     assert line_amounts(REPLACEMENTS) == LineAmounts(
         list_value=D("700.00"),
         discount=D("0.00"),
@@ -65,7 +65,7 @@ def test_seed_001_lines_show_what_the_customer_pays_and_what_we_absorb():
     )
 
 
-def test_seed_001_document_taxes_only_the_customers_share():
+def test_the_broken_transmitters_document_taxes_only_the_customers_share():
     totals = document_totals(map(line_amounts, [REPLACEMENTS, SPARE, LABOUR]), TAX_RATE)
 
     assert totals.list_value == D("1530.00")

@@ -1,4 +1,5 @@
-"""Seed 001 through the pages: parts ordered before the customer said yes, the offer drafted
+"""The broken transmitters through the pages: parts ordered before the customer said
+yes, the offer drafted
 from them, the send gate as a checklist, approval with a password, revisions and what
 changed between them, comments back to the author, and the tone check's warnings."""
 
@@ -46,8 +47,8 @@ AS_I_SAID = "As I said on the phone, we have already ordered three new PTX-400 t
 IMPATIENT = "Reminding the customer that they were already told sounds impatient."
 IMPATIENT_SUGGESTION = "Simply repeat the information, kindly, as if for the first time."
 
-# The seed-001 offer: two replacements at half price, the spare free, the labour waived.
-SEED_001_LINES = [
+# The broken-transmitters offer: two replacements at half price, the spare free, the labour waived.
+OFFER_LINES = [
     {
         "kind": "part",
         "description": "PTX-400 pressure transmitter, replacing PT-107 and PT-117",
@@ -150,7 +151,8 @@ class Story:
 
 
 def arrange_story(request) -> Story:
-    """Seed 001 before anything is ordered: our technician broke two transmitters of a
+    """The broken transmitters before anything is ordered: our technician broke two
+    transmitters of a
     customer of their team; a supervisor of the team may approve up to 1,180.00."""
     make = request.getfixturevalue
     team = make("make_team")(name="South crew")
@@ -215,7 +217,7 @@ def order_transmitters(story: Story, incident: Incident | None = None, quantity:
     return order.lines[0]
 
 
-def seed_001_lines(ordered_line_id: int, lines=SEED_001_LINES) -> list[services.LineDraft]:
+def replacement_offer_lines(ordered_line_id: int, lines=OFFER_LINES) -> list[services.LineDraft]:
     return [
         services.LineDraft(
             kind=LineKind(line["kind"]),
@@ -230,8 +232,8 @@ def seed_001_lines(ordered_line_id: int, lines=SEED_001_LINES) -> list[services.
     ]
 
 
-def seed_001_draft(story: Story, lines: list[services.LineDraft], **changes):
-    """The seed-001 offer as the service takes it."""
+def offer_draft(story: Story, lines: list[services.LineDraft], **changes):
+    """The broken-transmitters offer as the service takes it."""
     values = {
         "what_happened": WHAT_HAPPENED,
         "already_done": ALREADY_DONE,
@@ -252,13 +254,15 @@ def arrange_offer(
     author: User | None = None,
     **changes,
 ) -> Proposal:
-    """The seed-001 offer, drafted by the technician (or `author`) and, if asked,
+    """The broken-transmitters offer, drafted by the technician (or `author`) and, if asked,
     submitted and approved by the team's supervisor."""
     incident = incident or story.incident
     author = author or story.technician
     ordered = order_transmitters(story, incident)
     proposal = services.draft_proposal(
-        incident, seed_001_draft(story, seed_001_lines(ordered.id), **changes), actor=author
+        incident,
+        offer_draft(story, replacement_offer_lines(ordered.id), **changes),
+        actor=author,
     )
     revision = proposal.current
     if status in (RevisionStatus.SUBMITTED, RevisionStatus.APPROVED):
@@ -275,9 +279,9 @@ def arrange_offer(
 
 
 def editor_form(
-    story: Story, ordered_line_id: int, editor_page, lines=SEED_001_LINES, **changes
+    story: Story, ordered_line_id: int, editor_page, lines=OFFER_LINES, **changes
 ) -> dict:
-    """The editor's fields filled with the seed-001 offer, based on the page as opened."""
+    """The editor's fields filled with the broken-transmitters offer, as the page opened."""
     data = {
         "version": form_value(editor_page, "version"),
         "seen_seq": form_value(editor_page, "seen_seq"),
@@ -394,7 +398,7 @@ def test_parts_ordered_offer_drafted_checked_submitted_and_approved(app, client,
     ]
     assert "Submit for approval" not in page_text(page)
 
-    # The seed-001 offer, still without the return visit: one condition left.
+    # The broken-transmitters offer, still without the return visit: one condition left.
     no_visit = editor_form(story, ordered.id, page, return_visit_at="")
     assert client.post(url, data=no_visit).status_code == 302
     page = client.get(url)
@@ -460,7 +464,7 @@ def test_changing_an_approved_offer_saves_revision_2_and_keeps_revision_1(
     ordered_id = proposal.current.lines[0].part_order_line_id
     page = client.get(url)
     assert "saving makes revision 2, which needs approval again" in page_text(page)
-    fewer_hours = [*SEED_001_LINES[:2], SEED_001_LINES[2] | {"quantity": "3"}]
+    fewer_hours = [*OFFER_LINES[:2], OFFER_LINES[2] | {"quantity": "3"}]
 
     response = client.post(
         url,
@@ -580,8 +584,8 @@ def test_as_i_said_is_flagged_next_to_its_text_until_acknowledged(client, story,
 def _offer_with_lines(story: Story, incident: Incident, lines: int) -> Proposal:
     """An offer with `lines` part lines, each ordered on its own part order."""
     ordered = [order_transmitters(story, incident, quantity=1) for _ in range(lines)]
-    draft = seed_001_draft(
-        story, [seed_001_lines(item.id, SEED_001_LINES[:1])[0] for item in ordered]
+    draft = offer_draft(
+        story, [replacement_offer_lines(item.id, OFFER_LINES[:1])[0] for item in ordered]
     )
     proposal = services.draft_proposal(incident, draft, actor=story.technician)
     db.session.commit()

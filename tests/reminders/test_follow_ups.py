@@ -1,5 +1,5 @@
 """Each owner gets one e-mail with their follow-ups that are overdue or due within the
-hour (seed 003: a promise kept on time), and nothing about later or kept promises."""
+hour (a promise kept on time), and nothing about later or kept promises."""
 
 from datetime import date, timedelta
 from decimal import Decimal

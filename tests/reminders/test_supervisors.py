@@ -10,7 +10,7 @@ from fieldsvc.extensions import db
 from fieldsvc.parts.models import PartOrderStatus
 from fieldsvc.parts.services import OrderDetails, change_part_order_status, update_part_order
 from fieldsvc.reminders.services import send_reminders
-from tests.proposals.seed_001 import TODAY, build_seed_001, send
+from tests.proposals.broken_transmitters import TODAY, build_broken_transmitters, send
 from tests.reminders.conftest import BASE_URL
 
 
@@ -21,9 +21,9 @@ def _by_recipient(smtp_server) -> dict[str, tuple[str, str]]:
 def test_supervisors_hear_of_their_teams_late_orders_and_unanswered_proposals_only(
     smtp_server,
 ):
-    ours = build_seed_001()
+    ours = build_broken_transmitters()
     send(ours)  # the customer has the offer; PO-7781 is expected tomorrow
-    theirs = build_seed_001(other="B ", with_proposal=False)
+    theirs = build_broken_transmitters(other="B ", with_proposal=False)
     theirs.order.po_number = "PO-9001"
     db.session.commit()
     revision = ours.revision
@@ -69,7 +69,7 @@ def test_supervisors_hear_of_their_teams_late_orders_and_unanswered_proposals_on
 def test_an_order_on_time_received_or_an_offer_younger_than_the_setting_is_not_reminded(
     app, smtp_server
 ):
-    seed = build_seed_001()
+    seed = build_broken_transmitters()
     send(seed)
     later = seed.order_more(status=PartOrderStatus.SHIPPED, expected_on=TODAY + timedelta(days=9))
     change_part_order_status(seed.order, PartOrderStatus.RECEIVED, actor=seed.technician)
@@ -90,7 +90,7 @@ def test_an_order_on_time_received_or_an_offer_younger_than_the_setting_is_not_r
 
 
 def test_a_new_expected_date_is_reminded_again(smtp_server):
-    seed = build_seed_001(with_proposal=False)
+    seed = build_broken_transmitters(with_proposal=False)
     send_reminders(utcnow() + timedelta(days=3))
     assert send_reminders(utcnow() + timedelta(days=3)) == []
 

