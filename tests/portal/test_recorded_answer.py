@@ -5,7 +5,6 @@ import html
 import io
 import re
 
-import pytest
 from pypdf import PdfWriter
 from sqlalchemy import select
 
@@ -16,23 +15,7 @@ from fieldsvc.portal.models import AnswerChannel, CustomerResponse, ResponseKind
 from fieldsvc.proposals.models import RevisionStatus
 from fieldsvc.template_filters import clock_time, long_date
 from tests.factories import PASSWORD
-from tests.proposals.broken_transmitters import BrokenTransmitters, build_broken_transmitters, send
-
-
-@pytest.fixture
-def seed(app) -> BrokenTransmitters:
-    return build_broken_transmitters()
-
-
-@pytest.fixture
-def token(seed) -> str:
-    return send(seed)
-
-
-@pytest.fixture
-def customer(app):
-    """A browser without an account."""
-    return app.test_client()
+from tests.proposals.broken_transmitters import build_broken_transmitters, send
 
 
 def _text(response) -> str:

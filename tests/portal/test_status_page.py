@@ -3,7 +3,6 @@ one incident, its proposal and timeline, and takes the customer's answer."""
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from fieldsvc.auth.models import Role
@@ -19,26 +18,9 @@ from fieldsvc.proposals.services import save_revision
 from tests.factories import PASSWORD
 from tests.proposals.broken_transmitters import (
     TOMORROW,
-    BrokenTransmitters,
     build_broken_transmitters,
     send,
 )
-
-
-@pytest.fixture
-def seed(app) -> BrokenTransmitters:
-    return build_broken_transmitters()
-
-
-@pytest.fixture
-def token(seed) -> str:
-    return send(seed)
-
-
-@pytest.fixture
-def customer(app):
-    """A browser without an account."""
-    return app.test_client()
 
 
 def _answer(customer, token, seed, action, **fields):

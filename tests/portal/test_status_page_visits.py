@@ -6,7 +6,6 @@ import html
 import re
 from datetime import timedelta
 
-import pytest
 from freezegun import freeze_time
 from sqlalchemy import select
 
@@ -14,23 +13,6 @@ from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
 from fieldsvc.portal.models import StatusLink
 from tests.factories import PASSWORD
-from tests.proposals.broken_transmitters import BrokenTransmitters, build_broken_transmitters, send
-
-
-@pytest.fixture
-def seed(app) -> BrokenTransmitters:
-    return build_broken_transmitters()
-
-
-@pytest.fixture
-def token(seed) -> str:
-    return send(seed)
-
-
-@pytest.fixture
-def customer(app):
-    """A browser without an account."""
-    return app.test_client()
 
 
 def _last_opened(client, seed) -> str:
