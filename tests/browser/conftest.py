@@ -4,6 +4,7 @@ and Debian's headless Chromium driven by Playwright at tablet size (768x1024).""
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from werkzeug.serving import make_server
@@ -33,7 +34,14 @@ def live_smtp() -> Iterator[SmtpServer]:
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory, live_smtp) -> Iterator[str]:
     """The app with the demo data on its own SQLite file, served from a thread."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'fieldsvc.sqlite3'}"
+    with serve_demo(tmp_path_factory, live_smtp, "browser") as base_url:
+        yield base_url
+
+
+@contextmanager
+def serve_demo(tmp_path_factory, live_smtp: SmtpServer, name: str) -> Iterator[str]:
+    """Serve the demo data on a database and upload folder of its own (named `name`)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp(name) / 'fieldsvc.sqlite3'}"
     migrate(url)
     app = create_app(
         test_config(
@@ -42,7 +50,7 @@ def live_server(tmp_path_factory, live_smtp) -> Iterator[str]:
             LOGIN_RATE_LIMIT="100 per minute",
             SMTP_HOST=live_smtp.host,
             SMTP_PORT=live_smtp.port,
-            UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads")),
+            UPLOAD_DIR=str(tmp_path_factory.mktemp(f"{name}-uploads")),
         )
     )
     with app.app_context():

@@ -4,52 +4,22 @@ answer was given and offers no more buttons."""
 
 import io
 import re
-import threading
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
 from pypdf import PdfWriter
-from werkzeug.serving import make_server
 
-from fieldsvc import create_app
-from fieldsvc.demo import load_demo_data
-from fieldsvc.extensions import db
-from tests.browser.conftest import PHONE, TABLET, watched_page
-from tests.conftest import ARTIFACTS, migrate
-from tests.conftest import test_config as config_for_tests  # not collected as a test
+from tests.browser.conftest import PHONE, TABLET, serve_demo, watched_page
+from tests.conftest import ARTIFACTS
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, live_smtp) -> Iterator[str]:
     """The demo data served on its own database: its proposal is sent and answered here,
     whatever the other browser tests do with theirs."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('answers') / 'fieldsvc.sqlite3'}"
-    migrate(url)
-    app = create_app(
-        config_for_tests(
-            url,
-            SERVER_NAME=None,
-            LOGIN_RATE_LIMIT="100 per minute",
-            SMTP_HOST=live_smtp.host,
-            SMTP_PORT=live_smtp.port,
-            UPLOAD_DIR=str(tmp_path_factory.mktemp("answer-uploads")),
-        )
-    )
-    with app.app_context():
-        load_demo_data()
-        db.session.commit()
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    app.config["BASE_URL"] = f"http://127.0.0.1:{http.server_port}"
-    try:
-        yield app.config["BASE_URL"]
-    finally:
-        http.shutdown()
-        thread.join()
-        with app.app_context():
-            db.engine.dispose()
+    with serve_demo(tmp_path_factory, live_smtp, "answers") as base_url:
+        yield base_url
 
 
 def _signed_pdf() -> bytes:
