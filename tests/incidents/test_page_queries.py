@@ -47,27 +47,7 @@ def test_incident_page_queries_do_not_grow_with_part_orders_and_proposals(
     def incident_with(count: int) -> str:
         incident = make_incident(site=site, actor=me)
         for _ in range(count):
-            order = order_parts(
-                incident,
-                OrderDetails(supplier_id=make_supplier().id),
-                [OrderLineInput("PTX-400", Decimal("3"), Decimal("350.00"), Decimal("10"))],
-                actor=me,
-            )
-            draft_proposal(
-                incident,
-                RevisionDraft(
-                    lines=[
-                        LineDraft(
-                            LineKind.PART,
-                            "PTX-400",
-                            Decimal("2"),
-                            Decimal("350.00"),
-                            part_order_line_id=order.lines[0].id,
-                        )
-                    ]
-                ),
-                actor=me,
-            )
+            _order_and_propose(incident, make_supplier(), actor=me)
         db.session.commit()
         return f"/incidents/{incident.id}"
 
@@ -126,27 +106,7 @@ def test_incident_page_runs_at_most_twelve_statements_whatever_its_history(
     )
     add_activity(incident, people, 6)
     for _ in range(3):
-        order = order_parts(
-            incident,
-            OrderDetails(supplier_id=make_supplier().id),
-            [OrderLineInput("PTX-400", Decimal("3"), Decimal("350.00"), Decimal("10"))],
-            actor=me,
-        )
-        draft_proposal(
-            incident,
-            RevisionDraft(
-                lines=[
-                    LineDraft(
-                        LineKind.PART,
-                        "PTX-400",
-                        Decimal("2"),
-                        Decimal("350.00"),
-                        part_order_line_id=order.lines[0].id,
-                    )
-                ]
-            ),
-            actor=me,
-        )
+        _order_and_propose(incident, make_supplier(), actor=me)
     issue_link(incident, actor=me)
     leaver.active = False  # left the company: still named in the timeline
     db.session.commit()
@@ -161,3 +121,21 @@ def test_incident_page_runs_at_most_twelve_statements_whatever_its_history(
     assert "Lee Leaver" in page[page.index("Timeline") :]
     assert "Old plant" in page and "Casey Contact" in page and "PT-2" in page
     assert len(statements) <= 12, "\n".join(statements)
+
+
+def _order_and_propose(incident, supplier, *, actor) -> None:
+    """A part order of three transmitters and a proposal drafted from its line."""
+    order = order_parts(
+        incident,
+        OrderDetails(supplier_id=supplier.id),
+        [OrderLineInput("PTX-400", Decimal("3"), Decimal("350.00"), Decimal("10"))],
+        actor=actor,
+    )
+    line = LineDraft(
+        LineKind.PART,
+        "PTX-400",
+        Decimal("2"),
+        Decimal("350.00"),
+        part_order_line_id=order.lines[0].id,
+    )
+    draft_proposal(incident, RevisionDraft(lines=[line]), actor=actor)
