@@ -12,7 +12,7 @@ FIELDSVC_HOST ?= 127.0.0.1
 TEST_WORKERS ?= auto
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint format system-deps pdf-deps clean
+.PHONY: run test lint format docs-screenshots system-deps pdf-deps clean
 
 ## run: install, migrate the SQLite database under instance/, load demo data if empty, serve
 run: $(VENV)/.synced pdf-deps
@@ -28,6 +28,11 @@ test: $(VENV)/.synced system-deps
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+## docs-screenshots: walk the demo tour in Chromium and refresh the images in docs/images/
+docs-screenshots: $(VENV)/.synced system-deps
+	$(VENV)/bin/pytest -p no:xdist tests/browser/test_tour.py
+	$(VENV)/bin/python -m tests.browser.tour_images
 
 format: $(VENV)/.synced
 	$(VENV)/bin/ruff check --fix .
