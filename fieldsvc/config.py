@@ -1,4 +1,4 @@
-"""Settings, read from FIELDSVC_* environment variables (documented in README.md)."""
+"""Settings, read from FIELDSVC_* environment variables (documented in docs/operations.md)."""
 
 import os
 import re
@@ -96,7 +96,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
             "FIELDSVC_STATUS_PAGE_RATE_LIMIT", "60 per minute"
         ),
         # `keyid:secret` pairs separated by commas or spaces, newest first: the first seals
-        # new audit events, the others only verify older ones (see README, audit trail).
+        # new audit events, the others only verify older ones (docs/operations.md, audit trail).
         "AUDIT_KEYS": os.environ.get("FIELDSVC_AUDIT_KEYS", ""),
         "AUDIT_KEY_FILE": os.environ.get(
             "FIELDSVC_AUDIT_KEY_FILE", str(Path(instance_path) / "audit-keys")

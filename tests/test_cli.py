@@ -41,7 +41,7 @@ def test_users_create_refuses_a_weak_password_or_unknown_role(runner):
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
 
 
-def test_demo_loads_the_seed_story_and_refuses_a_second_time(runner):
+def test_demo_loads_the_broken_transmitters_story_and_refuses_a_second_time(runner):
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0, result.output
     customer = db.session.scalars(select(Customer)).one()

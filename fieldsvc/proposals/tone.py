@@ -1,5 +1,6 @@
 """Tone check for customer-facing text: blame and dismissive phrases, a missing apology
-or acknowledgement, a missing concrete next step with a date (seeds 003 and 004).
+or acknowledgement, a missing concrete next step with a date: listen, don't blame,
+and commit to a follow-up with a time (docs/principles.md).
 
 The rules are data, in `tone_rules.toml` next to this module; this module only knows
 how to read and apply them. A warning is advice the writer may acknowledge: its `key`

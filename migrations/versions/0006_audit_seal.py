@@ -8,7 +8,7 @@ Events written from now on carry the id of the audit key (FIELDSVC_AUDIT_KEYS) w
 HMAC-SHA-256 is in `hash`. Existing events keep their plain SHA-256 hash and no key id:
 no row is changed and the append-only triggers stay in place. They move over with
 `flask --app fieldsvc audit reseal --from-plain`, which verifies the plain chain and
-then appends one sealed `chain_sealed` event that vouches for it (see README).
+then appends one sealed `chain_sealed` event that vouches for it (see docs/operations.md).
 """
 
 import logging

@@ -70,7 +70,7 @@ def _survey(seed: BrokenTransmitters, score: int) -> None:
 
 @pytest.fixture
 def data(app):
-    """Team North-East: the seed offer sent and accepted (we absorb 1,180.00, Northwind
+    """Team North-East: the story's offer sent and accepted (we absorb 1,180.00, Northwind
     pays 350.00); an open incident of 10 days caused by the customer, with a late part
     order (80.00, its 30-day return window over) and an overdue follow-up of Tom; two
     resolved incidents with survey scores 9 and 5. Another team: its offer sent five

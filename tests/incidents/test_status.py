@@ -309,7 +309,7 @@ def test_resolving_from_any_state_needs_a_resolution_note(make_incident, before)
     assert incident.resolution_note is None
 
 
-# The lifecycle DESIGN.md names, stated without reading the table back.
+# The lifecycle as the product states it (docs/architecture.md), without reading the table back.
 @pytest.mark.parametrize("before", [S.CLOSED, S.CANCELLED])
 @pytest.mark.parametrize("after", list(S))
 def test_closed_and_cancelled_incidents_are_final(make_incident, before, after):

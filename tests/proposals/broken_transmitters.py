@@ -90,7 +90,7 @@ class BrokenTransmitters:
         return replacement_offer_lines(self.part, self.ordered_line)
 
     def draft(self, **overrides) -> RevisionDraft:
-        """The seed's offer, with any RevisionDraft field replaced."""
+        """The story's offer, with any RevisionDraft field replaced."""
         values = {
             "what_happened": WHAT_HAPPENED,
             "already_done": ALREADY_DONE,
@@ -218,7 +218,7 @@ def build_broken_transmitters(*, with_proposal: bool = True, other: str = "") ->
 
 
 def approve(seed: BrokenTransmitters) -> ProposalRevision:
-    """The technician submits the seed's offer and the supervisor approves it."""
+    """The technician submits the story's offer and the supervisor approves it."""
     revision = seed.revision
     submit_revision(revision, actor=seed.technician, expected_version=revision.version)
     approve_revision(
@@ -229,7 +229,7 @@ def approve(seed: BrokenTransmitters) -> ProposalRevision:
 
 
 def send(seed: BrokenTransmitters) -> str:
-    """Approve (if needed) and send the seed's current revision; returns the status-page
+    """Approve (if needed) and send the story's current revision; returns the status-page
     token from the link the customer was sent."""
     from fieldsvc.proposals.sending import send_revision
 

@@ -45,7 +45,7 @@ def seed(app) -> BrokenTransmitters:
 
 
 def _save(seed: BrokenTransmitters, **changes) -> None:
-    """The technician saves the seed's offer with `changes`, as the editor would."""
+    """The technician saves the broken transmitters' offer with `changes`, as the editor would."""
     revision = seed.revision
     save_revision(
         revision, seed.draft(**changes), actor=seed.technician, expected_version=revision.version

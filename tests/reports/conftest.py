@@ -18,9 +18,10 @@ Team A (Sara Supervisor's); times UTC, each step after the one before:
 
 Team B: i8 for Other Co, accepted 10 Feb (999.00 absorbed): only admins count it.
 
-Accepted revisions (customer pays / tax / we absorb): i1 350.00 / 21.88 / 1,180.00 (seed
-001 through the services: sent, then accepted on the status page); i2 100.00 / 6.25 /
-50.00; i3 200.00 / 12.50 / 300.00 and 0.00 / 0.00 / 75.50; i4 500.00 / 31.25 / 0.00.
+Accepted revisions (customer pays / tax / we absorb): i1 350.00 / 21.88 / 1,180.00 (the
+broken transmitters, through the services: sent, then accepted on the status page);
+i2 100.00 / 6.25 / 50.00; i3 200.00 / 12.50 / 300.00 and 0.00 / 0.00 / 75.50;
+i4 500.00 / 31.25 / 0.00.
 """
 
 import secrets
