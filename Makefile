@@ -31,7 +31,9 @@ lint: $(VENV)/.synced
 
 ## docs-screenshots: walk the demo tour in Chromium and refresh the images in docs/images/
 docs-screenshots: $(VENV)/.synced system-deps
-	$(VENV)/bin/pytest -p no:xdist tests/browser/test_tour.py
+	$(VENV)/bin/pytest -p no:xdist tests/browser/test_tour.py \
+	  tests/browser/test_reference_screens.py::test_admin_edits_a_customer_and_sees_it_in_the_history \
+	  tests/browser/test_recorded_answer.py
 	$(VENV)/bin/python -m tests.browser.tour_images
 
 format: $(VENV)/.synced

@@ -1,7 +1,8 @@
-"""Copy the demo tour's screenshots that the README and docs/ show into docs/images/,
+"""Copy the browser tests' screenshots that the README and docs/ show into docs/images/,
 as palette PNGs (Pillow), so the committed images stay small.
 
-Run by `make docs-screenshots` after tests/browser/test_tour.py has saved them.
+Run by `make docs-screenshots` after tests/browser/test_tour.py (and the two browser
+tests that take the customer-record and recorded-answer screenshots) saved them.
 """
 
 import sys
@@ -23,6 +24,8 @@ CHOSEN = (
     "tour-09-status-page",
     "tour-10-accepted",
     "tour-11-dashboard",
+    "customer-tablet",
+    "record-answer-form-tablet",
 )
 BUDGET_BYTES = 2_000_000
 
@@ -34,7 +37,7 @@ def publish() -> int:
     for name in CHOSEN:
         source = ARTIFACTS / f"{name}.png"
         if not source.exists():
-            raise SystemExit(f"{source} is missing: run tests/browser/test_tour.py first")
+            raise SystemExit(f"{source} is missing: run `make docs-screenshots`")
         target = DOCS_IMAGES / f"{name}.png"
         with Image.open(source) as image:
             # 256 colours are plenty for a page of flat UI colours and anti-aliased text.
