@@ -3,21 +3,24 @@
 A technician reports two broken transmitters on a tablet (768x1024), orders the
 replacements and drafts the offer; a supervisor approves and sends it on a desk screen
 (1280x800); the customer opens the status page on a phone (390x844) and accepts; the
-supervisor opens the dashboard. Each step leaves tests/artifacts/tour-NN-<step>.png,
-and `make docs-screenshots` copies the ones the README and docs/ show to docs/images/.
+supervisor opens the dashboard and the PDF as sent. Each step leaves
+tests/artifacts/tour-NN-<step>.png, and `make docs-screenshots` copies the ones the
+README and docs/ show to docs/images/.
 
 The checks look at what stays put while pages evolve: headings, the incident's
 reference, buttons and the figures of the offer.
 """
 
 import re
+import shutil
+import subprocess
 from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import PHONE, TABLET, serve_demo, sign_in, watched_page
-from tests.conftest import ARTIFACTS
+from tests.conftest import ARTIFACTS, missing
 
 DESK = {"width": 1280, "height": 800}
 REFERENCE = re.compile(r"INC-\d{4}-\d{5}")
@@ -53,7 +56,9 @@ def shot(page: Page, number: int, step: str, full_page: bool = False) -> None:
     page.screenshot(path=ARTIFACTS / f"tour-{number:02d}-{step}.png", full_page=full_page)
 
 
-def test_the_demo_story_from_report_to_the_customers_yes(open_tab, tour_server, live_smtp):
+def test_the_demo_story_from_report_to_the_customers_yes(
+    open_tab, tour_server, live_smtp, tmp_path
+):
     tomorrow = date.today() + timedelta(days=1)
 
     # 1. The technician signs in on the tablet.
@@ -130,6 +135,7 @@ def test_the_demo_story_from_report_to_the_customers_yes(open_tab, tour_server, 
     )
     tech.get_by_label("Return visit").fill(f"{tomorrow.isoformat()}T08:00")
     tech.get_by_label("Technician").select_option(label="Tom Technician")
+    tech.get_by_label("Valid until").fill((tomorrow + timedelta(days=13)).isoformat())
     tech.get_by_label("Quantity, line 1").fill("2")
     tech.get_by_label("Customer share, line 1").fill("50")
     tech.get_by_label("Kind, line 2").select_option("goodwill")
@@ -208,3 +214,22 @@ def test_the_demo_story_from_report_to_the_customers_yes(open_tab, tour_server, 
     expect(desk.get_by_role("heading", name="Dashboard", exact=True)).to_be_visible()
     expect(desk.get_by_role("heading", name="Open incidents by status")).to_be_visible()
     shot(desk, 11, "dashboard")
+
+    # 9. The PDF as sent: what the customer received, with their status-page link.
+    desk.goto(proposal_path)
+    pdf_url = desk.get_by_role("link", name="The PDF as sent").get_attribute("href")
+    response = desk.request.get(pdf_url)
+    assert response.ok and response.body().startswith(b"%PDF")
+    if shutil.which("pdftoppm") is None:
+        missing("poppler-utils (pdftotext, pdftoppm) is not installed; `make test` installs it")
+    pdf = tmp_path / "proposal.pdf"
+    pdf.write_bytes(response.body())
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert reference in text
+    assert link in re.sub(r"\s+", "", text), "the PDF carries the customer's status-page link"
+    first_page = ["-png", "-r", "70", "-f", "1", "-l", "1", "-singlefile"]
+    subprocess.run(
+        ["pdftoppm", *first_page, str(pdf), str(ARTIFACTS / "tour-12-proposal-pdf")], check=True
+    )

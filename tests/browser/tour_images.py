@@ -24,6 +24,7 @@ CHOSEN = (
     "tour-09-status-page",
     "tour-10-accepted",
     "tour-11-dashboard",
+    "tour-12-proposal-pdf",
     "customer-tablet",
     "record-answer-form-tablet",
 )
