@@ -128,7 +128,9 @@ def test_three_catalogue_transmitters_less_10_percent_and_a_free_text_line_are_o
 
 def test_a_catalogue_part_fills_the_description_and_unit_cost_left_empty(seed, make_part):
     incident, supplier, part = seed
-    gauge = make_part(number="PG-10", description="PG-10 pressure gauge", list_price=Decimal("80.00"))
+    gauge = make_part(
+        number="PG-10", description="PG-10 pressure gauge", list_price=Decimal("80.00")
+    )
 
     order_parts(
         incident,
