@@ -176,6 +176,21 @@ def test_every_page_fits_every_screen_and_names_every_control(browser, tmp_path_
             body = live_smtp.messages[-1].get_body(preferencelist=("plain",)).get_content()
             (link,) = re.findall(re.escape(base_url) + r"(/status/\S+)", body)
             visit("customer", link, "status-page")
+            page.get_by_label("Your full name").fill("Dana Whitfield")
+            page.get_by_role("button", name="I accept this proposal").click()
+            expect(page.get_by_text("Thank you: you accepted the proposal.")).to_be_visible()
+
+            # Resolved: the staff's incident page and the customer's page, survey open.
+            sign_in(page, "supervisor@example.com")
+            page.goto("/incidents/1")
+            page.get_by_label("New status").select_option(label="Resolved")
+            page.get_by_label("Note", exact=True).fill("Both transmitters replaced.")
+            page.get_by_role("button", name="Change status").click()
+            expect(page.get_by_text("is now resolved")).to_be_visible()
+            visit("supervisor", "/incidents/1", "incident-resolved")
+            page.get_by_role("button", name="Sign out").click()
+            visit("customer", link, "status-page-resolved")
+            expect(page.get_by_role("heading", name="How did we do?")).to_be_visible()
         finally:
             page.context.close()
     assert not found, "\n".join(
