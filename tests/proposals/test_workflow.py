@@ -561,7 +561,8 @@ def test_as_i_said_is_flagged_next_to_its_text_until_acknowledged(client, story,
     assert IMPATIENT in next_to_text and IMPATIENT_SUGGESTION in next_to_text
     assert f"{IMPATIENT} (“As I said”) Suggestion: {IMPATIENT_SUGGESTION}" in shown
     assert gate_checklist(page) == [f"Tone: {IMPATIENT}"]
-    assert "Submit for approval" not in shown
+    assert f'action="/proposals/{proposal.id}/submit"' not in body
+    assert f"Still missing: Tone: {IMPATIENT}" in shown
 
     seen = services.last_seq()
     key = form_value(page, "key")
