@@ -11,6 +11,8 @@ from typing import Any
 
 from limits import parse
 
+from fieldsvc.sizes import MB
+
 DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"
 PAPER_SIZES = ("A4", "Letter")
 SMTP_SECURITY = ("none", "starttls", "ssl")
@@ -75,10 +77,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "TIMEZONE": os.environ.get("FIELDSVC_TIMEZONE", "UTC"),
         "PAGE_SIZE": 25,
         "UPLOAD_DIR": os.environ.get("FIELDSVC_UPLOAD_DIR", str(Path(instance_path) / "uploads")),
-        "MAX_PHOTO_BYTES": int(float(os.environ.get("FIELDSVC_MAX_PHOTO_MB", "15")) * 1024 * 1024),
+        "MAX_PHOTO_BYTES": int(float(os.environ.get("FIELDSVC_MAX_PHOTO_MB", "15")) * MB),
         "MAX_PHOTO_PIXELS": int(os.environ.get("FIELDSVC_MAX_PHOTO_MEGAPIXELS", "50")) * 1_000_000,
         # The scan of a signed proposal kept with an answer taken by phone or on paper.
-        "MAX_SCAN_BYTES": int(float(os.environ.get("FIELDSVC_MAX_SCAN_MB", "20")) * 1024 * 1024),
+        "MAX_SCAN_BYTES": int(float(os.environ.get("FIELDSVC_MAX_SCAN_MB", "20")) * MB),
         # Links in e-mails and PDFs point here (the address customers reach the app at).
         "BASE_URL": os.environ.get("FIELDSVC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "SMTP_HOST": os.environ.get("FIELDSVC_SMTP_HOST", "localhost"),
@@ -105,9 +107,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
             "FIELDSVC_AUDIT_ANCHOR_FILE", str(Path(instance_path) / "audit-anchors.jsonl")
         ),
         "AUDIT_ANCHOR_EMAIL": os.environ.get("FIELDSVC_AUDIT_ANCHOR_EMAIL", ""),
-        "MAX_CONTENT_LENGTH": int(
-            float(os.environ.get("FIELDSVC_MAX_REQUEST_MB", "100")) * 1024 * 1024
-        ),
+        "MAX_CONTENT_LENGTH": int(float(os.environ.get("FIELDSVC_MAX_REQUEST_MB", "100")) * MB),
     }
 
 

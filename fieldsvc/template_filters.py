@@ -9,6 +9,7 @@ from flask import Flask, current_app
 from fieldsvc.auth.models import Role
 from fieldsvc.clock import to_local
 from fieldsvc.money import format_money
+from fieldsvc.sizes import megabytes
 
 
 def local_time(value: datetime | None) -> str:
@@ -47,4 +48,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(clock_time)
     app.add_template_filter(money)
     app.add_template_filter(percent)
+    app.add_template_filter(megabytes)
     app.jinja_env.globals["Role"] = Role

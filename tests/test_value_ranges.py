@@ -249,7 +249,7 @@ def test_ids_in_urls_that_are_no_valid_id_are_not_found(client, story, technicia
 def test_a_nul_character_in_a_form_is_refused_with_a_message(client, story, technician):
     response = client.post(
         f"/incidents/{story.incident.id}/work",
-        data={"started_at": "2026-01-01T10:00", "minutes": "30", "note": "a\x00b"},
+        data={"work-started_at": "2026-01-01T10:00", "work-minutes": "30", "work-note": "a\x00b"},
     )
 
     assert response.status_code == 400

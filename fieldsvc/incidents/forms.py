@@ -71,11 +71,12 @@ class ReportIncidentForm(FlaskForm):
     expected = TextAreaField(
         "What the customer expected",
         validators=[Optional(), Length(max=5000)],
-        description="In the customer's words.",
+        description="Our record, in the customer's words; a dispute pack shows it to them.",
     )
     actual = TextAreaField(
         "What happened",
         validators=[InputRequired("Describe what happened."), Length(max=5000)],
+        description="Our record of the facts; a dispute pack shows it to the customer.",
     )
     occurred_at = DateTimeLocalField(
         "When it occurred",
@@ -91,7 +92,8 @@ class ReportIncidentForm(FlaskForm):
     technician_statement = TextAreaField(
         "Technician's own statement",
         validators=[Optional(), Length(max=5000)],
-        description="For damage we caused: what happened, in your words.",
+        description="Internal, never shown to the customer: for damage we caused, what "
+        "happened, in your words.",
     )
     claim_reference = StringField(
         "Insurance or claim reference", validators=[Optional(), Length(max=100)]
@@ -146,6 +148,9 @@ NO_STATUS_CHOSEN = SelectChoice("", "Choose the new status…")
 class ChangeStatusForm(FlaskForm):
     """The choices are set by the view: the steps staff may take from the current status."""
 
+    # Forms sharing the incident page take a prefix: their "note" fields get ids of their own.
+    PREFIX = "status"
+
     status = SelectField(
         "New status",
         choices=[NO_STATUS_CHOSEN],
@@ -159,6 +164,7 @@ class AddPhotosForm(FlaskForm):
 
 
 class LogWorkForm(FlaskForm):
+    PREFIX = "work"
     started_at = DateTimeLocalField(
         "Started",
         format=DATETIME_FORMAT,

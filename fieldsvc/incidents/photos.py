@@ -12,11 +12,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from werkzeug.utils import secure_filename
 
 from fieldsvc.errors import DomainError
+from fieldsvc.sizes import megabytes
 
 FORMATS = ("JPEG", "PNG", "WEBP")
 JPEG_QUALITY = 88
 THUMBNAIL_SIDE = 320
-MB = 1024 * 1024
 
 
 class PhotoRejected(DomainError):
@@ -47,7 +47,7 @@ def process_photo(data: bytes, filename: str, *, max_bytes: int, max_pixels: int
         raise PhotoRejected(f"{name} is an empty file: choose the photo again.")
     if len(data) > max_bytes:
         raise PhotoRejected(
-            f"{name} is {len(data) / MB:.1f} MB; photos can be at most {max_bytes / MB:g} MB."
+            f"{name} is {megabytes(len(data))}; photos can be at most {megabytes(max_bytes)}."
         )
     image, source_format = _decode(data, name, max_pixels)
     # PNG keeps drawings and screenshots sharp; everything else is a photo, best as JPEG.

@@ -387,10 +387,10 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
     given_close_forms = forms_given.pop("close_forms", {})
     page_forms = {
         "photos_form": forms.AddPhotosForm(formdata=None),
-        "work_form": forms.LogWorkForm(formdata=None),
+        "work_form": forms.LogWorkForm(formdata=None, prefix=forms.LogWorkForm.PREFIX),
         "communication_form": forms.RecordCommunicationForm(formdata=None),
         "follow_up_form": forms.PromiseFollowUpForm(formdata=None),
-        "status_form": forms.ChangeStatusForm(formdata=None),
+        "status_form": forms.ChangeStatusForm(formdata=None, prefix=forms.ChangeStatusForm.PREFIX),
         **forms_given,
     }
     # One outcome form per open follow-up; a prefix keeps their field ids apart.
@@ -498,7 +498,7 @@ def photo(incident_id: int, attachment_id: int, size: str | None = None):
 @role_required(*EVERYONE)
 def change_status(incident_id: int):
     incident = get_visible_or_404(incident_id)
-    form = forms.ChangeStatusForm()
+    form = forms.ChangeStatusForm(prefix=forms.ChangeStatusForm.PREFIX)
     # Any status parses; the service says why one cannot be set from here.
     form.status.choices = [forms.NO_STATUS_CHOSEN, *forms.choices_of(IncidentStatus)]
 
@@ -525,7 +525,7 @@ def log_work(incident_id: int):
         )
         return f"{form.minutes.data} minutes logged."
 
-    form = forms.LogWorkForm()
+    form = forms.LogWorkForm(prefix=forms.LogWorkForm.PREFIX)
     return _act(incident, form, act, "work", work_form=form)
 
 

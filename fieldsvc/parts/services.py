@@ -52,7 +52,7 @@ def check_part(part: Part | None, values: dict[str, Any]) -> None:
 class OrderLineInput:
     description: str
     quantity: Decimal
-    unit_cost: Decimal
+    unit_cost: Decimal | None  # None: the catalogue part's list price (or 0 without a part)
     discount_pct: Decimal = Decimal("0")
     part_id: int | None = None
 
@@ -154,18 +154,22 @@ def _check_line(n: int, line: OrderLineInput) -> dict[str, Any]:
         part = db.session.get(Part, line.part_id)
         if part is None:
             raise FieldError(field, f"Line {n + 1}: choose a part from the catalogue.")
+    # A catalogue part fills what was left empty; what was typed stays as typed.
     description = (line.description or "").strip() or (part.description if part else "")
     if not description:
         raise FieldError(field, f"Line {n + 1}: say what is ordered.")
+    unit_cost = line.unit_cost
+    if unit_cost is None:
+        unit_cost = part.list_price if part else Decimal("0")
     prefix = f"Line {n + 1}: "
     QUANTITY.check(field, line.quantity, prefix)
-    named(MONEY, "Unit cost").check(field, line.unit_cost, prefix)
+    named(MONEY, "Unit cost").check(field, unit_cost, prefix)
     named(PERCENTAGE, "Discount").check(field, line.discount_pct, prefix)
     return {
         "part": part,
         "description": description,
         "quantity": line.quantity,
-        "unit_cost": line.unit_cost,
+        "unit_cost": unit_cost,
         "discount_pct": line.discount_pct,
     }
 

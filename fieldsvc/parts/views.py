@@ -149,7 +149,13 @@ def _pad_lines(lines) -> None:
     parts = db.session.scalars(select(Part).where(Part.active).order_by(Part.number)).all()
     for entry in lines:
         entry.form.part_id.choices = [SelectChoice("", "Not in the catalogue")] + [
-            SelectChoice(p.id, f"{p.number} — {p.description}") for p in parts
+            SelectChoice(
+                p.id,
+                f"{p.number} — {p.description}",
+                # What the page's script fills the line with when this part is chosen.
+                render_kw={"data-description": p.description, "data-list-price": p.list_price},
+            )
+            for p in parts
         ]
 
 
@@ -172,9 +178,7 @@ def _order_lines(form) -> list[services.OrderLineInput]:
             quantity=entry.form.quantity.data
             if entry.form.quantity.data is not None
             else Decimal("0"),
-            unit_cost=entry.form.unit_cost.data
-            if entry.form.unit_cost.data is not None
-            else Decimal("0"),
+            unit_cost=entry.form.unit_cost.data,
             discount_pct=entry.form.discount_pct.data or Decimal("0"),
         )
         for entry in form.lines

@@ -15,8 +15,8 @@ from pypdf import PdfReader
 
 from fieldsvc.errors import FieldError
 from fieldsvc.incidents.photos import FORMATS, PhotoRejected, process_photo
+from fieldsvc.sizes import megabytes
 
-MB = 1024 * 1024
 PDF_MAGIC = b"%PDF-"
 
 
@@ -46,7 +46,7 @@ def read_scan(data: bytes, filename: str, *, max_bytes: int, max_pixels: int) ->
         raise ScanRejected(f"{name} is an empty file: choose the scan again.")
     if len(data) > max_bytes:
         raise ScanRejected(
-            f"{name} is {len(data) / MB:.1f} MB; a scan can be at most {max_bytes / MB:g} MB."
+            f"{name} is {megabytes(len(data))}; a scan can be at most {megabytes(max_bytes)}."
         )
     if data.startswith(PDF_MAGIC):
         _check_pdf(data, name)

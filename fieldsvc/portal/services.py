@@ -518,7 +518,7 @@ def timeline(
             RevisionStatus.SENT,
             RevisionStatus.ACCEPTED,
         ):
-            steps.append(Step(visit, "Our technician comes back to do the work.", visit < now))
+            steps += _visit_steps(incident, visit, now)
     for event in events:
         status = (event.changes.get("status") or [None, None])[1]
         if event.object_type == "Incident" and status == IncidentStatus.RESOLVED.value:
@@ -526,6 +526,17 @@ def timeline(
     # By day only: a stable sort keeps the order above within a day (an order placed
     # "today" is a date, and must not come before the report made this afternoon).
     return sorted(steps, key=lambda step: _day(step.on))
+
+
+def _visit_steps(incident: Incident, visit: datetime, now: datetime) -> list[Step]:
+    """The return visit in the tense of what happened: planned while the incident is open,
+    done once its time has passed; once resolved (or cancelled) nothing is planned any
+    more, so a visit whose time had not come is not mentioned."""
+    if visit <= now:
+        return [Step(visit, "Our technician came back to do the work.")]
+    if incident.status in RESOLVED_STATUSES | {IncidentStatus.CANCELLED}:
+        return []
+    return [Step(visit, "Our technician comes back to do the work.", done=False)]
 
 
 def _part_steps(order: PartOrder, events) -> list[Step]:

@@ -114,7 +114,12 @@ def _page(token: str, link: StatusLink, answering: dict | None = None, report=No
         given = (answering or {}).get(revision.id, {})
         answer_forms[revision.id] = {
             name: given.get(name)
-            or form_class(formdata=None, revision_id=revision.id, pdf_sha256=revision.pdf_sha256)
+            or form_class(
+                formdata=None,
+                prefix=name,
+                revision_id=revision.id,
+                pdf_sha256=revision.pdf_sha256,
+            )
             for name, (_kind, form_class) in ANSWER_FORMS.items()
         }
     report = report or forms.ReportForm(formdata=None)
@@ -187,7 +192,8 @@ def answer(token: str, action: str):
     if action not in ANSWER_FORMS:
         abort(404, NOT_FOUND)
     kind, form_class = ANSWER_FORMS[action]
-    form = form_class()
+    # Prefixed by the action: asking for changes and declining both have a "comment".
+    form = form_class(prefix=action)
     if not form.validate_on_submit():
         abort(400, "The form expired; reload the page and try again.")
     try:

@@ -141,11 +141,24 @@ class ProposalLineForm(Form):
 class EditRevisionForm(FlaskForm):
     version = HiddenField()
     seen_seq = HiddenField()
+    # Hints say who reads the text: these three are ours, printed for the customer.
     what_happened = TextAreaField(
-        "What happened", validators=[Length(max=5000)], description="In the customer's words."
+        "What happened",
+        validators=[Length(max=5000)],
+        description="Printed for the customer, in our words: what went wrong, and sorry "
+        "where it was our doing.",
     )
-    already_done = TextAreaField("What we have already done", validators=[Length(max=5000)])
-    plan = TextAreaField("The plan", validators=[Length(max=5000)])
+    already_done = TextAreaField(
+        "What we have already done",
+        validators=[Length(max=5000)],
+        description="Printed for the customer: what is done already, such as the parts "
+        "ordered and the day they arrive.",
+    )
+    plan = TextAreaField(
+        "The plan",
+        validators=[Length(max=5000)],
+        description="Printed for the customer: what happens next, when, and who does it.",
+    )
     contact_id = SelectField("Send to", coerce=_optional_int, validate_choice=False)
     return_visit_at = DateTimeLocalField(
         "Return visit",

@@ -33,6 +33,7 @@ from fieldsvc.incidents.models import Incident
 from fieldsvc.parts.models import PartOrderStatus
 from fieldsvc.proposals import services
 from fieldsvc.proposals.models import ProposalRevision, RevisionStatus
+from fieldsvc.sizes import MB
 from fieldsvc.storage import Storage, get_storage
 from fieldsvc.template_filters import long_date
 
@@ -45,7 +46,7 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 # so nothing under it can reach the network even if the fetcher were bypassed.
 BASE_URL = "https://fieldsvc.invalid/"
 LOGO_URL = BASE_URL + "logo"
-MAX_DATA_URL_CHARS = 1024 * 1024
+MAX_DATA_URL_CHARS = MB
 
 
 def list_associated_files_once(document, pdf) -> None:

@@ -45,6 +45,7 @@ from fieldsvc.proposals.models import (
 )
 from fieldsvc.ranges import hidden_number
 from fieldsvc.records import Column, RecordType
+from fieldsvc.sizes import megabytes
 from fieldsvc.storage import get_storage
 
 bp = Blueprint("proposals", __name__)
@@ -151,9 +152,9 @@ def _editor(proposal: Proposal, revision: ProposalRevision, form, conflict=None,
             tzinfo=None, second=0, microsecond=0
         )
     if answer_form is not None:
-        limit = current_app.config["MAX_SCAN_BYTES"] / 1024 / 1024
+        limit = megabytes(current_app.config["MAX_SCAN_BYTES"])
         answer_form.scan.description = (
-            f"A PDF, or a photo of the signed page (JPEG, PNG or WebP), at most {limit:g} MB. "
+            f"A PDF, or a photo of the signed page (JPEG, PNG or WebP), at most {limit}. "
             "Only staff of this incident's team can download it."
         )
     _offer_choices(form, incident)

@@ -51,7 +51,7 @@ def test_a_cookie_copied_before_sign_out_opens_and_writes_nothing_after_it(
     page = thief.get(f"/incidents/{incident.id}")
     assert page.status_code == 302 and page.location.startswith("/login")
     started = (utcnow() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
-    work = {"started_at": started, "minutes": "30", "note": "Written with a stolen cookie"}
+    work = {"work-started_at": started, "work-minutes": "30", "work-note": "With a stolen cookie"}
     response = thief.post(f"/incidents/{incident.id}/work", data=work)
     assert response.status_code == 302 and response.location.startswith("/login")
     assert _work_logged() == 0

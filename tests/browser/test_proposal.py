@@ -24,6 +24,12 @@ def test_draft_through_the_gate_then_approval(page, browser, live_server, screen
     gate = page.locator("#gate")
     expect(gate.get_by_text("Schedule the return visit (date and time).")).to_be_visible()
     expect(gate.get_by_text("Write what happened, what is done and the plan")).to_be_visible()
+    # Where the button will be, the author reads what it still waits for.
+    hint = page.locator(".submit-hint")
+    expect(hint.first).to_contain_text("Submit for approval appears here once the checklist is met")
+    expect(
+        hint.get_by_role("link", name="Schedule the return visit (date and time).")
+    ).to_be_visible()
     screenshot("proposal-editor-gate-tablet")
 
     tomorrow = date.today() + timedelta(days=1)
@@ -50,6 +56,12 @@ def test_draft_through_the_gate_then_approval(page, browser, live_server, screen
     totals = page.locator(".money-table tfoot")
     expect(totals.get_by_text("USD 1,530.00")).to_be_visible()
     expect(totals.get_by_text("USD 350.00").first).to_be_visible()
+    # What we absorb, the figure the supervisor approves against, is on the tablet's screen.
+    absorbed = totals.locator("td[data-label='We absorb']")
+    expect(absorbed).to_have_text("USD 1,180.00")
+    box = absorbed.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= TABLET["width"]
+    expect(page.locator(".submit-hint")).to_have_count(0)
     screenshot("proposal-editor-ready-tablet")
     page.get_by_role("button", name="Submit for approval").click()
     expect(page.get_by_text("Submitted for approval.")).to_be_visible()
@@ -68,9 +80,10 @@ def test_draft_through_the_gate_then_approval(page, browser, live_server, screen
         supervisor.screenshot(path=_artifact("proposal-approval-tablet"), full_page=True)
         supervisor.get_by_label("Your password").fill("wrong password")
         supervisor.get_by_role("button", name="Approve").click()
-        expect(
-            supervisor.get_by_text("That is not your password; nothing was approved.")
-        ).to_be_visible()
+        # The answer comes back beside the field, on screen, ready for the right password.
+        refused = supervisor.get_by_text("That is not your password; nothing was approved.")
+        expect(refused).to_be_in_viewport()
+        expect(supervisor.get_by_label("Your password")).to_be_focused()
         supervisor.get_by_label("Your password").fill("demo")
         supervisor.get_by_role("button", name="Approve").click()
         expect(supervisor.get_by_text(re.compile("Approved by Sara Supervisor"))).to_be_visible()

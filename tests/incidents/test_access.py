@@ -121,7 +121,11 @@ def _posts(incident) -> dict[str, tuple[str, dict]]:
     return {
         "work": (
             f"{base}/work",
-            {"started_at": _local(utcnow() - timedelta(hours=1)), "minutes": "30", "note": "x"},
+            {
+                "work-started_at": _local(utcnow() - timedelta(hours=1)),
+                "work-minutes": "30",
+                "work-note": "x",
+            },
         ),
         "communication": (
             f"{base}/communications",
@@ -139,7 +143,7 @@ def _posts(incident) -> dict[str, tuple[str, dict]]:
             f"{base}/follow-ups/{follow_up.id}/close",
             {f"close-{follow_up.id}-outcome": "done", f"close-{follow_up.id}-note": "Called"},
         ),
-        "status": (f"{base}/status", {"status": "cancelled", "note": "Duplicate"}),
+        "status": (f"{base}/status", {"status-status": "cancelled", "status-note": "Duplicate"}),
         "photos": (f"{base}/photos", {"photos": [(io.BytesIO(_jpeg()), "a.jpg")]}),
     }
 

@@ -101,11 +101,13 @@ def _filled(fields: dict) -> dict:
 
 
 def _work(**overrides) -> dict:
-    return {
+    """The work log form's fields, as the incident page names them."""
+    values = {
         "started_at": _local(utcnow() - timedelta(hours=3)),
         "minutes": "90",
         "note": "Replaced the diaphragm on PT-107",
     } | overrides
+    return {f"work-{name}": value for name, value in values.items()}
 
 
 # --- the work log ---------------------------------------------------------------------------

@@ -110,9 +110,9 @@ def accepted(app, sent) -> BrokenTransmitters:
     response = app.test_client().post(
         f"/status/{token}/answer/accept",
         data={
-            "revision_id": seed.revision.id,
-            "pdf_sha256": seed.revision.pdf_sha256,
-            "full_name": "Dana Whitfield",
+            "accept-revision_id": seed.revision.id,
+            "accept-pdf_sha256": seed.revision.pdf_sha256,
+            "accept-full_name": "Dana Whitfield",
         },
         environ_base={"REMOTE_ADDR": "203.0.113.7"},
     )

@@ -6,8 +6,8 @@ import pytest
 from PIL import ExifTags, Image, ImageCms, ImageFile, PngImagePlugin
 
 from fieldsvc.incidents.photos import PhotoRejected, process_photo
+from fieldsvc.sizes import MB
 
-MB = 1024 * 1024
 NOT_A_PHOTO = "{} is not a photo: only JPEG, PNG or WebP images can be attached."
 
 
@@ -212,7 +212,7 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_decoded():
     # Not an image at all: only the size can have been looked at.
     with pytest.raises(PhotoRejected) as rejected:
         process(b"\0" * (20 * MB), "big.jpg", max_bytes=15 * MB)
-    assert rejected.value.message == "big.jpg is 20.0 MB; photos can be at most 15 MB."
+    assert rejected.value.message == "big.jpg is 20 MB; photos can be at most 15 MB."
 
 
 def test_pixels_are_counted_before_any_are_decoded(monkeypatch):
@@ -237,3 +237,9 @@ def test_a_decompression_bomb_is_refused():
     assert rejected.value.message == (
         "huge.png has too many pixels; photos can be at most 50 megapixels."
     )
+
+
+def test_a_photo_just_over_the_limit_reads_as_over_it_in_megabytes_of_a_million_bytes():
+    with pytest.raises(PhotoRejected) as rejected:
+        process(b"\0" * 15_040_000, "big.jpg", max_bytes=15_000_000)
+    assert rejected.value.message == "big.jpg is 15.1 MB; photos can be at most 15 MB."

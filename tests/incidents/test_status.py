@@ -66,7 +66,7 @@ def incident(make_incident, technician):
 @pytest.mark.parametrize("note", ["", "   "], ids=["empty", "blank"])
 def test_resolving_without_a_resolution_note_is_refused(client, incident, note):
     response = client.post(
-        f"/incidents/{incident.id}/status", data={"status": "resolved", "note": note}
+        f"/incidents/{incident.id}/status", data={"status-status": "resolved", "status-note": note}
     )
 
     assert response.status_code == 400
@@ -80,7 +80,7 @@ def test_resolving_with_a_note_shows_the_note_and_records_it_as_the_reason(
     client, incident, technician
 ):
     response = client.post(
-        f"/incidents/{incident.id}/status", data={"status": "resolved", "note": NOTE}
+        f"/incidents/{incident.id}/status", data={"status-status": "resolved", "status-note": NOTE}
     )
 
     assert response.status_code == 302
@@ -98,7 +98,7 @@ def test_resolving_with_a_note_shows_the_note_and_records_it_as_the_reason(
 
 
 def test_a_change_the_table_does_not_allow_is_refused_with_409(client, incident):
-    response = client.post(f"/incidents/{incident.id}/status", data={"status": "closed"})
+    response = client.post(f"/incidents/{incident.id}/status", data={"status-status": "closed"})
 
     assert response.status_code == 409
     assert f"{incident.reference} is open; it cannot become closed." in _text(response)
@@ -107,7 +107,7 @@ def test_a_change_the_table_does_not_allow_is_refused_with_409(client, incident)
 
 
 def test_an_unknown_status_is_refused(client, incident):
-    response = client.post(f"/incidents/{incident.id}/status", data={"status": "bogus"})
+    response = client.post(f"/incidents/{incident.id}/status", data={"status-status": "bogus"})
 
     assert response.status_code == 400
     assert "Not a valid choice." in _text(response)
@@ -118,7 +118,7 @@ def test_an_unknown_status_is_refused(client, incident):
 def _status_options(client, incident) -> list[tuple[str, str, bool]]:
     """The status select's options as (value, text, selected)."""
     page = client.get(f"/incidents/{incident.id}").get_data(as_text=True)
-    select_html = re.search(r'<select[^>]*name="status"[^>]*>(.*?)</select>', page, re.S)[1]
+    select_html = re.search(r'<select[^>]*name="status-status"[^>]*>(.*?)</select>', page, re.S)[1]
     return [
         (value, html.unescape(text), " selected" in attributes)
         for attributes, value, text in re.findall(
@@ -154,8 +154,10 @@ def test_an_offer_out_or_accepted_leaves_staff_only_their_own_steps(
 
 
 def test_pressing_change_status_without_choosing_changes_nothing(client, incident):
-    response = client.post(f"/incidents/{incident.id}/status", data={"note": "x"})
-    blank = client.post(f"/incidents/{incident.id}/status", data={"status": "", "note": "x"})
+    response = client.post(f"/incidents/{incident.id}/status", data={"status-note": "x"})
+    blank = client.post(
+        f"/incidents/{incident.id}/status", data={"status-status": "", "status-note": "x"}
+    )
 
     for refused in (response, blank):
         assert refused.status_code == 400
@@ -181,7 +183,8 @@ def test_a_crafted_post_for_the_customers_decision_is_refused(
     events_before = len(_status_updates(incident))
 
     response = client.post(
-        f"/incidents/{incident.id}/status", data={"status": after.value, "note": "Dana said yes"}
+        f"/incidents/{incident.id}/status",
+        data={"status-status": after.value, "status-note": "Dana said yes"},
     )
 
     assert response.status_code == 409
@@ -212,7 +215,7 @@ def test_a_closed_incident_refuses_a_posted_status_change(client, incident, tech
     services.change_status(incident, S.CLOSED, actor=technician)
     db.session.commit()
 
-    response = client.post(f"/incidents/{incident.id}/status", data={"status": "open"})
+    response = client.post(f"/incidents/{incident.id}/status", data={"status-status": "open"})
 
     assert response.status_code == 409
     assert "is closed; it cannot become open." in _text(response)

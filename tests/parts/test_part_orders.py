@@ -126,6 +126,34 @@ def test_three_catalogue_transmitters_less_10_percent_and_a_free_text_line_are_o
     assert str(saved) == "PO-7781"
 
 
+def test_a_catalogue_part_fills_the_description_and_unit_cost_left_empty(seed, make_part):
+    incident, supplier, part = seed
+    gauge = make_part(
+        number="PG-10", description="PG-10 pressure gauge", list_price=Decimal("80.00")
+    )
+
+    order_parts(
+        incident,
+        _details(supplier),
+        [
+            _transmitters(part, unit_cost=None),
+            _transmitters(gauge, description="PG-10, calibrated", unit_cost=Decimal("72.00")),
+            OrderLineInput("Mounting bracket kit", Decimal("2"), None),
+        ],
+        actor=incident.created_by,
+    )
+    db.session.commit()
+
+    transmitters, gauges, brackets = db.session.scalars(select(PartOrder)).one().lines
+    assert (transmitters.description, transmitters.unit_cost) == (
+        "PTX-400 pressure transmitter",
+        Decimal("350.00"),
+    )
+    # What the technician typed stays as typed: the supplier's price is not the list price.
+    assert (gauges.description, gauges.unit_cost) == ("PG-10, calibrated", Decimal("72.00"))
+    assert (brackets.description, brackets.unit_cost) == ("Mounting bracket kit", Decimal("0"))
+
+
 def test_an_order_without_a_po_number_is_named_as_not_yet_ordered(seed):
     order = _order(seed, po_number="  ")
     assert order.po_number is None

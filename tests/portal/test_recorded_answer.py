@@ -63,7 +63,11 @@ def test_the_customer_cannot_answer_again_on_the_page_once_it_was_recorded(
 
     again = customer.post(
         f"/status/{token}/answer/decline",
-        data={"revision_id": revision.id, "pdf_sha256": revision.pdf_sha256, "reason": "price"},
+        data={
+            "decline-revision_id": revision.id,
+            "decline-pdf_sha256": revision.pdf_sha256,
+            "decline-reason": "price",
+        },
     )
 
     assert again.status_code == 303
@@ -109,9 +113,9 @@ def test_a_recorded_answer_costs_the_page_no_more_queries_than_one_given_on_it(
     customer.post(
         f"/status/{online_token}/answer/accept",
         data={
-            "revision_id": revision.id,
-            "pdf_sha256": revision.pdf_sha256,
-            "full_name": "Dana Whitfield",
+            "accept-revision_id": revision.id,
+            "accept-pdf_sha256": revision.pdf_sha256,
+            "accept-full_name": "Dana Whitfield",
         },
     )
     _record(client, seed)

@@ -13,6 +13,7 @@ from fieldsvc.incidents.services import change_status
 from fieldsvc.parts.services import OrderDetails, update_part_order
 from fieldsvc.portal.links import token_hash
 from fieldsvc.portal.models import CustomerResponse, ResponseKind, StatusLink, SurveyResponse
+from fieldsvc.portal.services import timeline
 from fieldsvc.proposals.models import RevisionStatus
 from fieldsvc.proposals.services import save_revision
 from tests.factories import PASSWORD
@@ -26,7 +27,9 @@ from tests.proposals.broken_transmitters import (
 def _answer(customer, token, seed, action, **fields):
     revision = seed.revision
     data = {"revision_id": revision.id, "pdf_sha256": revision.pdf_sha256} | fields
-    return customer.post(f"/status/{token}/answer/{action}", data=data)
+    # Each answer's form is prefixed by its action, as the page names its fields.
+    prefixed = {f"{action}-{name}": value for name, value in data.items()}
+    return customer.post(f"/status/{token}/answer/{action}", data=prefixed)
 
 
 # --- the link -----------------------------------------------------------------------------
@@ -215,7 +218,11 @@ def test_a_new_revision_sent_shows_the_customer_what_changed(seed, token, custom
     # The old PDF is no longer offered for an answer.
     stale = customer.post(
         f"/status/{new_token}/answer/accept",
-        data={"revision_id": revision.id, "pdf_sha256": revision.pdf_sha256, "full_name": "D"},
+        data={
+            "accept-revision_id": revision.id,
+            "accept-pdf_sha256": revision.pdf_sha256,
+            "accept-full_name": "D",
+        },
     )
     assert stale.status_code == 302
     assert "A newer version of this proposal was sent" in customer.get(
@@ -242,7 +249,11 @@ def test_answers_need_the_forms_csrf_token(seed, token, customer):
     revision = seed.revision
     response = customer.post(
         f"/status/{token}/answer/accept",
-        data={"revision_id": revision.id, "pdf_sha256": revision.pdf_sha256, "full_name": "X"},
+        data={
+            "accept-revision_id": revision.id,
+            "accept-pdf_sha256": revision.pdf_sha256,
+            "accept-full_name": "X",
+        },
         csrf=False,
     )
 
@@ -279,6 +290,35 @@ def test_the_timeline_follows_the_suppliers_delivery_date_as_it_changes(seed, to
     assert "We ordered the parts (3 items)." in page
     assert "We sent you our proposal to put it right." in page
     assert page.index("We recorded the problem") < page.index("We ordered the parts")
+
+
+def test_the_return_visit_is_planned_then_done_and_no_longer_planned_once_resolved(
+    seed, token, customer
+):
+    _answer(customer, token, seed, "accept", full_name="Dana Whitfield")
+    visit = seed.revision.return_visit_at
+    before, after = timeline(seed.incident), timeline(seed.incident, now=visit + timedelta(hours=2))
+
+    assert ("Our technician comes back to do the work.", False) in [
+        (step.text, step.done) for step in before
+    ]
+    assert ("Our technician came back to do the work.", True) in [
+        (step.text, step.done) for step in after
+    ]
+    assert "Planned: Our technician comes back" in customer.get(f"/status/{token}").get_data(
+        as_text=True
+    )
+
+    # Resolved today, before the visit's time: the work is done, nothing is planned.
+    change_status(
+        seed.incident, IncidentStatus.RESOLVED, actor=seed.supervisor, note="Fixed on site."
+    )
+    db.session.commit()
+    page = customer.get(f"/status/{token}").get_data(as_text=True)
+
+    assert "Planned:" not in page
+    assert "comes back" not in page
+    assert "Resolved." in page
 
 
 # --- reporting and the survey ----------------------------------------------------------------

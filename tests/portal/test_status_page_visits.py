@@ -95,9 +95,9 @@ def test_a_customer_who_reloads_the_page_can_answer_within_the_forms_hour(seed, 
                 "csrf_token": re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[
                     1
                 ],
-                "revision_id": seed.revision.id,
-                "pdf_sha256": seed.revision.pdf_sha256,
-                "full_name": "Dana Whitfield",
+                "accept-revision_id": seed.revision.id,
+                "accept-pdf_sha256": seed.revision.pdf_sha256,
+                "accept-full_name": "Dana Whitfield",
             },
         )
 

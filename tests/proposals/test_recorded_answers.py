@@ -431,13 +431,13 @@ def test_a_scan_is_judged_by_its_content_and_a_bad_one_records_nothing(
 
 
 def test_a_scan_above_the_size_limit_is_refused(app, client, seed, supervisor):
-    app.config["MAX_SCAN_BYTES"] = 1024 * 1024
-    large = _pdf() + b"%" + b"x" * (1024 * 1024)  # a comment line: still a readable PDF
+    app.config["MAX_SCAN_BYTES"] = 1_000_000  # FIELDSVC_MAX_SCAN_MB=1: a megabyte is 10⁶ bytes
+    large = _pdf() + b"%" + b"x" * 1_000_000  # a comment line: still a readable PDF
 
     response = _record(client, seed, scan=(io.BytesIO(large), "signed.pdf"))
 
     assert response.status_code == 400
-    assert "signed.pdf is 1.0 MB; a scan can be at most 1 MB." in _text(response)
+    assert "signed.pdf is 1.1 MB; a scan can be at most 1 MB." in _text(response)
     assert _answers() == 0
 
 

@@ -396,7 +396,12 @@ def test_parts_ordered_offer_drafted_checked_submitted_and_approved(app, client,
         "Choose the customer contact who receives it.",
         "Write what happened, what is done and the plan for the customer.",
     ]
-    assert "Submit for approval" not in page_text(page)
+    # No button yet, and the author is told where it will be and what it waits for.
+    assert f'action="/proposals/{proposal.id}/submit"' not in page.get_data(as_text=True)
+    assert (
+        "Submit for approval appears here once the checklist is met. Still missing: "
+        "Schedule the return visit (date and time). Choose the technician for the return visit."
+    ) in page_text(page)
 
     # The broken-transmitters offer, still without the return visit: one condition left.
     no_visit = editor_form(story, ordered.id, page, return_visit_at="")
@@ -412,6 +417,8 @@ def test_parts_ordered_offer_drafted_checked_submitted_and_approved(app, client,
     assert gate_checklist(page) == []
     assert "Ready for approval" in shown
     assert "Before it can go to a supervisor" not in shown
+    assert "Still missing" not in shown
+    assert f'action="/proposals/{proposal.id}/submit"' in page.get_data(as_text=True)
     totals = row_text(page, "Total before tax")
     assert totals.startswith("Total before tax USD 1,530.00")  # the list value
     assert totals.endswith("USD 350.00 USD 1,180.00")  # the customer pays, we absorb
@@ -554,7 +561,8 @@ def test_as_i_said_is_flagged_next_to_its_text_until_acknowledged(client, story,
     assert IMPATIENT in next_to_text and IMPATIENT_SUGGESTION in next_to_text
     assert f"{IMPATIENT} (“As I said”) Suggestion: {IMPATIENT_SUGGESTION}" in shown
     assert gate_checklist(page) == [f"Tone: {IMPATIENT}"]
-    assert "Submit for approval" not in shown
+    assert f'action="/proposals/{proposal.id}/submit"' not in body
+    assert f"Still missing: Tone: {IMPATIENT}" in shown
 
     seen = services.last_seq()
     key = form_value(page, "key")
