@@ -1,8 +1,17 @@
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DecimalField, EmailField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms import (
+    DecimalField,
+    EmailField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    ValidationError,
+)
 from wtforms.validators import Email, InputRequired, Length, Optional
 
+from fieldsvc import clock
 from fieldsvc.auth.models import Role, Team
 from fieldsvc.extensions import db
 from fieldsvc.ranges import MONEY, named, record_id
@@ -16,6 +25,39 @@ optional_id = record_id
 def team_choices() -> list[SelectChoice]:
     teams = db.session.scalars(select(Team).where(Team.active).order_by(Team.name))
     return [SelectChoice("", "No team")] + [SelectChoice(team.id, team.name) for team in teams]
+
+
+def time_zone_choices() -> list[SelectChoice]:
+    """Every zone a site or a person can have, after "the company's" (stored as empty)."""
+    company = clock.company_zone()
+    return [SelectChoice("", f"The company's: {clock.zone_label(company)}")] + [
+        SelectChoice(name, name.replace("_", " ")) for name in clock.time_zone_names()
+    ]
+
+
+def _known_time_zone(form, field) -> None:
+    if problem := clock.time_zone_problem(field.data):
+        raise ValidationError(problem)
+
+
+class TimeZoneField(SelectField):
+    """A time zone from the tz database, or empty for the company's."""
+
+    def __init__(self, label: str, **kwargs) -> None:
+        kwargs.setdefault("validators", []).append(_known_time_zone)
+        super().__init__(label, validate_choice=False, **kwargs)
+
+    def process_data(self, value) -> None:
+        self.data = value or ""
+
+    def __call__(self, **kwargs):
+        if self.choices is None:
+            self.choices = time_zone_choices()
+        return super().__call__(**kwargs)
+
+    def pre_validate(self, form) -> None:
+        # The choices are long; they are only built when the field is drawn.
+        pass
 
 
 class EditTeamForm(FlaskForm):
@@ -53,6 +95,10 @@ class EditUserForm(FlaskForm):
         ],
         description="Largest remediation amount this person may approve (supervisors).",
     )
+    time_zone = TimeZoneField(
+        "Time zone",
+        description="Pages show this person times in it, and read times they type in it.",
+    )
     password = PasswordField(
         "New password",
         validators=[Optional()],
@@ -69,4 +115,11 @@ class CreateUserForm(EditUserForm):
         "Password",
         validators=[InputRequired("Enter a password.")],
         description="At least 10 characters.",
+    )
+
+
+class EditOwnSettingsForm(FlaskForm):
+    time_zone = TimeZoneField(
+        "Your time zone",
+        description="Pages show you times in it, and times you type are read in it.",
     )
