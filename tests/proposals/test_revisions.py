@@ -330,7 +330,7 @@ def test_differences_name_each_changed_text_field_and_line(seed, make_user):
 
     assert differences(old, new) == [
         Difference("The plan", PLAN, NEW_PLAN),
-        Difference("Return visit", f"{TOMORROW} 08:00", f"{TOMORROW} 10:00"),
+        Difference("Return visit", f"{TOMORROW} 08:00 UTC", f"{TOMORROW} 10:00 UTC"),
         Difference("Technician", "Tom Technician", "Priya Patel"),
         Difference(
             "Line 1",

@@ -499,7 +499,7 @@ def test_changing_an_approved_offer_saves_revision_2_and_keeps_revision_1(
     changed = page_text(new)
     assert "Changed since revision 1" in changed
     assert (
-        f"Return visit {story.tomorrow.isoformat()} 08:00 {story.tomorrow.isoformat()} 10:00"
+        f"Return visit {story.tomorrow.isoformat()} 08:00 UTC {story.tomorrow.isoformat()} 10:00 UTC"
         in changed
     )
     assert (
