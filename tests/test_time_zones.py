@@ -76,9 +76,7 @@ def test_a_zone_no_longer_known_falls_back_to_the_companys_instead_of_failing(ap
     app.config["TIMEZONE"] = "Europe/Berlin"
 
     assert clock.zone_named("Atlantis/Capital") == ZoneInfo("Europe/Berlin")
-    assert clock.site_zone(Site(name="x", address="y", time_zone=None)) == ZoneInfo(
-        "Europe/Berlin"
-    )
+    assert clock.site_zone(Site(name="x", address="y", time_zone=None)) == ZoneInfo("Europe/Berlin")
 
 
 # --- choosing zones -----------------------------------------------------------------------
@@ -158,7 +156,7 @@ def test_an_admin_gives_a_site_its_customers_zone_on_the_site_form(
     form = {"customer_id": str(customer.id), "name": "Cambridge plant", "address": "1 Main St"}
     new_page = client.get(f"/sites/new?customer_id={customer.id}").get_data(as_text=True)
     assert re.search(r"<select [^>]*id=\"time_zone\" name=\"time_zone\">", new_page)
-    assert "<option selected value=\"\">The company&#39;s: UTC</option>" in new_page
+    assert '<option selected value="">The company&#39;s: UTC</option>' in new_page
 
     refused = client.post("/sites/new", data=form | {"time_zone": "America/Gotham"})
     saved = client.post("/sites/new", data=form | {"time_zone": "America/New_York"})

@@ -58,9 +58,7 @@ def test_field_changes_in_the_timeline_show_times_in_the_readers_zone(client, in
     assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", re.sub(r"<[^>]+>", " ", history))
 
 
-def test_a_technician_types_work_times_in_their_own_zone_which_the_form_names(
-    client, incident
-):
+def test_a_technician_types_work_times_in_their_own_zone_which_the_form_names(client, incident):
     page = _text(client.get(f"/incidents/{incident.id}"))
     assert "Your time zone: Europe/Berlin (CET)." in page
 
