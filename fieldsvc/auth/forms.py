@@ -41,7 +41,8 @@ def _known_time_zone(form, field) -> None:
 
 
 class TimeZoneField(SelectField):
-    """A time zone from the tz database, or empty for the company's."""
+    """A time zone from the tz database, or empty for the company's. Its 600-odd choices
+    are only built when the field is drawn; a submitted name is checked by the validator."""
 
     def __init__(self, label: str, **kwargs) -> None:
         kwargs.setdefault("validators", []).append(_known_time_zone)
@@ -54,10 +55,6 @@ class TimeZoneField(SelectField):
         if self.choices is None:
             self.choices = time_zone_choices()
         return super().__call__(**kwargs)
-
-    def pre_validate(self, form) -> None:
-        # The choices are long; they are only built when the field is drawn.
-        pass
 
 
 class EditTeamForm(FlaskForm):

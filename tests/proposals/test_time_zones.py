@@ -143,3 +143,18 @@ def _editor_data(revision) -> dict[str, str]:
             f"lines-{n}-part_order_line_id": str(line.part_order_line_id or ""),
         }
     return data
+
+
+def test_a_sent_pdf_keeps_the_zone_it_was_written_in_when_the_sites_zone_changes(seed, client):
+    token = send(seed)
+    frozen = get_storage().get(seed.revision.pdf_key)
+    seed.incident.site.time_zone = "Asia/Tokyo"
+    db.session.commit()
+
+    download = client.get(f"/status/{token}/proposals/{seed.revision.id}.pdf")
+
+    assert download.status_code == 200
+    assert download.data == frozen
+    assert NINE_IN_NEW_YORK.search(_pdf_text(download.data))
+    # The status page follows the site's new zone: 09:00 in New York is 23:00 in Tokyo.
+    assert "23:00 JST" in client.get(f"/status/{token}").get_data(as_text=True)
