@@ -24,6 +24,7 @@ from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask import current_app, g, has_app_context, has_request_context
+from flask_login import current_user
 from wtforms import DateTimeLocalField, ValidationError
 
 # What the audit trail stores for a time: an ISO timestamp with its UTC offset.
@@ -89,11 +90,8 @@ def reader_zone() -> ZoneInfo:
     else the signed-in user's, else the company's."""
     if has_app_context() and (zone := g.get("reader_zone")) is not None:
         return zone
-    if has_request_context():
-        from flask_login import current_user
-
-        if current_user and current_user.is_authenticated:
-            return user_zone(current_user)
+    if has_request_context() and current_user and current_user.is_authenticated:
+        return user_zone(current_user)
     return company_zone()
 
 
