@@ -158,3 +158,28 @@ def test_a_sent_pdf_keeps_the_zone_it_was_written_in_when_the_sites_zone_changes
     assert NINE_IN_NEW_YORK.search(_pdf_text(download.data))
     # The status page follows the site's new zone: 09:00 in New York is 23:00 in Tokyo.
     assert "23:00 JST" in client.get(f"/status/{token}").get_data(as_text=True)
+
+
+def test_staff_hear_of_the_customers_answer_in_their_own_zone_and_the_customer_reads_theirs(
+    app, seed
+):
+    token = send(seed)
+    seed.technician.time_zone = "Europe/Berlin"  # the proposal's author
+    db.session.commit()
+    customer = app.test_client()
+
+    customer.post(
+        f"/status/{token}/answer/accept",
+        data={
+            "revision_id": seed.revision.id,
+            "pdf_sha256": seed.revision.pdf_sha256,
+            "full_name": "Dana Whitfield",
+        },
+    )
+
+    to_author = db.session.scalars(
+        db.select(OutgoingEmail).where(OutgoingEmail.to_address == seed.technician.email)
+    ).one()
+    assert re.search(r"accepted revision 1 .*, \d{4}-\d\d-\d\d \d\d:\d\d CES?T\.", to_author.body)
+    page = customer.get(f"/status/{token}").get_data(as_text=True)
+    assert re.search(r"Accepted by Dana Whitfield on .*? at \d\d:\d\d E[SD]T\.", page)
