@@ -178,10 +178,11 @@ def _duration(delta: timedelta) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes > 60 else f"{minutes} minutes"
 
 
-def end_of_local_day(now: datetime) -> datetime:
-    """Midnight after `now`, in the company's time zone."""
-    local = to_local(now)
-    return datetime.combine(local.date() + timedelta(days=1), time(), tzinfo=company_zone())
+def end_of_local_day(now: datetime, zone: ZoneInfo | None = None) -> datetime:
+    """Midnight after `now`, in `zone` (the company's when None)."""
+    zone = zone or company_zone()
+    local = to_local(now, zone)
+    return datetime.combine(local.date() + timedelta(days=1), time(), tzinfo=zone)
 
 
 class LocalDateTimeField(DateTimeLocalField):

@@ -72,6 +72,15 @@ def test_a_typed_time_the_clocks_repeat_is_the_first_of_the_two(app):
     assert clock.format_datetime(first, NEW_YORK) == "2026-11-01 01:30 EDT"
 
 
+def test_a_day_ends_at_midnight_in_the_zone_asked_for(app):
+    now = datetime(2026, 11, 30, 22, 30, tzinfo=UTC)  # 23:30 in Berlin, 17:30 in New York
+
+    assert clock.end_of_local_day(now, ZoneInfo("Europe/Berlin")) == datetime(
+        2026, 11, 30, 23, tzinfo=UTC
+    )
+    assert clock.end_of_local_day(now, NEW_YORK) == datetime(2026, 12, 1, 5, tzinfo=UTC)
+
+
 def test_a_zone_no_longer_known_falls_back_to_the_companys_instead_of_failing(app):
     app.config["TIMEZONE"] = "Europe/Berlin"
 

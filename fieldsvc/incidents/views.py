@@ -353,7 +353,9 @@ def _enum(enum, value: str | None):
 @role_required(*EVERYONE)
 def my_day():
     now = utcnow()
-    day = services.my_day(current_user, now=now, day_ends=clock.end_of_local_day(now))
+    # "Today" ends at midnight where the person is.
+    day_ends = clock.end_of_local_day(now, clock.reader_zone())
+    day = services.my_day(current_user, now=now, day_ends=day_ends)
     return render_template("incidents/my_day.html", day=day, now=now)
 
 
