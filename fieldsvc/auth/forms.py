@@ -1,4 +1,7 @@
+from functools import cache
+
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from wtforms import (
     DecimalField,
@@ -10,6 +13,7 @@ from wtforms import (
     ValidationError,
 )
 from wtforms.validators import Email, InputRequired, Length, Optional
+from wtforms.widgets import html_params
 
 from fieldsvc import clock
 from fieldsvc.auth.models import Role, Team
@@ -27,12 +31,14 @@ def team_choices() -> list[SelectChoice]:
     return [SelectChoice("", "No team")] + [SelectChoice(team.id, team.name) for team in teams]
 
 
-def time_zone_choices() -> list[SelectChoice]:
-    """Every zone a site or a person can have, after "the company's" (stored as empty)."""
-    company = clock.company_zone()
-    return [SelectChoice("", f"The company's: {clock.zone_label(company)}")] + [
-        SelectChoice(name, name.replace("_", " ")) for name in clock.time_zone_names()
-    ]
+@cache
+def _zone_options() -> str:
+    """Every zone as <option>s, built once: drawing 600 options through WTForms for each
+    page would cost more than the rest of the page."""
+    return "".join(
+        f'<option value="{escape(name)}">{escape(name.replace("_", " "))}</option>'
+        for name in clock.time_zone_names()
+    )
 
 
 def _known_time_zone(form, field) -> None:
@@ -40,21 +46,33 @@ def _known_time_zone(form, field) -> None:
         raise ValidationError(problem)
 
 
-class TimeZoneField(SelectField):
-    """A time zone from the tz database, or empty for the company's. Its 600-odd choices
-    are only built when the field is drawn; a submitted name is checked by the validator."""
+class TimeZoneSelect:
+    """A <select> of "the company's" (empty) and every zone, the field's own selected."""
+
+    def __call__(self, field, **kwargs) -> Markup:
+        kwargs.setdefault("id", field.id)
+        chosen = field.data or ""
+        company = f"The company's: {clock.zone_label(clock.company_zone())}"
+        options = _zone_options()
+        if chosen and chosen in clock.time_zone_names():
+            mine = f'<option value="{escape(chosen)}">'
+            options = options.replace(mine, f'<option selected value="{escape(chosen)}">', 1)
+        elif chosen:  # a name the tz database no longer has: shown, and refused on save
+            options = f'<option selected value="{escape(chosen)}">{escape(chosen)}</option>' + (
+                options
+            )
+        first = f'<option{"" if chosen else " selected"} value="">{escape(company)}</option>'
+        return Markup(f"<select {html_params(name=field.name, **kwargs)}>{first}{options}</select>")
+
+
+class TimeZoneField(StringField):
+    """A time zone from the tz database, or empty for the company's, chosen from a list."""
+
+    widget = TimeZoneSelect()
 
     def __init__(self, label: str, **kwargs) -> None:
         kwargs.setdefault("validators", []).append(_known_time_zone)
-        super().__init__(label, validate_choice=False, **kwargs)
-
-    def process_data(self, value) -> None:
-        self.data = value or ""
-
-    def __call__(self, **kwargs):
-        if self.choices is None:
-            self.choices = time_zone_choices()
-        return super().__call__(**kwargs)
+        super().__init__(label, **kwargs)
 
 
 class EditTeamForm(FlaskForm):
