@@ -87,6 +87,7 @@ def load_demo_data(today: date | None = None) -> None:
             customer=customer,
             name="Building 4 — Sterile Fill",
             address="1200 Harbor Road, Building 4\nNewark, NJ 07114\nUSA",
+            time_zone="America/New_York",
         )
         db.session.add_all(
             [
@@ -267,7 +268,8 @@ def _remedy(incident: Incident, technician: User, supervisor: User, today: date)
         today=today,
     )
     tomorrow = today + timedelta(days=1)
-    visit = datetime.combine(tomorrow, time(8, 0), tzinfo=clock.company_zone())
+    # 08:00 at the customer's site, as their PDF, e-mail and status page say.
+    visit = datetime.combine(tomorrow, time(8, 0), tzinfo=clock.site_zone(incident.site))
     when = f"{tomorrow.day} {tomorrow:%B}"
     proposal = draft_proposal(
         incident,

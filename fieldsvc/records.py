@@ -17,6 +17,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
 
+from fieldsvc import clock
 from fieldsvc.audit.services import acting, history_for
 from fieldsvc.auth.access import EVERYONE, role_required
 from fieldsvc.auth.models import Role, User
@@ -276,8 +277,10 @@ def _display(value: Any, column: Column) -> str:
         return format_money(value, current_app.config["CURRENCY"])
     if isinstance(value, bool):
         return "Yes" if value else "No"
-    if isinstance(value, datetime | date):
-        return value.isoformat()[:10]
+    if isinstance(value, datetime):
+        return clock.format_datetime(value)
+    if isinstance(value, date):
+        return value.isoformat()
     if hasattr(value, "label"):
         return value.label
     return str(value)

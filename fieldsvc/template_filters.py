@@ -1,4 +1,5 @@
-"""How values look on a page: times in the company's time zone."""
+"""How values look on a page. Times are written by fieldsvc.clock, in the reader's zone
+unless a zone is given (`{{ visit | clock_time(zone) }}`)."""
 
 from datetime import date, datetime
 from decimal import Decimal
@@ -6,32 +7,26 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 
+from fieldsvc import clock
 from fieldsvc.auth.models import Role
-from fieldsvc.clock import to_local
 from fieldsvc.money import format_money
 from fieldsvc.sizes import megabytes
 
 
-def local_time(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    zone = ZoneInfo(current_app.config["TIMEZONE"])
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+def local_time(value: datetime | None, zone: ZoneInfo | None = None) -> str:
+    """'2026-12-01 09:00 EST'."""
+    return clock.format_datetime(value, zone)
 
 
-def long_date(value: date | datetime | None) -> str:
-    """'Tuesday 24 November 2026' (a time is taken in the company's time zone first):
+def long_date(value: date | datetime | None, zone: ZoneInfo | None = None) -> str:
+    """'Tuesday 1 December 2026' (a time is taken in the reader's zone first):
     unambiguous for customers in any country."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        value = to_local(value)
-    return f"{value:%A} {value.day} {value:%B %Y}"
+    return clock.format_date(value, zone)
 
 
-def clock_time(value: datetime | None) -> str:
-    """'14:30' in the company's time zone."""
-    return "" if value is None else to_local(value).strftime("%H:%M")
+def clock_time(value: datetime | None, zone: ZoneInfo | None = None) -> str:
+    """'09:00 EST'."""
+    return clock.format_time(value, zone)
 
 
 def money(value: Decimal | None) -> str:

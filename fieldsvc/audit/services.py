@@ -24,6 +24,7 @@ from fieldsvc.audit.anchors import Anchor
 from fieldsvc.audit.models import Audited, AuditEvent
 from fieldsvc.audit.sealing import SEAL_ACTION, chain_head, seal_rows
 from fieldsvc.audit.verification import PLAIN_UNVOUCHED, Problem, verify_trail
+from fieldsvc.clock import format_stored
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
 
@@ -197,6 +198,8 @@ def _readable(field: str, value: Any, names: dict) -> str:
         return ", ".join(str(item) for item in value) or "—"
     if isinstance(value, dict):
         return str(value)
+    if isinstance(value, str):
+        return format_stored(value)  # a time, in the reader's zone
     return names.get((field, value), str(value))
 
 

@@ -52,6 +52,8 @@ class User(Audited, UserMixin, db.Model):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # An IANA name like Europe/Berlin; None: the company's. Pages show times in it.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
     team: Mapped[Team | None] = relationship()
 
@@ -76,6 +78,10 @@ class User(Audited, UserMixin, db.Model):
         return NotImplemented
 
     __hash__ = object.__hash__
+
+    @property
+    def time_zone_label(self) -> str:
+        return self.time_zone.replace("_", " ") if self.time_zone else "The company's"
 
     def has_role(self, *roles: Role) -> bool:
         return self.role in roles

@@ -20,8 +20,9 @@ from sqlalchemy.orm import joinedload
 
 from fieldsvc.audit.services import acting, record
 from fieldsvc.auth.models import Role, User, UserSession
+from fieldsvc.clock import time_zone_problem
 from fieldsvc.database import utcnow
-from fieldsvc.errors import DomainError, FieldError
+from fieldsvc.errors import DomainError, FieldError, NotAllowed
 from fieldsvc.extensions import db, limiter
 from fieldsvc.ranges import MONEY, named
 
@@ -227,6 +228,7 @@ def create_user(
     password: str,
     approval_limit: Decimal = Decimal("0"),
     team_id: int | None = None,
+    time_zone: str | None = None,
     actor: User | None,
     check_password: bool = True,
 ) -> User:
@@ -236,12 +238,14 @@ def create_user(
     if check_password and (problem := password_problem(password, email)):
         raise FieldError("password", problem)
     named(MONEY, "The approval limit").check("approval_limit", approval_limit)
+    _check_time_zone(time_zone)
     user = User(
         name=name.strip(),
         email=email,
         role=Role(role),
         approval_limit=approval_limit,
         team_id=team_id,
+        time_zone=time_zone or None,
         password_hash=hash_password(password),
     )
     with acting(actor):
@@ -259,6 +263,8 @@ def update_user(user: User, values: dict[str, Any], *, actor: User) -> User:
     password = values.get("password") or ""
     if password and (problem := password_problem(password, email)):
         raise FieldError("password", problem)
+    if "time_zone" in values:
+        _check_time_zone(values["time_zone"])
     if password:
         # A new password ends the sign-ins made with the old one, but not the one in use
         # by the person who just set it.
@@ -271,10 +277,28 @@ def update_user(user: User, values: dict[str, Any], *, actor: User) -> User:
         user.approval_limit = values["approval_limit"]
         if "team_id" in values:
             user.team_id = values["team_id"]
+        if "time_zone" in values:
+            user.time_zone = values["time_zone"] or None
         if password:
             user.password_hash = hash_password(password)
         db.session.flush()
     return user
+
+
+def set_time_zone(user: User, time_zone: str | None, *, actor: User) -> None:
+    """A person's own time zone (None: the company's): the one their pages show times
+    in and their forms read typed times in."""
+    if actor.id != user.id and not actor.has_role(Role.ADMIN):
+        raise NotAllowed("Only an administrator can change another person's time zone.")
+    _check_time_zone(time_zone)
+    with acting(actor):
+        user.time_zone = time_zone or None
+        db.session.flush()
+
+
+def _check_time_zone(time_zone: str | None) -> None:
+    if problem := time_zone_problem(time_zone):
+        raise FieldError("time_zone", problem)
 
 
 def _check_email_unused(email: str) -> None:

@@ -14,10 +14,10 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from fieldsvc import records
+from fieldsvc import clock, records
 from fieldsvc.auth import forms, services
 from fieldsvc.auth.models import Role, Team, User
-from fieldsvc.errors import retry_after_seconds
+from fieldsvc.errors import FieldError, retry_after_seconds
 from fieldsvc.extensions import db, limiter, login_manager
 from fieldsvc.records import Column, RecordType
 
@@ -72,6 +72,25 @@ def logout():
     return redirect(url_for(".login"))
 
 
+@bp.route("/settings", methods=["GET", "POST"])
+@login_required
+def settings():
+    """What a signed-in person sets for themselves: the time zone of their pages."""
+    form = forms.EditOwnSettingsForm(obj=current_user)
+    if form.validate_on_submit():
+        try:
+            services.set_time_zone(current_user, form.time_zone.data or None, actor=current_user)
+        except FieldError as error:
+            db.session.rollback()
+            form[error.field].errors.append(error.message)
+        else:
+            db.session.commit()
+            zone = clock.zone_label(clock.user_zone(current_user))
+            flash(f"Saved. Times are now shown in {zone}.", "success")
+            return redirect(url_for(".settings"))
+    return render_template("auth/settings.html", form=form), 422 if form.errors else 200
+
+
 def too_many_attempts(error: Any):
     """The per-address limit on failed sign-ins: say plainly what happened and when to
     try again."""
@@ -104,6 +123,7 @@ def _save_user(user: User | None, values: dict[str, Any], *, actor: User) -> Use
             password=values["password"] or "",
             approval_limit=values["approval_limit"],
             team_id=values.get("team_id"),
+            time_zone=values.get("time_zone"),
             actor=actor,
         )
     return services.update_user(user, values, actor=actor)
@@ -125,6 +145,7 @@ records.register(
             Column("Role", "role"),
             Column("Team", "team.name", link="team"),
             Column("Approval limit", "approval_limit", money=True),
+            Column("Time zone", "time_zone_label"),
         ],
         search=[User.name, User.email],
         order_by=[User.name],

@@ -3,7 +3,7 @@ from sqlalchemy import select
 from wtforms import DateField, EmailField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Email, InputRequired, Length, Optional
 
-from fieldsvc.auth.forms import optional_id, team_choices
+from fieldsvc.auth.forms import TimeZoneField, optional_id, team_choices
 from fieldsvc.customers.models import Customer, Site
 from fieldsvc.extensions import db
 from fieldsvc.ranges import PLANNED, required_record_id, window
@@ -47,6 +47,10 @@ class EditSiteForm(FlaskForm):
     customer_id = SelectField("Customer", coerce=required_record_id, validators=[InputRequired()])
     name = StringField("Site name", validators=[InputRequired(), Length(max=200)])
     address = TextAreaField("Address", validators=[InputRequired(), Length(max=1000)])
+    time_zone = TimeZoneField(
+        "Time zone",
+        description="The customer reads every time in it: proposal PDF, e-mails, status page.",
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

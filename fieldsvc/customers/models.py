@@ -39,12 +39,18 @@ class Site(Audited, db.Model):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
     address: Mapped[str] = mapped_column(Text)
+    # An IANA name like America/New_York; None: the company's. Customers read times in it.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(default=True, index=True)
 
     customer: Mapped[Customer] = relationship(back_populates="sites")
     equipment: Mapped[list["Equipment"]] = relationship(
         back_populates="site", order_by="Equipment.tag"
     )
+
+    @property
+    def time_zone_label(self) -> str:
+        return self.time_zone.replace("_", " ") if self.time_zone else "The company's"
 
     def __str__(self) -> str:
         return f"{self.customer.name} — {self.name}"

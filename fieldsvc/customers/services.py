@@ -4,7 +4,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from fieldsvc.customers.models import Equipment
+from fieldsvc.clock import time_zone_problem
+from fieldsvc.customers.models import Equipment, Site
 from fieldsvc.errors import FieldError
 from fieldsvc.extensions import db
 
@@ -18,3 +19,9 @@ def check_equipment(equipment: Equipment | None, values: dict[str, Any]) -> None
         stmt = stmt.where(Equipment.id != equipment.id)
     if db.session.scalar(stmt) is not None:
         raise FieldError("tag", f"Tag {values['tag']} is already used at this site.")
+
+
+def check_site(site: Site | None, values: dict[str, Any]) -> None:
+    """A site's time zone is one from the tz database, or none (the company's)."""
+    if problem := time_zone_problem(values.get("time_zone")):
+        raise FieldError("time_zone", problem)

@@ -43,11 +43,13 @@ records.register(
             Column("Name", "name"),
             Column("Customer", "customer.name", link="customer"),
             Column("Address", "address"),
+            Column("Time zone", "time_zone_label"),
         ],
         search=[Site.name, Site.address],
         order_by=[Site.name],
         eager=[joinedload(Site.customer)],
         children=[Children("Equipment", "equipment", "equipment", "site_id")],
+        check=services.check_site,
     ),
 )
 records.register(

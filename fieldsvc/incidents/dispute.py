@@ -11,7 +11,6 @@ Rendered by WeasyPrint through the proposal PDF's `html_to_pdf` and `app_fetcher
 the same rule holds: only the app's own files reach the PDF.
 """
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +19,7 @@ from flask import current_app, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from fieldsvc import clock
 from fieldsvc.audit.services import HistoryEntry, acting, history_for, record
 from fieldsvc.auth.models import Role, User
 from fieldsvc.database import utcnow
@@ -41,7 +41,6 @@ from fieldsvc.proposals import pdf
 from fieldsvc.proposals.models import Proposal, ProposalRevision
 from fieldsvc.proposals.services import PricedLine, price
 from fieldsvc.proposals.totals import Totals
-from fieldsvc.template_filters import local_time
 
 ACTION = "dispute_pack"
 
@@ -83,8 +82,6 @@ EVENT_NAMES = {
     "change_equipment": "Changed the equipment",
     "acknowledge_tone_warning": "Acknowledged a tone warning",
 }
-# How the audit trail writes a time (UTC ISO 8601); printed in the company's zone.
-_UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$")
 
 
 @dataclass(frozen=True)
@@ -154,7 +151,7 @@ def render_dispute_pack(incident: Incident, *, include_internal: bool) -> bytes:
         pack=pack,
         incident=pack.incident,
         prepared_at=utcnow(),
-        zone=current_app.config["TIMEZONE"],
+        zone=clock.zone_label(clock.reader_zone()),
         paper_size=current_app.config["PAPER_SIZE"].lower(),
         logo_url=pdf.LOGO_URL if pdf.company_logo() else None,
         long_date=pdf.long_date,
@@ -318,10 +315,8 @@ def _subject(obj: Any) -> str:
 
 
 def _local(value: str) -> str:
-    """A time the audit trail wrote in UTC, in the company's time zone like the rest."""
-    if _UTC_TIME.match(value):
-        return local_time(datetime.fromisoformat(value))
-    return value
+    """A time the audit trail wrote in UTC, in the reader's time zone like the rest."""
+    return clock.format_stored(value)
 
 
 def _minutes_by_person(work_log: list[WorkLogEntry]) -> list[PersonTime]:

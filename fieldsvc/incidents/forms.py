@@ -4,7 +4,6 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import (
     BooleanField,
-    DateTimeLocalField,
     HiddenField,
     IntegerField,
     RadioField,
@@ -16,6 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, Optional
 
+from fieldsvc.clock import LocalDateTimeField
 from fieldsvc.incidents.models import (
     CauseCategory,
     Channel,
@@ -78,7 +78,7 @@ class ReportIncidentForm(FlaskForm):
         validators=[InputRequired("Describe what happened."), Length(max=5000)],
         description="Our record of the facts; a dispute pack shows it to the customer.",
     )
-    occurred_at = DateTimeLocalField(
+    occurred_at = LocalDateTimeField(
         "When it occurred",
         format=DATETIME_FORMAT,
         validators=[InputRequired("Enter the date and time it occurred."), HAPPENED_AT],
@@ -126,7 +126,7 @@ class PhoneIntakeForm(FlaskForm):
         "What is wrong", validators=[InputRequired("Say what is wrong."), Length(max=5000)]
     )
     severity = RadioField("Severity", choices=choices_of(Severity), default=Severity.MEDIUM.value)
-    callback_due_at = DateTimeLocalField(
+    callback_due_at = LocalDateTimeField(
         "Promised call-back",
         format=DATETIME_FORMAT,
         validators=[
@@ -165,7 +165,7 @@ class AddPhotosForm(FlaskForm):
 
 class LogWorkForm(FlaskForm):
     PREFIX = "work"
-    started_at = DateTimeLocalField(
+    started_at = LocalDateTimeField(
         "Started",
         format=DATETIME_FORMAT,
         validators=[
@@ -188,7 +188,7 @@ class LogWorkForm(FlaskForm):
 class RecordCommunicationForm(FlaskForm):
     channel = SelectField("Channel", choices=choices_of(Channel))
     direction = RadioField("Direction", choices=choices_of(Direction), default="inbound")
-    at = DateTimeLocalField(
+    at = LocalDateTimeField(
         "When",
         format=DATETIME_FORMAT,
         validators=[Optional(), window(HAPPENED, "When").validator()],
@@ -200,7 +200,7 @@ class RecordCommunicationForm(FlaskForm):
 
 class PromiseFollowUpForm(FlaskForm):
     owner_id = SelectField("Owner", coerce=required_record_id, validate_choice=False)
-    due_at = DateTimeLocalField(
+    due_at = LocalDateTimeField(
         "Due",
         format=DATETIME_FORMAT,
         validators=[InputRequired("When is it due?"), window(PLANNED, "Due").validator()],
@@ -218,7 +218,7 @@ class CloseFollowUpForm(FlaskForm):
         "What the customer was told",
         validators=[InputRequired("Say what the customer was told."), Length(max=5000)],
     )
-    next_due_at = DateTimeLocalField(
+    next_due_at = LocalDateTimeField(
         "Next update due",
         format=DATETIME_FORMAT,
         validators=[Optional(), window(PLANNED, "Next update due").validator()],

@@ -271,7 +271,7 @@ def take_phone_call(
     if incident.follow_ups:
         return incident  # a racing retry of this call: its call-back is already promised
     promise = _clean(callback_promise) or "Call back"
-    local = clock.to_local(callback_due_at).strftime("%H:%M")
+    local = clock.format_time(callback_due_at, clock.user_zone(actor))
     promise_follow_up(
         incident,
         actor=actor,

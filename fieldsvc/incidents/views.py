@@ -90,7 +90,9 @@ def new():
             return _recorded(incident, "new")
     elif not form.is_submitted():
         form.submission_key.data = uuid.uuid4().hex
-        form.occurred_at.data = clock.to_local(utcnow()).replace(tzinfo=None, second=0)
+        form.occurred_at.data = clock.to_local(utcnow(), clock.reader_zone()).replace(
+            tzinfo=None, second=0
+        )
     return _form_page("incidents/new.html", form)
 
 
@@ -124,7 +126,7 @@ def _report_from(form, photos=()) -> services.IncidentReport:
         severity=Severity(form.severity.data),
         expected=form.expected.data,
         actual=form.actual.data,
-        occurred_at=clock.from_local(form.occurred_at.data),
+        occurred_at=form.occurred_at.utc,
         reporter_contact_id=form.reporter_contact_id.data,
         reporter_name=form.reporter_name.data,
         reporter_phone=form.reporter_phone.data,
@@ -145,7 +147,9 @@ def _form_data(incident: Incident) -> dict:
         "severity": incident.severity.value,
         "expected": incident.expected,
         "actual": incident.actual,
-        "occurred_at": clock.to_local(incident.occurred_at).replace(tzinfo=None),
+        "occurred_at": clock.to_local(incident.occurred_at, clock.reader_zone()).replace(
+            tzinfo=None
+        ),
         "reporter_contact_id": incident.reporter_contact_id,
         "reporter_name": incident.reporter_name,
         "reporter_phone": incident.reporter_phone,
@@ -178,7 +182,7 @@ def phone_intake():
                     reporter_name=form.reporter_name.data,
                     reporter_phone=form.reporter_phone.data,
                 ),
-                callback_due_at=clock.from_local(form.callback_due_at.data),
+                callback_due_at=form.callback_due_at.utc,
                 callback_promise=form.callback_promise.data,
                 actor=current_user,
                 submission_key=form.submission_key.data,
@@ -349,7 +353,9 @@ def _enum(enum, value: str | None):
 @role_required(*EVERYONE)
 def my_day():
     now = utcnow()
-    day = services.my_day(current_user, now=now, day_ends=clock.end_of_local_day(now))
+    # "Today" ends at midnight where the person is.
+    day_ends = clock.end_of_local_day(now, clock.reader_zone())
+    day = services.my_day(current_user, now=now, day_ends=day_ends)
     return render_template("incidents/my_day.html", day=day, now=now)
 
 
@@ -400,7 +406,9 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
         if f.closed_at is None
     }
     close_forms.update(given_close_forms)
-    local_now = clock.to_local(now).replace(tzinfo=None, second=0, microsecond=0)
+    local_now = clock.to_local(now, clock.reader_zone()).replace(
+        tzinfo=None, second=0, microsecond=0
+    )
     if page_forms["work_form"].started_at.data is None:
         page_forms["work_form"].started_at.data = local_now
     # Every user, once, held for the whole page: it names people in many places (owners,
@@ -519,7 +527,7 @@ def log_work(incident_id: int):
         services.log_work(
             incident,
             actor=current_user,
-            started_at=clock.from_local(form.started_at.data),
+            started_at=form.started_at.utc,
             minutes=form.minutes.data,
             note=form.note.data,
         )
@@ -541,7 +549,7 @@ def record_communication(incident_id: int):
             channel=Channel(form.channel.data),
             direction=Direction(form.direction.data),
             summary=form.summary.data,
-            at=clock.from_local(form.at.data) if form.at.data else None,
+            at=form.at.utc if form.at.data else None,
         )
         return "Communication recorded."
 
@@ -559,7 +567,7 @@ def promise_follow_up(incident_id: int):
             incident,
             actor=current_user,
             owner_id=form.owner_id.data,
-            due_at=clock.from_local(form.due_at.data),
+            due_at=form.due_at.utc,
             promise=form.promise.data,
         )
         return f"Follow-up for {follow_up.owner.name} recorded."
@@ -582,7 +590,7 @@ def close_follow_up(incident_id: int, follow_up_id: int):
             actor=current_user,
             outcome=FollowUpOutcome(form.outcome.data),
             note=form.note.data,
-            next_due_at=clock.from_local(form.next_due_at.data) if form.next_due_at.data else None,
+            next_due_at=form.next_due_at.utc if form.next_due_at.data else None,
             next_promise=form.next_promise.data,
         )
         return "Follow-up updated."

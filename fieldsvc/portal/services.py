@@ -22,9 +22,9 @@ from flask import render_template
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from fieldsvc import clock
 from fieldsvc.audit.services import acting, events_about
 from fieldsvc.auth.models import Role, User
-from fieldsvc.clock import to_local
 from fieldsvc.database import utcnow
 from fieldsvc.errors import DomainError, FieldError, InvalidTransition, NotAllowed, StaleVersion
 from fieldsvc.extensions import db
@@ -369,9 +369,9 @@ def _tell_staff(revision: ProposalRevision, response: CustomerResponse) -> list[
         mail.queue_email(
             user.email,
             f"{incident.reference}: the customer {response.kind.label.lower()} the proposal",
-            render_template(
+            _staff_email(
+                user,
                 "mail/customer_answered.txt",
-                user=user,
                 revision=revision,
                 incident=incident,
                 response=response,
@@ -381,6 +381,13 @@ def _tell_staff(revision: ProposalRevision, response: CustomerResponse) -> list[
         )
         for user in people.values()
     ]
+
+
+def _staff_email(user: User, template: str, **context) -> str:
+    """An e-mail's text for a member of staff, its times in their own zone (the page
+    that sends it is the customer's, in the site's zone)."""
+    with clock.reading_in(clock.user_zone(user)):
+        return render_template(template, user=user, **context)
 
 
 def _promise(incident: Incident, owner_id: int, promise: str) -> FollowUp:
@@ -448,7 +455,7 @@ def report_incident(link: StatusLink, report: PortalReport) -> tuple[Incident, l
     email = mail.queue_email(
         owner.email,
         f"{incident.reference}: new incident reported by {customer.name} on the status page",
-        render_template("mail/portal_report.txt", user=owner, incident=incident, link=link),
+        _staff_email(owner, "mail/portal_report.txt", incident=incident, link=link),
         incident=incident,
     )
     return incident, [email]
@@ -583,4 +590,6 @@ def _answer_text(response: CustomerResponse) -> str:
 
 
 def _day(value: date | datetime) -> date:
-    return to_local(value).date() if isinstance(value, datetime) else value
+    return (
+        clock.to_local(value, clock.reader_zone()).date() if isinstance(value, datetime) else value
+    )

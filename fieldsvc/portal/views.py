@@ -24,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
+from fieldsvc import clock
 from fieldsvc.customers.models import Customer
 from fieldsvc.errors import FieldError, StaleVersion, retry_after_seconds
 from fieldsvc.extensions import db, limiter
@@ -107,6 +108,12 @@ def opened(token: str):
 
 def _page(token: str, link: StatusLink, answering: dict | None = None, report=None, survey=None):
     incident = _incident_for_page(link.incident_id)
+    # The customer reads every time in their site's zone, whoever opens the link.
+    with clock.reading_in(clock.site_zone(incident.site)):
+        return _render_page(token, incident, link, answering, report, survey)
+
+
+def _render_page(token, incident: Incident, link: StatusLink, answering, report, survey):
     offers = services.offers(incident)
     answer_forms = {}
     for offer in offers:

@@ -6,7 +6,6 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     DateField,
-    DateTimeLocalField,
     DecimalField,
     FieldList,
     Form,
@@ -24,6 +23,7 @@ from wtforms.validators import AnyOf, InputRequired, Length, Optional, Validatio
 
 from fieldsvc import clock
 from fieldsvc.auth.models import Role
+from fieldsvc.clock import LocalDateTimeField
 from fieldsvc.database import utcnow
 from fieldsvc.parts.models import PartOrderStatus
 from fieldsvc.portal.models import RECORDED_CHANNELS, ResponseKind
@@ -160,7 +160,7 @@ class EditRevisionForm(FlaskForm):
         description="Printed for the customer: what happens next, when, and who does it.",
     )
     contact_id = SelectField("Send to", coerce=_optional_int, validate_choice=False)
-    return_visit_at = DateTimeLocalField(
+    return_visit_at = LocalDateTimeField(
         "Return visit",
         format="%Y-%m-%dT%H:%M",
         validators=[Optional(), window(PLANNED, "The return visit").validator()],
@@ -227,7 +227,7 @@ class RecordAnswerForm(FlaskForm):
             ),
         ],
     )
-    answered_at = DateTimeLocalField(
+    answered_at = LocalDateTimeField(
         "When they answered",
         format="%Y-%m-%dT%H:%M",
         validators=[InputRequired("When did the customer answer?")],
@@ -254,7 +254,7 @@ class RecordAnswerForm(FlaskForm):
     )
 
     def validate_answered_at(self, field) -> None:
-        now = clock.to_local(utcnow()).replace(tzinfo=None)
+        now = clock.to_local(utcnow(), clock.reader_zone()).replace(tzinfo=None)
         if field.data > now + timedelta(days=1):
             raise ValidationError("The customer's answer cannot be in the future.")
         if field.data < now - ANSWER_AT_MOST_AGO:

@@ -26,7 +26,7 @@ from PIL import ImageFile
 from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from fieldsvc.clock import to_local
+from fieldsvc.clock import reading_in, site_zone, to_local
 from fieldsvc.config import ConfigurationError
 from fieldsvc.incidents.models import Attachment as Photo
 from fieldsvc.incidents.models import Incident
@@ -200,6 +200,17 @@ def render_proposal_html(
     incident = proposal.incident
     priced, totals = services.price(revision)
     orders = [order for order in incident.part_orders if order.status in PLACED_ORDER_STATUSES]
+    # Every time in the customer's zone, the zone's abbreviation with each clock time; a
+    # sent PDF is frozen as bytes, so the zone it was written in stays with it.
+    with reading_in(site_zone(incident.site)):
+        return _render_proposal_html(
+            revision, priced, totals, orders, draft=draft, status_url=status_url
+        )
+
+
+def _render_proposal_html(revision, priced, totals, orders, *, draft, status_url) -> str:
+    proposal = revision.proposal
+    incident = proposal.incident
     return render_template(
         "pdf/proposal.html",
         revision=revision,
@@ -210,7 +221,7 @@ def render_proposal_html(
         tax_rate=current_app.config["TAX_RATE"],
         orders=orders,
         issued_on=issued_on(revision, draft=draft),
-        visit=to_local(revision.return_visit_at) if revision.return_visit_at else None,
+        visit=revision.return_visit_at,
         draft=draft,
         paper_size=current_app.config["PAPER_SIZE"].lower(),
         logo_url=LOGO_URL if company_logo() else None,
@@ -246,7 +257,9 @@ def status_qr_data_url(status_url: str) -> str:
 def issued_on(revision: ProposalRevision, *, draft: bool) -> date:
     """The proposal's date: its approval once approved, else its last change."""
     issued = revision.reviewed_at if not draft and revision.reviewed_at else revision.updated_at
-    return to_local(issued or revision.created_at).date()
+    return to_local(
+        issued or revision.created_at, site_zone(revision.proposal.incident.site)
+    ).date()
 
 
 # --- proposal.json ---------------------------------------------------------------------------

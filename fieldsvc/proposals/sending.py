@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from flask import render_template
 from sqlalchemy import select
 
+from fieldsvc import clock
 from fieldsvc.audit.services import acting
 from fieldsvc.auth.models import Role, User
 from fieldsvc.database import utcnow
@@ -83,15 +84,22 @@ def send_revision(revision: ProposalRevision, *, sender: User, expected_version:
     email = mail.queue_email(
         contact.email,
         f"Remediation proposal for {incident.reference}",
-        render_template(
-            "mail/proposal_sent.txt", revision=revision, incident=incident, status_url=url
-        ),
+        _customer_email(revision, url),
         attachment_key=revision.pdf_key,
         attachment_name=pdf.pdf_filename(revision),
         attachment_type="application/pdf",
         incident=incident,
     )
     return Sent(revision, email, url)
+
+
+def _customer_email(revision: ProposalRevision, status_url: str) -> str:
+    """The e-mail's text, its times in the zone of the customer's site."""
+    incident = revision.proposal.incident
+    with clock.reading_in(clock.site_zone(incident.site)):
+        return render_template(
+            "mail/proposal_sent.txt", revision=revision, incident=incident, status_url=status_url
+        )
 
 
 def frozen_pdf(revision: ProposalRevision) -> bytes | None:

@@ -22,7 +22,7 @@ from fieldsvc.audit.models import AuditEvent
 from fieldsvc.audit.services import HistoryEntry, acting, history_for, record
 from fieldsvc.auth.models import Role, User
 from fieldsvc.auth.services import authenticate
-from fieldsvc.clock import to_local
+from fieldsvc.clock import format_date, format_datetime, site_zone, to_local
 from fieldsvc.customers.models import Contact
 from fieldsvc.database import utcnow
 from fieldsvc.errors import DomainError, FieldError, InvalidTransition, NotAllowed, StaleVersion
@@ -313,14 +313,9 @@ def differences(old: ProposalRevision, new: ProposalRevision) -> list[Difference
         ("What happened", lambda r: r.what_happened),
         ("What we have already done", lambda r: r.already_done),
         ("The plan", lambda r: r.plan),
-        (
-            "Return visit",
-            lambda r: (
-                to_local(r.return_visit_at).strftime("%Y-%m-%d %H:%M") if r.return_visit_at else ""
-            ),
-        ),
+        ("Return visit", lambda r: format_datetime(r.return_visit_at)),
         ("Technician", lambda r: r.return_technician.name if r.return_technician else ""),
-        ("Valid until", lambda r: r.valid_until.isoformat() if r.valid_until else ""),
+        ("Valid until", lambda r: format_date(r.valid_until)),
         ("Sent to", lambda r: r.contact.name if r.contact else ""),
     ):
         if read(old) != read(new):
@@ -505,10 +500,10 @@ def send_gate(revision: ProposalRevision) -> list[GateProblem]:
             problems.append(
                 GateProblem(f"Part order {order}: enter the expected delivery date.", "parts")
             )
-        elif visit is not None and order.expected_on > _local_date(visit):
+        elif visit is not None and order.expected_on > _site_date(revision, visit):
             problems.append(
                 GateProblem(
-                    f"Part order {order} arrives {order.expected_on.isoformat()}, after the "
+                    f"Part order {order} arrives {format_date(order.expected_on)}, after the "
                     "return visit; move the visit or find a faster supplier.",
                     "parts",
                 )
@@ -523,8 +518,9 @@ def send_gate(revision: ProposalRevision) -> list[GateProblem]:
     return list(dict.fromkeys(problems))
 
 
-def _local_date(value: datetime) -> date:
-    return to_local(value).date()
+def _site_date(revision: ProposalRevision, value: datetime) -> date:
+    """The day `value` falls on at the customer's site, where the parts are delivered."""
+    return to_local(value, site_zone(revision.proposal.incident.site)).date()
 
 
 # --- submitting and approving ---------------------------------------------------------------
@@ -724,7 +720,7 @@ def _follow_up_on_parts(
     promise = (
         f"Offer {what}: cancel or return the parts ordered for {incident.reference} "
         f"({', '.join(str(o) for o in at_risk.orders)}, {at_risk.total:,.2f})"
-        + (f" before {deadline.isoformat()}" if deadline else "")
+        + (f" before {format_date(deadline)}" if deadline else "")
         + (f"; restocking fees {at_risk.restocking_fees:,.2f}" if at_risk.restocking_fees else "")
     )
     follow_up = FollowUp(

@@ -148,7 +148,7 @@ def _editor(proposal: Proposal, revision: ProposalRevision, form, conflict=None,
     incident = proposal.incident
     if answer_form is None and revision.status is RevisionStatus.SENT:
         answer_form = forms.RecordAnswerForm(formdata=None)
-        answer_form.answered_at.data = clock.to_local(utcnow()).replace(
+        answer_form.answered_at.data = clock.to_local(utcnow(), clock.reader_zone()).replace(
             tzinfo=None, second=0, microsecond=0
         )
     if answer_form is not None:
@@ -222,9 +222,7 @@ def _draft(form) -> services.RevisionDraft:
         already_done=form.already_done.data or "",
         plan=form.plan.data or "",
         contact_id=form.contact_id.data,
-        return_visit_at=clock.from_local(form.return_visit_at.data)
-        if form.return_visit_at.data
-        else None,
+        return_visit_at=form.return_visit_at.utc if form.return_visit_at.data else None,
         return_technician_id=form.return_technician_id.data,
         valid_until=form.valid_until.data,
         lines=lines,
@@ -351,7 +349,7 @@ def record_answer(proposal_id: int, number: int):
                     reason=form.reason.data or None,
                 ),
                 channel=AnswerChannel(form.channel.data),
-                answered_at=clock.from_local(form.answered_at.data),
+                answered_at=form.answered_at.utc,
                 scan=_scan(form.scan.data),
             )
             response, emails = answers.record_answer(revision, taken, actor=current_user)

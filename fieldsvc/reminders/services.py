@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
 
+from fieldsvc import clock
 from fieldsvc.auth.models import Role, User
 from fieldsvc.dashboard import drilldowns
 from fieldsvc.database import utcnow
@@ -273,9 +274,10 @@ def _already_reminded(keys: set[str]) -> set[tuple[int, str]]:
 
 def render_reminder(digest: Digest) -> tuple[str, str]:
     """The subject and text of the reminder e-mail."""
-    body = render_template(
-        "mail/reminders.txt", digest=digest, days=current_app.config["UNANSWERED_DAYS"]
-    )
+    with clock.reading_in(clock.user_zone(digest.recipient)):
+        body = render_template(
+            "mail/reminders.txt", digest=digest, days=current_app.config["UNANSWERED_DAYS"]
+        )
     return _subject(digest), body
 
 

@@ -89,8 +89,8 @@ def test_an_expired_offer_leaves_its_author_a_follow_up_to_return_the_parts(
     assert follow_up.due_at > utcnow()
     assert "Offer expired: cancel or return the parts" in follow_up.promise
     assert "PO-7781" in follow_up.promise and "945.00" in follow_up.promise
-    deadline = (date.today() + timedelta(days=31)).isoformat()
-    assert f"before {deadline}" in follow_up.promise
+    deadline = date.today() + timedelta(days=31)
+    assert f"before {deadline:%A} {deadline.day} {deadline:%B %Y}" in follow_up.promise
     assert "restocking fees 141.75" in follow_up.promise
     assert services.expire_revisions() == []  # running it again changes nothing
 

@@ -3,7 +3,7 @@ and submitting only through it. Service-level; the editor's checklist is tested 
 HTTP elsewhere."""
 
 from dataclasses import replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -156,8 +156,8 @@ def test_parts_expected_after_the_return_visit_block_the_gate_once_per_order(see
 
     assert _gate(seed) == [
         (
-            f"Part order PO-7781 arrives {TODAY + timedelta(days=2)}, after the return visit; "
-            "move the visit or find a faster supplier.",
+            f"Part order PO-7781 arrives {_in_words(TODAY + timedelta(days=2))}, after the "
+            "return visit; move the visit or find a faster supplier.",
             "parts",
         )
     ]
@@ -169,7 +169,11 @@ def test_parts_expected_on_the_day_of_the_visit_are_in_time(seed):
     assert send_gate(seed.revision) == []
 
 
-def test_the_visit_day_is_the_day_in_the_company_time_zone(app, seed):
+def _in_words(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def test_the_visit_day_is_the_day_in_the_company_time_zone_for_a_site_without_one(app, seed):
     # 03:00 UTC on the 24th is still the evening of the 23rd in New York.
     app.config["TIMEZONE"] = "UTC"
     _save(seed, return_visit_at=datetime.combine(TOMORROW, time(3), tzinfo=UTC))
@@ -179,8 +183,23 @@ def test_the_visit_day_is_the_day_in_the_company_time_zone(app, seed):
 
     assert _gate(seed) == [
         (
-            f"Part order PO-7781 arrives {TOMORROW}, after the return visit; move the visit or "
-            "find a faster supplier.",
+            f"Part order PO-7781 arrives {_in_words(TOMORROW)}, after the return visit; move "
+            "the visit or find a faster supplier.",
+            "parts",
+        )
+    ]
+
+
+def test_the_visit_day_is_the_day_at_the_customers_site(app, seed):
+    app.config["TIMEZONE"] = "UTC"
+    _save(seed, return_visit_at=datetime.combine(TOMORROW, time(3), tzinfo=UTC))
+
+    seed.incident.site.time_zone = "America/New_York"
+
+    assert _gate(seed) == [
+        (
+            f"Part order PO-7781 arrives {_in_words(TOMORROW)}, after the return visit; move "
+            "the visit or find a faster supplier.",
             "parts",
         )
     ]

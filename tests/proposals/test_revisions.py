@@ -3,7 +3,7 @@ changes (a change becomes the next revision, approved anew); what changed betwee
 revisions; duplicating; and a save based on an outdated copy is refused, not merged."""
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -330,7 +330,7 @@ def test_differences_name_each_changed_text_field_and_line(seed, make_user):
 
     assert differences(old, new) == [
         Difference("The plan", PLAN, NEW_PLAN),
-        Difference("Return visit", f"{TOMORROW} 08:00", f"{TOMORROW} 10:00"),
+        Difference("Return visit", f"{TOMORROW} 08:00 UTC", f"{TOMORROW} 10:00 UTC"),
         Difference("Technician", "Tom Technician", "Priya Patel"),
         Difference(
             "Line 1",
@@ -365,7 +365,11 @@ def test_differences_show_added_lines_validity_and_contact(seed):
     )
 
     assert differences(old, new) == [
-        Difference("Valid until", str(TODAY + timedelta(days=14)), str(TODAY + timedelta(days=21))),
+        Difference(
+            "Valid until",
+            _in_words(TODAY + timedelta(days=14)),
+            _in_words(TODAY + timedelta(days=21)),
+        ),
         Difference("Sent to", "Dana Whitfield", "Lee Chen"),
         Difference(
             "Line 4",
@@ -485,3 +489,7 @@ def test_a_save_that_loses_the_race_at_write_time_is_refused_and_rolled_back(see
     saved = db.session.get(ProposalRevision, revision.id)
     assert (saved.plan, saved.version) == (NEW_PLAN, opened_version + 1)
     assert last_seq() == opened_seq
+
+
+def _in_words(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B %Y}"
