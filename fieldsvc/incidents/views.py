@@ -235,13 +235,13 @@ def _processed_uploads(files) -> list[ProcessedPhoto]:
 
 
 def _photo_choices(form, count: int) -> list[services.PhotoChoice]:
-    """What the page chose for each of `count` uploaded files, by the file's place in the
-    upload; a file the page said nothing about is kept for us."""
-    chosen = {}
-    for entry in form.photo_details.entries:
-        place = int(entry.name.rsplit("-", 1)[1])
-        chosen[place] = services.PhotoChoice(entry.shown_to_customer.data, entry.caption.data)
-    return [chosen.get(place, services.PhotoChoice()) for place in range(count)]
+    """What the page chose for each of `count` uploaded files: its row n (which always
+    sends its caption, if empty) is about the n-th file sent. A file without a row (no
+    script on the page) is kept for us."""
+    return [
+        services.PhotoChoice(entry.shown_to_customer.data, entry.caption.data)
+        for entry in form.photo_details.entries[:count]
+    ]
 
 
 def _photo_row() -> forms.PhotoDetailsForm:
