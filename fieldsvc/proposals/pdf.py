@@ -164,6 +164,11 @@ def app_fetcher(photos: Iterable[Photo] = ()) -> AppOnlyFetcher:
     return AppOnlyFetcher(Path(current_app.static_folder), files, stored, get_storage())
 
 
+def revision_fetcher(revision: ProposalRevision) -> AppOnlyFetcher:
+    """The fetcher of a revision's PDF: it can load only the photos the revision shows."""
+    return app_fetcher(shown.attachment for shown in customer_photos(revision))
+
+
 def photo_path(photo: Photo) -> str:
     """Where the template asks for a photo; only `app_fetcher` maps it to the file."""
     return f"/photos/{photo.id}"
@@ -229,7 +234,7 @@ def render_proposal_pdf(
     html = render_proposal_html(revision, draft=draft, status_url=status_url)
     return html_to_pdf(
         html,
-        fetcher=app_fetcher(shown.attachment for shown in customer_photos(revision)),
+        fetcher=revision_fetcher(revision),
         attachments=[data_attachment(proposal_json(revision))],
     )
 

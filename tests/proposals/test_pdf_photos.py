@@ -120,7 +120,7 @@ def test_no_photo_is_in_the_pdf_until_someone_chooses_to_show_it(seed):
 def test_a_photo_kept_for_us_cannot_even_be_fetched_by_the_render(app, seed):
     shown, kept = attach(seed, PhotoChoice(True), PhotoChoice(False))
     db.session.refresh(seed.incident)
-    fetcher = pdf.app_fetcher(p.attachment for p in pdf.customer_photos(seed.revision))
+    fetcher = pdf.revision_fetcher(seed.revision)
 
     with pytest.raises(pdf.RefusedURL):
         fetcher.fetch(pdf.BASE_URL + pdf.photo_path(kept).lstrip("/"))
