@@ -62,7 +62,7 @@ def main(times: int) -> None:
             url = f"/proposals/{revision.proposal_id}/revisions/{revision.number}/proposal.pdf"
             html = pdf.render_proposal_html(revision, draft=pdf.is_draft(revision))
             data = pdf.proposal_json(revision)
-            fetcher = pdf.app_fetcher(revision.proposal.incident)
+            fetcher = pdf.revision_fetcher(revision)
             db.session.remove()
 
         client = app.test_client()

@@ -15,11 +15,13 @@ so a refused change to an existing row shows too).
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from io import BytesIO
 from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
@@ -28,6 +30,8 @@ from werkzeug.routing import Rule
 from fieldsvc.auth.models import Role, User
 from fieldsvc.extensions import db, limiter
 from fieldsvc.incidents import services as incident_services
+from fieldsvc.incidents.photos import process_photo
+from fieldsvc.incidents.services import PhotoChoice
 from fieldsvc.parts.models import PartOrder
 from fieldsvc.portal import links
 from fieldsvc.proposals import sending
@@ -193,6 +197,10 @@ def world(app, request, make_user) -> World:
         due_at=_tomorrow(),
         promise="Call back with the delivery date",
     )
+    # A photo, so the incident page shows its "what the customer sees" form.
+    (photo,) = incident_services.attach_photos(
+        story.incident, [_photo()], actor=story.technician, choices=[PhotoChoice(True, "PT-107")]
+    )
     _link, token = links.issue_link(story.incident, actor=story.supervisor)
     admin = make_user(Role.ADMIN, name="Ada Admin")
     db.session.commit()
@@ -211,11 +219,18 @@ def world(app, request, make_user) -> World:
             "proposal_id": waiting.id,
             "order_id": order.id,
             "follow_up_id": follow_up.id,
+            "attachment_id": photo.id,
             "token": token,
         },
         record_ids=record_ids,
         adapter=app.url_map.bind("localhost"),
     )
+
+
+def _photo():
+    out = BytesIO()
+    Image.new("RGB", (64, 48), "orange").save(out, "JPEG")
+    return process_photo(out.getvalue(), "rig.jpg", max_bytes=10**6, max_pixels=10**6)
 
 
 def _tomorrow():

@@ -4,6 +4,9 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import (
     BooleanField,
+    FieldList,
+    Form,
+    FormField,
     HiddenField,
     IntegerField,
     RadioField,
@@ -17,6 +20,7 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from fieldsvc.clock import LocalDateTimeField
 from fieldsvc.incidents.models import (
+    CAPTION_MAX,
     CauseCategory,
     Channel,
     Direction,
@@ -42,6 +46,36 @@ def choices_of(enum) -> list[SelectChoice]:
 
 _optional_int = record_id
 HAPPENED_AT = window(HAPPENED, "When it occurred").validator()
+# More photos than this in one upload get no choice of their own: they are kept for us.
+MAX_PHOTOS_AT_ONCE = 50
+
+
+class PhotoDetailsForm(Form):
+    """What is chosen for one photo as it is added (the page adds one per chosen file)."""
+
+    shown_to_customer = BooleanField("Show to the customer")
+    caption = StringField(
+        "Caption", validators=[Optional(), Length(max=CAPTION_MAX)], description="For the customer."
+    )
+
+
+def photo_details_field() -> FieldList:
+    """The choices of the photos of one upload: entry `n` is about the n-th file sent."""
+    return FieldList(FormField(PhotoDetailsForm), max_entries=MAX_PHOTOS_AT_ONCE)
+
+
+class ChoosePhotoForm(FlaskForm):
+    """Whether the customer sees a photo of the incident, and its caption."""
+
+    shown_to_customer = BooleanField(
+        "Show to the customer",
+        description="In the next proposal sent and on the customer's status page.",
+    )
+    caption = StringField(
+        "Caption",
+        validators=[Optional(), Length(max=CAPTION_MAX)],
+        description="What the customer reads under the photo.",
+    )
 
 
 class ReportIncidentForm(FlaskForm):
@@ -99,6 +133,7 @@ class ReportIncidentForm(FlaskForm):
         "Insurance or claim reference", validators=[Optional(), Length(max=100)]
     )
     photos = MultipleFileField("Photos")
+    photo_details = photo_details_field()
 
 
 class EditIncidentForm(ReportIncidentForm):
@@ -106,6 +141,7 @@ class EditIncidentForm(ReportIncidentForm):
 
     submission_key = None
     photos = None
+    photo_details = None
     reason = StringField(
         "Reason for the change",
         validators=[Optional(), Length(max=500)],
@@ -161,6 +197,7 @@ class ChangeStatusForm(FlaskForm):
 
 class AddPhotosForm(FlaskForm):
     photos = MultipleFileField("Add photos")
+    photo_details = photo_details_field()
 
 
 class LogWorkForm(FlaskForm):

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fieldsvc.audit.models import Audited
@@ -232,8 +232,16 @@ class IncidentEquipment(Audited, db.Model):
         return self.equipment.tag
 
 
+# A caption is one line under a photo: what the customer is looking at.
+CAPTION_MAX = 200
+
+
 class Attachment(Audited, db.Model):
-    """A photo of an incident: the normalised image and its thumbnail in storage."""
+    """A photo of an incident: the normalised image and its thumbnail in storage.
+
+    A photo is kept for us until someone chooses to show it to the customer: only then
+    does it go, with its caption, into the proposal PDF and onto the status page.
+    """
 
     __tablename__ = "attachments"
 
@@ -249,6 +257,8 @@ class Attachment(Audited, db.Model):
     thumbnail_key: Mapped[str] = mapped_column(String(300), unique=True)
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    shown_to_customer: Mapped[bool] = mapped_column(default=False, server_default=false())
+    caption: Mapped[str | None] = mapped_column(String(CAPTION_MAX))
 
     incident: Mapped[Incident] = relationship(back_populates="attachments")
     uploaded_by: Mapped[User] = relationship()

@@ -43,9 +43,10 @@ from fieldsvc.audit.services import (
 from fieldsvc.auth.models import Role, User
 from fieldsvc.customers.models import Contact, Customer, Equipment, Site
 from fieldsvc.database import utcnow
-from fieldsvc.errors import DomainError, FieldError, InvalidTransition
+from fieldsvc.errors import DomainError, FieldError, InvalidTransition, NotAllowed
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import (
+    CAPTION_MAX,
     OFFER_TRANSITIONS,
     OPEN_STATUSES,
     STAFF_TRANSITIONS,
@@ -142,6 +143,7 @@ class IncidentReport:
     technician_statement: str | None = None
     claim_reference: str | None = None
     photos: Sequence[ProcessedPhoto] = field(default_factory=list)
+    photo_choices: Sequence["PhotoChoice"] = field(default_factory=list)
 
 
 def find_submitted(actor: User, submission_key: str | None) -> Incident | None:
@@ -184,7 +186,7 @@ def report_incident(
             db.session.flush()
             for item in equipment:
                 db.session.add(IncidentEquipment(incident=incident, equipment=item))
-            attach_photos(incident, report.photos, actor=actor)
+            attach_photos(incident, report.photos, actor=actor, choices=report.photo_choices)
     except IntegrityError:
         # Another request with the same submission key won the race: it is the one.
         if (existing := find_submitted(actor, submission_key)) is not None:
@@ -347,27 +349,84 @@ def allocate_reference(year: int) -> str:
 # --- photos ---------------------------------------------------------------------------
 
 
-def attach_photos(incident: Incident, photos: Sequence[ProcessedPhoto], *, actor: User) -> None:
-    """Store validated photos and record them; the files go if the transaction does."""
-    for photo in photos:
+@dataclass(frozen=True)
+class PhotoChoice:
+    """Whether the customer sees a photo (in the proposal PDF and on their status page),
+    and the caption they read under it.
+
+    Kept for us unless chosen: a photo taken on site is evidence first, and what shows
+    damage, people or another customer's plant must never reach a customer by default.
+    Leaving a useful photo out costs a tick; sending the wrong one cannot be undone.
+    """
+
+    shown_to_customer: bool = False
+    caption: str | None = None
+
+
+def attach_photos(
+    incident: Incident,
+    photos: Sequence[ProcessedPhoto],
+    *,
+    actor: User,
+    choices: Sequence[PhotoChoice] = (),
+) -> list[Attachment]:
+    """Store validated photos and record them; the files go if the transaction does.
+
+    `choices[n]` is what was chosen for `photos[n]`; a photo without one is kept for us.
+    """
+    attached = []
+    for n, photo in enumerate(photos):
+        choice = choices[n] if n < len(choices) else PhotoChoice()
+        caption = _caption(choice.caption)
         key = f"incidents/{incident.id}/{photo.sha256[:16]}-{_token()}"
-        attachment = Attachment(
-            incident=incident,
-            filename=photo.filename,
-            content_type=photo.content_type,
-            size=photo.size,
-            width=photo.width,
-            height=photo.height,
-            sha256=photo.sha256,
-            storage_key=f"{key}.{photo.extension}",
-            thumbnail_key=f"{key}-thumb.jpg",
-            uploaded_by=actor,
-        )
+        # Named before the photo hangs off the incident: reading the actor may flush.
         with acting(actor):
+            attachment = Attachment(
+                incident=incident,
+                filename=photo.filename,
+                content_type=photo.content_type,
+                size=photo.size,
+                width=photo.width,
+                height=photo.height,
+                sha256=photo.sha256,
+                storage_key=f"{key}.{photo.extension}",
+                thumbnail_key=f"{key}-thumb.jpg",
+                uploaded_by=actor,
+                shown_to_customer=choice.shown_to_customer,
+                caption=caption,
+            )
             db.session.add(attachment)
             db.session.flush()
         put_in_transaction(attachment.storage_key, photo.data)
         put_in_transaction(attachment.thumbnail_key, photo.thumbnail)
+        attached.append(attachment)
+    return attached
+
+
+def choose_photo_for_customer(attachment: Attachment, choice: PhotoChoice, *, actor: User) -> bool:
+    """Show a photo to the customer or keep it for us, and set its caption; the trail
+    keeps who changed it and the values before and after. False: nothing changed.
+
+    Revisions already sent keep the photos they showed; this changes the next ones.
+    """
+    if not can_see(actor, attachment.incident):
+        raise NotAllowed("Only the incident's team can choose what its customer sees.")
+    caption = _caption(choice.caption)
+    if (attachment.shown_to_customer, attachment.caption) == (choice.shown_to_customer, caption):
+        return False
+    with acting(actor):
+        attachment.shown_to_customer = choice.shown_to_customer
+        attachment.caption = caption
+        db.session.flush()
+    return True
+
+
+def _caption(caption: str | None) -> str | None:
+    # One line under a photo: line breaks and runs of spaces become one space.
+    caption = _clean(" ".join((caption or "").split()))
+    if caption is not None and len(caption) > CAPTION_MAX:
+        raise FieldError("caption", f"Keep the caption to {CAPTION_MAX} characters.")
+    return caption
 
 
 def _token() -> str:

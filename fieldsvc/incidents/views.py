@@ -78,7 +78,7 @@ def new():
         try:
             photos = _processed_uploads(form.photos.data)
             incident = services.report_incident(
-                _report_from(form, photos),
+                _report_from(form, photos, _photo_choices(form, len(photos))),
                 actor=current_user,
                 submission_key=form.submission_key.data,
             )
@@ -93,7 +93,7 @@ def new():
         form.occurred_at.data = clock.to_local(utcnow(), clock.reader_zone()).replace(
             tzinfo=None, second=0
         )
-    return _form_page("incidents/new.html", form)
+    return _form_page("incidents/new.html", form, photo_row=_photo_row())
 
 
 @bp.route("/incidents/<int:incident_id>/edit", methods=["GET", "POST"])
@@ -117,7 +117,7 @@ def edit(incident_id: int):
     return _form_page("incidents/edit.html", form, incident=incident)
 
 
-def _report_from(form, photos=()) -> services.IncidentReport:
+def _report_from(form, photos=(), photo_choices=()) -> services.IncidentReport:
     return services.IncidentReport(
         customer_id=form.customer_id.data,
         site_id=form.site_id.data,
@@ -135,6 +135,7 @@ def _report_from(form, photos=()) -> services.IncidentReport:
         technician_statement=form.technician_statement.data,
         claim_reference=form.claim_reference.data,
         photos=photos,
+        photo_choices=photo_choices,
     )
 
 
@@ -235,6 +236,29 @@ def _processed_uploads(files) -> list[ProcessedPhoto]:
         for upload in files or []
         if upload and upload.filename
     ]
+
+
+def _photo_choices(form, count: int) -> list[services.PhotoChoice]:
+    """What the page chose for each of `count` uploaded files: its row n (which always
+    sends its caption, if empty) is about the n-th file sent. A file without a row (no
+    script on the page) is kept for us."""
+    return [
+        services.PhotoChoice(entry.shown_to_customer.data, entry.caption.data)
+        for entry in form.photo_details.entries[:count]
+    ]
+
+
+def _photo_row() -> forms.PhotoDetailsForm:
+    """The fields of one photo being added, as the page's script copies them per file."""
+    return forms.PhotoDetailsForm(prefix="photo_details-0")
+
+
+def _photos_added(attached: list[Attachment]) -> str:
+    shown = sum(photo.shown_to_customer for photo in attached)
+    return (
+        f"{len(attached)} photo(s) added: {shown} shown to the customer, "
+        f"{len(attached) - shown} kept for us."
+    )
 
 
 def _show_error(form, error: Exception) -> None:
@@ -391,6 +415,16 @@ def detail(incident_id: int):
 def _detail_page(incident: Incident, status: int = 200, **forms_given):
     now = utcnow()
     given_close_forms = forms_given.pop("close_forms", {})
+    # One form per photo, filled with its choice; a prefix keeps their field ids apart.
+    photo_forms = {
+        photo.id: forms.ChoosePhotoForm(
+            formdata=None,
+            prefix=f"photo-{photo.id}",
+            data={"shown_to_customer": photo.shown_to_customer, "caption": photo.caption},
+        )
+        for photo in incident.attachments
+    }
+    photo_forms.update(forms_given.pop("photo_forms", {}))
     page_forms = {
         "photos_form": forms.AddPhotosForm(formdata=None),
         "work_form": forms.LogWorkForm(formdata=None, prefix=forms.LogWorkForm.PREFIX),
@@ -442,6 +476,8 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
         PART_ORDER_TRANSITIONS=PART_ORDER_TRANSITIONS,
         PartOrderStatus=PartOrderStatus,
         close_forms=close_forms,
+        photo_forms=photo_forms,
+        photo_row=_photo_row(),
         FollowUpOutcome=FollowUpOutcome,
         **page_forms,
     ), status
@@ -477,11 +513,41 @@ def add_photos(incident_id: int):
         photos = _processed_uploads(form.photos.data)
         if not photos:
             raise FieldError("photos", "Choose at least one photo.")
-        services.attach_photos(incident, photos, actor=current_user)
-        return f"{len(photos)} photo(s) added."
+        attached = services.attach_photos(
+            incident, photos, actor=current_user, choices=_photo_choices(form, len(photos))
+        )
+        return _photos_added(attached)
 
     form = forms.AddPhotosForm()
     return _act(incident, form, act, "photos", photos_form=form)
+
+
+@bp.post("/incidents/<int:incident_id>/photos/<int:attachment_id>")
+@role_required(*EVERYONE)
+def choose_photo(incident_id: int, attachment_id: int):
+    """Show a photo to the customer or keep it for us, and set its caption."""
+    incident = get_visible_or_404(incident_id)
+    attachment = _photo_or_404(incident, attachment_id)
+
+    def act(form) -> str:
+        choice = services.PhotoChoice(form.shown_to_customer.data, form.caption.data)
+        if not services.choose_photo_for_customer(attachment, choice, actor=current_user):
+            return "Nothing changed."
+        said = "shown to the customer" if attachment.shown_to_customer else "kept for us"
+        sent = any(r.sent_at for p in incident.proposals for r in p.revisions)
+        return f"Photo {attachment.filename} is {said}." + (
+            " Proposals already sent keep the photos they were sent with." if sent else ""
+        )
+
+    form = forms.ChoosePhotoForm(prefix=f"photo-{attachment.id}")
+    return _act(incident, form, act, f"photo-{attachment.id}", photo_forms={attachment.id: form})
+
+
+def _photo_or_404(incident: Incident, attachment_id: int) -> Attachment:
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None or attachment.incident_id != incident.id:
+        abort(404, "No such photo.")
+    return attachment
 
 
 @bp.get("/incidents/<int:incident_id>/photos/<int:attachment_id>")
@@ -489,9 +555,7 @@ def add_photos(incident_id: int):
 @role_required(*EVERYONE)
 def photo(incident_id: int, attachment_id: int, size: str | None = None):
     incident = get_visible_or_404(incident_id)
-    attachment = db.session.get(Attachment, attachment_id)
-    if attachment is None or attachment.incident_id != incident.id:
-        abort(404, "No such photo.")
+    attachment = _photo_or_404(incident, attachment_id)
     key = attachment.thumbnail_key if size else attachment.storage_key
     response = Response(
         get_storage().get(key),

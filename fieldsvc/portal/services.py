@@ -51,6 +51,7 @@ from fieldsvc.portal.models import (
 from fieldsvc.portal.scans import Scan
 from fieldsvc.proposals import services as proposals
 from fieldsvc.proposals.models import ProposalRevision, RevisionStatus
+from fieldsvc.proposals.photos import CustomerPhoto, customer_photos
 from fieldsvc.storage import put_in_transaction
 from fieldsvc.template_filters import local_time, long_date
 
@@ -113,6 +114,21 @@ def offer_for(link: StatusLink, revision_id: int) -> ProposalRevision:
                 "reload the page to see it."
             )
     raise LookupError(revision_id)
+
+
+def offer_photos(offer: Offer) -> list[CustomerPhoto]:
+    """The photos the offer's revision was sent with, captions as they were then."""
+    return customer_photos(offer.revision)
+
+
+def photo_for(link: StatusLink, attachment_id: int) -> CustomerPhoto:
+    """A photo one of the page's offers was sent with, or the page's uniform 404: a photo
+    kept for us, or shown only after the offer was sent, is not there to be fetched."""
+    for offer in offers(link.incident):
+        for photo in offer_photos(offer):
+            if photo.attachment.id == attachment_id:
+                return photo
+    raise LookupError(attachment_id)
 
 
 # --- answering a proposal ----------------------------------------------------------------

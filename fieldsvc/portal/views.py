@@ -34,10 +34,11 @@ from fieldsvc.parts.models import PartOrder
 from fieldsvc.portal import forms, links, services
 from fieldsvc.portal.models import ResponseKind, StatusLink
 from fieldsvc.proposals import pdf
-from fieldsvc.proposals.models import Proposal, ProposalLine, ProposalRevision
+from fieldsvc.proposals.models import Proposal, ProposalLine, ProposalRevision, RevisionPhoto
 from fieldsvc.proposals.sending import frozen_pdf
 from fieldsvc.proposals.services import price
 from fieldsvc.ranges import hidden_number
+from fieldsvc.storage import get_storage
 
 bp = Blueprint("portal", __name__, url_prefix="/status")
 NOT_FOUND = "This link does not open a status page. It may have expired; ask us for a new one."
@@ -138,6 +139,7 @@ def _render_page(token, incident: Incident, link: StatusLink, answering, report,
         steps=services.timeline(incident, sent=offers),
         offers=offers,
         totals={offer.revision.id: price(offer.revision)[1] for offer in offers},
+        photos={offer.revision.id: services.offer_photos(offer) for offer in offers},
         answer_forms=answer_forms,
         report_form=report,
         survey_form=survey or forms.SurveyForm(formdata=None),
@@ -160,6 +162,7 @@ def _incident_for_page(incident_id: int) -> Incident:
                 ProposalLine.part_order_line
             ),
             revisions.selectinload(ProposalRevision.response),
+            revisions.selectinload(ProposalRevision.photos).joinedload(RevisionPhoto.attachment),
             revisions.selectinload(ProposalRevision.contact),
             revisions.selectinload(ProposalRevision.return_technician),
             selectinload(Incident.customer).selectinload(Customer.sites),
@@ -190,6 +193,26 @@ def proposal_pdf(token: str, revision_id: int):
         frozen_pdf(revision),
         mimetype="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{pdf.pdf_filename(revision)}"'},
+    )
+
+
+@bp.get("/<token>/photos/<int:attachment_id>")
+@bp.get("/<token>/photos/<int:attachment_id>/<any(thumbnail):size>")
+def photo(token: str, attachment_id: int, size: str | None = None):
+    """A photo an offer on the page was sent with; any other gets the page's 404."""
+    link = _link_or_404(token)
+    try:
+        shown = services.photo_for(link, attachment_id)
+    except LookupError:
+        abort(404, NOT_FOUND)
+    attachment = shown.attachment
+    extension = "jpg" if size or attachment.content_type == "image/jpeg" else "png"
+    # Named for the customer: the file name from the camera or the technician is ours.
+    filename = f"{link.incident.reference}-photo-{shown.number}.{extension}"
+    return Response(
+        get_storage().get(attachment.thumbnail_key if size else attachment.storage_key),
+        mimetype="image/jpeg" if size else attachment.content_type,
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
     )
 
 

@@ -18,7 +18,7 @@ from fieldsvc.ranges import MONEY, PERCENTAGE, QUANTITY, calendar_constraint
 if TYPE_CHECKING:
     from fieldsvc.auth.models import User
     from fieldsvc.customers.models import Contact
-    from fieldsvc.incidents.models import Incident
+    from fieldsvc.incidents.models import Attachment, Incident
     from fieldsvc.parts.models import PartOrderLine
     from fieldsvc.portal.models import CustomerResponse
 
@@ -152,6 +152,10 @@ class ProposalRevision(Audited, db.Model):
     lines: Mapped[list["ProposalLine"]] = relationship(
         back_populates="revision", order_by="ProposalLine.position"
     )
+    # The photos the sent PDF shows, frozen with it (empty before sending).
+    photos: Mapped[list["RevisionPhoto"]] = relationship(
+        back_populates="revision", order_by="RevisionPhoto.position"
+    )
 
     @property
     def editable(self) -> bool:
@@ -196,6 +200,29 @@ class ProposalLine(Audited, db.Model):
 
     def __str__(self) -> str:
         return f"{self.kind.label}: {self.description}"
+
+
+class RevisionPhoto(Audited, db.Model):
+    """A photo as a sent revision shows it to the customer, with the caption it had then.
+
+    Written once, when the revision is sent: showing, hiding or re-captioning the photo
+    later changes later revisions, never what this revision's customer was sent.
+    """
+
+    __tablename__ = "revision_photos"
+    __table_args__ = (UniqueConstraint("revision_id", "attachment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("proposal_revisions.id"), index=True)
+    attachment_id: Mapped[int] = mapped_column(ForeignKey("attachments.id"), index=True)
+    position: Mapped[int]
+    caption: Mapped[str | None] = mapped_column(String(200))
+
+    revision: Mapped[ProposalRevision] = relationship(back_populates="photos")
+    attachment: Mapped["Attachment"] = relationship()
+
+    def __str__(self) -> str:
+        return f"Photo {self.position}"
 
 
 class ApprovalMeasure(StrEnum):

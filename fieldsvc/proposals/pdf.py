@@ -4,7 +4,7 @@ from `templates/pdf/proposal.html` and the print stylesheet `static/css/pdf.css`
 WeasyPrint fetches every URL the HTML names (images, stylesheets, attachments), and
 its default fetcher happily embeds `file:///etc/passwd` or calls an internal address.
 So it only ever gets `AppOnlyFetcher`: the app's own static files and the few files
-the render names explicitly (the logo, the incident's photos), nothing else.
+the render names explicitly (the logo, the photos shown to the customer), nothing else.
 
 The PDF is written as PDF/A-3b (an archival PDF that may carry files) with the
 proposal as data, `proposal.json`, inside it: the customer's systems can read the
@@ -13,6 +13,7 @@ figures without retyping them, and each revision names the PDF of the one before
 
 import json
 import mimetypes
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -26,13 +27,13 @@ from PIL import ImageFile
 from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from fieldsvc.clock import reading_in, site_zone, to_local
+from fieldsvc.clock import reader_zone, reading_in, site_zone, to_local
 from fieldsvc.config import ConfigurationError
 from fieldsvc.incidents.models import Attachment as Photo
-from fieldsvc.incidents.models import Incident
 from fieldsvc.parts.models import PartOrderStatus
 from fieldsvc.proposals import services
 from fieldsvc.proposals.models import ProposalRevision, RevisionStatus
+from fieldsvc.proposals.photos import customer_photos
 from fieldsvc.sizes import MB
 from fieldsvc.storage import Storage, get_storage
 from fieldsvc.template_filters import long_date
@@ -153,18 +154,20 @@ class AppOnlyFetcher(URLFetcher):
         return None
 
 
-def app_fetcher(incident: Incident | None = None) -> AppOnlyFetcher:
-    """The fetcher of one render: the static files, the logo, and the photos of
-    `incident` (of no other incident) at their `photo_path`."""
+def app_fetcher(photos: Iterable[Photo] = ()) -> AppOnlyFetcher:
+    """The fetcher of one render: the static files, the logo, and the given `photos` (the
+    ones the document shows, no other) at their `photo_path`."""
     logo = company_logo()
     files = {urlsplit(LOGO_URL).path: logo} if logo else {}
-    photos = {}
-    if incident is not None:
-        photos = {
-            photo_path(photo): StoredFile(photo.storage_key, photo.content_type)
-            for photo in incident.attachments
-        }
-    return AppOnlyFetcher(Path(current_app.static_folder), files, photos, get_storage())
+    stored = {
+        photo_path(photo): StoredFile(photo.storage_key, photo.content_type) for photo in photos
+    }
+    return AppOnlyFetcher(Path(current_app.static_folder), files, stored, get_storage())
+
+
+def revision_fetcher(revision: ProposalRevision) -> AppOnlyFetcher:
+    """The fetcher of a revision's PDF: it can load only the photos the revision shows."""
+    return app_fetcher(shown.attachment for shown in customer_photos(revision))
 
 
 def photo_path(photo: Photo) -> str:
@@ -229,8 +232,12 @@ def _render_proposal_html(revision, priced, totals, orders, *, draft, status_url
         status_url=status_url,
         status_qr=status_qr_data_url(status_url) if status_url else None,
         photos=[
-            (photo_path(photo), to_local(photo.uploaded_at).date())
-            for photo in incident.attachments
+            (
+                photo_path(shown.attachment),
+                shown,
+                to_local(shown.attachment.uploaded_at, reader_zone()).date(),
+            )
+            for shown in customer_photos(revision)
         ],
     )
 
@@ -243,7 +250,7 @@ def render_proposal_pdf(
     html = render_proposal_html(revision, draft=draft, status_url=status_url)
     return html_to_pdf(
         html,
-        fetcher=app_fetcher(revision.proposal.incident),
+        fetcher=revision_fetcher(revision),
         attachments=[data_attachment(proposal_json(revision))],
     )
 

@@ -3,7 +3,8 @@ customer gets it by e-mail with the link to their status page.
 
 Frozen means the bytes are stored and their SHA-256 is on the revision and in the
 audit trail; every later download returns those bytes, whatever happens afterwards to
-the template, the company settings or the prices.
+the template, the company settings, the prices or which photos are shown to the
+customer (the revision keeps the photos it showed: proposals/photos.py).
 """
 
 import hashlib
@@ -22,7 +23,7 @@ from fieldsvc.incidents.models import IncidentStatus
 from fieldsvc.mail import services as mail
 from fieldsvc.mail.models import OutgoingEmail
 from fieldsvc.portal import links
-from fieldsvc.proposals import pdf, services
+from fieldsvc.proposals import pdf, photos, services
 from fieldsvc.proposals.models import ProposalRevision, RevisionStatus
 from fieldsvc.storage import get_storage, put_in_transaction
 
@@ -70,6 +71,8 @@ def send_revision(revision: ProposalRevision, *, sender: User, expected_version:
         revision.customer_pays = totals.customer_pays
         revision.customer_tax = totals.tax
         revision.we_absorb = totals.we_absorb
+        # The photos the PDF shows are kept with it: what this customer sees stays so.
+        photos.freeze_photos(revision)
         body = pdf.render_proposal_pdf(revision, draft=False, status_url=url)
         revision.pdf_sha256 = hashlib.sha256(body).hexdigest()
         revision.pdf_key = (

@@ -300,7 +300,7 @@ def test_photos_added_on_the_incident_page_are_stored_and_shown(
         assert (upload_dir / attachment.storage_key).is_file()
         assert (upload_dir / attachment.thumbnail_key).is_file()
     page = client.get(f"/incidents/{theirs.id}").get_data(as_text=True)
-    assert "2 photo(s) added." in page
+    assert "2 photo(s) added: 0 shown to the customer, 2 kept for us." in page
     assert 'Photos <span class="muted">(3)</span>' in page
 
 

@@ -414,7 +414,11 @@ def test_a_large_photo_is_in_the_pdf_at_print_size(app, seed, client):
     client.sign_in(seed.technician.email, PASSWORD)
     upload = client.post(
         f"/incidents/{seed.incident.id}/photos",
-        data={"photos": (BytesIO(_photo_jpeg(3000, 2250)), "pt-107.jpg")},
+        data={
+            "photos": (BytesIO(_photo_jpeg(3000, 2250)), "pt-107.jpg"),
+            "photo_details-0-shown_to_customer": "y",
+            "photo_details-0-caption": "",
+        },
     )
     assert upload.status_code == 302, upload.get_data(as_text=True)
     (photo,) = seed.incident.attachments
@@ -436,7 +440,7 @@ def test_a_photo_of_another_incident_cannot_be_fetched(app, seed, make_incident)
     other = make_incident(photos=[photo])
     ours = make_incident(actor=seed.technician, site=seed.incident.site, photos=[photo])
     db.session.commit()
-    fetcher = pdf.app_fetcher(ours)
+    fetcher = pdf.app_fetcher(ours.attachments)
     theirs_url = pdf.BASE_URL + pdf.photo_path(other.attachments[0]).lstrip("/")
     ours_url = pdf.BASE_URL + pdf.photo_path(ours.attachments[0]).lstrip("/")
 

@@ -35,6 +35,8 @@
     for (const el of form.elements) {
       const named = el.name && ["INPUT", "SELECT", "TEXTAREA"].includes(el.tagName);
       if (!named || SKIP_NAMES.has(el.name) || SKIP_TYPES.has(el.type)) continue;
+      // A photo's choices belong to its file, which a draft cannot keep.
+      if (el.name.startsWith("photo_details-")) continue;
       if (el.type === "checkbox") {
         if (!Array.isArray(fields[el.name])) fields[el.name] = [];
         if (el.checked) fields[el.name].push(el.value);
@@ -261,11 +263,51 @@
   for (const input of document.querySelectorAll("label.file-button input[type=file]")) {
     input.addEventListener("change", () => {
       const list = input.form && input.form.querySelector("[data-file-list]");
-      if (!list) return;
-      const names = [...input.form.querySelectorAll("input[type=file]")]
-        .flatMap((each) => [...each.files].map((file) => file.name));
-      list.textContent = names.length ? `Attached: ${names.join(", ")}` : "";
+      if (list) {
+        const names = [...input.form.querySelectorAll("input[type=file]")]
+          .flatMap((each) => [...each.files].map((file) => file.name));
+        list.textContent = names.length ? `Attached: ${names.join(", ")}` : "";
+      }
+      if (input.form) showPhotoDetails(input.form);
     });
+  }
+  // One row per chosen photo: whether the customer sees it, and its caption. Row n goes
+  // with the n-th file the form sends (file inputs in page order, files in their order),
+  // so its fields are renumbered to n; what was typed for a file that stays is kept.
+  function showPhotoDetails(form) {
+    const rows = form.querySelector("[data-photo-details]");
+    const template = form.querySelector("template[data-photo-row]");
+    if (!rows || !template) return;
+    const files = [...form.querySelectorAll("input[type=file]")].flatMap((each) => [...each.files]);
+    const before = new Map([...rows.children].map((row) => [row.dataset.file, row]));
+    rows.replaceChildren(...files.map((file, n) => {
+      const key = `${n}:${file.name}:${file.size}`;
+      if (before.has(key)) return before.get(key);
+      const row = template.content.firstElementChild.cloneNode(true);
+      row.dataset.file = key;
+      for (const el of row.querySelectorAll("[name], [id], [for], [aria-describedby]")) {
+        for (const attribute of ["name", "id", "for", "aria-describedby"]) {
+          const value = el.getAttribute(attribute);
+          if (value) el.setAttribute(attribute, value.replace(/^photo_details-0-/, `photo_details-${n}-`).replace(/ photo_details-0-/g, ` photo_details-${n}-`));
+        }
+      }
+      row.querySelector("[data-photo-name]").textContent = file.name;
+      const preview = row.querySelector("canvas");
+      preview.setAttribute("aria-label", `Preview of ${file.name}`);
+      drawPreview(file, preview);
+      return row;
+    }));
+  }
+  // Drawn on a canvas, as the page's content policy allows no blob: images.
+  function drawPreview(file, canvas) {
+    if (!window.createImageBitmap) return;
+    createImageBitmap(file).then((bitmap) => {
+      const scale = Math.min(canvas.width / bitmap.width, canvas.height / bitmap.height);
+      const width = bitmap.width * scale;
+      const height = bitmap.height * scale;
+      canvas.getContext("2d").drawImage(bitmap, (canvas.width - width) / 2, (canvas.height - height) / 2, width, height);
+      bitmap.close();
+    }).catch(() => {});
   }
   for (const el of document.querySelectorAll("[data-clear-draft]")) {
     removeDraft(PREFIX + el.dataset.clearDraft);
