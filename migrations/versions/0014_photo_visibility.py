@@ -1,7 +1,7 @@
 """Photos are shown to the customer only when chosen, with a caption; each sent revision keeps the photos it showed
 
 Revision ID: 0014_photo_visibility
-Revises: 0010_incident_overdue_state
+Revises: 0013_time_zones
 Create Date: 2026-11-30 08:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0014_photo_visibility'
-down_revision = '0010_incident_overdue_state'
+down_revision = '0013_time_zones'
 branch_labels = None
 depends_on = None
 
