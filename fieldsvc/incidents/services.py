@@ -180,10 +180,10 @@ def report_incident(
                 submission_key=submission_key or None,
                 **_reported_values(report, customer, site, contact),
             )
+            # Flushed with the incident, so its timeline tells them as one report.
+            incident.equipment_links = [IncidentEquipment(equipment=item) for item in equipment]
             db.session.add(incident)
             db.session.flush()
-            for item in equipment:
-                db.session.add(IncidentEquipment(incident=incident, equipment=item))
             attach_photos(incident, report.photos, actor=actor)
     except IntegrityError:
         # Another request with the same submission key won the race: it is the one.
@@ -759,12 +759,22 @@ def records_of(incident: Incident) -> list[object]:
 
 
 def timeline(incident: Incident) -> list[HistoryEntry]:
-    """Everything that happened to the incident and what hangs off it, oldest first.
+    """Everything that happened to the incident, what hangs off it, its part orders and
+    proposals, oldest first, in words.
 
     A fixed number of statements whatever its history: the events in one, and the
     customers, sites and contacts it was reported against before a correction in one.
     """
-    records = [incident, *records_of(incident)]
+    revisions = [revision for proposal in incident.proposals for revision in proposal.revisions]
+    records = [
+        incident,
+        *records_of(incident),
+        *incident.part_orders,
+        *(line for order in incident.part_orders for line in order.lines),
+        *incident.proposals,
+        *revisions,
+        *(line for revision in revisions for line in revision.lines),
+    ]
     events = events_about(*records)
     # Held while the history is named: the session keeps only what is referenced.
     earlier = _load_earlier_references([e for e in events if e.object_type == Incident.__name__])

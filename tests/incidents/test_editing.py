@@ -53,11 +53,11 @@ def test_editing_shows_the_values_before_and_after_with_the_reason(
     assert [item.tag for item in incident.equipment] == ["PT-117"]
     page = client.get(f"/incidents/{incident.id}").get_data(as_text=True)
     timeline = page[page.index("Timeline") :]
-    assert "Update incident" in timeline
+    assert "Changed the incident" in timeline
     assert "Why: Second unit found damaged too; first was fine" in timeline
-    assert "<td>severity</td><td>medium</td><td>critical</td>" in timeline
-    assert "Change equipment incident" in timeline
-    assert "<td>equipment</td><td>PT-107</td><td>PT-117</td>" in timeline
+    assert "<td>Severity</td><td>Medium</td><td>Critical</td>" in timeline
+    assert "Changed the equipment" in timeline
+    assert "<td>Equipment</td><td>PT-107</td><td>PT-117</td>" in timeline
     deleted = db.session.scalar(
         select(AuditEvent).where(
             AuditEvent.object_type == IncidentEquipment.__name__, AuditEvent.action == "delete"
