@@ -1,7 +1,7 @@
 """How proposals read in a timeline: the proposal editor's labels, and what a revision,
 its lines and its review mean."""
 
-from fieldsvc.audit.wording import Facts, Wording, form_labels, name_actions, register
+from fieldsvc.audit.wording import Facts, Wording, form_labels, humanise, name_actions, register
 from fieldsvc.proposals.forms import EditRevisionForm, ProposalLineForm, RequestChangesForm
 from fieldsvc.proposals.models import Proposal, ProposalLine, ProposalRevision
 
@@ -12,6 +12,14 @@ def _line(facts: Facts) -> str:
         f"{facts.word('kind')}: {facts.word('description')} — "
         f"{facts.word('quantity')} × {facts.word('unit_price')}, "  # noqa: RUF001
         f"discount {facts.word('discount_pct')}, customer share {facts.word('customer_share_pct')}"
+    )
+
+
+def _acknowledged(keys: list[str]) -> str:
+    """Acknowledged tone warnings by the words they were about (else by their rule)."""
+    return ", ".join(
+        f"“{key.split(':', 1)[1]}”" if ":" in key else humanise(key.replace("-", "_"))
+        for key in keys
     )
 
 
@@ -82,7 +90,8 @@ register(
             "acknowledged_warnings": "Tone warnings acknowledged",
             "warning": "Tone warning",
         },
-        hidden=frozenset({"pdf_key", "seen_seq"}),
+        values={"acknowledged_warnings": _acknowledged},
+        hidden=frozenset({"pdf_key"}),
         part_of="proposal_id",
         told_with_parent=True,
         subject=_subject,

@@ -202,10 +202,10 @@ def test_history_names_the_site_instead_of_its_id(client, signed_in, make_site):
     equipment = db.session.scalars(select(Equipment)).one()
     page = client.get(f"/equipment/{equipment.id}").get_data(as_text=True)
     history = page[page.index("History") :]
-    assert "<td>site</td><td>—</td><td>Building 4 — Sterile Fill</td>" in history.replace(
+    assert "<td>Site</td><td>Building 4 — Sterile Fill</td>" in history.replace(
         f"{site.customer.name} — ", ""
     )
-    assert "<td>active</td><td>—</td><td>Yes</td>" in history
+    assert "<td>Active</td><td>Yes</td>" in history
 
 
 def test_a_customer_page_lists_its_sites_without_repeating_the_customer(
