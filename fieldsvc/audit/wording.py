@@ -20,7 +20,7 @@ database: the caller names the referenced rows beforehand, however many events.
 import importlib
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
@@ -124,6 +124,7 @@ class Wording:
     created: Callable[[Facts], str] | None = None  # the meaning of its creation
     changed: Callable[[Facts], str | None] | None = None  # the meaning of a change, if any
     brief: Callable[[Facts], str] | None = None  # one line for it inside its parent's entry
+    listed: bool = False  # its briefs share one row in the parent's entry ("PT-107, PT-117")
 
 
 _WORDINGS: dict[str, Wording] = {}
@@ -294,6 +295,10 @@ def _changes(item: Facts) -> list[FieldChange]:
     for part in item.parts:
         part_wording = wording_of(part.event.object_type)
         if part_wording.brief is not None:
+            if part_wording.listed and changes and changes[-1].field == part_wording.part_of:
+                last = changes.pop()
+                changes.append(replace(last, after=f"{last.after}, {part_wording.brief(part)}"))
+                continue
             changes.append(
                 FieldChange(
                     part_wording.part_of or "",

@@ -98,6 +98,7 @@ register(
         told_with_parent=True,
         created=lambda facts: f"Added equipment {facts.word('equipment_id')}",
         brief=lambda facts: facts.word("equipment_id"),
+        listed=True,
     ),
 )
 register(
