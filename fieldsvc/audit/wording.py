@@ -41,6 +41,8 @@ REDACTED = "(redacted)"
 # The features whose records the audit trail holds; each registers its wording when
 # imported. Listed here so every history reads the same whoever asks first.
 FEATURES = (
+    "fieldsvc.auth.wording",
+    "fieldsvc.customers.wording",
     "fieldsvc.incidents.wording",
     "fieldsvc.parts.wording",
     "fieldsvc.proposals.wording",

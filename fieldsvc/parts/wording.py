@@ -2,7 +2,8 @@
 and its lines mean."""
 
 from fieldsvc.audit.wording import Facts, Wording, form_labels, register
-from fieldsvc.parts.models import PartOrder, PartOrderLine
+from fieldsvc.parts.forms import EditPartForm, EditSupplierForm
+from fieldsvc.parts.models import Part, PartOrder, PartOrderLine, Supplier
 from fieldsvc.proposals.forms import OrderLineForm, PartOrderForm
 
 
@@ -52,3 +53,7 @@ register(
         brief=_line,
     ),
 )
+register(
+    Supplier, Wording(noun="supplier", labels=form_labels(EditSupplierForm) | {"active": "Active"})
+)
+register(Part, Wording(noun="part", labels=form_labels(EditPartForm) | {"active": "Active"}))

@@ -2,8 +2,13 @@
 its lines and its review mean."""
 
 from fieldsvc.audit.wording import Facts, Wording, form_labels, humanise, name_actions, register
-from fieldsvc.proposals.forms import EditRevisionForm, ProposalLineForm, RequestChangesForm
-from fieldsvc.proposals.models import Proposal, ProposalLine, ProposalRevision
+from fieldsvc.proposals.forms import (
+    EditApprovalRuleForm,
+    EditRevisionForm,
+    ProposalLineForm,
+    RequestChangesForm,
+)
+from fieldsvc.proposals.models import ApprovalRule, Proposal, ProposalLine, ProposalRevision
 
 
 def _line(facts: Facts) -> str:
@@ -110,5 +115,9 @@ register(
         created=lambda facts: f"Added a line: {_line(facts)}",
         brief=_line,
     ),
+)
+register(
+    ApprovalRule,
+    Wording(noun="approval rule", labels=form_labels(EditApprovalRuleForm) | {"active": "Active"}),
 )
 name_actions({"acknowledge_tone_warning": "Acknowledged a tone warning"})
