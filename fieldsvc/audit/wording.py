@@ -268,6 +268,8 @@ def _headline(item: Facts) -> str:
         told = wording.created(item)
     elif event.action == "update" and wording.changed is not None:
         told = wording.changed(item)
+    elif event.action == "delete" and wording.brief is not None:
+        told = f"Removed the {wording.noun}: {wording.brief(item)}"
     if told:
         return told
     verb = VERBS.get(event.action)
