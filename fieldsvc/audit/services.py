@@ -24,7 +24,7 @@ from fieldsvc.audit.anchors import Anchor
 from fieldsvc.audit.models import Audited, AuditEvent
 from fieldsvc.audit.sealing import SEAL_ACTION, chain_head, seal_rows
 from fieldsvc.audit.verification import PLAIN_UNVOUCHED, Problem, verify_trail
-from fieldsvc.audit.wording import REDACTED, HistoryEntry, tell
+from fieldsvc.audit.wording import REDACTED, HistoryEntry, is_told, tell
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
 
@@ -116,7 +116,10 @@ def history_from(
     with one statement per kind of row, however many events refer to them.
     """
     models = {type(obj).__name__: type(obj) for obj in objects}
-    references = {name: _reference_columns(model) for name, model in models.items()}
+    references = {
+        name: {f: target for f, target in _reference_columns(model).items() if is_told(name, f)}
+        for name, model in models.items()
+    }
     names = _reference_names(references, events)
     records = {(type(obj).__name__, obj.id): obj for obj in objects}
     about = sorted((e for e in events if e.object_type in models), key=lambda e: e.seq)

@@ -283,8 +283,7 @@ def _changes(item: Facts) -> list[FieldChange]:
     """The fields worth telling, in the order the forms show them; then the parts."""
     event = item.event
     wording = wording_of(event.object_type)
-    left_out = UNTOLD | wording.hidden | {wording.part_of}
-    names = [n for n in event.changes if n not in left_out]
+    names = [n for n in event.changes if is_told(event.object_type, n)]
     order = list(wording.labels)
     names.sort(key=lambda n: (order.index(n) if n in order else len(order), n))
     changes = []
@@ -314,6 +313,12 @@ def _changes(item: Facts) -> list[FieldChange]:
         else:
             changes.extend(_changes(part))
     return changes
+
+
+def is_told(object_type: str, name: str) -> bool:
+    """Whether a timeline shows this field: the caller names only the rows it refers to."""
+    wording = wording_of(object_type)
+    return name not in UNTOLD and name not in wording.hidden and name != wording.part_of
 
 
 def label_of(object_type: str, name: str) -> str:

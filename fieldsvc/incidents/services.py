@@ -777,15 +777,18 @@ def timeline(incident: Incident) -> list[HistoryEntry]:
     ]
     events = events_about(*records)
     # Held while the history is named: the session keeps only what is referenced.
-    earlier = _load_earlier_references([e for e in events if e.object_type == Incident.__name__])
+    earlier = _load_earlier_references(
+        [e for e in events if e.object_type in ("Incident", "ProposalRevision")]
+    )
     entries = history_from(events, *records)
     del earlier
     return entries
 
 
 def _load_earlier_references(events: list[AuditEvent]) -> list:
-    """Put the customers, sites and contacts these incident events name into the session
-    with one statement, so the timeline names them without a query for each kind."""
+    """Put the customers, sites and contacts these incident and proposal revision events
+    name into the session with one statement, so the timeline names them without a query
+    for each kind."""
     session = db.session()
 
     def not_loaded(model: type, field: str) -> set[int]:
@@ -794,7 +797,7 @@ def _load_earlier_references(events: list[AuditEvent]) -> list:
 
     customer_ids = not_loaded(Customer, "customer_id")
     site_ids = not_loaded(Site, "site_id")
-    contact_ids = not_loaded(Contact, "reporter_contact_id")
+    contact_ids = not_loaded(Contact, "reporter_contact_id") | not_loaded(Contact, "contact_id")
     if not (customer_ids or site_ids or contact_ids):
         return []
     # Each customer with the wanted sites and contacts among its own: a few rows.

@@ -47,6 +47,8 @@ register(
     Wording(
         noun="part order line",
         labels=form_labels(OrderLineForm, quantity="Quantity"),
+        # The description is the catalogue part's, as it was ordered.
+        hidden=frozenset({"part_id"}),
         part_of="part_order_id",
         told_with_parent=True,
         created=lambda facts: f"Added {_line(facts)} to the part order",

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from fieldsvc.audit.services import acting, history_for, record
 from fieldsvc.audit.wording import humanise
 from fieldsvc.auth.models import User
+from fieldsvc.customers.models import Contact
 from fieldsvc.database import utcnow
 from fieldsvc.demo import DEMO_PASSWORD, load_demo_data
 from fieldsvc.extensions import db
@@ -24,6 +25,7 @@ from fieldsvc.incidents.models import Channel, Direction, FollowUpOutcome, Incid
 from fieldsvc.parts.models import PartOrderStatus
 from fieldsvc.parts.services import change_part_order_status
 from fieldsvc.proposals.sending import send_revision
+from fieldsvc.proposals.services import RevisionDraft, draft_proposal
 
 REPORTED = "Reported PT-107, PT-117 as high severity"
 SNAKE_CASE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
@@ -204,6 +206,12 @@ def test_the_incident_page_stays_within_twelve_statements_with_its_whole_story(
     client, story, count_queries
 ):
     client.sign_in("supervisor@example.com", DEMO_PASSWORD)
+    # A second offer, to someone the report does not name.
+    buyer = Contact(customer=story.customer, name="Pat Purchasing")
+    db.session.add(buyer)
+    db.session.flush()
+    draft_proposal(story, RevisionDraft(contact_id=buyer.id), actor=_user("tech@example.com"))
+    db.session.commit()
     url = f"/incidents/{story.id}"
 
     db.session.expunge_all()
@@ -211,5 +219,6 @@ def test_the_incident_page_stays_within_twelve_statements_with_its_whole_story(
         response = client.get(url)
 
     assert response.status_code == 200
-    assert REPORTED in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert REPORTED in page and "Pat Purchasing" in page[page.index("Timeline") :]
     assert len(statements) <= 12, "\n".join(statements)
