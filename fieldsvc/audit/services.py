@@ -24,11 +24,10 @@ from fieldsvc.audit.anchors import Anchor
 from fieldsvc.audit.models import Audited, AuditEvent
 from fieldsvc.audit.sealing import SEAL_ACTION, chain_head, seal_rows
 from fieldsvc.audit.verification import PLAIN_UNVOUCHED, Problem, verify_trail
-from fieldsvc.clock import format_stored
+from fieldsvc.audit.wording import REDACTED, HistoryEntry, is_told, tell
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
 
-REDACTED = "(redacted)"
 _ACTING = "audit_acting"
 # Any constant will do: it only has to be the same for every writer.
 _PG_CHAIN_LOCK = 7_245_001
@@ -76,12 +75,6 @@ def record(
     )
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    event: AuditEvent
-    changes: list[tuple[str, str, str]]  # field label, before, after: as a person reads them
-
-
 def events_about(*objects: Any) -> list[AuditEvent]:
     """Every audit event about the given objects, oldest first, as stored."""
     ids_by_type: dict[type, set[int]] = {}
@@ -108,35 +101,29 @@ def events_about(*objects: Any) -> list[AuditEvent]:
     )
 
 
-def history_for(*objects: Any) -> list[HistoryEntry]:
-    """Every audit event about the given objects, oldest first, references shown by name."""
-    return history_from(events_about(*objects), *objects)
+def history_for(*objects: Any, internal: bool = True) -> list[HistoryEntry]:
+    """Every audit event about the given objects, oldest first, in words."""
+    return history_from(events_about(*objects), *objects, internal=internal)
 
 
-def history_from(events: list[AuditEvent], *objects: Any) -> list[HistoryEntry]:
-    """`events` (from `events_about(*objects)`) as a person reads them.
+def history_from(
+    events: list[AuditEvent], *objects: Any, internal: bool = True
+) -> list[HistoryEntry]:
+    """`events` (from `events_about(*objects)`) as a person reads them (see `wording`);
+    internal-only facts are marked, and left out of the sentences unless `internal`.
 
     A referenced row already in the session is named from there; the others are read
     with one statement per kind of row, however many events refer to them.
     """
     models = {type(obj).__name__: type(obj) for obj in objects}
-    references = {name: _reference_columns(model) for name, model in models.items()}
+    references = {
+        name: {f: target for f, target in _reference_columns(model).items() if is_told(name, f)}
+        for name, model in models.items()
+    }
     names = _reference_names(references, events)
-    entries = [
-        HistoryEntry(
-            event,
-            [
-                (
-                    _field_label(field, references[event.object_type]),
-                    *(_readable(field, value, names) for value in values),
-                )
-                for field, values in sorted(event.changes.items())
-            ],
-        )
-        for event in events
-        if event.object_type in models
-    ]
-    return sorted(entries, key=lambda entry: entry.event.seq)
+    records = {(type(obj).__name__, obj.id): obj for obj in objects}
+    about = sorted((e for e in events if e.object_type in models), key=lambda e: e.seq)
+    return tell(about, names, records, internal=internal)
 
 
 def referenced_ids(events: list[AuditEvent], field: str) -> set[int]:
@@ -181,26 +168,6 @@ def _reference_names(
         for field in fields[target]
         for target_id, obj in by_id.items()
     }
-
-
-def _field_label(field: str, references: dict[str, type]) -> str:
-    if field in references:
-        field = field.removesuffix("_id")
-    return field.replace("_", " ")
-
-
-def _readable(field: str, value: Any, names: dict) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    if isinstance(value, list):  # a JSON column, e.g. acknowledged tone warnings
-        return ", ".join(str(item) for item in value) or "—"
-    if isinstance(value, dict):
-        return str(value)
-    if isinstance(value, str):
-        return format_stored(value)  # a time, in the reader's zone
-    return names.get((field, value), str(value))
 
 
 def reseal_plain_chain(anchors: Sequence[Anchor] = (), *, actor: Any = None) -> AuditEvent:

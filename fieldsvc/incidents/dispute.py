@@ -13,7 +13,6 @@ the same rule holds: only the app's own files reach the PDF.
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from flask import current_app, render_template
 from sqlalchemy import select
@@ -34,6 +33,7 @@ from fieldsvc.incidents.models import (
     WorkLogEntry,
 )
 from fieldsvc.incidents.services import records_of, total_minutes
+from fieldsvc.incidents.wording import DISPUTE_PACK as ACTION
 from fieldsvc.parts.models import PartOrder
 from fieldsvc.portal.models import CustomerResponse, StatusLink, SurveyResponse
 from fieldsvc.portal.services import DECLINE_REASONS
@@ -42,45 +42,10 @@ from fieldsvc.proposals.models import Proposal, ProposalRevision
 from fieldsvc.proposals.services import PricedLine, price
 from fieldsvc.proposals.totals import Totals
 
-ACTION = "dispute_pack"
-
-# Fields of the timeline's changes (as the audit trail labels them) left out of the pack.
-INTERNAL_CAUSE = frozenset(
-    {"cause category", "cause description", "technician statement", "claim reference"}
-)
+# What suppliers charge us: never in the pack, as in the proposal PDF.
 OUR_COSTS = {
-    "PartOrder": frozenset({"restocking fee pct", "return window days"}),
-    "PartOrderLine": frozenset({"unit cost", "discount pct"}),
-}
-# Every related record belongs to this incident: its link back says nothing new.
-BACK_TO_THE_INCIDENT = "incident"
-# How the app keeps records, not what happened: storage keys, form keys, lock counters.
-TECHNICAL = frozenset(
-    {"submission key", "version", "pdf key", "storage key", "thumbnail key", "token hash"}
-)
-EMPTY = ("—", "")
-
-NOUNS = {
-    "Incident": "incident",
-    "IncidentEquipment": "equipment",
-    "Attachment": "photo",
-    "WorkLogEntry": "work log entry",
-    "Communication": "communication",
-    "FollowUp": "follow-up",
-    "PartOrder": "part order",
-    "PartOrderLine": "part order line",
-    "Proposal": "proposal",
-    "ProposalRevision": "proposal revision",
-    "ProposalLine": "proposal line",
-    "CustomerResponse": "customer's answer",
-    "StatusLink": "status page link",
-    "SurveyResponse": "satisfaction survey",
-}
-VERBS = {"create": "Created", "update": "Changed", "delete": "Removed"}
-EVENT_NAMES = {
-    ACTION: "Produced a dispute pack",
-    "change_equipment": "Changed the equipment",
-    "acknowledge_tone_warning": "Acknowledged a tone warning",
+    "PartOrder": frozenset({"restocking_fee_pct", "return_window_days"}),
+    "PartOrderLine": frozenset({"unit_cost", "discount_pct"}),
 }
 
 
@@ -97,7 +62,6 @@ class TimelineRow:
     at: datetime
     who: str
     what: str
-    subject: str
     why: str | None
     changes: list[Change]
 
@@ -190,8 +154,9 @@ def dispute_pack(incident: Incident, *, include_internal: bool) -> DisputePack:
         *links,
         *([survey] if survey else []),
     ]
-    subjects = {(type(obj).__name__, obj.id): _subject(obj) for obj in records}
-    rows = [_row(entry, subjects, include_internal) for entry in history_for(*records)]
+    rows = [
+        _row(entry, include_internal) for entry in history_for(*records, internal=include_internal)
+    ]
     return DisputePack(
         incident=incident,
         include_internal=include_internal,
@@ -259,39 +224,29 @@ def _load(incident_id: int) -> Incident:
 # --- the timeline -------------------------------------------------------------------------
 
 
-def _row(
-    entry: HistoryEntry, subjects: dict[tuple[str, int], str], include_internal: bool
-) -> TimelineRow | None:
+def _row(entry: HistoryEntry, include_internal: bool) -> TimelineRow | None:
     """The event as the pack prints it, or None when it is only about what is left out."""
     event = entry.event
-    hidden = TECHNICAL | OUR_COSTS.get(event.object_type, frozenset())
-    if event.object_type == "Incident":
-        if not include_internal:
-            hidden |= INTERNAL_CAUSE
-    else:
-        hidden |= {BACK_TO_THE_INCIDENT}
-    shown = [change for change in entry.changes if change[0] not in hidden]
+    costs = OUR_COSTS.get(event.object_type, frozenset())
+    shown = [
+        change
+        for change in entry.changes
+        if change.field not in costs and (include_internal or not change.internal)
+    ]
     if event.action == "update" and entry.changes and not shown:
         # Only what the pack leaves out changed (the internal cause, our costs), so the
         # event's reason is about that too.
         return None
-    changes = []
-    for label, before, after in shown:
-        internal = event.object_type == "Incident" and label in INTERNAL_CAUSE
-        if event.action == "update":
-            changes.append(Change(label, _local(before), _local(after), internal))
-        elif after not in EMPTY:
-            # A record created or removed, or an event of its own: its values as they were.
-            changes.append(Change(label, None, _local(after), internal))
     return TimelineRow(
         at=event.at,
         who=_who(event),
-        what=EVENT_NAMES.get(event.action)
-        or f"{VERBS.get(event.action, event.action.replace('_', ' ').capitalize())} "
-        f"{NOUNS.get(event.object_type, event.object_type)}",
-        subject=subjects.get((event.object_type, event.object_id), ""),
+        what=entry.headline,
         why=event.reason,
-        changes=changes,
+        changes=[
+            # A record created or removed, or an event of its own: its values as they were.
+            Change(c.label, c.before if entry.compares else None, c.after, c.internal)
+            for c in shown
+        ],
     )
 
 
@@ -302,21 +257,6 @@ def _who(event) -> str:
     if (event.reason or "").endswith("on the status page"):
         return "The customer, on the status page"
     return "The system"
-
-
-def _subject(obj: Any) -> str:
-    if isinstance(obj, Incident):
-        return ""
-    if isinstance(obj, ProposalRevision):
-        return f"proposal {obj.proposal_id}, revision {obj.number}"
-    if isinstance(obj, Proposal):
-        return f"proposal {obj.id}"
-    return str(obj)
-
-
-def _local(value: str) -> str:
-    """A time the audit trail wrote in UTC, in the reader's time zone like the rest."""
-    return clock.format_stored(value)
 
 
 def _minutes_by_person(work_log: list[WorkLogEntry]) -> list[PersonTime]:

@@ -182,10 +182,10 @@ def report_incident(
                 submission_key=submission_key or None,
                 **_reported_values(report, customer, site, contact),
             )
+            # Flushed with the incident, so its timeline tells them as one report.
+            incident.equipment_links = [IncidentEquipment(equipment=item) for item in equipment]
             db.session.add(incident)
             db.session.flush()
-            for item in equipment:
-                db.session.add(IncidentEquipment(incident=incident, equipment=item))
             attach_photos(incident, report.photos, actor=actor, choices=report.photo_choices)
     except IntegrityError:
         # Another request with the same submission key won the race: it is the one.
@@ -818,23 +818,36 @@ def records_of(incident: Incident) -> list[object]:
 
 
 def timeline(incident: Incident) -> list[HistoryEntry]:
-    """Everything that happened to the incident and what hangs off it, oldest first.
+    """Everything that happened to the incident, what hangs off it, its part orders and
+    proposals, oldest first, in words.
 
     A fixed number of statements whatever its history: the events in one, and the
     customers, sites and contacts it was reported against before a correction in one.
     """
-    records = [incident, *records_of(incident)]
+    revisions = [revision for proposal in incident.proposals for revision in proposal.revisions]
+    records = [
+        incident,
+        *records_of(incident),
+        *incident.part_orders,
+        *(line for order in incident.part_orders for line in order.lines),
+        *incident.proposals,
+        *revisions,
+        *(line for revision in revisions for line in revision.lines),
+    ]
     events = events_about(*records)
     # Held while the history is named: the session keeps only what is referenced.
-    earlier = _load_earlier_references([e for e in events if e.object_type == Incident.__name__])
+    earlier = _load_earlier_references(
+        [e for e in events if e.object_type in ("Incident", "ProposalRevision")]
+    )
     entries = history_from(events, *records)
     del earlier
     return entries
 
 
 def _load_earlier_references(events: list[AuditEvent]) -> list:
-    """Put the customers, sites and contacts these incident events name into the session
-    with one statement, so the timeline names them without a query for each kind."""
+    """Put the customers, sites and contacts these incident and proposal revision events
+    name into the session with one statement, so the timeline names them without a query
+    for each kind."""
     session = db.session()
 
     def not_loaded(model: type, field: str) -> set[int]:
@@ -843,7 +856,7 @@ def _load_earlier_references(events: list[AuditEvent]) -> list:
 
     customer_ids = not_loaded(Customer, "customer_id")
     site_ids = not_loaded(Site, "site_id")
-    contact_ids = not_loaded(Contact, "reporter_contact_id")
+    contact_ids = not_loaded(Contact, "reporter_contact_id") | not_loaded(Contact, "contact_id")
     if not (customer_ids or site_ids or contact_ids):
         return []
     # Each customer with the wanted sites and contacts among its own: a few rows.

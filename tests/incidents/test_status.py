@@ -88,7 +88,7 @@ def test_resolving_with_a_note_shows_the_note_and_records_it_as_the_reason(
     page = _text(client.get(f"/incidents/{incident.id}"))
     assert f"{incident.reference} is now resolved." in page
     assert f"Resolution {NOTE}" in page
-    assert f"Update incident by {technician.name}" in page
+    assert f"Changed the status to resolved by {technician.name}" in page
     assert f"Why: {NOTE}" in page
     (event,) = _status_updates(incident)
     assert event.changes["status"] == ["open", "resolved"]

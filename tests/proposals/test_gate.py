@@ -288,8 +288,10 @@ def test_acknowledging_a_tone_warning_clears_it_and_is_in_the_audit_trail(seed):
     assert event.actor_id == seed.technician.id
     assert event.reason == "dismissive-as-i-said:as i said"
     assert event.changes == {"warning": [None, warning.message]}
-    readable = [change for entry in history_for(revision) for change in entry.changes]
-    assert ("acknowledged warnings", "—", "dismissive-as-i-said:as i said") in readable
+    entries = history_for(revision)
+    readable = [tuple(change) for entry in entries for change in entry.changes]
+    assert ("Tone warnings acknowledged", "—", "“as i said”") in readable
+    assert entries[-1].headline == "Acknowledged a tone warning"
 
 
 def test_an_acknowledgement_covers_only_the_words_acknowledged(seed):

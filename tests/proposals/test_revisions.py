@@ -440,7 +440,7 @@ def test_a_save_based_on_an_outdated_version_is_refused_and_names_who_changed_wh
     changes = conflict.value.changes
     assert {entry.event.actor.name for entry in changes} == {"Sara Supervisor"}
     assert all(entry.event.seq > opened_seq for entry in changes)
-    assert ("plan", PLAN, NEW_PLAN) in [c for entry in changes for c in entry.changes]
+    assert ("The plan", PLAN, NEW_PLAN) in [tuple(c) for entry in changes for c in entry.changes]
     assert conflict.value.revision is revision
     db.session.rollback()
     db.session.expire_all()
