@@ -37,7 +37,7 @@ def incident(make_incident, technician):
 
 
 def _work(started_at: str) -> dict:
-    return {"started_at": started_at, "minutes": "90", "note": "Replaced the diaphragm"}
+    return {"work-started_at": started_at, "work-minutes": "90", "work-note": "Replaced the diaphragm"}
 
 
 def test_a_technician_in_berlin_reads_the_incident_in_cet_and_not_the_companys_zone(
@@ -53,7 +53,7 @@ def test_field_changes_in_the_timeline_show_times_in_the_readers_zone(client, in
     page = client.get(f"/incidents/{incident.id}").get_data(as_text=True)
 
     history = page[page.index('id="history-title"') :]
-    assert "<td>occurred at</td><td>—</td><td>2025-01-15 08:30 CET</td>" in history
+    assert '<td class="field">When it occurred</td><td>2025-01-15 08:30 CET</td>' in history
     # Only the machine-readable <time datetime="..."> keeps the ISO form.
     assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", re.sub(r"<[^>]+>", " ", history))
 

@@ -63,9 +63,9 @@ def story(app) -> Incident:
     answer = app.test_client().post(
         f"/status/{token}/answer/accept",
         data={
-            "revision_id": revision.id,
-            "pdf_sha256": revision.pdf_sha256,
-            "full_name": "Dana Whitfield",
+            "accept-revision_id": revision.id,
+            "accept-pdf_sha256": revision.pdf_sha256,
+            "accept-full_name": "Dana Whitfield",
         },
     )
     assert answer.status_code == 303, answer.get_data(as_text=True)

@@ -110,7 +110,7 @@ def test_the_conflict_table_shows_a_readable_time_in_the_editors_zone(seed, clie
     text = answer.get_data(as_text=True)
     table = text[text.index('class="flash flash-error conflict"') :]
     table = table[: table.index("</table>")]
-    row = re.search(r"<td>return visit at</td><td>(.*?)</td><td>(.*?)</td>", table)
+    row = re.search(r"<td>Return visit</td><td>(.*?)</td><td>(.*?)</td>", table)
     assert row is not None, table
     assert row.groups() == (
         f"{TOMORROW.isoformat()} 15:00 CET",
@@ -171,9 +171,9 @@ def test_staff_hear_of_the_customers_answer_in_their_own_zone_and_the_customer_r
     customer.post(
         f"/status/{token}/answer/accept",
         data={
-            "revision_id": seed.revision.id,
-            "pdf_sha256": seed.revision.pdf_sha256,
-            "full_name": "Dana Whitfield",
+            "accept-revision_id": seed.revision.id,
+            "accept-pdf_sha256": seed.revision.pdf_sha256,
+            "accept-full_name": "Dana Whitfield",
         },
     )
 
