@@ -134,6 +134,19 @@ class Incident(Audited, db.Model):
         # Incidents reported in a period, by cause (dashboard, reports): the index alone
         # answers it, without reading the rows.
         Index("ix_incidents_created_cause", "created_at", "cause_category"),
+        # The reports' and the dashboard's figures for incidents reported in a period:
+        # the index alone answers them (team, status, cause, the response-time
+        # milestones), reading only the period's entries.
+        Index(
+            "ix_incidents_period_figures",
+            "created_at",
+            "customer_id",
+            "status",
+            "cause_category",
+            "first_sent_at",
+            "first_accepted_at",
+            "resolved_at",
+        ),
         calendar_constraint("occurred_at"),
     )
 
@@ -165,6 +178,10 @@ class Incident(Audited, db.Model):
     # overdue promise" is an index range on this column rather than a search of
     # follow-ups per incident; past due, it is when the incident became overdue.
     next_follow_up_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Kept from the proposals (fieldsvc/reports/rollups.py): when the first proposal
+    # was sent, and when the customer first accepted one.
+    first_sent_at: Mapped[datetime | None]
+    first_accepted_at: Mapped[datetime | None]
     # None: reported by the customer on their status page.
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

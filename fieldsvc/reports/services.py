@@ -20,14 +20,14 @@ does not depend on the number of incidents.
 """
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from itertools import pairwise
 
-from sqlalchemy import Select, case, distinct, func, literal, select
+from sqlalchemy import Select, and_, case, distinct, func, literal, or_, select, union_all
 
 from fieldsvc import clock
 from fieldsvc.auth.models import User
@@ -38,12 +38,12 @@ from fieldsvc.incidents.models import Incident, IncidentStatus
 from fieldsvc.incidents.services import (
     IncidentFilters,
     IncidentRow,
+    customers_visible_to,
     incidents_visible_to,
     list_incidents,
 )
 from fieldsvc.money import to_money
-from fieldsvc.portal.models import CustomerResponse, ResponseKind
-from fieldsvc.proposals.models import Proposal, ProposalRevision
+from fieldsvc.reports.models import CostEntry
 
 EARLIEST = date(2000, 1, 1)
 LONGEST_YEARS = 10
@@ -153,16 +153,17 @@ class CostRow:
 def _accepted_revisions(user: User, period: Period, month_starts: Sequence[date] = ()):
     """One row per revision of a visible incident accepted in the period, with the
     incident's customer, technician and cause, and (given `month_starts`) the local
-    month of the acceptance."""
-    accepted_at = CustomerResponse.created_at
+    month of the acceptance: read from the kept cost entries (rollups.py), the period's
+    range of their index and nothing older."""
+    accepted_at = CostEntry.accepted_at
     columns = [
-        Incident.id.label("incident_id"),
-        Incident.customer_id.label("customer_id"),
-        Incident.created_by_id.label("technician_id"),
-        Incident.cause_category.label("cause"),
-        ProposalRevision.we_absorb.label("we_absorb"),
-        ProposalRevision.customer_pays.label("customer_pays"),
-        ProposalRevision.customer_tax.label("customer_tax"),
+        CostEntry.incident_id.label("incident_id"),
+        CostEntry.customer_id.label("customer_id"),
+        CostEntry.technician_id.label("technician_id"),
+        CostEntry.cause_category.label("cause"),
+        CostEntry.we_absorb.label("we_absorb"),
+        CostEntry.customer_pays.label("customer_pays"),
+        CostEntry.customer_tax.label("customer_tax"),
     ]
     if month_starts:
         # The company's month boundaries as UTC instants: right across daylight saving
@@ -177,17 +178,13 @@ def _accepted_revisions(user: User, period: Period, month_starts: Sequence[date]
                 else_=month,
             )
         columns.append(month.label("month"))
+    visible = select(Customer.id).where(customers_visible_to(user))
     return (
         select(*columns)
-        .select_from(CustomerResponse)
-        .join(ProposalRevision, CustomerResponse.revision_id == ProposalRevision.id)
-        .join(Proposal, ProposalRevision.proposal_id == Proposal.id)
-        .join(Incident, Proposal.incident_id == Incident.id)
         .where(
-            CustomerResponse.kind == ResponseKind.ACCEPTED,
             accepted_at >= period.start,
             accepted_at < period.end,
-            incidents_visible_to(user),
+            CostEntry.customer_id.in_(visible),
         )
         .subquery("accepted")
     )
@@ -297,85 +294,98 @@ STEPS = (
 def percentile(values: Sequence[float], fraction: float) -> float | None:
     """The `fraction` (0 to 1) percentile of `values`, interpolated linearly between the
     closest ranks; None for no values."""
-    if not values:
-        return None
     ordered = sorted(values)
-    position = (len(ordered) - 1) * fraction
+    return _interpolated(len(ordered), dict(enumerate(ordered)), fraction)
+
+
+FRACTIONS = (0.5, 0.9)
+
+
+def _interpolated(count: int, ranked: Mapping[int, float], fraction: float) -> float | None:
+    """The percentile of `count` values from those at the two ranks (0 = smallest) it
+    lies between: `ranked` holds at least those."""
+    if not count:
+        return None
+    position = (count - 1) * fraction
     below = math.floor(position)
-    above = min(below + 1, len(ordered) - 1)
-    return ordered[below] + (position - below) * (ordered[above] - ordered[below])
+    above = min(below + 1, count - 1)
+    return ranked[below] + (position - below) * (ranked[above] - ranked[below])
+
+
+def _near_percentile(rank, count, fraction: float):
+    """SQL: `rank` is one of the two ranks the `fraction` percentile of `count` values
+    interpolates between, floor((count - 1) * fraction) and the next one. In integer
+    arithmetic (fraction = tenths / 10), so SQLite and PostgreSQL agree with Python."""
+    tenths = round(fraction * 10)
+    assert tenths / 10 == fraction  # 0.5, 0.9: the reports' percentiles
+    # below <= (count - 1) * tenths / 10 < below + 1, for below = rank or rank - 1
+    return and_(
+        10 * (rank - 1) <= tenths * (count - 1),
+        tenths * (count - 1) < 10 * (rank + 1),
+    )
 
 
 def response_times(user: User, period: Period) -> list[StepTimes]:
-    """Median and 90th percentile of each step, for incidents reported in the period."""
-    in_period = (
-        select(Incident.id)
-        .where(
-            incidents_visible_to(user),
-            Incident.created_at >= period.start,
-            Incident.created_at < period.end,
-        )
-        .scalar_subquery()
-    )
-    # Each incident's first sending and first acceptance, grouped once for the period's
-    # incidents (joined below), not looked up again for every incident.
-    first_sent = (
-        select(Proposal.incident_id, func.min(ProposalRevision.sent_at).label("at"))
-        .join(ProposalRevision, ProposalRevision.proposal_id == Proposal.id)
-        .where(Proposal.incident_id.in_(in_period))
-        .group_by(Proposal.incident_id)
-        .subquery("first_sent")
-    )
-    first_accepted = (
-        select(Proposal.incident_id, func.min(CustomerResponse.created_at).label("at"))
-        .join(ProposalRevision, ProposalRevision.proposal_id == Proposal.id)
-        .join(CustomerResponse, CustomerResponse.revision_id == ProposalRevision.id)
-        .where(
-            Proposal.incident_id.in_(in_period),
-            CustomerResponse.kind == ResponseKind.ACCEPTED,
-        )
-        .group_by(Proposal.incident_id)
-        .subquery("first_accepted")
-    )
+    """Median and 90th percentile of each step, for incidents reported in the period.
+
+    Each incident keeps its first sending and first acceptance (rollups.py), so the
+    period's incidents are one range of an index that holds every time needed; the
+    database ranks each step's durations and returns only the count and the values
+    at the ranks the percentiles interpolate between."""
     # A reopened incident keeps the resolved_at of its earlier resolution: it counts
     # as resolved only while it is resolved or closed.
     resolved = case((Incident.status.in_(RESOLVED_STATUSES), Incident.resolved_at))
+    hours = _hours_between_in_sql(db.session.get_bind().dialect.name)
+    reported, sent, accepted = (
+        Incident.created_at,
+        Incident.first_sent_at,
+        Incident.first_accepted_at,
+    )
+    durations = [
+        hours(reported, sent),
+        hours(sent, accepted),
+        hours(accepted, resolved),
+        hours(reported, resolved),
+    ]
     times = (
-        select(
-            Incident.created_at.label("reported"),
-            first_sent.c.at.label("sent"),
-            first_accepted.c.at.label("accepted"),
-            resolved.label("resolved"),
-        )
-        .outerjoin(first_sent, first_sent.c.incident_id == Incident.id)
-        .outerjoin(first_accepted, first_accepted.c.incident_id == Incident.id)
+        select(*(value.label(f"step{n}") for n, value in enumerate(durations)))
         .where(
             incidents_visible_to(user),
             Incident.created_at >= period.start,
             Incident.created_at < period.end,
         )
-        .subquery("times")
+        .cte("times")
     )
-    # The durations worked out by the database: a year holds tens of thousands of
-    # incidents, and reading four timestamps of each into Python costs more than the rest.
-    hours = _hours_between_in_sql(db.session.get_bind().dialect.name)
-    t = times.c
-    rows = db.session.execute(
-        select(
-            hours(t.reported, t.sent),
-            hours(t.sent, t.accepted),
-            hours(t.accepted, t.resolved),
-            hours(t.reported, t.resolved),
+    ranked_steps = []
+    for n in range(len(STEPS)):
+        value = times.c[f"step{n}"]
+        ranked = (
+            select(
+                literal(n).label("step"),
+                value.label("hours"),
+                (func.row_number().over(order_by=value) - 1).label("rank"),
+                func.count().over().label("count"),
+            )
+            .where(value.is_not(None))
+            .subquery(f"ranked{n}")
         )
-    ).all()
-    steps: list[list[float]] = [[] for _ in STEPS]
-    for row in rows:
-        for durations, value in zip(steps, row, strict=True):
-            if value is not None:
-                durations.append(float(value))
+        ranked_steps.append(
+            select(ranked).where(
+                or_(*(_near_percentile(ranked.c.rank, ranked.c.count, f) for f in FRACTIONS))
+            )
+        )
+    counts: dict[int, int] = {}
+    values: dict[int, dict[int, float]] = {n: {} for n in range(len(STEPS))}
+    for step, value, rank, count in db.session.execute(union_all(*ranked_steps)):
+        counts[step] = count
+        values[step][rank] = float(value)
     return [
-        StepTimes(name, len(durations), percentile(durations, 0.5), percentile(durations, 0.9))
-        for name, durations in zip(STEPS, steps, strict=True)
+        StepTimes(
+            name,
+            counts.get(n, 0),
+            *(_interpolated(counts.get(n, 0), values[n], fraction) for fraction in FRACTIONS),
+        )
+        for n, name in enumerate(STEPS)
     ]
 
 
