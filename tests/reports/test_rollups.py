@@ -11,7 +11,6 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
-from fieldsvc.audit.services import acting
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import CauseCategory, Incident, IncidentStatus
@@ -44,9 +43,7 @@ def _from_the_facts() -> tuple[dict, set]:
     milestones, entries = {}, set()
     for incident in db.session.scalars(select(Incident)):
         revisions = [r for proposal in incident.proposals for r in proposal.revisions]
-        accepted = [
-            r for r in revisions if r.response and r.response.kind is ResponseKind.ACCEPTED
-        ]
+        accepted = [r for r in revisions if r.response and r.response.kind is ResponseKind.ACCEPTED]
         milestones[incident.id] = (
             min((r.sent_at for r in revisions if r.sent_at), default=None),
             min((r.response.created_at for r in accepted), default=None),
