@@ -274,8 +274,9 @@ def _at_risk(visible, now: datetime) -> AtRisk:
 def _by_cause(visible, now: datetime) -> list[Count]:
     since = now - timedelta(days=365 * CAUSE_MONTHS // 12)
     # Grouped by lower(cause), not the bare column: without statistics SQLite would walk
-    # the cause index through every incident ever; this way the (created_at, cause)
-    # index answers from the period alone. The values are lower case already.
+    # the cause index through every incident ever; this way the period index
+    # (ix_incidents_period_figures) answers from the period alone, without the rows.
+    # The values are lower case already.
     cause = func.lower(Incident.cause_category)
     rows = dict(
         db.session.execute(

@@ -131,12 +131,9 @@ class Incident(Audited, db.Model):
     __table_args__ = (
         # A retried or double-tapped submission finds the incident it already made.
         UniqueConstraint("created_by_id", "submission_key"),
-        # Incidents reported in a period, by cause (dashboard, reports): the index alone
-        # answers it, without reading the rows.
-        Index("ix_incidents_created_cause", "created_at", "cause_category"),
-        # The reports' and the dashboard's figures for incidents reported in a period:
-        # the index alone answers them (team, status, cause, the response-time
-        # milestones), reading only the period's entries.
+        # The reports' and the dashboard's figures for incidents reported in a period
+        # (by team, status, cause, and the response-time milestones): the index alone
+        # answers them, reading only the period's entries.
         Index(
             "ix_incidents_period_figures",
             "created_at",

@@ -49,12 +49,15 @@ def upgrade():
     rollups.recompute(op.get_bind())
 
     with op.batch_alter_table('incidents', schema=None) as batch_op:
+        # The new index starts with its columns and answers its queries without the rows.
+        batch_op.drop_index('ix_incidents_created_cause')
         batch_op.create_index('ix_incidents_period_figures', ['created_at', 'customer_id', 'status', 'cause_category', 'first_sent_at', 'first_accepted_at', 'resolved_at'], unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('incidents', schema=None) as batch_op:
         batch_op.drop_index('ix_incidents_period_figures')
+        batch_op.create_index('ix_incidents_created_cause', ['created_at', 'cause_category'], unique=False)
         batch_op.drop_column('first_accepted_at')
         batch_op.drop_column('first_sent_at')
 
