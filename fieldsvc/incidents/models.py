@@ -131,18 +131,18 @@ class Incident(Audited, db.Model):
     __table_args__ = (
         # A retried or double-tapped submission finds the incident it already made.
         UniqueConstraint("created_by_id", "submission_key"),
-        # The reports' and the dashboard's figures for incidents reported in a period
-        # (by team, status, cause, and the response-time milestones): the index alone
-        # answers them, reading only the period's entries.
+        # The reports' and the dashboard's figures for the incidents of some customers
+        # (a team's) reported in a period, by cause and with their response times: the
+        # index alone answers them, reading only those customers' entries of the period.
         Index(
             "ix_incidents_period_figures",
-            "created_at",
             "customer_id",
-            "status",
+            "created_at",
             "cause_category",
-            "first_sent_at",
-            "first_accepted_at",
-            "resolved_at",
+            "reported_to_sent_hours",
+            "sent_to_accepted_hours",
+            "accepted_to_resolved_hours",
+            "reported_to_resolved_hours",
         ),
         calendar_constraint("occurred_at"),
     )
@@ -176,9 +176,14 @@ class Incident(Audited, db.Model):
     # follow-ups per incident; past due, it is when the incident became overdue.
     next_follow_up_due_at: Mapped[datetime | None] = mapped_column(index=True)
     # Kept from the proposals (fieldsvc/reports/rollups.py): when the first proposal
-    # was sent, and when the customer first accepted one.
+    # was sent, when the customer first accepted one, and the response times in hours
+    # (to resolved only while resolved or closed).
     first_sent_at: Mapped[datetime | None]
     first_accepted_at: Mapped[datetime | None]
+    reported_to_sent_hours: Mapped[float | None]
+    sent_to_accepted_hours: Mapped[float | None]
+    accepted_to_resolved_hours: Mapped[float | None]
+    reported_to_resolved_hours: Mapped[float | None]
     # None: reported by the customer on their status page.
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

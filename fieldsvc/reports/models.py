@@ -22,12 +22,12 @@ class CostEntry(db.Model):
 
     __tablename__ = "cost_entries"
     __table_args__ = (
-        # A period's entries with everything the reports group and add up: the index
-        # alone answers them, from the period's first entry to its last.
+        # Some customers' (a team's) entries of a period, with everything the reports
+        # group and add up: the index alone answers them, reading only those entries.
         Index(
             "ix_cost_entries_period",
-            "accepted_at",
             "customer_id",
+            "accepted_at",
             "cause_category",
             "technician_id",
             "incident_id",

@@ -5,8 +5,10 @@ as the change that moves them (a flush hook, as the incident's next follow-up du
 is kept, so every path that writes the facts keeps them: the services, the CLI, the
 demo data):
 
-- on each incident, when its first proposal was sent (`first_sent_at`) and when the
-  customer first accepted one (`first_accepted_at`), for the response times;
+- on each incident, when its first proposal was sent (`first_sent_at`), when the
+  customer first accepted one (`first_accepted_at`), and the hours of each step the
+  response-times report measures (to resolved only while it is resolved or closed: a
+  reopened incident keeps the resolved_at of its earlier resolution);
 - one `CostEntry` per accepted revision, with its frozen figures, the acceptance time
   and the incident's customer, technician and cause, for the cost of incidents.
 
@@ -18,13 +20,24 @@ compares what is kept with what the facts say (`flask reports verify`).
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, delete, event, func, insert, inspect, or_, select, update
+from sqlalchemy import (
+    Connection,
+    case,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.orm.util import identity_key
 
-from fieldsvc.incidents.models import Incident
+from fieldsvc.incidents.models import Incident, IncidentStatus
 from fieldsvc.portal.models import CustomerResponse, ResponseKind
 from fieldsvc.proposals.models import Proposal, ProposalRevision
 from fieldsvc.reports.models import CostEntry
@@ -37,7 +50,23 @@ entries = CostEntry.__table__
 
 # What each kept figure depends on, besides which rows exist (a foreign key set through
 # its relationship changes the column only during the flush: both are watched).
-_INCIDENT_FACTS = ("customer_id", "customer", "created_by_id", "created_by", "cause_category")
+_INCIDENT_FACTS = (
+    "customer_id",
+    "customer",
+    "created_by_id",
+    "created_by",
+    "cause_category",
+    "created_at",
+    "status",
+    "resolved_at",
+)
+RESOLVED_STATUSES = (IncidentStatus.RESOLVED, IncidentStatus.CLOSED)
+STEP_COLUMNS = (
+    "reported_to_sent_hours",
+    "sent_to_accepted_hours",
+    "accepted_to_resolved_hours",
+    "reported_to_resolved_hours",
+)
 _REVISION_FACTS = (
     "proposal_id",
     "proposal",
@@ -75,6 +104,32 @@ def _first_accepted():
             responses.c.kind == ResponseKind.ACCEPTED,
         )
         .scalar_subquery()
+    )
+
+
+def hours_between(dialect: str):
+    """SQL for the hours from one timestamp to another (NULL if either is)."""
+    if dialect == "sqlite":
+        return lambda begin, end: (func.julianday(end) - func.julianday(begin)) * 24
+    return lambda begin, end: func.extract("epoch", end - begin) / 3600
+
+
+def _step_hours(dialect: str) -> dict:
+    """Each response-time step's hours, from the incident's own columns."""
+    hours = hours_between(dialect)
+    c = incidents.c
+    resolved = case((c.status.in_(RESOLVED_STATUSES), c.resolved_at))
+    return dict(
+        zip(
+            STEP_COLUMNS,
+            (
+                hours(c.created_at, c.first_sent_at),
+                hours(c.first_sent_at, c.first_accepted_at),
+                hours(c.first_accepted_at, resolved),
+                hours(c.created_at, resolved),
+            ),
+            strict=True,
+        )
     )
 
 
@@ -128,12 +183,15 @@ def recompute(connection: Connection, incident_ids: Collection[int] | None = Non
     milestones = update(incidents).values(
         first_sent_at=_first_sent(), first_accepted_at=_first_accepted()
     )
+    steps = update(incidents).values(_step_hours(connection.dialect.name))
     drop = delete(entries)
     if incident_ids is not None:
         incident_ids = sorted(incident_ids)
         milestones = milestones.where(incidents.c.id.in_(incident_ids))
+        steps = steps.where(incidents.c.id.in_(incident_ids))
         drop = drop.where(entries.c.incident_id.in_(incident_ids))
     connection.execute(milestones)
+    connection.execute(steps)
     connection.execute(drop)
     connection.execute(
         insert(entries).from_select(ENTRY_COLUMNS, _entries_from_facts(incident_ids))
@@ -229,16 +287,17 @@ def _keep_figures(session: Session, flush_context) -> None:
     if not incident_ids:
         return
     recompute(connection, incident_ids)
-    # Incidents in the session see their new milestones without a reload.
-    for incident_id, sent, accepted in connection.execute(
-        select(incidents.c.id, incidents.c.first_sent_at, incidents.c.first_accepted_at).where(
+    # Incidents in the session see their kept figures without a reload.
+    kept = ("first_sent_at", "first_accepted_at", *STEP_COLUMNS)
+    for row in connection.execute(
+        select(incidents.c.id, *(incidents.c[name] for name in kept)).where(
             incidents.c.id.in_(sorted(incident_ids))
         )
     ):
-        loaded = session.identity_map.get(identity_key(Incident, incident_id))
+        loaded = session.identity_map.get(identity_key(Incident, row[0]))
         if loaded is not None:
-            set_committed_value(loaded, "first_sent_at", sent)
-            set_committed_value(loaded, "first_accepted_at", accepted)
+            for name, value in zip(kept, row[1:], strict=True):
+                set_committed_value(loaded, name, value)
 
 
 # --- checked against the facts --------------------------------------------------------------
@@ -274,6 +333,22 @@ def verify(connection: Connection) -> Verification:
     problems += [
         f"{reference}: first sent or first accepted time differs from its proposals"
         for reference in connection.scalars(wrong.limit(SHOWN))
+    ]
+    wrong_hours = (
+        select(incidents.c.reference)
+        .where(
+            or_(
+                *(
+                    incidents.c[name].is_distinct_from(value)
+                    for name, value in _step_hours(connection.dialect.name).items()
+                )
+            )
+        )
+        .order_by(incidents.c.id)
+    )
+    problems += [
+        f"{reference}: response times differ from its own dates"
+        for reference in connection.scalars(wrong_hours.limit(SHOWN))
     ]
     facts = _entries_from_facts(None)
     kept = select(*(entries.c[name] for name in ENTRY_COLUMNS))

@@ -15,40 +15,41 @@ Definitions (the dashboard uses the same):
   linearly between the two nearest ranks (as PostgreSQL's `percentile_cont`,
   NumPy's default and spreadsheets' PERCENTILE.INC do).
 
-Sums and counts are done by the database (GROUP BY); a report's number of queries
-does not depend on the number of incidents.
+What the reports need is kept where a period is cheap to read (rollups.py): one
+cost entry per accepted revision, and each incident's response times, both in indexes
+that start with the customer, so a team's period is one range per customer and none
+of the history before it is read. A report's number of queries does not depend on the
+number of incidents; money is added up as Decimal, exactly.
 """
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from itertools import pairwise
 
-from sqlalchemy import Select, and_, case, distinct, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, select
 
 from fieldsvc import clock
 from fieldsvc.auth.models import User
 from fieldsvc.customers.models import Customer
 from fieldsvc.errors import FieldError
 from fieldsvc.extensions import db
-from fieldsvc.incidents.models import Incident, IncidentStatus
+from fieldsvc.incidents.models import Incident
 from fieldsvc.incidents.services import (
     IncidentFilters,
     IncidentRow,
     customers_visible_to,
-    incidents_visible_to,
     list_incidents,
 )
 from fieldsvc.money import to_money
+from fieldsvc.reports import rollups
 from fieldsvc.reports.models import CostEntry
 
 EARLIEST = date(2000, 1, 1)
 LONGEST_YEARS = 10
 REPORTED_BY_CUSTOMER = "Reported by the customer"
-RESOLVED_STATUSES = (IncidentStatus.RESOLVED, IncidentStatus.CLOSED)
 
 
 # --- the period a report covers ----------------------------------------------------------
@@ -150,124 +151,91 @@ class CostRow:
     customer_tax: Decimal
 
 
-def _accepted_revisions(user: User, period: Period, month_starts: Sequence[date] = ()):
-    """One row per revision of a visible incident accepted in the period, with the
-    incident's customer, technician and cause, and (given `month_starts`) the local
-    month of the acceptance: read from the kept cost entries (rollups.py), the period's
-    range of their index and nothing older."""
-    accepted_at = CostEntry.accepted_at
-    columns = [
-        CostEntry.incident_id.label("incident_id"),
-        CostEntry.customer_id.label("customer_id"),
-        CostEntry.technician_id.label("technician_id"),
-        CostEntry.cause_category.label("cause"),
-        CostEntry.we_absorb.label("we_absorb"),
-        CostEntry.customer_pays.label("customer_pays"),
-        CostEntry.customer_tax.label("customer_tax"),
-    ]
-    if month_starts:
-        # The company's month boundaries as UTC instants: right across daylight saving
-        # time, and the same SQL on SQLite (which has no time zones) and PostgreSQL.
-        month = literal(_month_key(month_starts[-1]))
-        if len(month_starts) > 1:
-            month = case(
-                *[
-                    (accepted_at < _local_midnight(following), _month_key(current))
-                    for current, following in pairwise(month_starts)
-                ],
-                else_=month,
-            )
-        columns.append(month.label("month"))
-    visible = select(Customer.id).where(customers_visible_to(user))
-    return (
-        select(*columns)
-        .where(
-            accepted_at >= period.start,
-            accepted_at < period.end,
-            CostEntry.customer_id.in_(visible),
+@dataclass(frozen=True)
+class Costs:
+    """The cost of incidents in a period, in each grouping, and all together."""
+
+    groupings: dict[CostGrouping, list[CostRow]]
+    total: CostRow
+
+
+class _Sum:
+    """Accepted revisions added up: each incident counted once, money exact (Decimal)."""
+
+    def __init__(self) -> None:
+        self.incidents: set[int] = set()
+        self.money = [Decimal(0), Decimal(0), Decimal(0)]
+
+    def add(self, row) -> None:
+        self.incidents.add(row.incident_id)
+        for n, value in enumerate((row.we_absorb, row.customer_pays, row.customer_tax)):
+            self.money[n] += value or 0
+
+    def row(self, label: str) -> CostRow:
+        return CostRow(label, len(self.incidents), *(to_money(value) for value in self.money))
+
+
+def costs(user: User, period: Period) -> Costs:
+    """What the incidents `user` may see cost in the period, in every grouping: months in
+    order (every month of the period, empty ones too), the others by absorbed, largest
+    first. One read of the kept cost entries (rollups.py): for each visible customer,
+    the period's range of their index, nothing older; added up here, exactly."""
+    accepted = db.session.execute(
+        select(
+            CostEntry.incident_id,
+            CostEntry.accepted_at,
+            CostEntry.customer_id,
+            Customer.name.label("customer"),
+            CostEntry.technician_id,
+            User.name.label("technician"),
+            CostEntry.cause_category,
+            CostEntry.we_absorb,
+            CostEntry.customer_pays,
+            CostEntry.customer_tax,
         )
-        .subquery("accepted")
-    )
+        .join(Customer, Customer.id == CostEntry.customer_id)
+        .outerjoin(User, User.id == CostEntry.technician_id)
+        .where(
+            of_visible_customers(CostEntry.customer_id, user),
+            CostEntry.accepted_at >= period.start,
+            CostEntry.accepted_at < period.end,
+        )
+    ).all()
+    zone = clock.company_zone()
+    months = {_month_key(month): _Sum() for month in period.months()}
+    groups: dict[CostGrouping, dict] = {grouping: {} for grouping in CostGrouping}
+    labels: dict[CostGrouping, dict] = {grouping: {} for grouping in CostGrouping}
+    total = _Sum()
+    for row in accepted:
+        total.add(row)
+        # The month of the acceptance in the company's time zone.
+        months[_month_key(row.accepted_at.astimezone(zone))].add(row)
+        for grouping, key, label in (
+            (CostGrouping.CUSTOMER, row.customer_id, row.customer),
+            (CostGrouping.TECHNICIAN, row.technician_id, row.technician or REPORTED_BY_CUSTOMER),
+            (CostGrouping.CAUSE, row.cause_category, row.cause_category.label),
+        ):
+            groups[grouping].setdefault(key, _Sum()).add(row)
+            labels[grouping][key] = label
+    result = {CostGrouping.MONTH: [figures.row(key) for key, figures in months.items()]}
+    for grouping in (CostGrouping.CUSTOMER, CostGrouping.TECHNICIAN, CostGrouping.CAUSE):
+        rows = [figures.row(labels[grouping][key]) for key, figures in groups[grouping].items()]
+        result[grouping] = sorted(rows, key=lambda row: (-row.we_absorbed, row.label))
+    return Costs(groupings=result, total=total.row("Total"))
 
 
 def _month_key(month: date) -> str:
     return f"{month:%Y-%m}"
 
 
-def _measures(accepted) -> list:
-    return [
-        func.count(distinct(accepted.c.incident_id)).label("incidents"),
-        func.coalesce(func.sum(accepted.c.we_absorb), 0).label("we_absorbed"),
-        func.coalesce(func.sum(accepted.c.customer_pays), 0).label("customer_paid"),
-        func.coalesce(func.sum(accepted.c.customer_tax), 0).label("customer_tax"),
-    ]
-
-
-def _cost_row(label: str, row) -> CostRow:
-    return CostRow(
-        label=label,
-        incidents=int(row.incidents),
-        we_absorbed=to_money(row.we_absorbed),
-        customer_paid=to_money(row.customer_paid),
-        customer_tax=to_money(row.customer_tax),
-    )
-
-
 def cost_of_incidents(user: User, period: Period, grouping: CostGrouping) -> list[CostRow]:
-    """What the incidents `user` may see cost in the period, grouped: months in order
-    (every month of the period, empty ones too), the others by absorbed, largest first."""
-    if grouping is CostGrouping.MONTH:
-        months = period.months()
-        accepted = _accepted_revisions(user, period, months)
-        found = {
-            row.month: row
-            for row in db.session.execute(
-                select(accepted.c.month, *_measures(accepted)).group_by(accepted.c.month)
-            )
-        }
-        nothing = to_money(0)
-        return [
-            _cost_row(key, found[key])
-            if key in found
-            else CostRow(key, 0, nothing, nothing, nothing)
-            for key in map(_month_key, months)
-        ]
-    accepted = _accepted_revisions(user, period)
-    stmt: Select
-    if grouping is CostGrouping.CUSTOMER:
-        stmt = (
-            select(Customer.name.label("name"), *_measures(accepted))
-            .select_from(accepted)
-            .join(Customer, Customer.id == accepted.c.customer_id)
-            .group_by(accepted.c.customer_id, Customer.name)
-        )
-    elif grouping is CostGrouping.TECHNICIAN:
-        stmt = (
-            select(User.name.label("name"), *_measures(accepted))
-            .select_from(accepted)
-            .outerjoin(User, User.id == accepted.c.technician_id)
-            .group_by(accepted.c.technician_id, User.name)
-        )
-    else:
-        stmt = select(accepted.c.cause.label("name"), *_measures(accepted)).group_by(
-            accepted.c.cause
-        )
-    rows = [_cost_row(_group_label(grouping, row.name), row) for row in db.session.execute(stmt)]
-    return sorted(rows, key=lambda row: (-row.we_absorbed, row.label))
-
-
-def _group_label(grouping: CostGrouping, name) -> str:
-    if grouping is CostGrouping.CAUSE:
-        return name.label
-    if grouping is CostGrouping.TECHNICIAN and name is None:
-        return REPORTED_BY_CUSTOMER
-    return name
+    """One grouping of `costs`."""
+    return costs(user, period).groupings[grouping]
 
 
 def cost_total(user: User, period: Period) -> CostRow:
     """All the period's accepted revisions together; each incident counted once."""
-    accepted = _accepted_revisions(user, period)
-    return _cost_row("Total", db.session.execute(select(*_measures(accepted))).one())
+    return costs(user, period).total
 
 
 # --- response times -----------------------------------------------------------------------
@@ -294,106 +262,53 @@ STEPS = (
 def percentile(values: Sequence[float], fraction: float) -> float | None:
     """The `fraction` (0 to 1) percentile of `values`, interpolated linearly between the
     closest ranks; None for no values."""
-    ordered = sorted(values)
-    return _interpolated(len(ordered), dict(enumerate(ordered)), fraction)
+    return _percentile(sorted(values), fraction)
 
 
-FRACTIONS = (0.5, 0.9)
-
-
-def _interpolated(count: int, ranked: Mapping[int, float], fraction: float) -> float | None:
-    """The percentile of `count` values from those at the two ranks (0 = smallest) it
-    lies between: `ranked` holds at least those."""
-    if not count:
+def _percentile(ordered: Sequence[float], fraction: float) -> float | None:
+    """`percentile` of values already in order."""
+    if not ordered:
         return None
-    position = (count - 1) * fraction
+    position = (len(ordered) - 1) * fraction
     below = math.floor(position)
-    above = min(below + 1, count - 1)
-    return ranked[below] + (position - below) * (ranked[above] - ranked[below])
-
-
-def _near_percentile(rank, count, fraction: float):
-    """SQL: `rank` is one of the two ranks the `fraction` percentile of `count` values
-    interpolates between, floor((count - 1) * fraction) and the next one. In integer
-    arithmetic (fraction = tenths / 10), so SQLite and PostgreSQL agree with Python."""
-    tenths = round(fraction * 10)
-    assert tenths / 10 == fraction  # 0.5, 0.9: the reports' percentiles
-    # below <= (count - 1) * tenths / 10 < below + 1, for below = rank or rank - 1
-    return and_(
-        10 * (rank - 1) <= tenths * (count - 1),
-        tenths * (count - 1) < 10 * (rank + 1),
-    )
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (position - below) * (ordered[above] - ordered[below])
 
 
 def response_times(user: User, period: Period) -> list[StepTimes]:
     """Median and 90th percentile of each step, for incidents reported in the period.
 
-    Each incident keeps its first sending and first acceptance (rollups.py), so the
-    period's incidents are one range of an index that holds every time needed; the
-    database ranks each step's durations and returns only the count and the values
-    at the ranks the percentiles interpolate between."""
-    # A reopened incident keeps the resolved_at of its earlier resolution: it counts
-    # as resolved only while it is resolved or closed.
-    resolved = case((Incident.status.in_(RESOLVED_STATUSES), Incident.resolved_at))
-    hours = _hours_between_in_sql(db.session.get_bind().dialect.name)
-    reported, sent, accepted = (
-        Incident.created_at,
-        Incident.first_sent_at,
-        Incident.first_accepted_at,
+    Each incident keeps its steps' hours (rollups.py, worked out by the database from
+    its dates as this report always did), so the visible customers' incidents of the
+    period are ranges of one index that holds them: no proposal or answer is read."""
+    steps = [Incident.__table__.c[name] for name in rollups.STEP_COLUMNS]
+    # Plain rows (no ORM): a year of a team's incidents is thousands of them.
+    rows = (
+        db.session.connection()
+        .execute(
+            select(*steps).where(
+                of_visible_customers(Incident.customer_id, user),
+                Incident.created_at >= period.start,
+                Incident.created_at < period.end,
+            )
+        )
+        .all()
     )
     durations = [
-        hours(reported, sent),
-        hours(sent, accepted),
-        hours(accepted, resolved),
-        hours(reported, resolved),
+        sorted(value for value in column if value is not None)
+        for column in (zip(*rows, strict=True) if rows else [()] * len(STEPS))
     ]
-    times = (
-        select(*(value.label(f"step{n}") for n, value in enumerate(durations)))
-        .where(
-            incidents_visible_to(user),
-            Incident.created_at >= period.start,
-            Incident.created_at < period.end,
-        )
-        .cte("times")
-    )
-    ranked_steps = []
-    for n in range(len(STEPS)):
-        value = times.c[f"step{n}"]
-        ranked = (
-            select(
-                literal(n).label("step"),
-                value.label("hours"),
-                (func.row_number().over(order_by=value) - 1).label("rank"),
-                func.count().over().label("count"),
-            )
-            .where(value.is_not(None))
-            .subquery(f"ranked{n}")
-        )
-        ranked_steps.append(
-            select(ranked).where(
-                or_(*(_near_percentile(ranked.c.rank, ranked.c.count, f) for f in FRACTIONS))
-            )
-        )
-    counts: dict[int, int] = {}
-    values: dict[int, dict[int, float]] = {n: {} for n in range(len(STEPS))}
-    for step, value, rank, count in db.session.execute(union_all(*ranked_steps)):
-        counts[step] = count
-        values[step][rank] = float(value)
     return [
-        StepTimes(
-            name,
-            counts.get(n, 0),
-            *(_interpolated(counts.get(n, 0), values[n], fraction) for fraction in FRACTIONS),
-        )
-        for n, name in enumerate(STEPS)
+        StepTimes(name, len(values), _percentile(values, 0.5), _percentile(values, 0.9))
+        for name, values in zip(STEPS, durations, strict=True)
     ]
 
 
-def _hours_between_in_sql(dialect: str):
-    """SQL for the hours from one timestamp column to another (NULL if either is)."""
-    if dialect == "sqlite":
-        return lambda begin, end: (func.julianday(end) - func.julianday(begin)) * 24
-    return lambda begin, end: func.extract("epoch", end - begin) / 3600
+def of_visible_customers(column, user: User) -> ColumnElement[bool]:
+    """A condition on a customer id column: a customer whose incidents `user` may see.
+    For the kept figures, whose indexes start with the customer: one range per customer
+    of the team (all customers for an admin) instead of everyone's history."""
+    return column.in_(select(Customer.id).where(customers_visible_to(user)))
 
 
 # --- the incident list, for export --------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Report figures kept where a period is cheap to read: each incident's first sending and first acceptance, one cost entry per accepted revision
+"""Report figures kept where a period is cheap to read: each incident's first sending, first acceptance and response times, one cost entry per accepted revision
 
 Revision ID: 0012_report_rollups
 Revises: 0010_incident_overdue_state
@@ -37,11 +37,15 @@ def upgrade():
     )
     with op.batch_alter_table('cost_entries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_cost_entries_incident_id'), ['incident_id'], unique=False)
-        batch_op.create_index('ix_cost_entries_period', ['accepted_at', 'customer_id', 'cause_category', 'technician_id', 'incident_id', 'we_absorb', 'customer_pays', 'customer_tax'], unique=False)
+        batch_op.create_index('ix_cost_entries_period', ['customer_id', 'accepted_at', 'cause_category', 'technician_id', 'incident_id', 'we_absorb', 'customer_pays', 'customer_tax'], unique=False)
 
     with op.batch_alter_table('incidents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('first_sent_at', fieldsvc.database.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('first_accepted_at', fieldsvc.database.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('reported_to_sent_hours', sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column('sent_to_accepted_hours', sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column('accepted_to_resolved_hours', sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column('reported_to_resolved_hours', sa.Float(), nullable=True))
 
     # Filled from the facts, by the same code that keeps them on every change.
     from fieldsvc.reports import rollups
@@ -51,13 +55,17 @@ def upgrade():
     with op.batch_alter_table('incidents', schema=None) as batch_op:
         # The new index starts with its columns and answers its queries without the rows.
         batch_op.drop_index('ix_incidents_created_cause')
-        batch_op.create_index('ix_incidents_period_figures', ['created_at', 'customer_id', 'status', 'cause_category', 'first_sent_at', 'first_accepted_at', 'resolved_at'], unique=False)
+        batch_op.create_index('ix_incidents_period_figures', ['customer_id', 'created_at', 'cause_category', 'reported_to_sent_hours', 'sent_to_accepted_hours', 'accepted_to_resolved_hours', 'reported_to_resolved_hours'], unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('incidents', schema=None) as batch_op:
         batch_op.drop_index('ix_incidents_period_figures')
         batch_op.create_index('ix_incidents_created_cause', ['created_at', 'cause_category'], unique=False)
+        batch_op.drop_column('reported_to_resolved_hours')
+        batch_op.drop_column('accepted_to_resolved_hours')
+        batch_op.drop_column('sent_to_accepted_hours')
+        batch_op.drop_column('reported_to_sent_hours')
         batch_op.drop_column('first_accepted_at')
         batch_op.drop_column('first_sent_at')
 

@@ -1,8 +1,8 @@
 """The reports read a period from the kept figures' indexes, on both databases and with
-statistics stale or fresh: the cost reports one range of the cost entries' index, the
-response times one range of the incidents' period index, and nothing of the history
-before or after the period (no scan of incidents, proposals, answers or the audit
-trail)."""
+statistics stale or fresh: the cost reports the period's range of the cost entries'
+index for each of the team's customers, the response times the same of the incidents'
+period index, and nothing of the history before or after the period (no scan of
+incidents, proposals, answers or the audit trail)."""
 
 import json
 import re
@@ -172,9 +172,9 @@ def _plans(read: Callable[[], object]) -> list[str]:
 
 def _assert_reads_the_period_from(index: str, table: str, column: str, plan: str, dialect: str):
     if dialect == "sqlite":
-        assert f"SEARCH {table} USING COVERING INDEX {index} ({column}>? AND {column}<?)" in plan, (
-            plan
-        )
+        # One range per customer of the team: (customer_id=? AND <period>).
+        search = f"SEARCH {table} USING COVERING INDEX {index} (customer_id=? AND {column}>?"
+        assert search in plan, plan
         assert not re.search(rf"^SCAN {table}\b", plan, re.MULTILINE), plan
         for other in HISTORY:
             assert not re.search(rf"\b{other}\b", plan), plan
@@ -232,6 +232,11 @@ def test_the_dashboard_reads_this_month_from_the_kept_figures(supervisor):
     assert len(month_cost) == 1
     _assert_reads_the_period_from(
         "ix_cost_entries_period", "cost_entries", "accepted_at", month_cost[0], dialect
+    )
+    # Incidents by cause, over the last year.
+    (by_cause,) = [plan for plan in plans if "ix_incidents_period_figures" in plan]
+    _assert_reads_the_period_from(
+        "ix_incidents_period_figures", "incidents", "created_at", by_cause, dialect
     )
     for plan in plans:
         assert "audit_events" not in plan, plan
