@@ -28,15 +28,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from itertools import pairwise
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Integer, String, case, func, literal, select, type_coerce
 
 from fieldsvc import clock
 from fieldsvc.auth.models import User
 from fieldsvc.customers.models import Customer
 from fieldsvc.errors import FieldError
 from fieldsvc.extensions import db
-from fieldsvc.incidents.models import Incident
+from fieldsvc.incidents.models import CauseCategory, Incident
 from fieldsvc.incidents.services import (
     IncidentFilters,
     IncidentRow,
@@ -160,38 +161,59 @@ class Costs:
 
 
 class _Sum:
-    """Accepted revisions added up: each incident counted once, money exact (Decimal)."""
+    """Accepted revisions added up: each incident counted once, money in whole cents."""
+
+    __slots__ = ("absorbed", "incidents", "paid", "tax")
 
     def __init__(self) -> None:
         self.incidents: set[int] = set()
-        self.money = [Decimal(0), Decimal(0), Decimal(0)]
+        self.absorbed = self.paid = self.tax = 0
 
-    def add(self, row) -> None:
-        self.incidents.add(row.incident_id)
-        for n, value in enumerate((row.we_absorb, row.customer_pays, row.customer_tax)):
-            self.money[n] += value or 0
+    def add(self, incident_id: int, absorbed: int, paid: int, tax: int) -> None:
+        self.incidents.add(incident_id)
+        self.absorbed += absorbed
+        self.paid += paid
+        self.tax += tax
 
     def row(self, label: str) -> CostRow:
-        return CostRow(label, len(self.incidents), *(to_money(value) for value in self.money))
+        cents = (Decimal(self.absorbed), Decimal(self.paid), Decimal(self.tax))
+        return CostRow(label, len(self.incidents), *(to_money(value / 100) for value in cents))
+
+
+def _cents(column):
+    """SQL: an amount of money (2 decimals) as whole cents; exact, summed exactly here."""
+    return type_coerce(func.round(func.coalesce(column, 0) * 100), Integer)
 
 
 def costs(user: User, period: Period) -> Costs:
     """What the incidents `user` may see cost in the period, in every grouping: months in
     order (every month of the period, empty ones too), the others by absorbed, largest
     first. One read of the kept cost entries (rollups.py): for each visible customer,
-    the period's range of their index, nothing older; added up here, exactly."""
-    accepted = db.session.execute(
+    the period's range of their index, nothing older; added up here in whole cents."""
+    month_starts = period.months()
+    # The company's month boundaries as UTC instants: right across daylight saving
+    # time, and the same SQL on SQLite (which has no time zones) and PostgreSQL.
+    month = literal(_month_key(month_starts[-1]))
+    if len(month_starts) > 1:
+        month = case(
+            *[
+                (CostEntry.accepted_at < _local_midnight(following), _month_key(current))
+                for current, following in pairwise(month_starts)
+            ],
+            else_=month,
+        )
+    accepted = db.session.connection().execute(
         select(
             CostEntry.incident_id,
-            CostEntry.accepted_at,
+            month,
             CostEntry.customer_id,
-            Customer.name.label("customer"),
+            Customer.name,
             CostEntry.technician_id,
-            User.name.label("technician"),
-            CostEntry.cause_category,
-            CostEntry.we_absorb,
-            CostEntry.customer_pays,
-            CostEntry.customer_tax,
+            User.name,
+            type_coerce(CostEntry.cause_category, String),
+            _cents(CostEntry.we_absorb),
+            _cents(CostEntry.customer_pays),
+            _cents(CostEntry.customer_tax),
         )
         .join(Customer, Customer.id == CostEntry.customer_id)
         .outerjoin(User, User.id == CostEntry.technician_id)
@@ -200,26 +222,40 @@ def costs(user: User, period: Period) -> Costs:
             CostEntry.accepted_at >= period.start,
             CostEntry.accepted_at < period.end,
         )
-    ).all()
-    zone = clock.company_zone()
-    months = {_month_key(month): _Sum() for month in period.months()}
-    groups: dict[CostGrouping, dict] = {grouping: {} for grouping in CostGrouping}
-    labels: dict[CostGrouping, dict] = {grouping: {} for grouping in CostGrouping}
+    )
+    months = {_month_key(start): _Sum() for start in month_starts}
+    customers: dict[int, _Sum] = {}
+    technicians: dict[int | None, _Sum] = {}
+    causes: dict[str, _Sum] = {}
+    names: dict[tuple, str] = {}
     total = _Sum()
-    for row in accepted:
-        total.add(row)
-        # The month of the acceptance in the company's time zone.
-        months[_month_key(row.accepted_at.astimezone(zone))].add(row)
-        for grouping, key, label in (
-            (CostGrouping.CUSTOMER, row.customer_id, row.customer),
-            (CostGrouping.TECHNICIAN, row.technician_id, row.technician or REPORTED_BY_CUSTOMER),
-            (CostGrouping.CAUSE, row.cause_category, row.cause_category.label),
-        ):
-            groups[grouping].setdefault(key, _Sum()).add(row)
-            labels[grouping][key] = label
+    for (
+        incident,
+        key,
+        customer,
+        customer_name,
+        technician,
+        technician_name,
+        cause,
+        *money,
+    ) in accepted:
+        figures = (incident, int(money[0]), int(money[1]), int(money[2]))
+        total.add(*figures)
+        months[key].add(*figures)
+        for groups, group in ((customers, customer), (technicians, technician), (causes, cause)):
+            if group not in groups:
+                groups[group] = _Sum()
+            groups[group].add(*figures)
+        names[CostGrouping.CUSTOMER, customer] = customer_name
+        names[CostGrouping.TECHNICIAN, technician] = technician_name or REPORTED_BY_CUSTOMER
+    names.update({(CostGrouping.CAUSE, cause): CauseCategory(cause).label for cause in causes})
     result = {CostGrouping.MONTH: [figures.row(key) for key, figures in months.items()]}
-    for grouping in (CostGrouping.CUSTOMER, CostGrouping.TECHNICIAN, CostGrouping.CAUSE):
-        rows = [figures.row(labels[grouping][key]) for key, figures in groups[grouping].items()]
+    for grouping, groups in (
+        (CostGrouping.CUSTOMER, customers),
+        (CostGrouping.TECHNICIAN, technicians),
+        (CostGrouping.CAUSE, causes),
+    ):
+        rows = [figures.row(names[grouping, key]) for key, figures in groups.items()]
         result[grouping] = sorted(rows, key=lambda row: (-row.we_absorbed, row.label))
     return Costs(groupings=result, total=total.row("Total"))
 
