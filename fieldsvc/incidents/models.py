@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Double, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fieldsvc.audit.models import Audited
@@ -180,10 +180,10 @@ class Incident(Audited, db.Model):
     # (to resolved only while resolved or closed).
     first_sent_at: Mapped[datetime | None]
     first_accepted_at: Mapped[datetime | None]
-    reported_to_sent_hours: Mapped[float | None]
-    sent_to_accepted_hours: Mapped[float | None]
-    accepted_to_resolved_hours: Mapped[float | None]
-    reported_to_resolved_hours: Mapped[float | None]
+    reported_to_sent_hours: Mapped[float | None] = mapped_column(Double)
+    sent_to_accepted_hours: Mapped[float | None] = mapped_column(Double)
+    accepted_to_resolved_hours: Mapped[float | None] = mapped_column(Double)
+    reported_to_resolved_hours: Mapped[float | None] = mapped_column(Double)
     # None: reported by the customer on their status page.
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -42,10 +42,10 @@ def upgrade():
     with op.batch_alter_table('incidents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('first_sent_at', fieldsvc.database.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('first_accepted_at', fieldsvc.database.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('reported_to_sent_hours', sa.Float(), nullable=True))
-        batch_op.add_column(sa.Column('sent_to_accepted_hours', sa.Float(), nullable=True))
-        batch_op.add_column(sa.Column('accepted_to_resolved_hours', sa.Float(), nullable=True))
-        batch_op.add_column(sa.Column('reported_to_resolved_hours', sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column('reported_to_sent_hours', sa.Double(), nullable=True))
+        batch_op.add_column(sa.Column('sent_to_accepted_hours', sa.Double(), nullable=True))
+        batch_op.add_column(sa.Column('accepted_to_resolved_hours', sa.Double(), nullable=True))
+        batch_op.add_column(sa.Column('reported_to_resolved_hours', sa.Double(), nullable=True))
 
     # Filled from the facts, by the same code that keeps them on every change.
     from fieldsvc.reports import rollups
