@@ -66,6 +66,8 @@ def _import_models() -> None:
     from fieldsvc.portal import models as _portal  # noqa: F401
     from fieldsvc.proposals import models as _proposals  # noqa: F401
     from fieldsvc.reminders import models as _reminders  # noqa: F401
+    from fieldsvc.reports import models as _reports  # noqa: F401
+    from fieldsvc.reports import rollups as _rollups  # noqa: F401  (keeps the figures)
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -85,6 +87,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.proposals import cli as proposals_cli
     from fieldsvc.proposals import views as proposals
     from fieldsvc.reminders import cli as reminders_cli
+    from fieldsvc.reports import cli as reports_cli
     from fieldsvc.reports import views as reports
 
     for blueprint in (
@@ -101,6 +104,7 @@ def _register_blueprints(app: Flask) -> None:
         proposals_cli.bp,
         mail_cli.bp,
         reminders_cli.bp,
+        reports_cli.bp,
         audit_cli.bp,
         users_cli.bp,
         demo.bp,

@@ -5,7 +5,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    CheckConstraint,
+    Double,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fieldsvc.audit.models import Audited
@@ -131,9 +140,19 @@ class Incident(Audited, db.Model):
     __table_args__ = (
         # A retried or double-tapped submission finds the incident it already made.
         UniqueConstraint("created_by_id", "submission_key"),
-        # Incidents reported in a period, by cause (dashboard, reports): the index alone
-        # answers it, without reading the rows.
-        Index("ix_incidents_created_cause", "created_at", "cause_category"),
+        # The reports' and the dashboard's figures for the incidents of some customers
+        # (a team's) reported in a period, by cause and with their response times: the
+        # index alone answers them, reading only those customers' entries of the period.
+        Index(
+            "ix_incidents_period_figures",
+            "customer_id",
+            "created_at",
+            "cause_category",
+            "reported_to_sent_hours",
+            "sent_to_accepted_hours",
+            "accepted_to_resolved_hours",
+            "reported_to_resolved_hours",
+        ),
         calendar_constraint("occurred_at"),
     )
 
@@ -165,6 +184,15 @@ class Incident(Audited, db.Model):
     # overdue promise" is an index range on this column rather than a search of
     # follow-ups per incident; past due, it is when the incident became overdue.
     next_follow_up_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Kept from the proposals (fieldsvc/reports/rollups.py): when the first proposal
+    # was sent, when the customer first accepted one, and the response times in hours
+    # (to resolved only while resolved or closed).
+    first_sent_at: Mapped[datetime | None]
+    first_accepted_at: Mapped[datetime | None]
+    reported_to_sent_hours: Mapped[float | None] = mapped_column(Double)
+    sent_to_accepted_hours: Mapped[float | None] = mapped_column(Double)
+    accepted_to_resolved_hours: Mapped[float | None] = mapped_column(Double)
+    reported_to_resolved_hours: Mapped[float | None] = mapped_column(Double)
     # None: reported by the customer on their status page.
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -12,8 +12,9 @@ numbers we produce, not text anyone typed; they are written as numbers, unchange
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from flask import Response, current_app
 
@@ -21,6 +22,7 @@ from fieldsvc import clock
 from fieldsvc.incidents.services import IncidentRow
 from fieldsvc.reports.services import CostGrouping, CostRow, StepTimes
 
+T = TypeVar("T")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BYTE_ORDER_MARK = "\ufeff"
 
@@ -67,7 +69,13 @@ def _currency() -> str:
     return current_app.config["CURRENCY"]
 
 
-def cost_lines(grouping: CostGrouping, rows: Sequence[CostRow]) -> Iterator[str]:
+def _read_after_header(read: Callable[[], Sequence[T]]) -> Iterator[T]:
+    """The rows `read` returns, read only when the first one is asked for: after the
+    header line has gone out."""
+    yield from read()
+
+
+def cost_lines(grouping: CostGrouping, read: Callable[[], Sequence[CostRow]]) -> Iterator[str]:
     currency = _currency()
     header = [
         grouping.label,
@@ -80,7 +88,7 @@ def cost_lines(grouping: CostGrouping, rows: Sequence[CostRow]) -> Iterator[str]
         header,
         (
             [row.label, row.incidents, row.we_absorbed, row.customer_paid, row.customer_tax]
-            for row in rows
+            for row in _read_after_header(read)
         ),
     )
 
@@ -90,11 +98,14 @@ def hours(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def response_time_lines(steps: Sequence[StepTimes]) -> Iterator[str]:
+def response_time_lines(read: Callable[[], Sequence[StepTimes]]) -> Iterator[str]:
     header = ["Step", "Incidents", "Median (hours)", "90th percentile (hours)"]
     return csv_lines(
         header,
-        ([s.step, s.incidents, hours(s.median_hours), hours(s.p90_hours)] for s in steps),
+        (
+            [s.step, s.incidents, hours(s.median_hours), hours(s.p90_hours)]
+            for s in _read_after_header(read)
+        ),
     )
 
 

@@ -15,8 +15,11 @@ Definitions (the dashboard uses the same):
   linearly between the two nearest ranks (as PostgreSQL's `percentile_cont`,
   NumPy's default and spreadsheets' PERCENTILE.INC do).
 
-Sums and counts are done by the database (GROUP BY); a report's number of queries
-does not depend on the number of incidents.
+What the reports need is kept where a period is cheap to read (rollups.py): one
+cost entry per accepted revision, and each incident's response times, both in indexes
+that start with the customer, so a team's period is one range per customer and none
+of the history before it is read. A report's number of queries does not depend on the
+number of incidents; money is added up as Decimal, exactly.
 """
 
 import math
@@ -27,28 +30,27 @@ from decimal import Decimal
 from enum import StrEnum
 from itertools import pairwise
 
-from sqlalchemy import Select, case, distinct, func, literal, select
+from sqlalchemy import ColumnElement, Integer, String, case, func, literal, select, type_coerce
 
 from fieldsvc import clock
 from fieldsvc.auth.models import User
 from fieldsvc.customers.models import Customer
 from fieldsvc.errors import FieldError
 from fieldsvc.extensions import db
-from fieldsvc.incidents.models import Incident, IncidentStatus
+from fieldsvc.incidents.models import CauseCategory, Incident
 from fieldsvc.incidents.services import (
     IncidentFilters,
     IncidentRow,
-    incidents_visible_to,
+    customers_visible_to,
     list_incidents,
 )
 from fieldsvc.money import to_money
-from fieldsvc.portal.models import CustomerResponse, ResponseKind
-from fieldsvc.proposals.models import Proposal, ProposalRevision
+from fieldsvc.reports import rollups
+from fieldsvc.reports.models import CostEntry
 
 EARLIEST = date(2000, 1, 1)
 LONGEST_YEARS = 10
 REPORTED_BY_CUSTOMER = "Reported by the customer"
-RESOLVED_STATUSES = (IncidentStatus.RESOLVED, IncidentStatus.CLOSED)
 
 
 # --- the period a report covers ----------------------------------------------------------
@@ -150,127 +152,126 @@ class CostRow:
     customer_tax: Decimal
 
 
-def _accepted_revisions(user: User, period: Period, month_starts: Sequence[date] = ()):
-    """One row per revision of a visible incident accepted in the period, with the
-    incident's customer, technician and cause, and (given `month_starts`) the local
-    month of the acceptance."""
-    accepted_at = CustomerResponse.created_at
-    columns = [
-        Incident.id.label("incident_id"),
-        Incident.customer_id.label("customer_id"),
-        Incident.created_by_id.label("technician_id"),
-        Incident.cause_category.label("cause"),
-        ProposalRevision.we_absorb.label("we_absorb"),
-        ProposalRevision.customer_pays.label("customer_pays"),
-        ProposalRevision.customer_tax.label("customer_tax"),
-    ]
-    if month_starts:
-        # The company's month boundaries as UTC instants: right across daylight saving
-        # time, and the same SQL on SQLite (which has no time zones) and PostgreSQL.
-        month = literal(_month_key(month_starts[-1]))
-        if len(month_starts) > 1:
-            month = case(
-                *[
-                    (accepted_at < _local_midnight(following), _month_key(current))
-                    for current, following in pairwise(month_starts)
-                ],
-                else_=month,
-            )
-        columns.append(month.label("month"))
-    return (
-        select(*columns)
-        .select_from(CustomerResponse)
-        .join(ProposalRevision, CustomerResponse.revision_id == ProposalRevision.id)
-        .join(Proposal, ProposalRevision.proposal_id == Proposal.id)
-        .join(Incident, Proposal.incident_id == Incident.id)
-        .where(
-            CustomerResponse.kind == ResponseKind.ACCEPTED,
-            accepted_at >= period.start,
-            accepted_at < period.end,
-            incidents_visible_to(user),
+@dataclass(frozen=True)
+class Costs:
+    """The cost of incidents in a period, in each grouping, and all together."""
+
+    groupings: dict[CostGrouping, list[CostRow]]
+    total: CostRow
+
+
+class _Sum:
+    """Accepted revisions added up: each incident counted once, money in whole cents."""
+
+    __slots__ = ("absorbed", "incidents", "paid", "tax")
+
+    def __init__(self) -> None:
+        self.incidents: set[int] = set()
+        self.absorbed = self.paid = self.tax = 0
+
+    def add(self, incident_id: int, absorbed: int, paid: int, tax: int) -> None:
+        self.incidents.add(incident_id)
+        self.absorbed += absorbed
+        self.paid += paid
+        self.tax += tax
+
+    def row(self, label: str) -> CostRow:
+        cents = (Decimal(self.absorbed), Decimal(self.paid), Decimal(self.tax))
+        return CostRow(label, len(self.incidents), *(to_money(value / 100) for value in cents))
+
+
+def _cents(column):
+    """SQL: an amount of money (2 decimals) as whole cents; exact, summed exactly here."""
+    return type_coerce(func.round(func.coalesce(column, 0) * 100), Integer)
+
+
+def costs(user: User, period: Period) -> Costs:
+    """What the incidents `user` may see cost in the period, in every grouping: months in
+    order (every month of the period, empty ones too), the others by absorbed, largest
+    first. One read of the kept cost entries (rollups.py): for each visible customer,
+    the period's range of their index, nothing older; added up here in whole cents."""
+    month_starts = period.months()
+    # The company's month boundaries as UTC instants: right across daylight saving
+    # time, and the same SQL on SQLite (which has no time zones) and PostgreSQL.
+    month = literal(_month_key(month_starts[-1]))
+    if len(month_starts) > 1:
+        month = case(
+            *[
+                (CostEntry.accepted_at < _local_midnight(following), _month_key(current))
+                for current, following in pairwise(month_starts)
+            ],
+            else_=month,
         )
-        .subquery("accepted")
+    accepted = db.session.connection().execute(
+        select(
+            CostEntry.incident_id,
+            month,
+            CostEntry.customer_id,
+            Customer.name,
+            CostEntry.technician_id,
+            User.name,
+            type_coerce(CostEntry.cause_category, String),
+            _cents(CostEntry.we_absorb),
+            _cents(CostEntry.customer_pays),
+            _cents(CostEntry.customer_tax),
+        )
+        .join(Customer, Customer.id == CostEntry.customer_id)
+        .outerjoin(User, User.id == CostEntry.technician_id)
+        .where(
+            of_visible_customers(CostEntry.customer_id, user),
+            CostEntry.accepted_at >= period.start,
+            CostEntry.accepted_at < period.end,
+        )
     )
+    months = {_month_key(start): _Sum() for start in month_starts}
+    customers: dict[int, _Sum] = {}
+    technicians: dict[int | None, _Sum] = {}
+    causes: dict[str, _Sum] = {}
+    names: dict[tuple, str] = {}
+    total = _Sum()
+    for (
+        incident,
+        key,
+        customer,
+        customer_name,
+        technician,
+        technician_name,
+        cause,
+        *money,
+    ) in accepted:
+        figures = (incident, int(money[0]), int(money[1]), int(money[2]))
+        total.add(*figures)
+        months[key].add(*figures)
+        for groups, group in ((customers, customer), (technicians, technician), (causes, cause)):
+            if group not in groups:
+                groups[group] = _Sum()
+            groups[group].add(*figures)
+        names[CostGrouping.CUSTOMER, customer] = customer_name
+        names[CostGrouping.TECHNICIAN, technician] = technician_name or REPORTED_BY_CUSTOMER
+    names.update({(CostGrouping.CAUSE, cause): CauseCategory(cause).label for cause in causes})
+    result = {CostGrouping.MONTH: [figures.row(key) for key, figures in months.items()]}
+    for grouping, groups in (
+        (CostGrouping.CUSTOMER, customers),
+        (CostGrouping.TECHNICIAN, technicians),
+        (CostGrouping.CAUSE, causes),
+    ):
+        rows = [figures.row(names[grouping, key]) for key, figures in groups.items()]
+        result[grouping] = sorted(rows, key=lambda row: (-row.we_absorbed, row.label))
+    return Costs(groupings=result, total=total.row("Total"))
 
 
 def _month_key(month: date) -> str:
     return f"{month:%Y-%m}"
 
 
-def _measures(accepted) -> list:
-    return [
-        func.count(distinct(accepted.c.incident_id)).label("incidents"),
-        func.coalesce(func.sum(accepted.c.we_absorb), 0).label("we_absorbed"),
-        func.coalesce(func.sum(accepted.c.customer_pays), 0).label("customer_paid"),
-        func.coalesce(func.sum(accepted.c.customer_tax), 0).label("customer_tax"),
-    ]
-
-
-def _cost_row(label: str, row) -> CostRow:
-    return CostRow(
-        label=label,
-        incidents=int(row.incidents),
-        we_absorbed=to_money(row.we_absorbed),
-        customer_paid=to_money(row.customer_paid),
-        customer_tax=to_money(row.customer_tax),
-    )
-
-
 def cost_of_incidents(user: User, period: Period, grouping: CostGrouping) -> list[CostRow]:
-    """What the incidents `user` may see cost in the period, grouped: months in order
-    (every month of the period, empty ones too), the others by absorbed, largest first."""
-    if grouping is CostGrouping.MONTH:
-        months = period.months()
-        accepted = _accepted_revisions(user, period, months)
-        found = {
-            row.month: row
-            for row in db.session.execute(
-                select(accepted.c.month, *_measures(accepted)).group_by(accepted.c.month)
-            )
-        }
-        nothing = to_money(0)
-        return [
-            _cost_row(key, found[key])
-            if key in found
-            else CostRow(key, 0, nothing, nothing, nothing)
-            for key in map(_month_key, months)
-        ]
-    accepted = _accepted_revisions(user, period)
-    stmt: Select
-    if grouping is CostGrouping.CUSTOMER:
-        stmt = (
-            select(Customer.name.label("name"), *_measures(accepted))
-            .select_from(accepted)
-            .join(Customer, Customer.id == accepted.c.customer_id)
-            .group_by(accepted.c.customer_id, Customer.name)
-        )
-    elif grouping is CostGrouping.TECHNICIAN:
-        stmt = (
-            select(User.name.label("name"), *_measures(accepted))
-            .select_from(accepted)
-            .outerjoin(User, User.id == accepted.c.technician_id)
-            .group_by(accepted.c.technician_id, User.name)
-        )
-    else:
-        stmt = select(accepted.c.cause.label("name"), *_measures(accepted)).group_by(
-            accepted.c.cause
-        )
-    rows = [_cost_row(_group_label(grouping, row.name), row) for row in db.session.execute(stmt)]
-    return sorted(rows, key=lambda row: (-row.we_absorbed, row.label))
-
-
-def _group_label(grouping: CostGrouping, name) -> str:
-    if grouping is CostGrouping.CAUSE:
-        return name.label
-    if grouping is CostGrouping.TECHNICIAN and name is None:
-        return REPORTED_BY_CUSTOMER
-    return name
+    """One grouping of `costs`."""
+    return costs(user, period).groupings[grouping]
 
 
 def cost_total(user: User, period: Period) -> CostRow:
     """All the period's accepted revisions together; each incident counted once."""
-    accepted = _accepted_revisions(user, period)
-    return _cost_row("Total", db.session.execute(select(*_measures(accepted))).one())
+    return costs(user, period).total
 
 
 # --- response times -----------------------------------------------------------------------
@@ -297,9 +298,13 @@ STEPS = (
 def percentile(values: Sequence[float], fraction: float) -> float | None:
     """The `fraction` (0 to 1) percentile of `values`, interpolated linearly between the
     closest ranks; None for no values."""
-    if not values:
+    return _percentile(sorted(values), fraction)
+
+
+def _percentile(ordered: Sequence[float], fraction: float) -> float | None:
+    """`percentile` of values already in order."""
+    if not ordered:
         return None
-    ordered = sorted(values)
     position = (len(ordered) - 1) * fraction
     below = math.floor(position)
     above = min(below + 1, len(ordered) - 1)
@@ -307,83 +312,39 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
 
 
 def response_times(user: User, period: Period) -> list[StepTimes]:
-    """Median and 90th percentile of each step, for incidents reported in the period."""
-    in_period = (
-        select(Incident.id)
-        .where(
-            incidents_visible_to(user),
-            Incident.created_at >= period.start,
-            Incident.created_at < period.end,
+    """Median and 90th percentile of each step, for incidents reported in the period.
+
+    Each incident keeps its steps' hours (rollups.py, worked out by the database from
+    its dates as this report always did), so the visible customers' incidents of the
+    period are ranges of one index that holds them: no proposal or answer is read."""
+    steps = [Incident.__table__.c[name] for name in rollups.STEP_COLUMNS]
+    # Plain rows (no ORM): a year of a team's incidents is thousands of them.
+    rows = (
+        db.session.connection()
+        .execute(
+            select(*steps).where(
+                of_visible_customers(Incident.customer_id, user),
+                Incident.created_at >= period.start,
+                Incident.created_at < period.end,
+            )
         )
-        .scalar_subquery()
+        .all()
     )
-    # Each incident's first sending and first acceptance, grouped once for the period's
-    # incidents (joined below), not looked up again for every incident.
-    first_sent = (
-        select(Proposal.incident_id, func.min(ProposalRevision.sent_at).label("at"))
-        .join(ProposalRevision, ProposalRevision.proposal_id == Proposal.id)
-        .where(Proposal.incident_id.in_(in_period))
-        .group_by(Proposal.incident_id)
-        .subquery("first_sent")
-    )
-    first_accepted = (
-        select(Proposal.incident_id, func.min(CustomerResponse.created_at).label("at"))
-        .join(ProposalRevision, ProposalRevision.proposal_id == Proposal.id)
-        .join(CustomerResponse, CustomerResponse.revision_id == ProposalRevision.id)
-        .where(
-            Proposal.incident_id.in_(in_period),
-            CustomerResponse.kind == ResponseKind.ACCEPTED,
-        )
-        .group_by(Proposal.incident_id)
-        .subquery("first_accepted")
-    )
-    # A reopened incident keeps the resolved_at of its earlier resolution: it counts
-    # as resolved only while it is resolved or closed.
-    resolved = case((Incident.status.in_(RESOLVED_STATUSES), Incident.resolved_at))
-    times = (
-        select(
-            Incident.created_at.label("reported"),
-            first_sent.c.at.label("sent"),
-            first_accepted.c.at.label("accepted"),
-            resolved.label("resolved"),
-        )
-        .outerjoin(first_sent, first_sent.c.incident_id == Incident.id)
-        .outerjoin(first_accepted, first_accepted.c.incident_id == Incident.id)
-        .where(
-            incidents_visible_to(user),
-            Incident.created_at >= period.start,
-            Incident.created_at < period.end,
-        )
-        .subquery("times")
-    )
-    # The durations worked out by the database: a year holds tens of thousands of
-    # incidents, and reading four timestamps of each into Python costs more than the rest.
-    hours = _hours_between_in_sql(db.session.get_bind().dialect.name)
-    t = times.c
-    rows = db.session.execute(
-        select(
-            hours(t.reported, t.sent),
-            hours(t.sent, t.accepted),
-            hours(t.accepted, t.resolved),
-            hours(t.reported, t.resolved),
-        )
-    ).all()
-    steps: list[list[float]] = [[] for _ in STEPS]
-    for row in rows:
-        for durations, value in zip(steps, row, strict=True):
-            if value is not None:
-                durations.append(float(value))
+    durations = [
+        sorted(value for value in column if value is not None)
+        for column in (zip(*rows, strict=True) if rows else [()] * len(STEPS))
+    ]
     return [
-        StepTimes(name, len(durations), percentile(durations, 0.5), percentile(durations, 0.9))
-        for name, durations in zip(STEPS, steps, strict=True)
+        StepTimes(name, len(values), _percentile(values, 0.5), _percentile(values, 0.9))
+        for name, values in zip(STEPS, durations, strict=True)
     ]
 
 
-def _hours_between_in_sql(dialect: str):
-    """SQL for the hours from one timestamp column to another (NULL if either is)."""
-    if dialect == "sqlite":
-        return lambda begin, end: (func.julianday(end) - func.julianday(begin)) * 24
-    return lambda begin, end: func.extract("epoch", end - begin) / 3600
+def of_visible_customers(column, user: User) -> ColumnElement[bool]:
+    """A condition on a customer id column: a customer whose incidents `user` may see.
+    For the kept figures, whose indexes start with the customer: one range per customer
+    of the team (all customers for an admin) instead of everyone's history."""
+    return column.in_(select(Customer.id).where(customers_visible_to(user)))
 
 
 # --- the incident list, for export --------------------------------------------------------

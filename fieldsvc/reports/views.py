@@ -38,14 +38,14 @@ def index():
     if period is None:
         return _page(form, problems), 400
     user = current_user
+    costs = services.costs(user, period)
     return _page(
         form,
         period=period,
         costs=[
-            (name, grouping, services.cost_of_incidents(user, period, grouping))
-            for name, grouping in COST_REPORTS.items()
+            (name, grouping, costs.groupings[grouping]) for name, grouping in COST_REPORTS.items()
         ],
-        total=services.cost_total(user, period),
+        total=costs.total,
         response_times=services.response_times(user, period),
         csv_urls={name: _csv_url(name, period) for name in REPORT_NAMES},
     )
@@ -63,12 +63,15 @@ def export(name: str):
     if problems or period is None:
         return _page(form, problems), 400
     filename = f"{name}-{period.first:%Y-%m-%d}-to-{period.last:%Y-%m-%d}.csv"
+    user = current_user._get_current_object()
+    # Streamed: the header goes out at once, the figures follow as they are read.
     if name == RESPONSE_TIMES:
-        lines = exports.response_time_lines(services.response_times(current_user, period))
+        lines = exports.response_time_lines(lambda: services.response_times(user, period))
     else:
         grouping = COST_REPORTS[name]
-        rows = services.cost_of_incidents(current_user, period, grouping)
-        lines = exports.cost_lines(grouping, rows)
+        lines = exports.cost_lines(
+            grouping, lambda: services.cost_of_incidents(user, period, grouping)
+        )
     return exports.csv_response(filename, stream_with_context(lines))
 
 

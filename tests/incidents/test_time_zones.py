@@ -37,7 +37,11 @@ def incident(make_incident, technician):
 
 
 def _work(started_at: str) -> dict:
-    return {"work-started_at": started_at, "work-minutes": "90", "work-note": "Replaced the diaphragm"}
+    return {
+        "work-started_at": started_at,
+        "work-minutes": "90",
+        "work-note": "Replaced the diaphragm",
+    }
 
 
 def test_a_technician_in_berlin_reads_the_incident_in_cet_and_not_the_companys_zone(

@@ -1,0 +1,35 @@
+"""`flask --app fieldsvc reports ...`: check and rebuild the figures the reports keep."""
+
+import click
+from flask import Blueprint
+
+from fieldsvc.extensions import db
+from fieldsvc.reports import rollups
+
+bp = Blueprint("reports_cli", __name__, cli_group="reports")
+
+
+@bp.cli.command("verify")
+def verify() -> None:
+    """Compare the kept report figures with the facts; exit 1 naming what differs."""
+    check = rollups.verify(db.session.connection())
+    if not check.intact:
+        click.echo("report figures DIFFER from the facts:", err=True)
+        for problem in check.problems:
+            click.echo(f"  {problem}", err=True)
+        raise SystemExit(1)
+    click.echo(
+        f"report figures match the facts: {check.incidents} incidents, "
+        f"{check.entries} accepted revisions checked"
+    )
+
+
+@bp.cli.command("rebuild")
+def rebuild() -> None:
+    """Write the kept report figures again from the facts, for every incident."""
+    rollups.recompute(db.session.connection())
+    db.session.commit()
+    check = rollups.verify(db.session.connection())
+    click.echo(
+        f"report figures rebuilt: {check.incidents} incidents, {check.entries} accepted revisions"
+    )
