@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Unmapped, mapped_column, relationship, unmapped_column
 
 from fieldsvc.audit.models import Audited
 from fieldsvc.auth.models import User
@@ -165,6 +165,11 @@ class Incident(Audited, db.Model):
     # overdue promise" is an index range on this column rather than a search of
     # follow-ups per incident; past due, it is when the incident became overdue.
     next_follow_up_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    # The tags of its equipment, one a line, for the text search (fieldsvc/incidents/
+    # search.py keeps them on every flush that links, unlinks or renames equipment, and
+    # the search index holds them with the incident's own text). Not mapped: nobody edits
+    # it, the audit trail records the links themselves, and pages need not load it.
+    equipment_tags: Unmapped[str | None] = unmapped_column(Text)
     # None: reported by the customer on their status page.
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
