@@ -16,7 +16,8 @@
   module seals it, so the chain verifies and every incident has a timeline.
 
 What is derived is stored as the app derives it (the incident's next follow-up due
-time, a sent revision's totals, the reports' kept figures).
+time and equipment tags, a sent revision's totals, the reports' kept figures); the text
+search index fills itself.
 """
 
 import itertools
@@ -37,6 +38,7 @@ from fieldsvc.auth.models import Role, Team
 from fieldsvc.customers.models import Contact, Customer, Equipment, Site
 from fieldsvc.database import analyze_sqlite
 from fieldsvc.extensions import db
+from fieldsvc.incidents import search
 from fieldsvc.incidents.models import (
     Communication,
     FollowUp,
@@ -154,6 +156,7 @@ def _people_and_customers() -> dict:
         "sites": [s.id for s in sites],
         "contacts": [c.id for c in contacts],
         "equipment": [e.id for e in equipment],
+        "tags": [e.tag for e in equipment],
         "suppliers": [s.id for s in suppliers],
     }
     db.session.commit()
@@ -255,9 +258,11 @@ def _incident(n: int, count: int, ids: dict, now: datetime, rows: dict, events: 
     events.append(
         _event(created, technician, "create", "Incident", incident_id, _created(incident))
     )
+    tags = []
     for k in range(2):
         link_id = incident_id * 2 - 1 + k
-        equipment = ids["equipment"][c * EQUIPMENT_PER_SITE + (n + 3 * k) % EQUIPMENT_PER_SITE]
+        piece = c * EQUIPMENT_PER_SITE + (n + 3 * k) % EQUIPMENT_PER_SITE
+        equipment, tags = ids["equipment"][piece], [*tags, ids["tags"][piece]]
         link = {"id": link_id, "incident_id": incident_id, "equipment_id": equipment}
         add(IncidentEquipment, link)
         events.append(
@@ -311,6 +316,7 @@ def _incident(n: int, count: int, ids: dict, now: datetime, rows: dict, events: 
         else:
             open_due.append(due)
     incident["next_follow_up_due_at"] = min(open_due) if open_due else None
+    incident["equipment_tags"] = search.TAG_SEPARATOR.join(sorted(tags))
     add(Incident, incident)
     work = {
         "id": incident_id,

@@ -15,7 +15,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Unmapped, mapped_column, relationship, unmapped_column
 
 from fieldsvc.audit.models import Audited
 from fieldsvc.auth.models import User
@@ -193,6 +193,11 @@ class Incident(Audited, db.Model):
     sent_to_accepted_hours: Mapped[float | None] = mapped_column(Double)
     accepted_to_resolved_hours: Mapped[float | None] = mapped_column(Double)
     reported_to_resolved_hours: Mapped[float | None] = mapped_column(Double)
+    # The tags of its equipment, one a line, for the text search (fieldsvc/incidents/
+    # search.py keeps them on every flush that links, unlinks or renames equipment, and
+    # the search index holds them with the incident's own text). Not mapped: nobody edits
+    # it, the audit trail records the links themselves, and pages need not load it.
+    equipment_tags: Unmapped[str | None] = unmapped_column(Text)
     # None: reported by the customer on their status page.
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

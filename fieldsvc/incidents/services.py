@@ -45,6 +45,7 @@ from fieldsvc.customers.models import Contact, Customer, Equipment, Site
 from fieldsvc.database import utcnow
 from fieldsvc.errors import DomainError, FieldError, InvalidTransition, NotAllowed
 from fieldsvc.extensions import db
+from fieldsvc.incidents import search
 from fieldsvc.incidents.models import (
     CAPTION_MAX,
     OFFER_TRANSITIONS,
@@ -715,11 +716,14 @@ def list_incidents(
             joinedload(Incident.site),
             selectinload(Incident.equipment_links).joinedload(IncidentEquipment.equipment),
         )
-        .order_by(Incident.id.desc())
-        .limit(limit + 1)
     )
+    # Newest first along the primary key; a text search along its index's own order.
+    newest_first = Incident.id
+    if text := filters.text.strip():
+        stmt, newest_first = search.matching(stmt, text)
+    stmt = stmt.order_by(newest_first.desc()).limit(limit + 1)
     if before_id is not None:
-        stmt = stmt.where(Incident.id < before_id)
+        stmt = stmt.where(newest_first < before_id)
     for column, value in (
         (Incident.status, filters.status),
         (Incident.customer_id, filters.customer_id),
@@ -745,34 +749,12 @@ def list_incidents(
                 )
             )
         )
-    if text := filters.text.strip().lower():
-        stmt = stmt.where(_matches(text))
     if filters.conditions:
         stmt = stmt.where(*filters.conditions)
     rows = [IncidentRow(incident, bool(late)) for incident, late in db.session.execute(stmt)]
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].incident.id if more else None)
-
-
-def _matches(text: str) -> ColumnElement[bool]:
-    def contains(column) -> ColumnElement[bool]:
-        return func.lower(column).contains(text, autoescape=True)
-
-    return or_(
-        contains(Incident.reference),
-        contains(Incident.expected),
-        contains(Incident.actual),
-        # The incidents of the matching equipment, worked out once (equipment is a few
-        # thousand rows) rather than by a lookup for each incident read.
-        Incident.id.in_(
-            select(IncidentEquipment.incident_id).where(
-                IncidentEquipment.equipment_id.in_(
-                    select(Equipment.id).where(contains(Equipment.tag))
-                )
-            )
-        ),
-    )
 
 
 @dataclass(frozen=True)

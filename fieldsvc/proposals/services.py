@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from fieldsvc.audit.models import AuditEvent
@@ -634,17 +634,18 @@ def approval_queue(reviewer: User) -> list[ProposalRevision]:
             .where(ProposalRevision.status == RevisionStatus.SUBMITTED)
             .where(incidents_visible_to(reviewer))
             .order_by(ProposalRevision.submitted_at)
-            # What the queue shows and checks of each revision, loaded for all at once.
+            # What the queue shows and checks of each revision, loaded for all at once:
+            # what each row refers to joined to it, its collections one statement each.
             .options(
                 selectinload(ProposalRevision.lines)
-                .selectinload(ProposalLine.part_order_line)
-                .selectinload(PartOrderLine.part_order),
-                selectinload(ProposalRevision.contact),
-                selectinload(ProposalRevision.created_by),
-                selectinload(ProposalRevision.proposal)
-                .selectinload(Proposal.incident)
+                .joinedload(ProposalLine.part_order_line)
+                .joinedload(PartOrderLine.part_order),
+                joinedload(ProposalRevision.contact),
+                joinedload(ProposalRevision.created_by),
+                contains_eager(ProposalRevision.proposal)
+                .contains_eager(Proposal.incident)
                 .options(
-                    selectinload(Incident.customer),
+                    joinedload(Incident.customer),
                     selectinload(Incident.proposals).selectinload(Proposal.revisions),
                     selectinload(Incident.part_orders).selectinload(PartOrder.lines),
                 ),

@@ -86,9 +86,22 @@ class ToneRules:
 def check_tone(text: str, rules: ToneRules | None = None) -> list[ToneWarning]:
     """Warnings for customer-facing text: phrases in text order, then missing apology,
     then missing next step (or one without a date). Each key occurs at most once."""
+    if rules is None:
+        return list(_check_with_default_rules(text))
+    return _check(text, rules)
+
+
+# The editor, the approval page and the approvals queue check the same texts again on
+# every view; the answer depends only on the text, so it is remembered (warnings are
+# frozen), for a bounded number of texts.
+@functools.lru_cache(maxsize=1024)
+def _check_with_default_rules(text: str) -> tuple[ToneWarning, ...]:
+    return tuple(_check(text, default_rules()))
+
+
+def _check(text: str, rules: ToneRules) -> list[ToneWarning]:
     if not text.strip():
         return []
-    rules = rules or default_rules()
     plain = text.translate(_APOSTROPHES)
 
     found: list[tuple[int, int, ToneWarning]] = []

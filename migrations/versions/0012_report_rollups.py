@@ -1,7 +1,7 @@
 """Report figures kept where a period is cheap to read: each incident's first sending, first acceptance and response times, one cost entry per accepted revision
 
 Revision ID: 0012_report_rollups
-Revises: 0010_incident_overdue_state
+Revises: 0011_search_index
 Create Date: 2026-11-30 08:00:00.000000
 
 """
@@ -13,7 +13,7 @@ import fieldsvc.database
 
 # revision identifiers, used by Alembic.
 revision = '0012_report_rollups'
-down_revision = '0010_incident_overdue_state'
+down_revision = '0011_search_index'
 branch_labels = None
 depends_on = None
 

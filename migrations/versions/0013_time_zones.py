@@ -1,7 +1,7 @@
 """A time zone for each site (what its customer reads) and each user (what they read and type)
 
 Revision ID: 0013_time_zones
-Revises: 0010_incident_overdue_state
+Revises: 0012_report_rollups
 Create Date: 2026-11-30 08:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0013_time_zones'
-down_revision = '0010_incident_overdue_state'
+down_revision = '0012_report_rollups'
 branch_labels = None
 depends_on = None
 
