@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     event,
     false,
     func,
@@ -634,6 +635,24 @@ class IncidentRow:
     overdue: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ListedIncident:
+    """One incident as a list shows it: plain values read in one statement, not the
+    incident, its customer, site and equipment built as objects (most of a list's CPU)."""
+
+    id: int
+    reference: str
+    status: IncidentStatus
+    severity: Severity
+    reported_via: ReportedVia
+    actual: str
+    created_at: datetime
+    customer_name: str
+    site_name: str | None
+    overdue: bool
+    equipment_tags: list[str] = field(default_factory=list)
+
+
 def list_incidents(
     user: User,
     filters: IncidentFilters,
@@ -646,16 +665,75 @@ def list_incidents(
 
     Returns the rows and the id to pass as `before_id` for the next batch (None at the end).
     """
+    stmt = _listed(user, filters, before_id=before_id, limit=limit, now=now).options(
+        joinedload(Incident.customer),
+        joinedload(Incident.site),
+        selectinload(Incident.equipment_links).joinedload(IncidentEquipment.equipment),
+    )
+    rows = [IncidentRow(incident, bool(late)) for incident, late in db.session.execute(stmt)]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].incident.id if more else None)
+
+
+def list_rows(
+    user: User,
+    filters: IncidentFilters,
+    *,
+    before_id: int | None = None,
+    limit: int = 25,
+    now: datetime | None = None,
+) -> tuple[list[ListedIncident], int | None]:
+    """The incidents list_incidents returns, as the plain rows a list page shows."""
+    now = now or utcnow()
+    # Aliases: the visibility condition has its own subquery on customers.
+    customer, site = aliased(Customer), aliased(Site)
+    stmt = (
+        _listed(user, filters, before_id=before_id, limit=limit, now=now)
+        .with_only_columns(
+            Incident.id,
+            Incident.reference,
+            Incident.status,
+            Incident.severity,
+            Incident.reported_via,
+            Incident.actual,
+            Incident.created_at,
+            customer.name,
+            site.name,
+            overdue_follow_up_exists(now),
+        )
+        .join_from(Incident, customer, customer.id == Incident.customer_id)
+        .outerjoin_from(Incident, site, site.id == Incident.site_id)
+    )
+    rows = [ListedIncident(*row[:-1], overdue=bool(row[-1])) for row in db.session.execute(stmt)]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    by_id = {row.id: row for row in rows}
+    for incident_id, tag in db.session.execute(
+        select(IncidentEquipment.incident_id, Equipment.tag)
+        .join(Equipment, Equipment.id == IncidentEquipment.equipment_id)
+        .where(IncidentEquipment.incident_id.in_(by_id))
+        .order_by(Equipment.tag)
+    ):
+        by_id[incident_id].equipment_tags.append(tag)
+    return rows, (rows[-1].id if more else None)
+
+
+def _listed(
+    user: User,
+    filters: IncidentFilters,
+    *,
+    before_id: int | None,
+    limit: int,
+    now: datetime | None,
+) -> Select:
+    """The statement behind both lists: the visible incidents matching `filters`,
+    newest first, with whether each has an overdue follow-up."""
     now = now or utcnow()
     overdue = overdue_follow_up_exists(now)
     stmt = (
         select(Incident, overdue.label("overdue"))
         .where(incidents_visible_to(user))
-        .options(
-            joinedload(Incident.customer),
-            joinedload(Incident.site),
-            selectinload(Incident.equipment_links).joinedload(IncidentEquipment.equipment),
-        )
         .order_by(Incident.id.desc())
         .limit(limit + 1)
     )
@@ -690,10 +768,7 @@ def list_incidents(
         stmt = stmt.where(_matches(text))
     if filters.conditions:
         stmt = stmt.where(*filters.conditions)
-    rows = [IncidentRow(incident, bool(late)) for incident, late in db.session.execute(stmt)]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (rows[-1].incident.id if more else None)
+    return stmt
 
 
 def _matches(text: str) -> ColumnElement[bool]:
@@ -720,7 +795,7 @@ def _matches(text: str) -> ColumnElement[bool]:
 class MyDay:
     overdue: list[FollowUp]
     due_today: list[FollowUp]
-    open_incidents: list[IncidentRow]
+    open_incidents: list[ListedIncident]
 
 
 def my_day(user: User, *, now: datetime, day_ends: datetime) -> MyDay:
@@ -737,9 +812,7 @@ def my_day(user: User, *, now: datetime, day_ends: datetime) -> MyDay:
         .options(joinedload(FollowUp.incident).joinedload(Incident.customer))
         .order_by(FollowUp.due_at)
     ).all()
-    open_rows, _ = list_incidents(
-        user, IncidentFilters(mine=True, open_only=True), limit=200, now=now
-    )
+    open_rows, _ = list_rows(user, IncidentFilters(mine=True, open_only=True), limit=200, now=now)
     return MyDay(
         overdue=[f for f in follow_ups if f.due_at < now],
         due_today=[f for f in follow_ups if f.due_at >= now],

@@ -292,7 +292,7 @@ def _equipment_options(site_id: int) -> list[dict]:
 def index():
     args = request.args
     filters = list_filters(args)
-    rows, next_before = services.list_incidents(
+    rows, next_before = services.list_rows(
         current_user,
         filters,
         before_id=args.get("before", type=int),

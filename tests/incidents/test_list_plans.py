@@ -105,9 +105,11 @@ def _list_statement() -> Iterator[list[tuple[str, object]]]:
         event.remove(db.engine, "before_cursor_execute", before)
 
 
-def _plan(filters: services.IncidentFilters, user: User, before_id: int | None = None) -> str:
+def _plan(
+    filters: services.IncidentFilters, user: User, before_id: int | None = None, read=None
+) -> str:
     with _list_statement() as seen:
-        rows, _ = services.list_incidents(user, filters, before_id=before_id, limit=20)
+        rows, _ = read(user, filters, before_id=before_id, limit=20)
     assert len(rows) == 20  # the query found a page: the plan is one that answers
     statement, parameters = seen[-1]
     connection = db.session.connection()
@@ -140,12 +142,15 @@ def _assert_overdue_from_the_incident(plan: str, dialect: str) -> None:
 
 
 def _assert_list_plans(technician: User, dialect: str) -> None:
-    everything = services.IncidentFilters()
-    _assert_newest_first_without_sorting_or_follow_ups(_plan(everything, technician), dialect)
-    later = _plan(everything, technician, before_id=INCIDENTS // 2)
-    _assert_newest_first_without_sorting_or_follow_ups(later, dialect)
-    overdue = _plan(services.IncidentFilters(overdue=True), technician)
-    _assert_overdue_from_the_incident(overdue, dialect)
+    # The page's plain rows (with customer and site joined) and the export's incidents.
+    for read in (services.list_rows, services.list_incidents):
+        everything = services.IncidentFilters()
+        first = _plan(everything, technician, read=read)
+        _assert_newest_first_without_sorting_or_follow_ups(first, dialect)
+        later = _plan(everything, technician, before_id=INCIDENTS // 2, read=read)
+        _assert_newest_first_without_sorting_or_follow_ups(later, dialect)
+        overdue = _plan(services.IncidentFilters(overdue=True), technician, read=read)
+        _assert_overdue_from_the_incident(overdue, dialect)
 
 
 def test_the_list_reads_newest_first_and_overdue_from_the_incident_on_both_databases(app):
