@@ -298,11 +298,16 @@ def index():
         before_id=args.get("before", type=int),
         limit=current_app.config["PAGE_SIZE"],
     )
-    customers = db.session.scalars(
-        select(Customer).where(services.customers_visible_to(current_user)).order_by(Customer.name)
+    # The filters' choices: ids and names only, no objects to build.
+    customers = db.session.execute(
+        select(Customer.id, Customer.name)
+        .where(services.customers_visible_to(current_user))
+        .order_by(Customer.name)
     ).all()
-    sites = db.session.scalars(
-        select(Site).where(Site.customer_id.in_([c.id for c in customers])).order_by(Site.name)
+    sites = db.session.execute(
+        select(Site.id, Site.name)
+        .where(Site.customer_id.in_([c.id for c in customers]))
+        .order_by(Site.name)
     ).all()
     return render_template(
         "incidents/index.html",
