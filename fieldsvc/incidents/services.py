@@ -10,10 +10,13 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Select,
+    bindparam,
     event,
     false,
     func,
@@ -665,7 +668,8 @@ def list_incidents(
 
     Returns the rows and the id to pass as `before_id` for the next batch (None at the end).
     """
-    stmt = _listed(user, filters, before_id=before_id, limit=limit, now=now).options(
+    stmt = _listed(user, filters, (Incident,), before_id=before_id, limit=limit, now=now)
+    stmt = stmt.options(
         joinedload(Incident.customer),
         joinedload(Incident.site),
         selectinload(Incident.equipment_links).joinedload(IncidentEquipment.equipment),
@@ -674,6 +678,46 @@ def list_incidents(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].incident.id if more else None)
+
+
+@dataclass(frozen=True)
+class _RowShape:
+    """A list row's columns and joins, built once (aliases: the visibility condition has
+    its own subquery on customers)."""
+
+    columns: tuple
+    customer: Any
+    customer_of_row: ColumnElement[bool]
+    site: Any
+    site_of_row: ColumnElement[bool]
+    equipment_tags: Select
+
+
+@cache
+def _row_shape() -> _RowShape:
+    # Built at the first list, not at import: aliases need every mapper configured.
+    customer, site = aliased(Customer), aliased(Site)
+    return _RowShape(
+        columns=(
+            Incident.id,
+            Incident.reference,
+            Incident.status,
+            Incident.severity,
+            Incident.reported_via,
+            Incident.actual,
+            Incident.created_at,
+            customer.name,
+            site.name,
+        ),
+        customer=customer,
+        customer_of_row=customer.id == Incident.customer_id,
+        site=site,
+        site_of_row=site.id == Incident.site_id,
+        equipment_tags=select(IncidentEquipment.incident_id, Equipment.tag)
+        .join(Equipment, Equipment.id == IncidentEquipment.equipment_id)
+        .where(IncidentEquipment.incident_id.in_(bindparam("incident_ids", expanding=True)))
+        .order_by(Equipment.tag),
+    )
 
 
 def list_rows(
@@ -685,54 +729,38 @@ def list_rows(
     now: datetime | None = None,
 ) -> tuple[list[ListedIncident], int | None]:
     """The incidents list_incidents returns, as the plain rows a list page shows."""
-    now = now or utcnow()
-    # Aliases: the visibility condition has its own subquery on customers.
-    customer, site = aliased(Customer), aliased(Site)
+    shape = _row_shape()
     stmt = (
-        _listed(user, filters, before_id=before_id, limit=limit, now=now)
-        .with_only_columns(
-            Incident.id,
-            Incident.reference,
-            Incident.status,
-            Incident.severity,
-            Incident.reported_via,
-            Incident.actual,
-            Incident.created_at,
-            customer.name,
-            site.name,
-            overdue_follow_up_exists(now),
-        )
-        .join_from(Incident, customer, customer.id == Incident.customer_id)
-        .outerjoin_from(Incident, site, site.id == Incident.site_id)
+        _listed(user, filters, shape.columns, before_id=before_id, limit=limit, now=now)
+        .join_from(Incident, shape.customer, shape.customer_of_row)
+        .outerjoin_from(Incident, shape.site, shape.site_of_row)
     )
     rows = [ListedIncident(*row[:-1], overdue=bool(row[-1])) for row in db.session.execute(stmt)]
     more = len(rows) > limit
     rows = rows[:limit]
     by_id = {row.id: row for row in rows}
-    for incident_id, tag in db.session.execute(
-        select(IncidentEquipment.incident_id, Equipment.tag)
-        .join(Equipment, Equipment.id == IncidentEquipment.equipment_id)
-        .where(IncidentEquipment.incident_id.in_(by_id))
-        .order_by(Equipment.tag)
-    ):
-        by_id[incident_id].equipment_tags.append(tag)
+    if by_id:
+        tags = db.session.execute(shape.equipment_tags, {"incident_ids": list(by_id)})
+        for incident_id, tag in tags:
+            by_id[incident_id].equipment_tags.append(tag)
     return rows, (rows[-1].id if more else None)
 
 
 def _listed(
     user: User,
     filters: IncidentFilters,
+    columns: tuple,
     *,
     before_id: int | None,
     limit: int,
     now: datetime | None,
 ) -> Select:
-    """The statement behind both lists: the visible incidents matching `filters`,
-    newest first, with whether each has an overdue follow-up."""
+    """The statement behind both lists: `columns` of the visible incidents matching
+    `filters`, newest first, and whether each has an overdue follow-up."""
     now = now or utcnow()
     overdue = overdue_follow_up_exists(now)
     stmt = (
-        select(Incident, overdue.label("overdue"))
+        select(*columns, overdue.label("overdue"))
         .where(incidents_visible_to(user))
         .order_by(Incident.id.desc())
         .limit(limit + 1)
