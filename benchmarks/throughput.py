@@ -5,9 +5,13 @@ Both apps run under gunicorn with the same flags (2 sync workers) on the same SQ
 file: the demo data plus 200 incidents reported through the app's services, each with
 a work-log entry and a follow-up (every 7th overdue). The bare page runs one query of 50
 incidents through the SQLAlchemy ORM into a tiny template (the ratios' yardstick);
-`bare-core` is the same with a Core query of plain rows, shown for comparison. Rounds
-are interleaved (bare, bare-core, list, incident page, dashboard, bare, ...) so all see
-the same machine; each request is sent as a browser sends it
+`bare-core` is the same with a Core query of plain rows, shown for comparison. Both
+compress their page as fieldsvc does (Flask-Compress, the same algorithms and levels, read
+from fieldsvc's configuration) since the browser asks for it and fieldsvc pays for it;
+`bare-plain` is the ORM page sent uncompressed, the yardstick before fieldsvc compressed
+its pages, shown for comparison. Rounds are interleaved (bare, bare-core, bare-plain, list,
+incident page, dashboard, bare, ...) so all see the same machine; each request is sent as
+a browser sends it
 (signed in as the demo supervisor, `Accept-Encoding: br, gzip`) by two clients at once.
 CPU is the gunicorn workers' user + system time (psutil) over a round, divided by the
 round's requests. Prints requests/s, p50/p99 and CPU ms per request for each page and
@@ -18,6 +22,7 @@ Targets: list <= 2x, incident page <= 3x, dashboard <= 3x the bare page.
 """
 
 import http.cookiejar
+import json
 import os
 import re
 import socket
@@ -35,6 +40,7 @@ from pathlib import Path
 import flask_migrate
 import psutil
 from flask import Flask, render_template
+from flask_compress import Compress
 from jinja2 import DictLoader
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -45,6 +51,8 @@ GUNICORN += ["--log-level", "warning"]
 CLIENTS = 2
 EXTRA_INCIDENTS = 200
 TARGETS = {"list": 2.0, "incident": 3.0, "dashboard": 3.0}
+# fieldsvc's compression settings, handed to the bare app through its environment.
+COMPRESSION = ("COMPRESS_ALGORITHM", "COMPRESS_BR_LEVEL", "COMPRESS_LEVEL", "COMPRESS_MIN_SIZE")
 
 BARE_TEMPLATE = """<!doctype html><title>Incidents</title><ul>
 {% for row in rows %}<li>{{ row.reference }} · {{ row.status }} · {{ row.severity }}
@@ -70,10 +78,13 @@ class BareIncident(BareBase):
 
 def bare_app() -> Flask:
     """The yardstick: one query of 50 rows through the SQLAlchemy ORM (as fieldsvc reads
-    everything) into a tiny template, nothing else; `/core` does the same with a Core
-    query of plain rows, printed for comparison."""
+    everything) into a tiny template, compressed as fieldsvc compresses, nothing else;
+    `/core` does the same with a Core query of plain rows and `/plain` the ORM page
+    uncompressed, printed for comparison."""
     app = Flask(__name__)
     app.jinja_loader = DictLoader({"index.html": BARE_TEMPLATE})
+    app.config.update(json.loads(os.environ["THROUGHPUT_COMPRESSION"]), COMPRESS_REGISTER=False)
+    compress = Compress(app)
     engine = create_engine(os.environ["FIELDSVC_DATABASE_URL"])
     newest = select(BareIncident).order_by(BareIncident.created_at.desc()).limit(50)
     newest_rows = text(
@@ -82,12 +93,18 @@ def bare_app() -> Flask:
     )
 
     @app.get("/")
+    @compress.compressed()
     def index():
+        return plain()
+
+    @app.get("/plain")
+    def plain():
         with Session(engine) as session:
             rows = session.scalars(newest).all()
             return render_template("index.html", rows=rows)
 
     @app.get("/core")
+    @compress.compressed()
     def core():
         with engine.connect() as connection:
             rows = connection.execute(newest_rows).all()
@@ -96,8 +113,9 @@ def bare_app() -> Flask:
     return app
 
 
-def build(database: str) -> int:
-    """The demo data and EXTRA_INCIDENTS more; returns the demo incident's id."""
+def build(database: str) -> tuple[int, dict]:
+    """The demo data and EXTRA_INCIDENTS more; returns the demo incident's id and
+    fieldsvc's compression settings."""
     from fieldsvc import create_app
     from fieldsvc.audit.services import acting
     from fieldsvc.auth.models import Role, User
@@ -152,7 +170,7 @@ def build(database: str) -> int:
             db.session.commit()
         db.session.execute(text("ANALYZE"))
         db.session.commit()
-        return demo_incident.id
+        return demo_incident.id, {key: app.config[key] for key in COMPRESSION}
 
 
 def free_port() -> int:
@@ -220,12 +238,13 @@ def run_round(server, opener, url: str, count: int) -> tuple[float, list[float],
 def main(rounds: int, count: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         database = f"sqlite:///{Path(folder) / 'throughput.sqlite3'}"
-        incident_id = build(database)
+        incident_id, compression = build(database)
         env = {
             **os.environ,
             "FIELDSVC_DATABASE_URL": database,
             "FIELDSVC_SECRET_KEY": "throughput-benchmark",
             "FIELDSVC_LOGIN_RATE_LIMIT": "1000 per minute",
+            "THROUGHPUT_COMPRESSION": json.dumps(compression),
         }
         fieldsvc, fieldsvc_url = serve("wsgi:app", env)
         bare, bare_url = serve("benchmarks.throughput:bare_app()", env)
@@ -235,6 +254,7 @@ def main(rounds: int, count: int) -> None:
             pages = {
                 "bare": (bare, plain, bare_url + "/"),
                 "bare-core": (bare, plain, bare_url + "/core"),
+                "bare-plain": (bare, plain, bare_url + "/plain"),
                 "list": (fieldsvc, opener, fieldsvc_url + "/incidents/"),
                 "incident": (fieldsvc, opener, f"{fieldsvc_url}/incidents/{incident_id}"),
                 "dashboard": (fieldsvc, opener, fieldsvc_url + "/dashboard"),

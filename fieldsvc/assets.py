@@ -57,6 +57,11 @@ def init_app(app: Flask) -> None:
             values["filename"] = names.get(values["filename"], values["filename"])
 
     app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    # Pages are compressed on every request, so the fastest levels: on the incident page
+    # brotli 1 sends 5.2 KB for 0.07 ms of CPU where Flask-Compress's default (4) sends
+    # 4.4 KB for 0.3 ms; static files are compressed once, at the highest level.
+    app.config.setdefault("COMPRESS_BR_LEVEL", 1)
+    app.config.setdefault("COMPRESS_LEVEL", 1)
     # Streamed responses (the CSV export) go out as they are produced, uncompressed.
     app.config.setdefault("COMPRESS_STREAMS", False)
     compress.init_app(app)

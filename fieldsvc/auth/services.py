@@ -15,8 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from limits import RateLimitItem, parse
 from limits.strategies import FixedWindowRateLimiter
-from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, delete, func, or_, select, update
 
 from fieldsvc.audit.services import acting, record
 from fieldsvc.auth.models import Role, User, UserSession
@@ -162,21 +161,31 @@ def start_session(user: User) -> UserSession:
     return user_session
 
 
+# Built once, run on every request of a signed-in person: the open, unexpired sign-in with
+# this token and its active user, in one statement.
+_OPEN_SIGN_IN = (
+    select(UserSession, User)
+    .join(UserSession.user)
+    .where(
+        UserSession.token_hash == bindparam("token_hash"),
+        UserSession.ended_at.is_(None),
+        UserSession.started_at > bindparam("started_after"),
+        User.active,
+    )
+)
+
+
 def session_user(token: str, now: datetime | None = None) -> User | None:
     """The active user whose open, unexpired sign-in has this token, or None."""
     if not token or len(token) > 100:
         return None
     now = now or utcnow()
-    user_session = db.session.scalar(
-        select(UserSession)
-        .options(joinedload(UserSession.user))
-        .where(UserSession.token_hash == _token_hash(token), UserSession.ended_at.is_(None))
-    )
-    if user_session is None or now >= user_session.started_at + _lifetime():
+    found = db.session.execute(
+        _OPEN_SIGN_IN, {"token_hash": _token_hash(token), "started_after": now - _lifetime()}
+    ).one_or_none()
+    if found is None:
         return None
-    user = user_session.user
-    if not user.active:
-        return None
+    user_session, user = found
     user_session.token = token
     user.current_session = user_session
     return user

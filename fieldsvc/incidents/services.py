@@ -10,9 +10,13 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
+    bindparam,
     event,
     false,
     func,
@@ -694,6 +698,24 @@ class IncidentRow:
     overdue: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ListedIncident:
+    """One incident as a list shows it: plain values read in one statement, not the
+    incident, its customer, site and equipment built as objects (most of a list's CPU)."""
+
+    id: int
+    reference: str
+    status: IncidentStatus
+    severity: Severity
+    reported_via: ReportedVia
+    actual: str
+    created_at: datetime
+    customer_name: str
+    site_name: str | None
+    overdue: bool
+    equipment_tags: list[str] = field(default_factory=list)
+
+
 def list_incidents(
     user: User,
     filters: IncidentFilters,
@@ -706,17 +728,98 @@ def list_incidents(
 
     Returns the rows and the id to pass as `before_id` for the next batch (None at the end).
     """
+    stmt = _listed(user, filters, (Incident,), before_id=before_id, limit=limit, now=now)
+    stmt = stmt.options(
+        joinedload(Incident.customer),
+        joinedload(Incident.site),
+        selectinload(Incident.equipment_links).joinedload(IncidentEquipment.equipment),
+    )
+    rows = [IncidentRow(incident, bool(late)) for incident, late in db.session.execute(stmt)]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].incident.id if more else None)
+
+
+@dataclass(frozen=True)
+class _RowShape:
+    """A list row's columns and joins, built once (aliases: the visibility condition has
+    its own subquery on customers)."""
+
+    columns: tuple
+    customer: Any
+    customer_of_row: ColumnElement[bool]
+    site: Any
+    site_of_row: ColumnElement[bool]
+    equipment_tags: Select
+
+
+@cache
+def _row_shape() -> _RowShape:
+    # Built at the first list, not at import: aliases need every mapper configured.
+    customer, site = aliased(Customer), aliased(Site)
+    return _RowShape(
+        columns=(
+            Incident.id,
+            Incident.reference,
+            Incident.status,
+            Incident.severity,
+            Incident.reported_via,
+            Incident.actual,
+            Incident.created_at,
+            customer.name,
+            site.name,
+        ),
+        customer=customer,
+        customer_of_row=customer.id == Incident.customer_id,
+        site=site,
+        site_of_row=site.id == Incident.site_id,
+        equipment_tags=select(IncidentEquipment.incident_id, Equipment.tag)
+        .join(Equipment, Equipment.id == IncidentEquipment.equipment_id)
+        .where(IncidentEquipment.incident_id.in_(bindparam("incident_ids", expanding=True)))
+        .order_by(Equipment.tag),
+    )
+
+
+def list_rows(
+    user: User,
+    filters: IncidentFilters,
+    *,
+    before_id: int | None = None,
+    limit: int = 25,
+    now: datetime | None = None,
+) -> tuple[list[ListedIncident], int | None]:
+    """The incidents list_incidents returns, as the plain rows a list page shows."""
+    shape = _row_shape()
+    stmt = (
+        _listed(user, filters, shape.columns, before_id=before_id, limit=limit, now=now)
+        .join_from(Incident, shape.customer, shape.customer_of_row)
+        .outerjoin_from(Incident, shape.site, shape.site_of_row)
+    )
+    rows = [ListedIncident(*row[:-1], overdue=bool(row[-1])) for row in db.session.execute(stmt)]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    by_id = {row.id: row for row in rows}
+    if by_id:
+        tags = db.session.execute(shape.equipment_tags, {"incident_ids": list(by_id)})
+        for incident_id, tag in tags:
+            by_id[incident_id].equipment_tags.append(tag)
+    return rows, (rows[-1].id if more else None)
+
+
+def _listed(
+    user: User,
+    filters: IncidentFilters,
+    columns: tuple,
+    *,
+    before_id: int | None,
+    limit: int,
+    now: datetime | None,
+) -> Select:
+    """The statement behind both lists: `columns` of the visible incidents matching
+    `filters`, newest first, and whether each has an overdue follow-up."""
     now = now or utcnow()
     overdue = overdue_follow_up_exists(now)
-    stmt = (
-        select(Incident, overdue.label("overdue"))
-        .where(incidents_visible_to(user))
-        .options(
-            joinedload(Incident.customer),
-            joinedload(Incident.site),
-            selectinload(Incident.equipment_links).joinedload(IncidentEquipment.equipment),
-        )
-    )
+    stmt = select(*columns, overdue.label("overdue")).where(incidents_visible_to(user))
     # Newest first along the primary key; a text search along its index's own order.
     newest_first = Incident.id
     if text := filters.text.strip():
@@ -751,17 +854,14 @@ def list_incidents(
         )
     if filters.conditions:
         stmt = stmt.where(*filters.conditions)
-    rows = [IncidentRow(incident, bool(late)) for incident, late in db.session.execute(stmt)]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (rows[-1].incident.id if more else None)
+    return stmt
 
 
 @dataclass(frozen=True)
 class MyDay:
     overdue: list[FollowUp]
     due_today: list[FollowUp]
-    open_incidents: list[IncidentRow]
+    open_incidents: list[ListedIncident]
 
 
 def my_day(user: User, *, now: datetime, day_ends: datetime) -> MyDay:
@@ -778,9 +878,7 @@ def my_day(user: User, *, now: datetime, day_ends: datetime) -> MyDay:
         .options(joinedload(FollowUp.incident).joinedload(Incident.customer))
         .order_by(FollowUp.due_at)
     ).all()
-    open_rows, _ = list_incidents(
-        user, IncidentFilters(mine=True, open_only=True), limit=200, now=now
-    )
+    open_rows, _ = list_rows(user, IncidentFilters(mine=True, open_only=True), limit=200, now=now)
     return MyDay(
         overdue=[f for f in follow_ups if f.due_at < now],
         due_today=[f for f in follow_ups if f.due_at >= now],

@@ -320,17 +320,22 @@ def _equipment_options(site_id: int) -> list[dict]:
 def index():
     args = request.args
     filters = list_filters(args)
-    rows, next_before = services.list_incidents(
+    rows, next_before = services.list_rows(
         current_user,
         filters,
         before_id=args.get("before", type=int),
         limit=current_app.config["PAGE_SIZE"],
     )
-    customers = db.session.scalars(
-        select(Customer).where(services.customers_visible_to(current_user)).order_by(Customer.name)
+    # The filters' choices: ids and names only, no objects to build.
+    customers = db.session.execute(
+        select(Customer.id, Customer.name)
+        .where(services.customers_visible_to(current_user))
+        .order_by(Customer.name)
     ).all()
-    sites = db.session.scalars(
-        select(Site).where(Site.customer_id.in_([c.id for c in customers])).order_by(Site.name)
+    sites = db.session.execute(
+        select(Site.id, Site.name)
+        .where(Site.customer_id.in_([c.id for c in customers]))
+        .order_by(Site.name)
     ).all()
     return render_template(
         "incidents/index.html",
@@ -386,30 +391,32 @@ def my_day():
 # --- the incident page ----------------------------------------------------------------------
 
 
+# Everything the incident page shows in one statement per kind of record, whatever the
+# history (the timeline adds two, the users, status links and sign-in one each). Built
+# once: the options are the same for every request.
+_DETAIL_PAGE = (
+    joinedload(Incident.customer),
+    joinedload(Incident.site),
+    joinedload(Incident.reporter_contact),
+    joinedload(Incident.created_by),
+    joinedload(Incident.work_log),  # the one collection joined to the single row
+    selectinload(Incident.equipment_links).joinedload(IncidentEquipment.equipment),
+    selectinload(Incident.attachments),
+    selectinload(Incident.communications),
+    selectinload(Incident.follow_ups),
+    selectinload(Incident.part_orders).options(
+        joinedload(PartOrder.lines), joinedload(PartOrder.supplier)
+    ),
+    selectinload(Incident.proposals)
+    .joinedload(Proposal.revisions)
+    .joinedload(ProposalRevision.lines),
+)
+
+
 @bp.get("/incidents/<int:incident_id>")
 @role_required(*EVERYONE)
 def detail(incident_id: int):
-    # Everything the page shows in one statement per kind of record, whatever the
-    # history (the timeline adds two, the users, status links and sign-in one each).
-    incident = get_visible_or_404(
-        incident_id,
-        joinedload(Incident.customer),
-        joinedload(Incident.site),
-        joinedload(Incident.reporter_contact),
-        joinedload(Incident.created_by),
-        joinedload(Incident.work_log),  # the one collection joined to the single row
-        selectinload(Incident.equipment_links).joinedload(IncidentEquipment.equipment),
-        selectinload(Incident.attachments),
-        selectinload(Incident.communications),
-        selectinload(Incident.follow_ups),
-        selectinload(Incident.part_orders).options(
-            joinedload(PartOrder.lines), joinedload(PartOrder.supplier)
-        ),
-        selectinload(Incident.proposals)
-        .joinedload(Proposal.revisions)
-        .joinedload(ProposalRevision.lines),
-    )
-    return _detail_page(incident)
+    return _detail_page(get_visible_or_404(incident_id, *_DETAIL_PAGE))
 
 
 def _detail_page(incident: Incident, status: int = 200, **forms_given):

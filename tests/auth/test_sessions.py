@@ -201,3 +201,24 @@ def test_session_limits_are_read_from_fieldsvc_variables(monkeypatch):
     monkeypatch.setenv("FIELDSVC_SESSION_IDLE_MINUTES", "0")
     with pytest.raises(ConfigurationError, match="FIELDSVC_SESSION_IDLE_MINUTES"):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+def test_a_sign_in_ended_by_another_request_is_refused_on_the_next_one_after_one_lookup(
+    app, client, make_user, count_queries
+):
+    user = make_user()
+    db.session.commit()
+    client.sign_in(user.email)
+    db.session.expunge_all()  # what a fresh request reads, not the test's cache
+    with count_queries() as statements:
+        assert client.get("/").status_code == 200
+    # The sign-in and its user come from the database on every request, in one statement.
+    assert sum("FROM user_sessions" in s for s in statements) == 1
+
+    # Signed out on another device of the same person, or by an admin: only the row changes.
+    open_sign_in = db.session.scalars(select(UserSession).filter_by(user_id=user.id)).one()
+    open_sign_in.ended_at = utcnow()
+    db.session.commit()
+
+    response = client.get("/")
+    assert response.status_code == 302 and response.location.startswith("/login")

@@ -144,3 +144,24 @@ def test_list_query_count_does_not_grow_with_the_rows_shown(
         return len(statements)
 
     assert queries_for(5) == queries_for(50)
+
+
+def test_each_row_names_its_customer_site_and_equipment_tags_in_order_escaped(
+    client, signed_in, make_team, make_site, make_equipment, make_incident
+):
+    team = make_team()
+    user = signed_in(Role.TECHNICIAN, team=team)
+    site = make_site()
+    site.customer.team = team
+    site.customer.name = "Acme <Pharma>"
+    tags = [make_equipment(site=site, tag=tag) for tag in ("PT-9", "PT-10", "FT-2")]
+    incident = make_incident(site=site, actor=user, equipment_ids=[t.id for t in tags])
+    db.session.commit()
+
+    page = client.get("/incidents/").get_data(as_text=True)
+
+    row = page[page.index(incident.reference) :]
+    row = row[: row.index("</li>")]
+    assert f"Acme &lt;Pharma&gt; — {site.name}" in row
+    assert '<span class="code">FT-2, PT-10, PT-9</span>' in row
+    assert f'href="/incidents/{incident.id}"' in page

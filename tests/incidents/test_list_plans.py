@@ -108,10 +108,14 @@ def _list_statement() -> Iterator[list[tuple[str, object]]]:
 
 
 def _plan(
-    filters: services.IncidentFilters, user: User, before_id: int | None = None, rows: int = 20
+    filters: services.IncidentFilters,
+    user: User,
+    before_id: int | None = None,
+    rows: int = 20,
+    read=services.list_rows,
 ) -> str:
     with _list_statement() as seen:
-        found, _ = services.list_incidents(user, filters, before_id=before_id, limit=20)
+        found, _ = read(user, filters, before_id=before_id, limit=20)
     assert len(found) == rows  # the query found its rows: the plan is one that answers
     statement, parameters = seen[-1]
     connection = db.session.connection()
@@ -164,12 +168,15 @@ def _nodes(node: dict) -> Iterator[dict]:
 
 
 def _assert_list_plans(technician: User, dialect: str) -> None:
-    everything = services.IncidentFilters()
-    _assert_newest_first_without_sorting_or_follow_ups(_plan(everything, technician), dialect)
-    later = _plan(everything, technician, before_id=INCIDENTS // 2)
-    _assert_newest_first_without_sorting_or_follow_ups(later, dialect)
-    overdue = _plan(services.IncidentFilters(overdue=True), technician)
-    _assert_overdue_from_the_incident(overdue, dialect)
+    # The page's plain rows (with customer and site joined) and the export's incidents.
+    for read in (services.list_rows, services.list_incidents):
+        everything = services.IncidentFilters()
+        first = _plan(everything, technician, read=read)
+        _assert_newest_first_without_sorting_or_follow_ups(first, dialect)
+        later = _plan(everything, technician, before_id=INCIDENTS // 2, read=read)
+        _assert_newest_first_without_sorting_or_follow_ups(later, dialect)
+        overdue = _plan(services.IncidentFilters(overdue=True), technician, read=read)
+        _assert_overdue_from_the_incident(overdue, dialect)
     if dialect == "postgresql":
         # PostgreSQL rightly reads a few thousand incidents whole rather than open an
         # index: bury the matching ones under a company's worth of newer incidents.
