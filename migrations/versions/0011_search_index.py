@@ -83,7 +83,7 @@ def upgrade():
 def downgrade():
     if op.get_bind().dialect.name == 'sqlite':
         for trigger in SQLITE_TRIGGERS:
-            op.execute(f'DROP TRIGGER {trigger}')
+            op.execute(f'DROP TRIGGER IF EXISTS {trigger}')
         op.execute('DROP TABLE incident_search')
     else:
         for column in SEARCHED:

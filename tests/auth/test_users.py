@@ -1,5 +1,6 @@
 """Admins manage accounts: bad input gets a clear message on the form and saves nothing."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -106,8 +107,9 @@ def test_a_password_change_shows_in_history_without_the_hash(client, admin, make
         },
     )
     page = client.get(f"/users/{user.id}").get_data(as_text=True)
-    assert "password hash" in page
-    assert "(redacted)" in page
+    assert re.search(r'class="field">Password</td>\s*<td>[^<]*</td>\s*<td>\(redacted\)', page) or (
+        re.search(r">Password<.{0,200}\(redacted\)", page, re.S)
+    ), page[page.index("Timeline") :]
     assert "$argon2" not in page
 
 

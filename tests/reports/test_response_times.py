@@ -70,5 +70,5 @@ def test_reports_page_shows_response_times_in_hours(client, known_data):
 
     page = client.get("/reports?from=2026-01-01&to=2026-06-30").get_data(as_text=True)
 
-    assert '<td class="money">22.8</td>' in page
-    assert '<td class="money">580.2</td>' in page
+    assert 'data-label="90th percentile (hours)">22.8</td>' in page
+    assert 'data-label="90th percentile (hours)">580.2</td>' in page
