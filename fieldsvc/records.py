@@ -35,6 +35,7 @@ class Column:
     link: str | None = None  # record type whose detail page the value's owner opens
     money: bool = False
     code: bool = False  # tags, part numbers, serials: never broken across lines
+    listed: bool = True  # False: on the record's page only, not a column of its list
 
     @property
     def css_class(self) -> str:
@@ -68,6 +69,10 @@ class RecordType:
     read_roles: Sequence[Role] = EVERYONE
     manage_roles: Sequence[Role] = (Role.ADMIN,)
     blueprint: list[str] = field(default_factory=list)
+
+    @property
+    def list_columns(self) -> list[Column]:
+        return [column for column in self.columns if column.listed]
 
 
 REGISTRY: dict[str, RecordType] = {}
@@ -169,7 +174,7 @@ def _list(rt: RecordType):
     if query:
         stmt = stmt.where(or_(*(col.icontains(query, autoescape=True) for col in rt.search)))
     page = db.paginate(stmt, per_page=current_app.config["PAGE_SIZE"], error_out=False)
-    rows = [(obj, _cells(rt, obj)) for obj in page.items]
+    rows = [(obj, _cells(rt, obj, rt.list_columns)) for obj in page.items]
     return render_template(
         "records/list.html",
         rt=rt,
@@ -187,7 +192,7 @@ def _detail(rt: RecordType, id: int):
     for child in rt.children:
         child_rt = REGISTRY[child.record]
         # The column that points back at this record would repeat it on every row.
-        columns = [column for column in child_rt.columns if column.link != rt.key]
+        columns = [column for column in child_rt.list_columns if column.link != rt.key]
         rows = [
             (row, [_cell(row, column) for column in columns])
             for row in getattr(obj, child.relationship)
@@ -246,8 +251,10 @@ def _values(form: FlaskForm) -> dict[str, Any]:
     return values
 
 
-def _cells(rt: RecordType, obj: Any) -> list[tuple[str, str | None]]:
-    return [_cell(obj, column) for column in rt.columns]
+def _cells(
+    rt: RecordType, obj: Any, columns: Sequence[Column] | None = None
+) -> list[tuple[str, str | None]]:
+    return [_cell(obj, column) for column in (rt.columns if columns is None else columns)]
 
 
 def _cell(obj: Any, column: Column) -> tuple[str, str | None]:

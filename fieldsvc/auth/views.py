@@ -145,7 +145,7 @@ records.register(
             Column("Role", "role"),
             Column("Team", "team.name", link="team"),
             Column("Approval limit", "approval_limit", money=True),
-            Column("Time zone", "time_zone_label"),
+            Column("Time zone", "time_zone_label", listed=False),
         ],
         search=[User.name, User.email],
         order_by=[User.name],

@@ -56,6 +56,7 @@ NOT_PAGES = re.compile(r"static|pdf|csv|export|photo|signed_copy|equipment_optio
 TECHNICIAN_PAGES = [
     "/",
     "/my-day",
+    "/settings",
     "/incidents/",
     "/incidents/1",
     "/incidents/1/edit",
