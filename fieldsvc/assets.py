@@ -80,7 +80,7 @@ def fingerprint(static_folder: Path, digested_folder: Path) -> dict[str, str]:
         digested = digested_name(plain, hashlib.sha256(data).hexdigest()[:DIGEST_CHARS])
         target = digested_folder / digested
         if not target.is_file():
-            _write_with_compressed_versions(target, data)
+            _write_with_compressed_versions(target, data, scratch_in=digested_folder.parent)
         names[plain] = digested
     return names
 
@@ -93,11 +93,13 @@ def digested_name(plain: str, digest: str) -> str:
     return f"{folder}/{filename}" if folder else filename
 
 
-def _write_with_compressed_versions(target: Path, data: bytes) -> None:
+def _write_with_compressed_versions(target: Path, data: bytes, *, scratch_in: Path) -> None:
     """Compressed versions first and the file itself last, each by an atomic rename: a
-    worker that sees the file also sees its compressed versions."""
+    worker that sees the file also sees its compressed versions. The files are staged in
+    `scratch_in`, on the same file system but outside the folder WhiteNoise scans, so a
+    worker starting meanwhile never lists a scratch folder that vanishes under it."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+    with tempfile.TemporaryDirectory(dir=scratch_in, prefix=".static-") as scratch:
         staged = Path(scratch) / target.name
         staged.write_bytes(data)
         compressor = Compressor(quiet=True)
