@@ -51,8 +51,8 @@ MAX_DATA_URL_CHARS = MB
 
 
 def list_associated_files_once(document, pdf) -> None:
-    """WeasyPrint 70.0 lists each attachment twice in the catalog's /AF array (WeasyPrint's
-    GitHub issue 2917, fixed after 70.0): keep one of each. Drop this once a newer one is locked."""
+    """WeasyPrint 70.0 lists each attachment twice in the catalog's /AF array (a WeasyPrint
+    bug fixed after 70.0): keep one of each. Drop this once a newer one is locked."""
     if "AF" in pdf.catalog:
         pdf.catalog["AF"][:] = list(dict.fromkeys(pdf.catalog["AF"]))
 

@@ -62,6 +62,22 @@ def visit_at(day: date = TOMORROW, hour: int = 8) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=clock.company_zone())
 
 
+def editor_line_fields(revision: ProposalRevision) -> dict[str, str]:
+    """The proposal editor's line fields for `revision`'s lines, as a browser posts them."""
+    fields: dict[str, str] = {}
+    for n, line in enumerate(revision.lines):
+        fields |= {
+            f"lines-{n}-kind": line.kind.value,
+            f"lines-{n}-description": line.description,
+            f"lines-{n}-quantity": str(line.quantity),
+            f"lines-{n}-unit_price": str(line.unit_price),
+            f"lines-{n}-discount_pct": str(line.discount_pct),
+            f"lines-{n}-customer_share_pct": str(line.customer_share_pct),
+            f"lines-{n}-part_order_line_id": str(line.part_order_line_id or ""),
+        }
+    return fields
+
+
 @dataclass
 class BrokenTransmitters:
     team: Team

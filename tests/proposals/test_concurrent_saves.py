@@ -13,7 +13,11 @@ from fieldsvc.extensions import db
 from fieldsvc.proposals.models import ProposalRevision
 from tests.concurrency import run_together
 from tests.factories import PASSWORD
-from tests.proposals.broken_transmitters import TODAY, build_broken_transmitters
+from tests.proposals.broken_transmitters import (
+    TODAY,
+    build_broken_transmitters,
+    editor_line_fields,
+)
 
 CONFLICT = "saved this proposal while you were editing it"
 
@@ -39,17 +43,7 @@ def test_two_saves_of_the_same_draft_at_once_keep_one_and_refuse_the_other(commi
             "return_visit_at": to_local(revision.return_visit_at).strftime("%Y-%m-%dT%H:%M"),
             "return_technician_id": str(revision.return_technician_id),
             "valid_until": revision.valid_until.isoformat(),
-        }
-        for n, line in enumerate(revision.lines):
-            form |= {
-                f"lines-{n}-kind": line.kind.value,
-                f"lines-{n}-description": line.description,
-                f"lines-{n}-quantity": str(line.quantity),
-                f"lines-{n}-unit_price": str(line.unit_price),
-                f"lines-{n}-discount_pct": str(line.discount_pct),
-                f"lines-{n}-customer_share_pct": str(line.customer_share_pct),
-                f"lines-{n}-part_order_line_id": str(line.part_order_line_id or ""),
-            }
+        } | editor_line_fields(revision)
         db.session.commit()
 
     clients, saves = {}, {}

@@ -14,7 +14,12 @@ from fieldsvc.mail.models import OutgoingEmail
 from fieldsvc.proposals.services import last_seq, save_revision
 from fieldsvc.storage import get_storage
 from tests.factories import PASSWORD
-from tests.proposals.broken_transmitters import TOMORROW, build_broken_transmitters, send
+from tests.proposals.broken_transmitters import (
+    TOMORROW,
+    build_broken_transmitters,
+    editor_line_fields,
+    send,
+)
 
 NEW_YORK = ZoneInfo("America/New_York")
 # 09:00 in Cambridge, MA is 14:00 (winter) or 13:00 (summer) UTC.
@@ -132,17 +137,7 @@ def _editor_data(revision) -> dict[str, str]:
         "return_technician_id": str(revision.return_technician_id),
         "valid_until": revision.valid_until.isoformat(),
     }
-    for n, line in enumerate(revision.lines):
-        data |= {
-            f"lines-{n}-kind": line.kind.value,
-            f"lines-{n}-description": line.description,
-            f"lines-{n}-quantity": str(line.quantity),
-            f"lines-{n}-unit_price": str(line.unit_price),
-            f"lines-{n}-discount_pct": str(line.discount_pct),
-            f"lines-{n}-customer_share_pct": str(line.customer_share_pct),
-            f"lines-{n}-part_order_line_id": str(line.part_order_line_id or ""),
-        }
-    return data
+    return data | editor_line_fields(revision)
 
 
 def test_a_sent_pdf_keeps_the_zone_it_was_written_in_when_the_sites_zone_changes(seed, client):
