@@ -72,6 +72,9 @@ CUSTOMER_STATUS = {
     IncidentStatus.CANCELLED: "Cancelled",
 }
 RESOLVED_STATUSES = frozenset({IncidentStatus.RESOLVED, IncidentStatus.CLOSED})
+# An offer still out when its incident is cancelled or closed no longer stands: the
+# customer can read it but not accept it into work nobody will do.
+NO_LONGER_ANSWERABLE = frozenset({IncidentStatus.CANCELLED, IncidentStatus.CLOSED})
 # Staff promise to answer a customer's request or report within this time.
 ANSWER_WITHIN = timedelta(hours=4)
 
@@ -87,7 +90,15 @@ class Offer:
 
     @property
     def open(self) -> bool:
-        return self.revision.status is RevisionStatus.SENT
+        return self.revision.status is RevisionStatus.SENT and not self.withdrawn
+
+    @property
+    def withdrawn(self) -> bool:
+        """Sent and never answered, but its incident was cancelled or closed since."""
+        return (
+            self.revision.status is RevisionStatus.SENT
+            and self.revision.proposal.incident.status in NO_LONGER_ANSWERABLE
+        )
 
 
 def offers(incident: Incident) -> list[Offer]:
@@ -171,6 +182,8 @@ def respond(
         raise StaleVersion(
             "The proposal changed since you opened the page; reload it and read it again."
         )
+    if (why := _withdrawn_because(revision)) is not None:
+        raise StaleVersion(why)
     response = CustomerResponse(
         revision=revision,
         channel=AnswerChannel.PORTAL,
@@ -324,6 +337,8 @@ def check_answerable(revision: ProposalRevision) -> None:
         )
     status = revision.status
     if status is RevisionStatus.SENT:
+        if (why := _withdrawn_because(revision)) is not None:
+            raise InvalidTransition(why)
         return
     if status is RevisionStatus.SUPERSEDED:
         raise InvalidTransition(
@@ -337,6 +352,17 @@ def check_answerable(revision: ProposalRevision) -> None:
         )
     raise InvalidTransition(
         f"Revision {n} was already answered ({status.label.lower()}); the first answer stands."
+    )
+
+
+def _withdrawn_because(revision: ProposalRevision) -> str | None:
+    """Why a sent offer can no longer be answered, or None while it stands."""
+    incident = revision.proposal.incident
+    if incident.status not in NO_LONGER_ANSWERABLE:
+        return None
+    return (
+        f"{incident.reference} was {incident.status.label.lower()}, so this proposal no longer "
+        "stands and cannot be answered; call us if you still want the work done."
     )
 
 

@@ -189,6 +189,43 @@ def test_a_second_answer_is_refused_and_the_first_stands(seed, token, customer):
     assert db.session.scalar(select(CustomerResponse)).kind is ResponseKind.ACCEPTED
 
 
+def test_an_offer_whose_incident_was_cancelled_can_be_read_but_not_accepted(
+    seed, token, customer, client
+):
+    change_status(seed.incident, IncidentStatus.CANCELLED, actor=seed.supervisor)
+    db.session.commit()
+
+    page = customer.get(f"/status/{token}").get_data(as_text=True)
+    assert "This proposal no longer stands: we cancelled this incident before you answered." in page
+    for offered in ("I accept this proposal", "Ask for changes", "Decline the proposal"):
+        assert offered not in page
+
+    # A page opened before the cancellation still posts its answer: refused, said why.
+    response = _answer(customer, token, seed, "accept", full_name="Dana Whitfield")
+
+    assert response.status_code == 303
+    after = customer.get(f"/status/{token}").get_data(as_text=True)
+    assert "was cancelled, so this proposal no longer stands" in after
+    assert seed.revision.status is RevisionStatus.SENT
+    assert seed.incident.status is IncidentStatus.CANCELLED
+    assert db.session.scalar(select(CustomerResponse)) is None
+
+    # Nor can a supervisor record an answer the customer gave by phone.
+    client.sign_in(seed.supervisor.email, PASSWORD)
+    recorded = client.post(
+        f"/proposals/{seed.proposal.id}/revisions/{seed.revision.number}/answer",
+        data={
+            "kind": "accepted",
+            "channel": "phone",
+            "answered_at": utcnow().strftime("%Y-%m-%dT%H:%M"),
+            "full_name": "Dana Whitfield",
+        },
+        follow_redirects=True,
+    )
+    assert "was cancelled, so this proposal no longer stands" in recorded.get_data(as_text=True)
+    assert db.session.scalar(select(CustomerResponse)) is None
+
+
 def test_asking_for_changes_returns_the_offer_to_its_author(seed, token, customer):
     empty = _answer(customer, token, seed, "changes", comment="")
     assert empty.status_code == 400
