@@ -76,6 +76,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.audit import cli as audit_cli
     from fieldsvc.auth import cli as users_cli
     from fieldsvc.auth import views as auth
+    from fieldsvc.backup import cli as backup_cli
     from fieldsvc.customers import views as customers
     from fieldsvc.dashboard import views as dashboard
     from fieldsvc.home import views as home
@@ -106,6 +107,8 @@ def _register_blueprints(app: Flask) -> None:
         reminders_cli.bp,
         reports_cli.bp,
         audit_cli.bp,
+        backup_cli.bp,
+        backup_cli.storage_bp,
         users_cli.bp,
         demo.bp,
     ):

@@ -77,10 +77,10 @@ class LocalStorage:
         return self._path(key).is_file()
 
     def _path(self, key: str) -> Path:
-        return self.root.joinpath(*_parts(key))
+        return self.root.joinpath(*key_parts(key))
 
 
-def _parts(key: str) -> list[str]:
+def key_parts(key: str) -> list[str]:
     """Keys come from our code, but refuse any that could reach outside a root (a local
     directory) or name what a directory could not hold (a bucket mirrored to disk)."""
     parts = key.split("/")  # an absolute key has an empty first part
@@ -135,7 +135,7 @@ class S3Storage:
 
     def put(self, key: str, data: bytes) -> None:
         """One PUT is atomic in S3: a reader sees the old object or the new, never half."""
-        _parts(key)
+        key_parts(key)
         self.client.put_object(
             Bucket=self.bucket,
             Key=key,
@@ -165,7 +165,7 @@ class S3Storage:
         return pieces(), answer["ContentLength"]
 
     def delete(self, key: str) -> None:
-        _parts(key)
+        key_parts(key)
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def exists(self, key: str) -> bool:
@@ -184,7 +184,7 @@ class S3Storage:
     def url(self, key: str, *, content_type: str, disposition: str, seconds: int) -> str:
         """A presigned GET for the object that expires after `seconds`, answered with our
         content type and file name rather than whatever the object was stored with."""
-        _parts(key)
+        key_parts(key)
         return self.client.generate_presigned_url(
             "get_object",
             Params={
@@ -198,7 +198,7 @@ class S3Storage:
         )
 
     def _head(self, key: str) -> dict[str, Any] | None:
-        _parts(key)
+        key_parts(key)
         try:
             return self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
         except ClientError as error:
@@ -207,7 +207,7 @@ class S3Storage:
             raise
 
     def _get_object(self, key: str) -> dict[str, Any]:
-        _parts(key)
+        key_parts(key)
         try:
             return self.client.get_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
