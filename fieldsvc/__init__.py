@@ -7,9 +7,8 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fieldsvc import assets, config, errors, ranges
+from fieldsvc import assets, config, errors, ranges, storage
 from fieldsvc.extensions import (
-    CONTENT_SECURITY_POLICY,
     csrf,
     db,
     limiter,
@@ -44,7 +43,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app,
         force_https=app.config["FORCE_HTTPS"],
         session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
-        content_security_policy=CONTENT_SECURITY_POLICY,
+        content_security_policy=storage.content_security_policy(app.config),
         # Status-page links carry their token: no page of ours tells another site its URL.
         referrer_policy="no-referrer",
     )

@@ -90,8 +90,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "S3_ACCESS_KEY_ID": os.environ.get("FIELDSVC_S3_ACCESS_KEY_ID", ""),
         "S3_SECRET_ACCESS_KEY": os.environ.get("FIELDSVC_S3_SECRET_ACCESS_KEY", ""),
         # How a photo or PDF in a bucket reaches the browser once the app has checked who
-        # asks: through the app, or by a redirect to a presigned URL valid this long.
-        "STORAGE_READS": os.environ.get("FIELDSVC_STORAGE_READS", "stream"),
+        # asks: by a redirect to a presigned URL valid S3_URL_SECONDS (the default: faster,
+        # half the app's CPU, benchmarks/storage_reads.py), or streamed through the app.
+        "STORAGE_READS": os.environ.get("FIELDSVC_STORAGE_READS", "redirect"),
         "S3_URL_SECONDS": int(os.environ.get("FIELDSVC_S3_URL_SECONDS", "60")),
         "MAX_PHOTO_BYTES": int(float(os.environ.get("FIELDSVC_MAX_PHOTO_MB", "15")) * MB),
         "MAX_PHOTO_PIXELS": int(os.environ.get("FIELDSVC_MAX_PHOTO_MEGAPIXELS", "50")) * 1_000_000,

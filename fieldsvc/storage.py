@@ -10,6 +10,7 @@ import hashlib
 import mimetypes
 import os
 import tempfile
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,7 +22,7 @@ from flask import Response, current_app, redirect
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from fieldsvc.extensions import db
+from fieldsvc.extensions import CONTENT_SECURITY_POLICY, db
 
 EXTENSION_KEY = "fieldsvc.storage"
 
@@ -225,6 +226,18 @@ def make_storage(config: Mapping[str, Any]) -> Storage:
     if config["STORAGE"] == "s3":
         return S3Storage.from_config(config)
     return LocalStorage(Path(config["UPLOAD_DIR"]))
+
+
+def content_security_policy(config: Mapping[str, Any]) -> dict[str, str]:
+    """The pages' policy: with redirected reads, photos load from the bucket's origin."""
+    policy = dict(CONTENT_SECURITY_POLICY)
+    if config["STORAGE"] == "s3" and config["STORAGE_READS"] == "redirect":
+        url = S3Storage.from_config(config).url(
+            "origin", content_type="image/jpeg", disposition="inline", seconds=1
+        )
+        origin = urllib.parse.urlsplit(url)
+        policy["img-src"] += f" {origin.scheme}://{origin.netloc}"
+    return policy
 
 
 def get_storage() -> Storage:

@@ -210,3 +210,24 @@ def test_the_app_stores_in_the_bucket_its_configuration_names(s3_server, tmp_pat
 def test_storage_settings_that_cannot_work_are_refused_at_start(settings, message):
     with pytest.raises(ConfigurationError, match=message):
         create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", **settings})
+
+
+@pytest.mark.parametrize("reads", ["redirect", "stream"])
+def test_pages_let_photos_load_from_the_bucket_only_when_reads_are_redirected(
+    s3_server, tmp_path, reads
+):
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "x",
+            "SQLALCHEMY_DATABASE_URI": "sqlite://",
+            **s3_server.config("photos"),
+            "STORAGE_READS": reads,
+        }
+    )
+
+    policy = app.test_client().get("/login").headers["Content-Security-Policy"]
+
+    img_src = next(part for part in policy.split(";") if part.strip().startswith("img-src"))
+    assert (s3_server.endpoint_url in img_src) == (reads == "redirect")
+    assert "default-src 'self'" in policy

@@ -59,10 +59,10 @@ def sqlite_path(database_url: str) -> Path:
 def create_backup(target: Path, *, database_url: str, storage: Storage) -> Manifest:
     """Copy the database, then every file it names, into `target`, with a manifest."""
     source = sqlite_path(database_url)
-    if not source.is_file():
-        raise BackupRefused(f"no database at {source}")
     if target.exists() and any(target.iterdir()):
         raise BackupRefused(f"{target} is not empty: back up into a new directory")
+    if not source.is_file():
+        raise BackupRefused(f"no database at {source}")
     target.mkdir(parents=True, exist_ok=True)
     snapshot = target / DATABASE
     snapshot_database(source, snapshot)
