@@ -19,15 +19,15 @@ from fieldsvc.incidents.models import Incident
 from fieldsvc.proposals.models import ProposalRevision
 from fieldsvc.storage import get_storage
 from tests.backup.story import photos, record_incident_with_photo, tell_the_story
-from tests.conftest import migrate, test_config
+from tests import conftest
 
 
 def an_instance(directory: Path, *, migrated: bool = True):
     url = f"sqlite:///{directory / 'fieldsvc.sqlite3'}"
     directory.mkdir(parents=True, exist_ok=True)
     if migrated:
-        migrate(url)
-    return create_app(test_config(url, UPLOAD_DIR=str(directory / "uploads")))
+        conftest.migrate(url)
+    return create_app(conftest.test_config(url, UPLOAD_DIR=str(directory / "uploads")))
 
 
 @pytest.fixture(scope="module")
