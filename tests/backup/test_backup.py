@@ -18,8 +18,8 @@ from fieldsvc.extensions import db
 from fieldsvc.incidents.models import Incident
 from fieldsvc.proposals.models import ProposalRevision
 from fieldsvc.storage import get_storage
-from tests.backup.story import photos, record_incident_with_photo, tell_the_story
 from tests import conftest
+from tests.backup.story import photos, record_incident_with_photo, tell_the_story
 
 
 def an_instance(directory: Path, *, migrated: bool = True):
