@@ -74,6 +74,20 @@ def _free_ports(count: int) -> list[int]:
             sock.close()
 
 
+def _admin_ports() -> list[int]:
+    for _ in range(50):
+        (port,) = _free_ports(1)
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return [port, port + 10000]
+    raise RuntimeError("no free pair of ports for the SeaweedFS admin server")
+
+
 @contextmanager
 def seaweedfs(weed: str, timeout: float = 30.0) -> Iterator[S3Server]:
     """Start `weed mini` (master, volume, filer and S3 gateway in one process)."""
@@ -94,7 +108,6 @@ def seaweedfs(weed: str, timeout: float = 30.0) -> Iterator[S3Server]:
                 }
             )
         )
-        ports = _free_ports(12)
         names = (
             "master.port",
             "master.port.grpc",
@@ -104,11 +117,14 @@ def seaweedfs(weed: str, timeout: float = 30.0) -> Iterator[S3Server]:
             "filer.port.grpc",
             "s3.port",
             "s3.port.grpc",
-            "admin.port",
-            "admin.port.grpc",
             "metricsPort",
             "s3.metricsPort",
+            "admin.port",
+            "admin.port.grpc",
         )
+        # Its maintenance worker dials the admin server at the admin port + 10000 whatever
+        # admin.port.grpc says: give it that port.
+        ports = [*_free_ports(10), *_admin_ports()]
         command = [
             weed,
             "mini",
