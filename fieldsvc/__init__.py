@@ -7,9 +7,8 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fieldsvc import assets, config, errors, ranges
+from fieldsvc import assets, config, errors, ranges, storage
 from fieldsvc.extensions import (
-    CONTENT_SECURITY_POLICY,
     csrf,
     db,
     limiter,
@@ -44,7 +43,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app,
         force_https=app.config["FORCE_HTTPS"],
         session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
-        content_security_policy=CONTENT_SECURITY_POLICY,
+        content_security_policy=storage.content_security_policy(app.config),
         # Status-page links carry their token: no page of ours tells another site its URL.
         referrer_policy="no-referrer",
     )
@@ -76,6 +75,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.audit import cli as audit_cli
     from fieldsvc.auth import cli as users_cli
     from fieldsvc.auth import views as auth
+    from fieldsvc.backup import cli as backup_cli
     from fieldsvc.customers import views as customers
     from fieldsvc.dashboard import views as dashboard
     from fieldsvc.home import views as home
@@ -106,6 +106,8 @@ def _register_blueprints(app: Flask) -> None:
         reminders_cli.bp,
         reports_cli.bp,
         audit_cli.bp,
+        backup_cli.bp,
+        backup_cli.storage_bp,
         users_cli.bp,
         demo.bp,
     ):

@@ -16,6 +16,9 @@ from fieldsvc.sizes import MB
 DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"
 PAPER_SIZES = ("A4", "Letter")
 SMTP_SECURITY = ("none", "starttls", "ssl")
+STORAGES = ("local", "s3")
+STORAGE_READS = ("stream", "redirect")
+S3_ADDRESSING_STYLES = ("auto", "path", "virtual")
 AUDIT_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
 AUDIT_SECRET_MIN_LENGTH = 32
 
@@ -77,6 +80,20 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "TIMEZONE": os.environ.get("FIELDSVC_TIMEZONE", "UTC"),
         "PAGE_SIZE": 25,
         "UPLOAD_DIR": os.environ.get("FIELDSVC_UPLOAD_DIR", str(Path(instance_path) / "uploads")),
+        # Photos, thumbnails, frozen PDFs and signed copies: in UPLOAD_DIR (local) or a bucket.
+        "STORAGE": os.environ.get("FIELDSVC_STORAGE", "local"),
+        "S3_BUCKET": os.environ.get("FIELDSVC_S3_BUCKET", ""),
+        "S3_ENDPOINT_URL": os.environ.get("FIELDSVC_S3_ENDPOINT_URL", ""),
+        "S3_REGION": os.environ.get("FIELDSVC_S3_REGION", ""),
+        "S3_ADDRESSING_STYLE": os.environ.get("FIELDSVC_S3_ADDRESSING_STYLE", "auto"),
+        # Optional: without them boto3's usual chain finds the credentials.
+        "S3_ACCESS_KEY_ID": os.environ.get("FIELDSVC_S3_ACCESS_KEY_ID", ""),
+        "S3_SECRET_ACCESS_KEY": os.environ.get("FIELDSVC_S3_SECRET_ACCESS_KEY", ""),
+        # How a photo or PDF in a bucket reaches the browser once the app has checked who
+        # asks: by a redirect to a presigned URL valid S3_URL_SECONDS (the default: faster,
+        # half the app's CPU, benchmarks/storage_reads.py), or streamed through the app.
+        "STORAGE_READS": os.environ.get("FIELDSVC_STORAGE_READS", "redirect"),
+        "S3_URL_SECONDS": int(os.environ.get("FIELDSVC_S3_URL_SECONDS", "60")),
         "MAX_PHOTO_BYTES": int(float(os.environ.get("FIELDSVC_MAX_PHOTO_MB", "15")) * MB),
         "MAX_PHOTO_PIXELS": int(os.environ.get("FIELDSVC_MAX_PHOTO_MEGAPIXELS", "50")) * 1_000_000,
         # The scan of a signed proposal kept with an answer taken by phone or on paper.
@@ -132,6 +149,7 @@ def check(config: Mapping[str, Any]) -> None:
             f"FIELDSVC_SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}, "
             f"not {config['SMTP_SECURITY']!r}"
         )
+    _check_storage(config)
     if config["UNANSWERED_DAYS"] < 1:
         raise ConfigurationError(
             f"FIELDSVC_UNANSWERED_DAYS must be 1 or more, not {config['UNANSWERED_DAYS']}"
@@ -154,6 +172,27 @@ def check(config: Mapping[str, Any]) -> None:
             f"FIELDSVC_PAPER_SIZE must be one of {', '.join(PAPER_SIZES)}, "
             f"not {config['PAPER_SIZE']!r}"
         )
+
+
+def _check_storage(config: Mapping[str, Any]) -> None:
+    for key, allowed in (
+        ("STORAGE", STORAGES),
+        ("STORAGE_READS", STORAGE_READS),
+        ("S3_ADDRESSING_STYLE", S3_ADDRESSING_STYLES),
+    ):
+        if config[key] not in allowed:
+            raise ConfigurationError(
+                f"FIELDSVC_{key} must be one of {', '.join(allowed)}, not {config[key]!r}"
+            )
+    if config["STORAGE"] == "s3" and not config["S3_BUCKET"]:
+        raise ConfigurationError("FIELDSVC_STORAGE=s3 needs FIELDSVC_S3_BUCKET, the bucket's name")
+    if bool(config["S3_ACCESS_KEY_ID"]) != bool(config["S3_SECRET_ACCESS_KEY"]):
+        raise ConfigurationError(
+            "FIELDSVC_S3_ACCESS_KEY_ID and FIELDSVC_S3_SECRET_ACCESS_KEY are set together "
+            "(or neither, for boto3's usual credentials)"
+        )
+    if not 1 <= config["S3_URL_SECONDS"] <= 3600:
+        raise ConfigurationError("FIELDSVC_S3_URL_SECONDS must be from 1 to 3600")
 
 
 def parse_audit_keys(text: str) -> dict[str, bytes]:

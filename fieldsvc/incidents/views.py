@@ -52,7 +52,7 @@ from fieldsvc.proposals import services as proposal_services
 from fieldsvc.proposals.forms import PartOrderStatusForm
 from fieldsvc.proposals.models import Proposal, ProposalRevision
 from fieldsvc.ranges import record_id
-from fieldsvc.storage import get_storage
+from fieldsvc.storage import stored_file_response
 
 bp = Blueprint("incidents", __name__)
 
@@ -563,14 +563,12 @@ def _photo_or_404(incident: Incident, attachment_id: int) -> Attachment:
 def photo(incident_id: int, attachment_id: int, size: str | None = None):
     incident = get_visible_or_404(incident_id)
     attachment = _photo_or_404(incident, attachment_id)
-    key = attachment.thumbnail_key if size else attachment.storage_key
-    response = Response(
-        get_storage().get(key),
-        mimetype="image/jpeg" if size else attachment.content_type,
+    return stored_file_response(
+        attachment.thumbnail_key if size else attachment.storage_key,
+        content_type="image/jpeg" if size else attachment.content_type,
+        disposition=f'inline; filename="{attachment.filename}"',
+        headers={"Cache-Control": "private, max-age=86400"},
     )
-    response.headers["Content-Disposition"] = f'inline; filename="{attachment.filename}"'
-    response.headers["Cache-Control"] = "private, max-age=86400"
-    return response
 
 
 @bp.post("/incidents/<int:incident_id>/status")

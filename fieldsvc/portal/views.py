@@ -35,10 +35,9 @@ from fieldsvc.portal import forms, links, services
 from fieldsvc.portal.models import ResponseKind, StatusLink
 from fieldsvc.proposals import pdf
 from fieldsvc.proposals.models import Proposal, ProposalLine, ProposalRevision, RevisionPhoto
-from fieldsvc.proposals.sending import frozen_pdf
 from fieldsvc.proposals.services import price
 from fieldsvc.ranges import hidden_number
-from fieldsvc.storage import get_storage
+from fieldsvc.storage import stored_file_response
 
 bp = Blueprint("portal", __name__, url_prefix="/status")
 NOT_FOUND = "This link does not open a status page. It may have expired; ask us for a new one."
@@ -189,10 +188,12 @@ def proposal_pdf(token: str, revision_id: int):
         revision = services.offer_for(link, revision_id)
     except (LookupError, StaleVersion):
         abort(404, NOT_FOUND)
-    return Response(
-        frozen_pdf(revision),
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{pdf.pdf_filename(revision)}"'},
+    if revision.pdf_key is None:  # offers on the page were all sent, so frozen
+        abort(404, NOT_FOUND)
+    return stored_file_response(
+        revision.pdf_key,
+        content_type="application/pdf",
+        disposition=f'inline; filename="{pdf.pdf_filename(revision)}"',
     )
 
 
@@ -209,10 +210,10 @@ def photo(token: str, attachment_id: int, size: str | None = None):
     extension = "jpg" if size or attachment.content_type == "image/jpeg" else "png"
     # Named for the customer: the file name from the camera or the technician is ours.
     filename = f"{link.incident.reference}-photo-{shown.number}.{extension}"
-    return Response(
-        get_storage().get(attachment.thumbnail_key if size else attachment.storage_key),
-        mimetype="image/jpeg" if size else attachment.content_type,
-        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    return stored_file_response(
+        attachment.thumbnail_key if size else attachment.storage_key,
+        content_type="image/jpeg" if size else attachment.content_type,
+        disposition=f'inline; filename="{filename}"',
     )
 
 

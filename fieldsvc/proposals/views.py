@@ -46,7 +46,7 @@ from fieldsvc.proposals.models import (
 from fieldsvc.ranges import hidden_number
 from fieldsvc.records import Column, RecordType
 from fieldsvc.sizes import megabytes
-from fieldsvc.storage import get_storage
+from fieldsvc.storage import stored_file_response
 
 bp = Blueprint("proposals", __name__)
 
@@ -317,12 +317,13 @@ def preview_pdf(proposal_id: int, number: int):
     if shown is None:
         abort(404, "No such revision.")
     get_visible_or_404(shown.proposal.incident_id)  # the incident's team rule decides
-    body = sending.frozen_pdf(shown) or pdf.render_proposal_pdf(shown, draft=pdf.is_draft(shown))
-    return Response(
-        body,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{pdf.pdf_filename(shown)}"'},
-    )
+    disposition = f'inline; filename="{pdf.pdf_filename(shown)}"'
+    if shown.pdf_key is not None:
+        return stored_file_response(
+            shown.pdf_key, content_type="application/pdf", disposition=disposition
+        )
+    body = pdf.render_proposal_pdf(shown, draft=pdf.is_draft(shown))
+    return Response(body, mimetype="application/pdf", headers={"Content-Disposition": disposition})
 
 
 # --- an answer the customer gave by phone or on paper -----------------------------------------
@@ -399,17 +400,14 @@ def signed_copy(proposal_id: int, number: int):
     if answer is None or answer.scan_key is None or answer.scan_content_type is None:
         abort(404, "No signed copy was recorded with this revision's answer.")
     extension = answer.scan_key.rsplit(".", 1)[-1]
-    return Response(
-        get_storage().get(answer.scan_key),
-        mimetype=answer.scan_content_type,
-        headers={
-            "Content-Disposition": (
-                f'attachment; filename="{incident.reference}-revision-{shown.number}'
-                f'-signed.{extension}"'
-            ),
-            "Cache-Control": "private, no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
+    return stored_file_response(
+        answer.scan_key,
+        content_type=answer.scan_content_type,
+        disposition=(
+            f'attachment; filename="{incident.reference}-revision-{shown.number}'
+            f'-signed.{extension}"'
+        ),
+        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
     )
 
 

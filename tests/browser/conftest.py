@@ -39,8 +39,9 @@ def live_server(tmp_path_factory, live_smtp) -> Iterator[str]:
 
 
 @contextmanager
-def serve_demo(tmp_path_factory, live_smtp: SmtpServer, name: str) -> Iterator[str]:
-    """Serve the demo data on a database and upload folder of its own (named `name`)."""
+def serve_demo(tmp_path_factory, live_smtp: SmtpServer, name: str, **settings) -> Iterator[str]:
+    """Serve the demo data on a database and upload folder of its own (named `name`),
+    with any further settings (e.g. a bucket's)."""
     url = f"sqlite:///{tmp_path_factory.mktemp(name) / 'fieldsvc.sqlite3'}"
     migrate(url)
     app = create_app(
@@ -51,6 +52,7 @@ def serve_demo(tmp_path_factory, live_smtp: SmtpServer, name: str) -> Iterator[s
             SMTP_HOST=live_smtp.host,
             SMTP_PORT=live_smtp.port,
             UPLOAD_DIR=str(tmp_path_factory.mktemp(f"{name}-uploads")),
+            **settings,
         )
     )
     with app.app_context():

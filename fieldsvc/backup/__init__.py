@@ -1,0 +1,1 @@
+"""Backups of the embedded default and moving the file store into a bucket."""
