@@ -29,7 +29,7 @@ from argon2 import PasswordHasher
 from flask import Flask
 from sqlalchemy import insert
 
-from fieldsvc import create_app
+from fieldsvc import clock, create_app
 from fieldsvc.audit import services as audit
 from fieldsvc.audit.models import AuditEvent
 from fieldsvc.audit.sealing import chain_head, seal_rows
@@ -49,7 +49,7 @@ from fieldsvc.incidents.models import (
 from fieldsvc.parts.models import PartOrder, PartOrderLine, Supplier
 from fieldsvc.portal.models import CustomerResponse, StatusLink, SurveyResponse
 from fieldsvc.proposals.models import Proposal, ProposalLine, ProposalRevision
-from fieldsvc.reports import rollups
+from fieldsvc.reports import months, rollups
 
 PASSWORD = "benchmark password"
 TEAMS, PEOPLE_PER_TEAM, CUSTOMERS, EQUIPMENT_PER_SITE = 5, 10, 500, 10
@@ -76,9 +76,10 @@ def build(url: str, incidents: int, *, now: datetime | None = None) -> Flask:
         flask_migrate.upgrade()
         people = _people_and_customers()
         _bulk(people, incidents, now or datetime.now(UTC))
-        # The reports' kept figures, written by the code the migration fills them with.
-        rollups.recompute(db.session.connection())
+        # The reports' kept figures, written by the code the migrations fill them with.
         connection = db.session.connection()
+        rollups.recompute(connection)
+        months.rebuild(connection, clock.company_zone())
         if connection.dialect.name == "postgresql":
             _advance_sequences(connection)
             db.session.commit()

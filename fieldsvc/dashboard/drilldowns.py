@@ -34,14 +34,24 @@ def unanswered_since(now: datetime) -> datetime:
 
 def late_order(now: datetime) -> ColumnElement[bool]:
     """Ordered or shipped, and the supplier's expected day has passed."""
-    return and_(PartOrder.status.in_(LATE_STATUSES), PartOrder.expected_on < today(now))
+    return late_before(today(now))
+
+
+def late_before(day) -> ColumnElement[bool]:
+    """`late_order` with today given (a date, or a bound parameter for one)."""
+    return and_(PartOrder.status.in_(LATE_STATUSES), PartOrder.expected_on < day)
 
 
 def unanswered_revision(now: datetime) -> ColumnElement[bool]:
     """Sent, and the customer has said nothing for (at least) UNANSWERED_DAYS days."""
+    return sent_no_later_than(unanswered_since(now))
+
+
+def sent_no_later_than(moment) -> ColumnElement[bool]:
+    """`unanswered_revision` with its time given (a time, or a bound parameter for one)."""
     return and_(
         ProposalRevision.status == RevisionStatus.SENT,
-        ProposalRevision.sent_at <= unanswered_since(now),
+        ProposalRevision.sent_at <= moment,
     )
 
 

@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache, partial
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Date, Integer, Select, bindparam, case, false, func, select, true
 
-from fieldsvc.auth.models import User
-from fieldsvc.clock import to_local
+from fieldsvc.auth.models import Role, User
+from fieldsvc.clock import company_zone, to_local
 from fieldsvc.dashboard import drilldowns
-from fieldsvc.database import utcnow
+from fieldsvc.database import UTCDateTime, utcnow
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import (
     OPEN_STATUSES,
@@ -25,7 +26,9 @@ from fieldsvc.incidents.services import incidents_visible_to
 from fieldsvc.parts.models import COMMITTED_STATUSES, PartOrder, PartOrderLine
 from fieldsvc.portal.models import CustomerResponse, ResponseKind, SurveyResponse
 from fieldsvc.proposals.models import Proposal, ProposalRevision, RevisionStatus
+from fieldsvc.reports import months as kept_months
 from fieldsvc.reports import services as reports
+from fieldsvc.reports.models import ReportMonth
 from fieldsvc.reports.services import CostRow
 
 ZERO = Decimal("0.00")
@@ -102,125 +105,77 @@ class Dashboard:
     satisfaction: Satisfaction
 
 
-def dashboard(user: User, now: datetime | None = None) -> Dashboard:
-    now = now or utcnow()
-    visible = incidents_visible_to(user)
-    month = _this_month(now)
-    return Dashboard(
-        now=now,
-        open_by_status=_open_by_status(visible),
-        open_by_age=_open_by_age(visible, now),
-        awaiting_approval=_count_revisions(
-            visible, ProposalRevision.status == RevisionStatus.SUBMITTED
-        ),
-        overdue_by_owner=_overdue_by_owner(visible, now),
-        late_part_orders=_count_orders(visible, drilldowns.late_order(now)),
-        unanswered=_count_revisions(visible, drilldowns.unanswered_revision(now)),
-        answers=_answers(visible, now - timedelta(days=RATE_DAYS)),
-        month=month.first,
-        month_cost=reports.cost_total(user, month),
-        at_risk=_at_risk(visible, now),
-        by_cause=_by_cause(user, now),
-        satisfaction=_satisfaction(visible, month),
-    )
+# --- the statements, built once ---------------------------------------------------------
+#
+# Every figure's statement is built once for each kind of viewer (an admin sees every
+# incident, a team member their team's, someone without a team none), with the moment
+# and the team as bound parameters: a request only binds values, and SQLAlchemy finds
+# the statement compiled in its cache without building it or working out its cache key.
+
+NOW = bindparam("now", type_=UTCDateTime())
+TODAY = bindparam("today", type_=Date())
+TEAM = bindparam("team_id", type_=Integer())
+ANSWERS_SINCE = bindparam("answers_since", type_=UTCDateTime())
+UNANSWERED_SINCE = bindparam("unanswered_since", type_=UTCDateTime())
+CAUSES_SINCE = bindparam("causes_since", type_=UTCDateTime())
+MONTH_START = bindparam("month_start", type_=UTCDateTime())
+MONTH_END = bindparam("month_end", type_=UTCDateTime())
+MONTH = bindparam("month", type_=Date())
+# The start of each age bucket but the oldest, by its key: "day" -> reported after it.
+AGE_STARTS = {
+    key: bindparam(f"age_{key}", type_=UTCDateTime())
+    for key, (_label, _low, high) in drilldowns.AGES.items()
+    if high is not None
+}
 
 
-def _this_month(now: datetime) -> reports.Period:
-    """The calendar month of `now` in the company's time zone, as a report period."""
-    first = to_local(now).date().replace(day=1)
-    return reports.Period(first, reports.next_month(first) - timedelta(days=1))
+class _TeamMember:
+    """A viewer of one team whose id is bound per request: the visibility rules written
+    with `TEAM` in place of the id, so one statement serves every team."""
+
+    team_id = TEAM
+
+    def has_role(self, *roles: Role) -> bool:
+        return False
 
 
-def _open_by_status(visible) -> list[Count]:
-    rows = dict(
-        db.session.execute(
-            select(Incident.status, func.count())
-            .where(visible, Incident.status.in_(OPEN_STATUSES))
-            .group_by(Incident.status)
-        ).all()
-    )
-    statuses = [s for s in IncidentStatus if s in OPEN_STATUSES]
-    return [Count(s.value, s.label, rows.get(s, 0)) for s in statuses]
+def _viewer_kind(user: User) -> tuple[str, dict]:
+    """Which statements `user` reads (their visibility's shape), and its parameters."""
+    if user.has_role(Role.ADMIN):
+        return "admin", {}
+    if user.team_id is None:
+        return "no team", {}
+    return "team", {"team_id": user.team_id}
 
 
-def _open_by_age(visible, now: datetime) -> list[Count]:
-    buckets = case(
-        *(
-            (Incident.created_at > now - timedelta(days=high), key)
-            for key, (_label, _low, high) in drilldowns.AGES.items()
-            if high is not None
-        ),
+@dataclass(frozen=True)
+class _Statements:
+    open_incidents: Select
+    revisions: Select
+    late_orders: Select
+    overdue_by_owner: Select
+    answers: Select
+    committed_orders: Select
+    month_cost: Select
+    by_cause: Select
+    satisfaction: Select
+
+
+@cache
+def _statements(kind: str) -> _Statements:
+    viewer = _TeamMember() if kind == "team" else None
+    visible = {"admin": true(), "no team": false()}.get(kind)
+    if visible is None:
+        visible = incidents_visible_to(viewer)
+        of_customers = partial(reports.of_visible_customers, user=viewer)
+    else:
+        of_customers = lambda column, _visible=visible: _visible  # noqa: E731
+    age = case(
+        *((Incident.created_at > start, key) for key, start in AGE_STARTS.items()),
         else_="older",
     )
-    rows = dict(
-        db.session.execute(
-            select(buckets, func.count())
-            .where(visible, Incident.status.in_(OPEN_STATUSES))
-            .group_by(buckets)
-        ).all()
-    )
-    return [Count(key, label, rows.get(key, 0)) for key, (label, _, _) in drilldowns.AGES.items()]
-
-
-def _revisions(visible):
-    return (
-        select(func.count(ProposalRevision.id))
-        .join(Proposal, Proposal.id == ProposalRevision.proposal_id)
-        .join(Incident, Incident.id == Proposal.incident_id)
-        .where(visible)
-    )
-
-
-def _count_revisions(visible, condition) -> int:
-    return db.session.scalar(_revisions(visible).where(condition)) or 0
-
-
-def _count_orders(visible, condition) -> int:
-    return (
-        db.session.scalar(
-            select(func.count(PartOrder.id))
-            .join(Incident, Incident.id == PartOrder.incident_id)
-            .where(visible, condition)
-        )
-        or 0
-    )
-
-
-def _overdue_by_owner(visible, now: datetime) -> list[OwnerCount]:
-    rows = db.session.execute(
-        select(User.id, User.name, func.count(FollowUp.id))
-        .join(FollowUp, FollowUp.owner_id == User.id)
-        .join(Incident, Incident.id == FollowUp.incident_id)
-        .where(visible, FollowUp.closed_at.is_(None), FollowUp.due_at < now)
-        .group_by(User.id, User.name)
-        .order_by(func.count(FollowUp.id).desc(), User.name)
-    ).all()
-    return [OwnerCount(*row) for row in rows]
-
-
-def _answers(visible, since: datetime) -> Answers:
-    rows = dict(
-        db.session.execute(
-            select(CustomerResponse.kind, func.count())
-            .join(ProposalRevision, ProposalRevision.id == CustomerResponse.revision_id)
-            .join(Proposal, Proposal.id == ProposalRevision.proposal_id)
-            .join(Incident, Incident.id == Proposal.incident_id)
-            .where(visible, CustomerResponse.created_at >= since)
-            .group_by(CustomerResponse.kind)
-        ).all()
-    )
-    return Answers(
-        accepted=rows.get(ResponseKind.ACCEPTED, 0),
-        declined=rows.get(ResponseKind.DECLINED, 0),
-        changes=rows.get(ResponseKind.CHANGES_REQUESTED, 0),
-    )
-
-
-def _at_risk(visible, now: datetime) -> AtRisk:
-    """Parts bought for offers not accepted yet; those past their return deadline too.
-    The committed orders (few: parts are installed or returned soon) with their net cost
-    summed in SQL, then which of their incidents accepted an offer: two small queries
-    whatever the history. Deadlines are date arithmetic, done here for both databases."""
+    submitted = ProposalRevision.status == RevisionStatus.SUBMITTED
+    unanswered = drilldowns.sent_no_later_than(UNANSWERED_SINCE)
     net = func.sum(
         func.round(
             PartOrderLine.quantity
@@ -230,8 +185,39 @@ def _at_risk(visible, now: datetime) -> AtRisk:
             2,
         )
     )
-    committed = db.session.execute(
-        select(
+    # Grouped by lower(cause), not the bare column, so that no plan walks the cause index
+    # through every incident ever; the values are lower case already.
+    cause = func.lower(Incident.cause_category)
+    return _Statements(
+        open_incidents=select(Incident.status, age, func.count())
+        .where(visible, Incident.status.in_(OPEN_STATUSES))
+        .group_by(Incident.status, age),
+        revisions=select(
+            func.count(ProposalRevision.id).filter(submitted),
+            func.count(ProposalRevision.id).filter(unanswered),
+        )
+        .join(Proposal, Proposal.id == ProposalRevision.proposal_id)
+        .join(Incident, Incident.id == Proposal.incident_id)
+        .where(
+            visible,
+            ProposalRevision.status.in_((RevisionStatus.SUBMITTED, RevisionStatus.SENT)),
+        ),
+        late_orders=select(func.count(PartOrder.id))
+        .join(Incident, Incident.id == PartOrder.incident_id)
+        .where(visible, drilldowns.late_before(TODAY)),
+        overdue_by_owner=select(User.id, User.name, func.count(FollowUp.id))
+        .join(FollowUp, FollowUp.owner_id == User.id)
+        .join(Incident, Incident.id == FollowUp.incident_id)
+        .where(visible, FollowUp.closed_at.is_(None), FollowUp.due_at < NOW)
+        .group_by(User.id, User.name)
+        .order_by(func.count(FollowUp.id).desc(), User.name),
+        answers=select(CustomerResponse.kind, func.count())
+        .join(ProposalRevision, ProposalRevision.id == CustomerResponse.revision_id)
+        .join(Proposal, Proposal.id == ProposalRevision.proposal_id)
+        .join(Incident, Incident.id == Proposal.incident_id)
+        .where(visible, CustomerResponse.created_at >= ANSWERS_SINCE)
+        .group_by(CustomerResponse.kind),
+        committed_orders=select(
             PartOrder.incident_id,
             PartOrder.received_on,
             PartOrder.expected_on,
@@ -241,18 +227,138 @@ def _at_risk(visible, now: datetime) -> AtRisk:
         .join(PartOrderLine, PartOrderLine.part_order_id == PartOrder.id)
         .join(Incident, Incident.id == PartOrder.incident_id)
         .where(visible, PartOrder.status.in_(COMMITTED_STATUSES))
-        .group_by(PartOrder.id)
-    ).all()
+        .group_by(PartOrder.id),
+        # This month's rows of the kept months (reports/months.py), as the cost report
+        # reads a whole month.
+        month_cost=select(
+            ReportMonth.previous_accepted_at,
+            ReportMonth.revisions,
+            ReportMonth.we_absorb,
+            ReportMonth.customer_pays,
+            ReportMonth.customer_tax,
+        ).where(of_customers(ReportMonth.customer_id), ReportMonth.month == MONTH),
+        # From the period index, which starts with the customer: the year's entries of
+        # the visible customers alone, without reading the rows.
+        by_cause=select(cause, func.count())
+        .where(of_customers(Incident.customer_id), Incident.created_at >= CAUSES_SINCE)
+        .group_by(cause),
+        satisfaction=select(
+            func.count(SurveyResponse.id),
+            func.avg(SurveyResponse.score),
+            func.sum(case((SurveyResponse.score >= 9, 1), else_=0)),
+            func.sum(case((SurveyResponse.score <= 6, 1), else_=0)),
+        )
+        .join(Incident, Incident.id == SurveyResponse.incident_id)
+        .where(
+            visible,
+            SurveyResponse.created_at >= MONTH_START,
+            SurveyResponse.created_at < MONTH_END,
+        ),
+    )
+
+
+# --- the figures ----------------------------------------------------------------------------
+
+
+def dashboard(user: User, now: datetime | None = None) -> Dashboard:
+    now = now or utcnow()
+    kind, parameters = _viewer_kind(user)
+    statements = _statements(kind)
+    month = _this_month(now)
+    parameters |= {
+        "now": now,
+        "today": drilldowns.today(now),
+        "answers_since": now - timedelta(days=RATE_DAYS),
+        "unanswered_since": drilldowns.unanswered_since(now),
+        "causes_since": now - timedelta(days=365 * CAUSE_MONTHS // 12),
+        "month_start": month.start,
+        "month_end": month.end,
+        "month": month.first,
+        **{
+            f"age_{key}": now - timedelta(days=high)
+            for key, (_label, _low, high) in drilldowns.AGES.items()
+            if high is not None
+        },
+    }
+    connection = db.session.connection()
+
+    def read(statement: Select):
+        return connection.execute(statement, parameters)
+
+    open_by_status, open_by_age = _open_incidents(read(statements.open_incidents))
+    awaiting_approval, unanswered = read(statements.revisions).one()
+    return Dashboard(
+        now=now,
+        open_by_status=open_by_status,
+        open_by_age=open_by_age,
+        awaiting_approval=awaiting_approval or 0,
+        overdue_by_owner=[OwnerCount(*row) for row in read(statements.overdue_by_owner)],
+        late_part_orders=read(statements.late_orders).scalar() or 0,
+        unanswered=unanswered or 0,
+        answers=_answers(read(statements.answers)),
+        month=month.first,
+        month_cost=_month_cost(user, month, read(statements.month_cost), connection),
+        at_risk=_at_risk(read(statements.committed_orders).all(), now),
+        by_cause=_by_cause(read(statements.by_cause)),
+        satisfaction=_satisfaction(read(statements.satisfaction).one(), month),
+    )
+
+
+def _this_month(now: datetime) -> reports.Period:
+    """The calendar month of `now` in the company's time zone, as a report period."""
+    first = to_local(now).date().replace(day=1)
+    return reports.Period(first, reports.next_month(first) - timedelta(days=1))
+
+
+def _open_incidents(rows) -> tuple[list[Count], list[Count]]:
+    """Open incidents by status and by age, from their counts by both."""
+    by_status: dict[IncidentStatus, int] = {}
+    by_age: dict[str, int] = {}
+    for status, age, count in rows:
+        by_status[status] = by_status.get(status, 0) + count
+        by_age[age] = by_age.get(age, 0) + count
+    statuses = [s for s in IncidentStatus if s in OPEN_STATUSES]
+    return (
+        [Count(s.value, s.label, by_status.get(s, 0)) for s in statuses],
+        [Count(key, label, by_age.get(key, 0)) for key, (label, _, _) in drilldowns.AGES.items()],
+    )
+
+
+def _answers(rows) -> Answers:
+    counts = dict(rows.all())
+    return Answers(
+        accepted=counts.get(ResponseKind.ACCEPTED, 0),
+        declined=counts.get(ResponseKind.DECLINED, 0),
+        changes=counts.get(ResponseKind.CHANGES_REQUESTED, 0),
+    )
+
+
+def _month_cost(user: User, month: reports.Period, rows, connection) -> CostRow:
+    """Offers accepted this month, as the cost report counts them: from this month's
+    kept month rows while they are in the company's zone, else as the report reads."""
+    rows = rows.all()
+    if kept_months.zone_added_up_in(connection) != company_zone().key:
+        return reports.cost_total(user, month)
+    incidents = sum(
+        count for previous, count, *_ in rows if previous is None or previous < month.start
+    )
+    absorbed, paid, tax = (sum((row[i] for row in rows), ZERO) for i in (2, 3, 4))
+    return CostRow("Total", incidents, _money(absorbed), _money(paid), _money(tax))
+
+
+def _at_risk(committed, now: datetime) -> AtRisk:
+    """Parts bought for offers not accepted yet; those past their return deadline too.
+    The committed orders (few: parts are installed or returned soon) with their net cost
+    summed in SQL, then which of their incidents accepted an offer: two small queries
+    whatever the history. Deadlines are date arithmetic, done here for both databases."""
     # Read by incident (its index), the status compared here: given the status in SQL,
     # SQLite walks every accepted revision of the whole history instead.
     accepted = {
         incident_id
-        for incident_id, status in db.session.execute(
-            select(Proposal.incident_id, ProposalRevision.status)
-            .join(ProposalRevision, ProposalRevision.proposal_id == Proposal.id)
-            .where(Proposal.incident_id.in_({row.incident_id for row in committed}))
+        for incident_id, status in db.session.connection().execute(
+            ACCEPTED_OF, {"incident_ids": sorted({row.incident_id for row in committed})}
         )
-        if status is RevisionStatus.ACCEPTED
+        if status == RevisionStatus.ACCEPTED
     }
     rows = [row[1:] for row in committed if row.incident_id not in accepted]
     today = drilldowns.today(now)
@@ -271,38 +377,20 @@ def _at_risk(visible, now: datetime) -> AtRisk:
     )
 
 
-def _by_cause(user: User, now: datetime) -> list[Count]:
-    since = now - timedelta(days=365 * CAUSE_MONTHS // 12)
-    # From the period index, which starts with the customer: the year's entries of the
-    # visible customers alone, without reading the rows. Grouped by lower(cause), not the
-    # bare column, so that no plan walks the cause index through every incident ever;
-    # the values are lower case already.
-    cause = func.lower(Incident.cause_category)
-    rows = dict(
-        db.session.execute(
-            select(cause, func.count())
-            .where(
-                reports.of_visible_customers(Incident.customer_id, user),
-                Incident.created_at >= since,
-            )
-            .group_by(cause)
-        ).all()
-    )
-    return [Count(c.value, c.label, rows.get(c.value, 0)) for c in CauseCategory]
+ACCEPTED_OF = (
+    select(Proposal.incident_id, ProposalRevision.status)
+    .join(ProposalRevision, ProposalRevision.proposal_id == Proposal.id)
+    .where(Proposal.incident_id.in_(bindparam("incident_ids", expanding=True)))
+)
 
 
-def _satisfaction(visible, month: reports.Period) -> Satisfaction:
-    start, end = month.start, month.end
-    answers, average, promoters, detractors = db.session.execute(
-        select(
-            func.count(SurveyResponse.id),
-            func.avg(SurveyResponse.score),
-            func.sum(case((SurveyResponse.score >= 9, 1), else_=0)),
-            func.sum(case((SurveyResponse.score <= 6, 1), else_=0)),
-        )
-        .join(Incident, Incident.id == SurveyResponse.incident_id)
-        .where(visible, SurveyResponse.created_at >= start, SurveyResponse.created_at < end)
-    ).one()
+def _by_cause(rows) -> list[Count]:
+    counts = dict(rows.all())
+    return [Count(c.value, c.label, counts.get(c.value, 0)) for c in CauseCategory]
+
+
+def _satisfaction(row, month: reports.Period) -> Satisfaction:
+    answers, average, promoters, detractors = row
     if not answers:
         return Satisfaction(month.first, 0, None, None)
     nps = round((int(promoters) - int(detractors)) * 100 / answers)

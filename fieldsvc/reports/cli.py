@@ -3,8 +3,9 @@
 import click
 from flask import Blueprint
 
+from fieldsvc import clock
 from fieldsvc.extensions import db
-from fieldsvc.reports import rollups
+from fieldsvc.reports import months, rollups
 
 bp = Blueprint("reports_cli", __name__, cli_group="reports")
 
@@ -26,8 +27,11 @@ def verify() -> None:
 
 @bp.cli.command("rebuild")
 def rebuild() -> None:
-    """Write the kept report figures again from the facts, for every incident."""
-    rollups.recompute(db.session.connection())
+    """Write the kept report figures again from the facts, for every incident, and add up
+    the months in the company's time zone."""
+    connection = db.session.connection()
+    rollups.recompute(connection)
+    months.rebuild(connection, clock.company_zone())
     db.session.commit()
     check = rollups.verify(db.session.connection())
     click.echo(

@@ -1,9 +1,9 @@
 """What the cost reports count, kept where a period is cheap to read."""
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fieldsvc.database import str_enum
@@ -49,3 +49,55 @@ class CostEntry(db.Model):
     we_absorb: Mapped[Decimal | None]
     customer_pays: Mapped[Decimal | None]
     customer_tax: Mapped[Decimal | None]
+
+
+class ReportMonth(db.Model):
+    """The cost entries of one customer's calendar month (in the company's time zone),
+    added up by what the reports group them by, so a long period reads a row per month
+    instead of every accepted revision.
+
+    The incidents a period counts are counted once each: an entry counts its incident
+    when the incident's acceptance before it (`previous_accepted_at`) lies before the
+    period (or there is none), so the rows keep that time apart; nearly all are None.
+    Derived, never edited: kept from the cost entries by the flush hook, in the zone
+    named in `report_months_zone` (rollups.py), checked by `flask reports verify`.
+    """
+
+    __tablename__ = "report_months"
+    __table_args__ = (
+        # A team's months: one range per customer, answered by the index alone.
+        Index(
+            "ix_report_months_period",
+            "customer_id",
+            "month",
+            "cause_category",
+            "technician_id",
+            "previous_accepted_at",
+            "revisions",
+            "we_absorb",
+            "customer_pays",
+            "customer_tax",
+        ),
+        CheckConstraint("revisions > 0", name="revisions_counted"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    month: Mapped[date]  # its first day
+    technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cause_category: Mapped[CauseCategory] = mapped_column(str_enum(CauseCategory))
+    previous_accepted_at: Mapped[datetime | None]
+    revisions: Mapped[int]
+    we_absorb: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    customer_pays: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    customer_tax: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+
+
+class ReportMonthsZone(db.Model):
+    """The time zone whose calendar months `report_months` holds (one row): the reports
+    read the months only while it is the company's; `flask reports rebuild` adds them up
+    again after the company's zone changed."""
+
+    __tablename__ = "report_months_zone"
+
+    zone: Mapped[str] = mapped_column(String(64), primary_key=True)

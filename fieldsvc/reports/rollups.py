@@ -10,15 +10,18 @@ demo data):
   response-times report measures (to resolved only while it is resolved or closed: a
   reopened incident keeps the resolved_at of its earlier resolution);
 - one `CostEntry` per accepted revision, with its frozen figures, the acceptance time
-  and the incident's customer, technician and cause, for the cost of incidents.
+  and the incident's customer, technician and cause, for the cost of incidents;
+- those entries added up by customer and calendar month (months.py), for long periods.
 
 `recompute()` writes them from the facts: for the incidents a flush touched, and for
-all of them in the migration that introduced them and after a bulk load. `verify()`
+all of them in the migration that introduced them and after a bulk load (the months:
+`months.keep()` for a flush, `months.rebuild()` for all). `verify()`
 compares what is kept with what the facts say (`flask reports verify`).
 """
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Connection,
@@ -37,9 +40,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.orm.util import identity_key
 
+from fieldsvc import clock
 from fieldsvc.incidents.models import Incident, IncidentStatus
 from fieldsvc.portal.models import CustomerResponse, ResponseKind
 from fieldsvc.proposals.models import Proposal, ProposalRevision
+from fieldsvc.reports import months
 from fieldsvc.reports.models import CostEntry
 
 incidents = Incident.__table__
@@ -286,7 +291,9 @@ def _keep_figures(session: Session, flush_context) -> None:
     incident_ids -= {None}
     if not incident_ids:
         return
+    months_before = months.months_of(connection, incident_ids)
     recompute(connection, incident_ids)
+    months.keep(connection, months_before, incident_ids)
     # Incidents in the session see their kept figures without a reload.
     kept = ("first_sent_at", "first_accepted_at", *STEP_COLUMNS)
     for row in connection.execute(
@@ -317,8 +324,9 @@ class Verification:
         return not self.problems
 
 
-def verify(connection: Connection) -> Verification:
-    """Compare every kept figure with the facts; name the first differences."""
+def verify(connection: Connection, zone: ZoneInfo | None = None) -> Verification:
+    """Compare every kept figure with the facts, and the months with the cost entries and
+    `zone` (the company's by default); name the first differences."""
     problems = []
     wrong = (
         select(incidents.c.reference)
@@ -360,6 +368,7 @@ def verify(connection: Connection) -> Verification:
             f"cost entry of revision {row[0]} (incident {row[1]}): {label}"
             for row in connection.execute(select(rows.subquery()).limit(SHOWN))
         ]
+    problems += months.problems(connection, zone or clock.company_zone())
     checked = connection.scalar(select(func.count()).select_from(incidents)) or 0
     found = connection.scalar(select(func.count()).select_from(facts.subquery())) or 0
     return Verification(checked, found, problems)

@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from itertools import pairwise
 
-from sqlalchemy import ColumnElement, Integer, String, case, func, literal, select, type_coerce
+from sqlalchemy import ColumnElement, String, select, type_coerce, union_all
 
 from fieldsvc import clock
 from fieldsvc.auth.models import User
@@ -45,8 +44,9 @@ from fieldsvc.incidents.services import (
     list_incidents,
 )
 from fieldsvc.money import to_money
+from fieldsvc.reports import months as kept_months
 from fieldsvc.reports import rollups
-from fieldsvc.reports.models import CostEntry
+from fieldsvc.reports.models import CostEntry, ReportMonth
 
 EARLIEST = date(2000, 1, 1)
 LONGEST_YEARS = 10
@@ -161,87 +161,180 @@ class Costs:
 
 
 class _Sum:
-    """Accepted revisions added up: each incident counted once, money in whole cents."""
+    """Accepted revisions added up: money in whole cents, and each incident counted once,
+    by the one entry that brings it into the sum (months.py)."""
 
     __slots__ = ("absorbed", "incidents", "paid", "tax")
 
     def __init__(self) -> None:
-        self.incidents: set[int] = set()
-        self.absorbed = self.paid = self.tax = 0
+        self.incidents = self.absorbed = self.paid = self.tax = 0
 
-    def add(self, incident_id: int, absorbed: int, paid: int, tax: int) -> None:
-        self.incidents.add(incident_id)
+    def add(self, incidents: int, absorbed: int, paid: int, tax: int) -> None:
+        self.incidents += incidents
         self.absorbed += absorbed
         self.paid += paid
         self.tax += tax
 
     def row(self, label: str) -> CostRow:
         cents = (Decimal(self.absorbed), Decimal(self.paid), Decimal(self.tax))
-        return CostRow(label, len(self.incidents), *(to_money(value / 100) for value in cents))
+        return CostRow(label, self.incidents, *(to_money(value / 100) for value in cents))
 
 
-def _cents(column):
-    """SQL: an amount of money (2 decimals) as whole cents; exact, summed exactly here."""
-    return type_coerce(func.round(func.coalesce(column, 0) * 100), Integer)
+def _cents(amount: Decimal | None) -> int:
+    """An amount of money (2 decimals) as whole cents, exactly."""
+    return int((amount or 0) * 100)
+
+
+def whole_months(period: Period) -> list[date]:
+    """The calendar months that lie entirely in the period (first days)."""
+    return [
+        month
+        for month in period.months()
+        if month >= period.first and next_month(month) - timedelta(days=1) <= period.last
+    ]
 
 
 def costs(user: User, period: Period) -> Costs:
     """What the incidents `user` may see cost in the period, in every grouping: months in
     order (every month of the period, empty ones too), the others by absorbed, largest
-    first. One read of the kept cost entries (rollups.py): for each visible customer,
-    the period's range of their index, nothing older; added up here in whole cents."""
-    month_starts = period.months()
-    # The company's month boundaries as UTC instants: right across daylight saving
-    # time, and the same SQL on SQLite (which has no time zones) and PostgreSQL.
-    month = literal(_month_key(month_starts[-1]))
-    if len(month_starts) > 1:
-        month = case(
-            *[
-                (CostEntry.accepted_at < _local_midnight(following), _month_key(current))
-                for current, following in pairwise(month_starts)
-            ],
-            else_=month,
+    first. The whole months of the period are read from the month rows, the days before
+    and after them from the cost entries (months.py, rollups.py): for each visible
+    customer, ranges of their indexes, nothing older; added up here in whole cents."""
+    zone = clock.company_zone()
+    connection = db.session.connection()
+    whole = whole_months(period)
+    if whole and kept_months.zone_added_up_in(connection) != zone.key:
+        whole = []  # added up in another zone: the entries give the same figures
+    if whole:
+        inside = (_local_midnight(whole[0]), _local_midnight(next_month(whole[-1])))
+        edges = [(period.start, inside[0]), (inside[1], period.end)]
+    else:
+        edges = [(period.start, period.end)]
+    edges = [(begin, end) for begin, end in edges if begin < end]
+    visible = of_visible_customers(CostEntry.customer_id, user)
+    rows = []
+    if edges:
+        # Each entry: its month, its figures, and whether it is its incident's first
+        # in the period and in its month.
+        previous = kept_months.previous_acceptance()
+        entries = (
+            select(
+                CostEntry.accepted_at,
+                CostEntry.customer_id,
+                Customer.name,
+                CostEntry.technician_id,
+                User.name,
+                type_coerce(CostEntry.cause_category, String),
+                previous,
+                CostEntry.we_absorb,
+                CostEntry.customer_pays,
+                CostEntry.customer_tax,
+            )
+            .join(Customer, Customer.id == CostEntry.customer_id)
+            .outerjoin(User, User.id == CostEntry.technician_id)
+            .where(visible)
         )
-    accepted = db.session.connection().execute(
-        select(
-            CostEntry.incident_id,
+        # One range of the index per edge and customer (an OR of the two would read
+        # the customers' whole history on SQLite).
+        ranges = [
+            entries.where(CostEntry.accepted_at >= begin, CostEntry.accepted_at < end)
+            for begin, end in edges
+        ]
+        for (
+            at,
+            customer,
+            customer_name,
+            technician,
+            technician_name,
+            cause,
+            before,
+            *money,
+        ) in connection.execute(union_all(*ranges) if len(ranges) > 1 else ranges[0]):
+            month = kept_months.month_of(at, zone)
+            month_begins = max(period.start, _local_midnight(month))
+            rows.append(
+                (
+                    month,
+                    customer,
+                    customer_name,
+                    technician,
+                    technician_name,
+                    cause,
+                    int(before is None or before < period.start),
+                    int(before is None or before < month_begins),
+                    *(_cents(amount) for amount in money),
+                )
+            )
+    if whole:
+        for (
             month,
-            CostEntry.customer_id,
-            Customer.name,
-            CostEntry.technician_id,
-            User.name,
-            type_coerce(CostEntry.cause_category, String),
-            _cents(CostEntry.we_absorb),
-            _cents(CostEntry.customer_pays),
-            _cents(CostEntry.customer_tax),
-        )
-        .join(Customer, Customer.id == CostEntry.customer_id)
-        .outerjoin(User, User.id == CostEntry.technician_id)
-        .where(
-            of_visible_customers(CostEntry.customer_id, user),
-            CostEntry.accepted_at >= period.start,
-            CostEntry.accepted_at < period.end,
-        )
-    )
-    months = {_month_key(start): _Sum() for start in month_starts}
+            customer,
+            customer_name,
+            technician,
+            technician_name,
+            cause,
+            before,
+            count,
+            *money,
+        ) in connection.execute(
+            select(
+                ReportMonth.month,
+                ReportMonth.customer_id,
+                Customer.name,
+                ReportMonth.technician_id,
+                User.name,
+                type_coerce(ReportMonth.cause_category, String),
+                ReportMonth.previous_accepted_at,
+                ReportMonth.revisions,
+                ReportMonth.we_absorb,
+                ReportMonth.customer_pays,
+                ReportMonth.customer_tax,
+            )
+            .join(Customer, Customer.id == ReportMonth.customer_id)
+            .outerjoin(User, User.id == ReportMonth.technician_id)
+            .where(
+                of_visible_customers(ReportMonth.customer_id, user),
+                ReportMonth.month >= whole[0],
+                ReportMonth.month <= whole[-1],
+            )
+        ):
+            rows.append(
+                (
+                    month,
+                    customer,
+                    customer_name,
+                    technician,
+                    technician_name,
+                    cause,
+                    count if before is None or before < period.start else 0,
+                    count if before is None or before < _local_midnight(month) else 0,
+                    *(_cents(amount) for amount in money),
+                )
+            )
+    return _grouped(period, rows)
+
+
+def _grouped(period: Period, rows: list[tuple]) -> Costs:
+    months = {_month_key(start): _Sum() for start in period.months()}
     customers: dict[int, _Sum] = {}
     technicians: dict[int | None, _Sum] = {}
     causes: dict[str, _Sum] = {}
     names: dict[tuple, str] = {}
     total = _Sum()
     for (
-        incident,
-        key,
+        month,
         customer,
         customer_name,
         technician,
         technician_name,
         cause,
+        in_period,
+        in_month,
         *money,
-    ) in accepted:
-        figures = (incident, int(money[0]), int(money[1]), int(money[2]))
+    ) in rows:
+        figures = (in_period, *money)
         total.add(*figures)
-        months[key].add(*figures)
+        months[_month_key(month)].add(in_month, *money)
         for groups, group in ((customers, customer), (technicians, technician), (causes, cause)):
             if group not in groups:
                 groups[group] = _Sum()

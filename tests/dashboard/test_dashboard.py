@@ -5,6 +5,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine.default import CacheStats
 
 from fieldsvc.audit.services import acting
 from fieldsvc.dashboard.services import dashboard
@@ -205,3 +207,31 @@ def test_the_dashboard_runs_the_same_queries_however_many_incidents(data, client
     db.session.commit()
 
     assert queries() == few
+
+
+def test_another_team_s_dashboard_a_moment_later_compiles_no_statement(data, client):
+    """The figures' statements are built once with the team and the moment as parameters:
+    another team's supervisor, a moment later, binds values and compiles nothing."""
+    seed, other = data
+    first, second = seed.supervisor.email, other.supervisor.email
+    results = []
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        if context is not None and context.compiled is not None:
+            results.append((context.cache_hit, statement))
+
+    def dashboard_of(email: str) -> list[str]:
+        db.session.expunge_all()
+        client.sign_in(email, PASSWORD)
+        results.clear()
+        event.listen(db.engine, "after_cursor_execute", after)
+        try:
+            assert client.get("/dashboard").status_code == 200
+        finally:
+            event.remove(db.engine, "after_cursor_execute", after)
+        return [statement for hit, statement in results if hit == CacheStats.CACHE_MISS]
+
+    dashboard_of(first)
+    client.post("/logout")
+    assert dashboard_of(second) == []
+    assert len(results) <= 16  # the page's statements, sign-in included

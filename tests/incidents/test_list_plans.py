@@ -12,16 +12,15 @@ from datetime import timedelta
 
 import flask_migrate
 import pytest
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import event, select, text
 
 from fieldsvc import create_app
-from fieldsvc.auth.models import Role, Team, User
-from fieldsvc.customers.models import Customer, Site
+from fieldsvc.auth.models import User
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
 from fieldsvc.incidents import services
-from fieldsvc.incidents.models import FollowUp, Incident
-from tests import conftest
+from fieldsvc.incidents.models import Incident
+from tests import conftest, seeding
 
 INCIDENTS = 3_000
 CUSTOMERS = 20  # half of them served by the team whose technician reads the list
@@ -30,65 +29,29 @@ RARE = "Cracked bellows"  # in every 100th incident: 30 of them, all the team's
 
 def _seed() -> User:
     """Incidents of many customers, each with a follow-up; every 7th open and overdue."""
-    team, other = Team(name="Plan team"), Team(name="Other team")
-    customers = [
-        Customer(name=f"Plan customer {n}", team=team if n % 2 else other) for n in range(CUSTOMERS)
-    ]
-    sites = [Site(customer=customer, name="Plant", address="1 Road") for customer in customers]
-    technician = User(
-        name="Plan Technician",
-        email="plans@example.com",
-        role=Role.TECHNICIAN,
-        password_hash="x",
-        team=team,
-    )
-    db.session.add_all([team, other, *customers, *sites, technician])
-    db.session.flush()
+    plan = seeding.company(CUSTOMERS)
     now = utcnow()
-    first = (db.session.scalar(select(Incident.id).order_by(Incident.id.desc())) or 0) + 1
+    first = plan.next_incident_id()
     ids = range(first, first + INCIDENTS)
 
     def due(n: int):
         return now - timedelta(days=1) if n % 7 == 0 else now + timedelta(days=3)
 
-    db.session.execute(
-        insert(Incident),
-        [
+    seeding.insert_incidents(
+        plan,
+        (
             {
                 "id": n,
-                "reference": f"INC-P-{n:06d}",
-                "customer_id": customers[n % CUSTOMERS].id,
-                "site_id": sites[n % CUSTOMERS].id,
-                "status": "open",
-                "severity": "medium",
-                "reported_via": "phone",
-                "reporter_name": "Caller",
                 "actual": f"Plan incident {n}" + (f", {RARE}" if n % 100 == 1 else ""),
-                "occurred_at": now - timedelta(hours=n),
-                "cause_category": "unknown",
-                "created_by_id": technician.id,
                 "created_at": now - timedelta(hours=n),
                 "next_follow_up_due_at": due(n),
             }
             for n in ids
-        ],
+        ),
     )
-    db.session.execute(
-        insert(FollowUp),
-        [
-            {
-                "incident_id": n,
-                "owner_id": technician.id,
-                "created_by_id": technician.id,
-                "due_at": due(n),
-                "promise": "Call back",
-                "created_at": now - timedelta(hours=n),
-            }
-            for n in ids
-        ],
-    )
+    seeding.insert_follow_ups(plan, {n: due(n) for n in ids})
     db.session.flush()
-    return technician
+    return plan.technician
 
 
 @contextmanager

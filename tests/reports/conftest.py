@@ -28,6 +28,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -41,6 +42,7 @@ from fieldsvc.portal import links
 from fieldsvc.portal.models import CustomerResponse, ResponseKind, StatusLink
 from fieldsvc.portal.services import Answer, Visitor, respond
 from fieldsvc.proposals.models import Proposal, ProposalRevision, RevisionStatus
+from fieldsvc.reports import months
 from fieldsvc.reports.services import Period
 from tests.proposals.broken_transmitters import build_broken_transmitters, send
 
@@ -54,7 +56,10 @@ def utc(month: int, day: int, hour: int = 0, year: int = 2026) -> datetime:
 
 @pytest.fixture
 def company_time(app):
+    """The company in New York, its report months added up in New York's calendar (as
+    `flask reports rebuild` does after the zone changed)."""
     app.config.update(TIMEZONE="America/New_York", TAX_RATE=Decimal("0.0625"))
+    months.rebuild(db.session.connection(), ZoneInfo("America/New_York"))
 
 
 @pytest.fixture

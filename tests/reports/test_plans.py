@@ -1,6 +1,7 @@
 """The reports read a period from the kept figures' indexes, on both databases and with
-statistics stale or fresh: the cost reports the period's range of the cost entries'
-index for each of the team's customers, the response times the same of the incidents'
+statistics stale or fresh: the cost reports the whole months' range of the month rows'
+index and the days around them from the cost entries' index, for each of the team's
+customers, the response times the same of the incidents'
 period index, and nothing of the history before or after the period (no scan of
 incidents, proposals, answers or the audit trail)."""
 
@@ -9,21 +10,16 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import event
 
-from fieldsvc.auth.models import Role, Team, User
+from fieldsvc import clock
+from fieldsvc.auth.models import User
 from fieldsvc.clock import to_local
-from fieldsvc.customers.models import Customer, Site
 from fieldsvc.dashboard import services as dashboard
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
-from fieldsvc.incidents.models import Incident
-from fieldsvc.portal.models import CustomerResponse
-from fieldsvc.proposals.models import Proposal, ProposalRevision
-from fieldsvc.reports import rollups
 from fieldsvc.reports.services import (
     CostGrouping,
     Period,
@@ -31,6 +27,7 @@ from fieldsvc.reports.services import (
     cost_total,
     response_times,
 )
+from tests import seeding
 
 INCIDENTS = 3_000
 STEP = timedelta(hours=15)  # 3,000 incidents: five years
@@ -40,101 +37,37 @@ HISTORY = ("proposals", "proposal_revisions", "customer_responses", "audit_event
 
 def _seed() -> User:
     """Five years of incidents; every third with a proposal sent, then accepted."""
-    team, other = Team(name="Plan team"), Team(name="Other team")
-    customers = [
-        Customer(name=f"Plan customer {n}", team=team if n % 2 else other) for n in range(CUSTOMERS)
-    ]
-    sites = [Site(customer=customer, name="Plant", address="1 Road") for customer in customers]
-    people = [
-        User(
-            name=f"Plan {role.value}",
-            email=f"plans-{role.value}@example.com",
-            role=role,
-            password_hash="x",
-            team=team,
-        )
-        for role in (Role.TECHNICIAN, Role.SUPERVISOR)
-    ]
-    db.session.add_all([team, other, *customers, *sites, *people])
-    db.session.flush()
-    technician, supervisor = people
+    plan = seeding.company(CUSTOMERS)
     now = utcnow()
-    first = (db.session.scalar(select(Incident.id).order_by(Incident.id.desc())) or 0) + 1
+    first = plan.next_incident_id()
     ids = range(first, first + INCIDENTS)
-    offered = [n for n in ids if n % 3 == 0]
 
     def reported(n: int):
         return now - (first + INCIDENTS - n) * STEP
 
-    db.session.execute(
-        insert(Incident),
-        [
+    seeding.insert_incidents(
+        plan,
+        (
             {
                 "id": n,
-                "reference": f"INC-R-{n:06d}",
-                "customer_id": customers[n % CUSTOMERS].id,
-                "site_id": sites[n % CUSTOMERS].id,
                 "status": "resolved",
-                "severity": "medium",
-                "reported_via": "phone",
-                "reporter_name": "Caller",
-                "actual": f"Plan incident {n}",
-                "occurred_at": reported(n),
                 "cause_category": ["customer", "unknown", "our_technician"][n % 3],
-                "created_by_id": technician.id,
                 "created_at": reported(n),
                 "resolved_at": reported(n) + timedelta(days=3),
             }
             for n in ids
-        ],
+        ),
     )
-    db.session.execute(
-        insert(Proposal),
+    seeding.insert_accepted_offers(
+        plan,
         [
-            {"id": n, "incident_id": n, "author_id": technician.id, "created_at": reported(n)}
-            for n in offered
+            seeding.Offer(n, reported(n) + timedelta(hours=5), reported(n) + timedelta(days=1))
+            for n in ids
+            if n % 3 == 0
         ],
     )
-    db.session.execute(
-        insert(ProposalRevision),
-        [
-            {
-                "id": n,
-                "proposal_id": n,
-                "number": 1,
-                "status": "accepted",
-                "created_by_id": technician.id,
-                "created_at": reported(n),
-                "sent_at": reported(n) + timedelta(hours=5),
-                "sent_by_id": supervisor.id,
-                "pdf_sha256": "0" * 64,
-                "customer_pays": Decimal("100.00"),
-                "customer_tax": Decimal("6.25"),
-                "we_absorb": Decimal("250.00"),
-            }
-            for n in offered
-        ],
-    )
-    db.session.execute(
-        insert(CustomerResponse),
-        [
-            {
-                "revision_id": n,
-                "channel": "phone",
-                "kind": "accepted",
-                "full_name": "Dana Whitfield",
-                "pdf_sha256": "0" * 64,
-                "created_at": reported(n) + timedelta(days=1),
-                "recorded_by_id": supervisor.id,
-                "recorded_at": reported(n) + timedelta(days=1),
-            }
-            for n in offered
-        ],
-    )
-    # The kept figures, as the migration fills them.
-    rollups.recompute(db.session.connection())
-    db.session.flush()
-    return supervisor
+    seeding.keep_figures(clock.company_zone())
+    return plan.supervisor
 
 
 @contextmanager
@@ -177,10 +110,13 @@ def _plans(read: Callable[[], object]) -> list[str]:
     return plans
 
 
-def _assert_reads_the_period_from(index: str, table: str, column: str, plan: str, dialect: str):
+def _assert_reads_the_period_from(
+    index: str, table: str, column: str, plan: str, dialect: str, compare: str = ">"
+):
     if dialect == "sqlite":
         # One range per customer of the team: (customer_id=? AND <period>).
-        search = f"SEARCH {table} USING COVERING INDEX {index} (customer_id=? AND {column}>?"
+        search = f"SEARCH {table} USING COVERING INDEX {index} (customer_id=? AND {column}"
+        search += f"{compare}?"
         assert search in plan, plan
         assert not re.search(rf"^SCAN {table}\b", plan, re.MULTILINE), plan
         for other in HISTORY:
@@ -192,18 +128,31 @@ def _assert_reads_the_period_from(index: str, table: str, column: str, plan: str
         assert not set(nodes) & set(HISTORY), plan
 
 
-def _assert_report_plans(supervisor: User, dialect: str) -> None:
-    last = to_local(utcnow()).date()
-    period = Period(last - timedelta(days=60), last)
-    for grouping in CostGrouping:
-        for plan in _plans(lambda g=grouping: cost_of_incidents(supervisor, period, g)):
-            _assert_reads_the_period_from(
-                "ix_cost_entries_period", "cost_entries", "accepted_at", plan, dialect
-            )
-    (plan,) = _plans(lambda: cost_total(supervisor, period))
+def _assert_cost_plans(read: Callable[[], object], dialect: str) -> None:
+    """The whole months from the month rows, the days before and after them from the
+    cost entries, each a range per customer of their index; besides, only which time
+    zone the months are added up in."""
+    plans = _plans(read)
+    entries = [plan for plan in plans if re.search(r"\bcost_entries\b", plan)]
+    months = [plan for plan in plans if re.search(r"\breport_months\b", plan)]
+    zone = [plan for plan in plans if plan not in entries + months]
+    assert (len(entries), len(months), len(zone)) == (1, 1, 1), plans
+    assert "report_months_zone" in zone[0]
     _assert_reads_the_period_from(
-        "ix_cost_entries_period", "cost_entries", "accepted_at", plan, dialect
+        "ix_cost_entries_period", "cost_entries", "accepted_at", entries[0], dialect
     )
+    _assert_reads_the_period_from(
+        "ix_report_months_period", "report_months", "month", months[0], dialect
+    )
+
+
+def _assert_report_plans(supervisor: User, dialect: str) -> None:
+    # Two partial months at the edges, whole ones between them.
+    this_month = to_local(utcnow()).date().replace(day=1)
+    period = Period((this_month - timedelta(days=70)).replace(day=15), this_month.replace(day=15))
+    for grouping in CostGrouping:
+        _assert_cost_plans(lambda g=grouping: cost_of_incidents(supervisor, period, g), dialect)
+    _assert_cost_plans(lambda: cost_total(supervisor, period), dialect)
     (plan,) = _plans(lambda: response_times(supervisor, period))
     _assert_reads_the_period_from(
         "ix_incidents_period_figures", "incidents", "created_at", plan, dialect
@@ -235,11 +184,12 @@ def test_reports_read_only_the_period_from_the_kept_figures_with_fresh_statistic
 def test_the_dashboard_reads_this_month_from_the_kept_figures(supervisor):
     dialect = db.session.connection().dialect.name
     plans = _plans(lambda: dashboard.dashboard(supervisor))
-    month_cost = [plan for plan in plans if "cost_entries" in plan]
-    assert len(month_cost) == 1
+    # This month, a whole calendar month: its month rows, none of its cost entries.
+    (month_cost,) = [plan for plan in plans if re.search(r"\breport_months\b", plan)]
     _assert_reads_the_period_from(
-        "ix_cost_entries_period", "cost_entries", "accepted_at", month_cost[0], dialect
+        "ix_report_months_period", "report_months", "month", month_cost, dialect, compare="="
     )
+    assert not [plan for plan in plans if "cost_entries" in plan]
     # Incidents by cause, over the last year.
     (by_cause,) = [plan for plan in plans if "ix_incidents_period_figures" in plan]
     _assert_reads_the_period_from(

@@ -1,0 +1,208 @@
+"""The cost entries added up by calendar month, so a report over years reads a row per
+customer and month (and the two partial months at its edges from the entries).
+
+A month is a calendar month in the company's time zone, as the reports' periods are.
+The rows are added up in the zone named in `report_months_zone`; the reports read them
+only while that is the company's zone (after the zone changed they read the entries,
+with the same figures, until `flask reports rebuild` adds the months up again).
+
+Each incident is counted once in a period however many of its revisions were accepted
+in it: an entry counts its incident when the incident's acceptance before it (by time,
+then revision) is before the period's start, or there is none. The rows therefore keep
+that earlier acceptance time apart (`previous_accepted_at`, None for nearly all).
+
+Kept in the same flush as the cost entries (rollups.py): the months of the entries of
+the incidents a flush touched, before and after, are added up again from the entries.
+"""
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select
+
+from fieldsvc.reports.models import CostEntry, ReportMonth, ReportMonthsZone
+
+entries = CostEntry.__table__
+months = ReportMonth.__table__
+built_zone = ReportMonthsZone.__table__
+ZERO = Decimal("0.00")
+SHOWN = 20
+
+# What a month row is keyed by, in the order of its columns.
+KEY = ("customer_id", "month", "technician_id", "cause_category", "previous_accepted_at")
+FIGURES = ("revisions", "we_absorb", "customer_pays", "customer_tax")
+
+
+def month_of(moment: datetime, zone: ZoneInfo) -> date:
+    """The first day of the calendar month `moment` falls in, in `zone`."""
+    return moment.astimezone(zone).date().replace(day=1)
+
+
+def following(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def month_start(month: date, zone: ZoneInfo) -> datetime:
+    """The instant a month begins (local midnight of its first day)."""
+    return datetime.combine(month, time(), tzinfo=zone)
+
+
+def previous_acceptance():
+    """SQL, per cost entry: the acceptance of its incident just before it (by time, then
+    revision), or NULL for its first."""
+    earlier = entries.alias("earlier")
+    return (
+        select(func.max(earlier.c.accepted_at))
+        .where(
+            earlier.c.incident_id == entries.c.incident_id,
+            or_(
+                earlier.c.accepted_at < entries.c.accepted_at,
+                and_(
+                    earlier.c.accepted_at == entries.c.accepted_at,
+                    earlier.c.revision_id < entries.c.revision_id,
+                ),
+            ),
+        )
+        .scalar_subquery()
+    )
+
+
+def _entry_rows(condition=None):
+    stmt = select(
+        entries.c.customer_id,
+        entries.c.accepted_at,
+        entries.c.technician_id,
+        entries.c.cause_category,
+        previous_acceptance(),
+        entries.c.we_absorb,
+        entries.c.customer_pays,
+        entries.c.customer_tax,
+    )
+    return stmt if condition is None else stmt.where(condition)
+
+
+def add_up(rows: Iterable, zone: ZoneInfo) -> dict[tuple, list]:
+    """Month rows (KEY -> FIGURES) from entry rows as `_entry_rows` reads them; money
+    exactly, as Decimal (an amount left empty counts as zero, as in the reports)."""
+    sums: dict[tuple, list] = {}
+    for customer, accepted_at, technician, cause, previous, absorb, pays, tax in rows:
+        key = (customer, month_of(accepted_at, zone), technician, cause, previous)
+        figures = sums.setdefault(key, [0, ZERO, ZERO, ZERO])
+        figures[0] += 1
+        figures[1] += absorb or ZERO
+        figures[2] += pays or ZERO
+        figures[3] += tax or ZERO
+    return sums
+
+
+def _insert(connection: Connection, sums: dict[tuple, list]) -> None:
+    if sums:
+        connection.execute(
+            insert(months),
+            [
+                dict(zip(KEY + FIGURES, (*key, *figures), strict=True))
+                for key, figures in sums.items()
+            ],
+        )
+
+
+def zone_added_up_in(connection: Connection) -> str | None:
+    """The zone the month rows are added up in (None: not added up)."""
+    return connection.scalar(select(built_zone.c.zone))
+
+
+def rebuild(connection: Connection, zone: ZoneInfo) -> None:
+    """Add every month up again from the cost entries, in `zone` (the company's)."""
+    connection.execute(delete(months))
+    connection.execute(delete(built_zone))
+    connection.execute(insert(built_zone).values(zone=zone.key))
+    _insert(connection, add_up(connection.execute(_entry_rows()), zone))
+
+
+# --- kept on every flush ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Touched:
+    """The zone the months are kept in and the months of some incidents' entries."""
+
+    zone: ZoneInfo | None
+    months: frozenset[tuple[int, date]]
+
+
+def months_of(
+    connection: Connection, incident_ids: Collection[int], zone: ZoneInfo | None = None
+) -> Touched:
+    """The (customer, month) of each cost entry of these incidents; call it before and
+    after the entries change, and `keep` with both."""
+    if zone is None:
+        name = zone_added_up_in(connection)
+        if name is None:
+            return Touched(None, frozenset())
+        zone = ZoneInfo(name)
+    rows = connection.execute(
+        select(entries.c.customer_id, entries.c.accepted_at).where(
+            entries.c.incident_id.in_(sorted(incident_ids))
+        )
+    )
+    return Touched(zone, frozenset((customer, month_of(at, zone)) for customer, at in rows))
+
+
+def keep(connection: Connection, before: Touched, incident_ids: Collection[int]) -> None:
+    """Add up again the months these incidents' entries were in (`before`) or are in now."""
+    if before.zone is None:
+        return
+    zone = before.zone
+    changed = before.months | months_of(connection, incident_ids, zone).months
+    if not changed:
+        return
+    connection.execute(
+        delete(months).where(
+            or_(
+                *(
+                    and_(months.c.customer_id == customer, months.c.month == month)
+                    for customer, month in sorted(changed)
+                )
+            )
+        )
+    )
+    ranges = or_(
+        *(
+            and_(
+                entries.c.customer_id == customer,
+                entries.c.accepted_at >= month_start(month, zone),
+                entries.c.accepted_at < month_start(following(month), zone),
+            )
+            for customer, month in sorted(changed)
+        )
+    )
+    _insert(connection, add_up(connection.execute(_entry_rows(ranges)), zone))
+
+
+# --- checked against the cost entries --------------------------------------------------------
+
+
+def problems(connection: Connection, zone: ZoneInfo) -> list[str]:
+    """What differs between the month rows and the cost entries, and whether the months
+    are added up in `zone` (the company's)."""
+    name = zone_added_up_in(connection)
+    if name is None:
+        return ["monthly figures are not added up: run `flask reports rebuild`"]
+    found = []
+    if name != zone.key:
+        found.append(
+            f"monthly figures are added up in {name}, the company's time zone is {zone.key}: "
+            "reports read every accepted revision until `flask reports rebuild`"
+        )
+    kept = {
+        tuple(row[: len(KEY)]): list(row[len(KEY) :])
+        for row in connection.execute(select(*(months.c[c] for c in KEY + FIGURES)))
+    }
+    facts = add_up(connection.execute(_entry_rows()), ZoneInfo(name))
+    for key in sorted(kept.keys() ^ facts.keys() | {k for k in kept if kept[k] != facts.get(k)},
+                      key=lambda k: (k[0], k[1], str(k[2:])))[:SHOWN]:  # fmt: skip
+        found.append(f"month {key[1]:%Y-%m} of customer {key[0]}: differs from its cost entries")
+    return found
