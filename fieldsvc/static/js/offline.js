@@ -56,11 +56,14 @@
     }
   }
 
-  async function refresh() {
-    if (!userKey || !navigator.onLine) return;
-    const answer = await ask({ type: "refresh", key: userKey });
+  // `force`: now, however recent the last refresh (the outbox after a replay, say).
+  async function refresh(force = false) {
+    if (!userKey || !navigator.onLine) return null;
+    const answer = await ask({ type: "refresh", key: userKey, force: force === true });
     if (answer?.refreshed) root.dataset.offlineRefreshed = answer.refreshed.at;
+    return answer?.refreshed ?? null;
   }
+  window.fieldsvcOffline = { refresh };
 
   // Someone else signed in on this browser: the previous person's unsent items cannot be
   // sent as this person; say how many there are before they go.
