@@ -118,7 +118,16 @@ def test_technician_reads_my_day_an_incident_and_the_report_form_offline_after_a
 
 def test_a_second_person_on_the_same_browser_sees_nothing_of_the_first(tablet):
     context = tablet()
+    # The outbox's page interface (static/js/outbox.js), holding one item of Tom's.
+    context.add_init_script(
+        """window.fieldsvcOutbox = {
+             count: () => 1,
+             clear() { document.cookie = 'outbox=cleared; path=/'; },
+           };"""
+    )
     page = context.new_page()
+    warnings = []
+    page.on("dialog", lambda dialog: (warnings.append(dialog.message), dialog.accept()))
     sign_in(page, "tech@example.com")
     incident_url = _first_open_incident(page)
     page.goto(incident_url)
@@ -128,6 +137,11 @@ def test_a_second_person_on_the_same_browser_sees_nothing_of_the_first(tablet):
     sign_in(page, "supervisor@example.com")
     expect(page.get_by_role("link", name="Sara Supervisor")).to_be_visible()
     refreshed(page)
+    # Tom's unsent item cannot be sent as Sara: she is told before it is deleted.
+    assert [w[:60] for w in warnings] == [
+        "1 item recorded on this tablet by the person signed in befor"
+    ]
+    assert "outbox=cleared" in page.evaluate("() => document.cookie")
     names = page.evaluate("() => caches.keys()")
     assert len([name for name in names if name.startswith("fieldsvc-user-")]) == 1, names
 
@@ -193,8 +207,11 @@ def test_signing_out_warns_of_unsent_items_then_leaves_nothing_behind(tablet):
     assert "outbox=cleared" in page.evaluate("() => document.cookie")
     assert [name for name in page.evaluate("() => caches.keys()") if "user" in name] == []
 
+    # The sign-in page installs the worker again, with the shell only.
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     context.set_offline(True)
     page.goto("/my-day")
+    expect(page.get_by_role("heading", name="You are offline")).to_be_visible()
     expect(page.get_by_text("Tom Technician")).to_have_count(0)
 
 

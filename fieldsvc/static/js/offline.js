@@ -47,12 +47,13 @@
     });
   }
 
-  // The page can reach the same caches: cleared here too, so a page without a worker yet
-  // (or whose worker was just replaced) still leaves nothing behind.
-  async function forgetKeptCopies() {
+  // The page reaches the worker's caches too: kept copies of anyone but `keeping` go.
+  async function forgetKeptCopies(keeping = null) {
     if (!("caches" in window)) return;
+    const mine = keeping && `fieldsvc-user-${keeping}`;
     for (const name of await caches.keys()) {
-      if (name.startsWith("fieldsvc-user-") || name === "fieldsvc-meta") await caches.delete(name);
+      const theirs = name.startsWith("fieldsvc-user-") && name !== mine;
+      if (theirs || (name === "fieldsvc-meta" && !keeping)) await caches.delete(name);
     }
   }
 
@@ -83,25 +84,33 @@
       }
     }
     try { await outbox()?.clear?.(); } catch { /* an outbox that cannot clear keeps nothing readable */ }
-    await forgetKeptCopies();
+    await forgetKeptCopies(userKey);
     return true;
   }
 
-  // Sign out: warn about unsent items, then clear the outbox and the kept copies before
-  // the form goes (the server's Clear-Site-Data then clears what is left).
+  // Sign out: warn about unsent items and clear the outbox first. With nothing unsent the
+  // form goes at once (a sign-out must not wait on storage); the server's
+  // Clear-Site-Data then clears the caches, the outbox and the worker, and the sign-in
+  // page deletes any kept copies a browser without it left behind (see start()).
   function guardSignOut(form) {
-    form.addEventListener("submit", async (event) => {
+    form.addEventListener("submit", (event) => {
+      let unsent;
+      try { unsent = outbox()?.count?.(); } catch { unsent = 0; }
+      if (!(unsent instanceof Promise) && !(Number(unsent) > 0)) {
+        writeLastUser(null);
+        return;
+      }
       event.preventDefault();
-      const unsent = await unsentCount();
-      if (unsent > 0 && !window.confirm(
-        `${plural(unsent, "item")} not sent yet. Signing out deletes ${unsent === 1 ? "it" : "them"} ` +
-        "from this tablet. Sign out anyway?"
-      )) return;
-      try { await outbox()?.clear?.(); } catch { /* signing out still clears the site's storage */ }
-      await Promise.race([ask({ type: "forget" }), new Promise((resolve) => { setTimeout(resolve, 1000); })]);
-      await forgetKeptCopies();
-      writeLastUser(null);
-      form.submit(); // submit() fires no submit event: this handler does not run again
+      Promise.resolve(unsent).catch(() => 0).then(async (count) => {
+        count = Number(count) || 0;
+        if (count > 0 && !window.confirm(
+          `${plural(count, "item")} not sent yet. Signing out deletes ${count === 1 ? "it" : "them"} ` +
+          "from this tablet. Sign out anyway?"
+        )) return;
+        try { await outbox()?.clear?.(); } catch { /* Clear-Site-Data still clears its storage */ }
+        writeLastUser(null);
+        form.submit(); // submit() fires no submit event: this handler does not run again
+      });
     });
   }
 
@@ -110,6 +119,7 @@
     if (!("serviceWorker" in navigator)) return;
     if (!(await previousUserLeftBehind())) return;
     if (userKey) writeLastUser(userKey);
+    else if (!readLastUser()) await forgetKeptCopies(); // signed out: nobody's copies stay
     try {
       await navigator.serviceWorker.register(root.dataset.serviceWorker, { scope: "/" });
     } catch {

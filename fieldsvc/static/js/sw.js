@@ -47,6 +47,7 @@ self.addEventListener("activate", (event) => {
     for (const name of await caches.keys()) {
       if (name.startsWith(SHELL_PREFIX) && name !== current) await caches.delete(name);
     }
+    await deleteExpired();
     await self.clients.claim();
   })());
 });
@@ -75,12 +76,6 @@ async function becomeUser(key) {
   }
   await writeMeta(LAST_REFRESH, null);
   await writeMeta(CURRENT_USER, { key });
-}
-
-async function forgetEveryone() {
-  for (const name of await caches.keys()) {
-    if (name.startsWith(USER_PREFIX) || name === META) await caches.delete(name);
-  }
 }
 
 // --- keeping and finding copies ----------------------------------------------------------
@@ -122,6 +117,19 @@ async function keptCopy(url) {
     return null;
   }
   return response;
+}
+
+// Copies past the days kept are deleted, not just hidden: when the worker starts and
+// whenever a page asks for a refresh (online or not).
+async function deleteExpired() {
+  for (const name of await caches.keys()) {
+    if (!name.startsWith(USER_PREFIX)) continue;
+    const cache = await caches.open(name);
+    for (const request of await cache.keys()) {
+      const response = await cache.match(request);
+      if (!response || expired(response)) await cache.delete(request);
+    }
+  }
 }
 
 const wait = (ms) => new Promise((resolve) => { setTimeout(() => resolve(null), ms); });
@@ -182,6 +190,7 @@ self.addEventListener("fetch", (event) => {
 // or moved to another team).
 async function refresh(key, force) {
   await becomeUser(key);
+  await deleteExpired();
   const last = await readMeta(LAST_REFRESH);
   const due = !last || Date.now() - Date.parse(last.at) > (SETTINGS.refreshMinutes * 60 * 1000) / 2;
   if (!force && !due) return last;
@@ -214,7 +223,5 @@ self.addEventListener("message", (event) => {
   if (message.type === "refresh" && typeof message.key === "string") {
     event.waitUntil(refresh(message.key, Boolean(message.force))
       .then((done) => reply({ refreshed: done }), () => reply({ refreshed: null })));
-  } else if (message.type === "forget") {
-    event.waitUntil(forgetEveryone().then(() => reply({ forgotten: true })));
   }
 });
