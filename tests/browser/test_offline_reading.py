@@ -215,8 +215,7 @@ def test_signing_out_warns_of_unsent_items_then_leaves_nothing_behind(tablet):
     expect(page.get_by_text("Tom Technician")).to_have_count(0)
 
 
-def test_the_new_incident_page_loads_at_most_150_kb(tablet):
-    page = tablet().new_page()
+def test_the_new_incident_page_loads_at_most_150_kb(page):
     sign_in(page, "tech@example.com")
     page.goto("/incidents/new")
     page.wait_for_load_state("networkidle")

@@ -132,6 +132,12 @@ async function deleteExpired() {
   }
 }
 
+async function fresh(cache, url) {
+  const kept = await cache.match(url);
+  const stored = Date.parse(kept?.headers.get(STORED_AT) || "");
+  return Date.now() - stored < (SETTINGS.keepDays * DAY_MS) / 2;
+}
+
 const wait = (ms) => new Promise((resolve) => { setTimeout(() => resolve(null), ms); });
 
 // Network first; the kept copy when the network fails, or when it is slow and a copy
@@ -199,16 +205,18 @@ async function refresh(key, force) {
   const bundle = await response.clone().json();
   await keep(new URL(SETTINGS.bundleUrl, self.location.href).href, response);
   const listed = new Set([new URL(SETTINGS.bundleUrl, self.location.href).href]);
+  const cache = await caches.open(USER_PREFIX + key);
   for (const page of bundle.pages) {
     const url = new URL(page, self.location.href).href;
     listed.add(url);
+    // A photo's thumbnail never changes: fetched again only when half its days are gone.
+    if (THUMBNAIL.test(new URL(url).pathname) && await fresh(cache, url)) continue;
     try {
       await keep(url, await fetch(url, { credentials: "same-origin" }));
     } catch {
       break; // offline again: what was kept stays
     }
   }
-  const cache = await caches.open(USER_PREFIX + key);
   for (const request of await cache.keys()) {
     if (!listed.has(request.url)) await cache.delete(request);
   }
