@@ -44,6 +44,10 @@ SHELL_FILES = (
 # has one (the answer still refreshes the copy); with no copy the page waits as usual.
 PAGE_TIMEOUT_MS = 4000
 REFRESH_MINUTES = 10
+# Browsers check for a new worker on page views; within this many seconds of the last
+# check they take /sw.js from their HTTP cache.
+WORKER_MAX_AGE = 300
+WORKER_PATH = "/sw.js"
 WORKER_SOURCE = Path(__file__).resolve().parent.parent / "static" / "js" / "sw.js"
 
 
@@ -77,7 +81,7 @@ def manifest():
     )
 
 
-@bp.get("/sw.js")
+@bp.get(WORKER_PATH)
 def service_worker():
     """The worker with its settings on its first line: a new deploy (other static files,
     other settings) changes its bytes, so browsers install it and drop the old shell."""
@@ -98,8 +102,39 @@ def service_worker():
     return Response(
         source,
         mimetype="text/javascript",
-        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
+        # A deploy reaches tablets within WORKER_MAX_AGE of their next page view.
+        headers={
+            "Cache-Control": f"max-age={WORKER_MAX_AGE}",
+            "Service-Worker-Allowed": "/",
+        },
     )
+
+
+@bp.record_once
+def _serve_worker_without_cookies(state) -> None:
+    """The worker's script is the same for everyone, so its response carries no session
+    cookie and no `Vary: Cookie` (which Flask adds to every response, and which would
+    keep browsers from reusing their copy: the session cookie changes on each request).
+    Browsers check for a new worker on every page view; this way the check costs a
+    request only once per WORKER_MAX_AGE."""
+    wrapped = state.app.wsgi_app
+
+    def app(environ, start_response):
+        if environ.get("PATH_INFO") != WORKER_PATH:
+            return wrapped(environ, start_response)
+
+        def start(status, headers, exc_info=None):
+            kept = []
+            for name, value in headers:
+                if name.lower() == "vary":
+                    value = ", ".join(v for v in value.split(", ") if v.lower() != "cookie")
+                if name.lower() != "set-cookie" and value:
+                    kept.append((name, value))
+            return start_response(status, kept, exc_info)
+
+        return wrapped(environ, start)
+
+    state.app.wsgi_app = app
 
 
 def _static_file_exists(name: str) -> bool:

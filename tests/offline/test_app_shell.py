@@ -38,8 +38,12 @@ def test_the_worker_is_served_from_the_root_for_the_whole_site(worker):
     response, _, source = worker
     assert response.mimetype == "text/javascript"
     assert response.headers["Service-Worker-Allowed"] == "/"
-    assert response.headers["Cache-Control"] == "no-cache"
+    assert response.headers["Cache-Control"] == "max-age=300"
     assert 'addEventListener("fetch"' in source
+    # The same for everyone, so a browser may reuse its copy whatever its cookies.
+    assert "Set-Cookie" not in response.headers
+    assert "cookie" not in response.headers.get("Vary", "").lower()
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
 
 
 def test_the_worker_precaches_the_digested_shell_within_500_kb(shell_app, worker):

@@ -121,7 +121,9 @@
     if (userKey) writeLastUser(userKey);
     else if (!readLastUser()) await forgetKeptCopies(); // signed out: nobody's copies stay
     try {
-      await navigator.serviceWorker.register(root.dataset.serviceWorker, { scope: "/" });
+      // updateViaCache "all": the browser's checks for a new worker may use the HTTP
+      // cache for the few minutes /sw.js allows, so a page view fetches only the page.
+      await navigator.serviceWorker.register(root.dataset.serviceWorker, { scope: "/", updateViaCache: "all" });
     } catch {
       return; // not installable here (e.g. plain HTTP on another host): pages still work
     }
