@@ -81,6 +81,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.home import views as home
     from fieldsvc.incidents import views as incidents
     from fieldsvc.mail import cli as mail_cli
+    from fieldsvc.offline import views as offline
     from fieldsvc.parts import views as parts
     from fieldsvc.portal import staff as portal_staff
     from fieldsvc.portal import views as portal
@@ -100,6 +101,7 @@ def _register_blueprints(app: Flask) -> None:
         dashboard.bp,
         portal.bp,
         portal_staff.bp,
+        offline.bp,
         reports.bp,
         proposals_cli.bp,
         mail_cli.bp,

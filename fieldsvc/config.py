@@ -124,6 +124,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
             "FIELDSVC_AUDIT_ANCHOR_FILE", str(Path(instance_path) / "audit-anchors.jsonl")
         ),
         "AUDIT_ANCHOR_EMAIL": os.environ.get("FIELDSVC_AUDIT_ANCHOR_EMAIL", ""),
+        # A tablet keeps the pages and reference data it read for offline use this long at
+        # most; older copies are not shown and are deleted (the next sign-in online refreshes).
+        "OFFLINE_DAYS": int(os.environ.get("FIELDSVC_OFFLINE_DAYS", "7")),
         "MAX_CONTENT_LENGTH": int(float(os.environ.get("FIELDSVC_MAX_REQUEST_MB", "100")) * MB),
     }
 
@@ -153,6 +156,10 @@ def check(config: Mapping[str, Any]) -> None:
     if config["UNANSWERED_DAYS"] < 1:
         raise ConfigurationError(
             f"FIELDSVC_UNANSWERED_DAYS must be 1 or more, not {config['UNANSWERED_DAYS']}"
+        )
+    if not 1 <= config["OFFLINE_DAYS"] <= 90:
+        raise ConfigurationError(
+            f"FIELDSVC_OFFLINE_DAYS must be from 1 to 90, not {config['OFFLINE_DAYS']}"
         )
     for key in ("LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_LIMIT", "STATUS_PAGE_RATE_LIMIT"):
         try:
