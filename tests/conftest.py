@@ -39,6 +39,10 @@ def test_config(database_url: str, **overrides) -> dict:
         "SECRET_KEY": "test-secret-key",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Jobs run inside the call that queues them, as a worker would run them; the job
+        # queue's own tests (tests/jobs) use the real SQLite and Redis queues.
+        "JOBS_IMMEDIATE": True,
+        "JOBS_REDIS_URL": "",
         "LOGIN_RATE_LIMIT": "5 per minute",
         "SERVER_NAME": "localhost",
         "AUDIT_KEYS": AUDIT_TEST_KEYS,
