@@ -256,3 +256,15 @@ def committed_app(database_url: str, tmp_path) -> Iterator[Flask]:
         if url.get_backend_name() != "sqlite":
             with psycopg.connect(admin, autocommit=True) as connection:
                 connection.execute(f'DROP DATABASE "{name}"')
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis (Debian's redis-server) on a free port, for the session's tests."""
+    from tests import redis_server
+
+    server = redis_server.find_server()
+    if server is None:
+        missing("redis-server not found; `make test` installs Debian's redis-server")
+    with redis_server.throwaway_redis(server) as url:
+        yield url

@@ -19,6 +19,8 @@ from flask import Flask, has_app_context
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.storage import MemoryStorage
 
+from fieldsvc.database import writing
+
 huey = Huey("fieldsvc", results=False, storage_class=MemoryStorage)
 _app: Flask | None = None
 
@@ -64,11 +66,12 @@ def app_context() -> Iterator[None]:
 
 
 def in_app_context(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a job's body inside the app context (whose end closes its database session)."""
+    """Run a job's body inside the app context (whose end closes its database session),
+    its transactions taking SQLite's write lock up front: jobs write beside requests."""
 
     @wraps(function)
     def run(*args: Any, **kwargs: Any) -> Any:
-        with app_context():
+        with app_context(), writing():
             return function(*args, **kwargs)
 
     return run

@@ -23,7 +23,8 @@ def deliver_email(email_id: int) -> None:
     email = db.session.get(OutgoingEmail, email_id)
     if email is None:
         return
-    if not mail.deliver(email, due_only=True) and email.status is EmailStatus.FAILED:
+    attempted = mail.attempt_delivery(email, due_only=True)
+    if attempted is False and email.status is EmailStatus.FAILED:  # not given up yet
         raise mail.DeliveryFailed(f"e-mail {email_id}: {email.last_error}")
 
 
@@ -37,7 +38,7 @@ def sweep_outbox() -> None:
 
     with huey.lock_task("sweep-outbox"):
         for email_id in mail.due_for_sweep():
-            deliver_email.schedule(args=(email_id,), delay=0, **mail.retry_options())
+            deliver_email(email_id, **mail.retry_options())
 
 
 @huey.periodic_task(crontab(minute="*/15"))

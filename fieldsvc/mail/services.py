@@ -18,7 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
-from fieldsvc.database import utcnow
+from fieldsvc.database import utcnow, writing
 from fieldsvc.errors import FieldError, InvalidTransition
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import Incident
@@ -81,28 +81,35 @@ def queue_email(
     return email
 
 
-def deliver(email: OutgoingEmail, *, due_only: bool = False) -> bool:
+def deliver(email: OutgoingEmail) -> bool:
     """Claim the e-mail, send it once and record the outcome; True if it is sent.
 
     The claim is a conditional update committed before any SMTP traffic, so a job run
     twice or by two workers at once sends one e-mail, and no database transaction is
     open while the mail server answers. Never raises for a delivery error (it is kept
-    in `last_error`). `due_only` leaves a failed e-mail alone until its next attempt is
-    due (the queue's backoff). Commits.
+    in `last_error`). Commits.
     """
-    if not _claim(email, due_only=due_only):
-        return email.status is EmailStatus.SENT
-    try:
-        _send(_build_message(email))
-    except DeliveryFailed as failure:
-        _record_failure(email, str(failure))
-        current_app.logger.warning("e-mail %s not delivered: %s", email.id, email.last_error)
-        return False
-    email.status = EmailStatus.SENT
-    email.sent_at = utcnow()
-    email.last_error = None
-    db.session.commit()
-    return True
+    attempted = attempt_delivery(email, due_only=False)
+    return email.status is EmailStatus.SENT if attempted is None else attempted
+
+
+def attempt_delivery(email: OutgoingEmail, *, due_only: bool) -> bool | None:
+    """`deliver`, for the job queue: None when this call did not attempt it (another job
+    has it, it is done, or with `due_only` its next attempt is not due yet)."""
+    with writing():
+        if not _claim(email, due_only=due_only):
+            return None
+        try:
+            _send(_build_message(email))
+        except DeliveryFailed as failure:
+            _record_failure(email, str(failure))
+            current_app.logger.warning("e-mail %s not delivered: %s", email.id, email.last_error)
+            return False
+        email.status = EmailStatus.SENT
+        email.sent_at = utcnow()
+        email.last_error = None
+        db.session.commit()
+        return True
 
 
 def _claim(email: OutgoingEmail, *, due_only: bool) -> bool:
@@ -178,7 +185,7 @@ def deliver_later(email: OutgoingEmail) -> None:
     from fieldsvc.jobs.tasks import deliver_email
 
     try:
-        deliver_email.schedule(args=(email.id,), delay=0, **retry_options())
+        deliver_email(email.id, **retry_options())
     except Exception:  # the queue's storage is down: the sweep finds the pending row
         current_app.logger.exception("e-mail %s not queued; the sweep will send it", email.id)
 
