@@ -63,9 +63,7 @@ def test_send_again_delivers_it_once_the_address_works_and_is_audited(
     db.session.refresh(given_up)
     assert (given_up.status, given_up.attempts) == (EmailStatus.SENT, 1)
     assert [m["To"] for m in smtp_server.messages] == ["dana@example.com", "nobody@example.com"]
-    event = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "mail_retry")
-    ).one()
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "mail_retry")).one()
     assert (event.object_type, event.object_id, event.actor_id) == (
         "OutgoingEmail",
         given_up.id,
@@ -84,9 +82,7 @@ def test_cancel_keeps_it_from_being_sent_and_is_audited(client, signed_in, given
     assert given_up.status is EmailStatus.CANCELLED
     assert "No failed e-mails" in page.get_data(as_text=True)
     assert runner.invoke(args=["mail", "retry"]).output == "0 sent, 0 failed\n"
-    event = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "mail_cancel")
-    ).one()
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "mail_cancel")).one()
     assert (event.object_id, event.actor_id) == (given_up.id, admin.id)
     # Cancelled is final: a second press says so instead of sending.
     again = client.post(f"/admin/e-mails/{given_up.id}/retry", follow_redirects=True)
