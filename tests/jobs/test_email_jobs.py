@@ -109,10 +109,11 @@ def test_two_workers_delivering_the_same_e_mail_at_once_send_it_once(
 
     results = run_together([one_worker, one_worker])
 
-    assert results == [True, True]  # each sees it sent
+    assert True in results  # the other worker found it claimed, and left it
     assert len(smtp_server.messages) == 1
     with committed_app.app_context():
-        assert db.session.get(OutgoingEmail, email_id).attempts == 1
+        email = db.session.get(OutgoingEmail, email_id)
+        assert (email.status, email.attempts) == (EmailStatus.SENT, 1)
 
 
 def test_a_refused_address_is_retried_with_a_doubling_wait_then_given_up_to_admins(

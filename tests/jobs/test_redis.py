@@ -53,6 +53,7 @@ def test_failed_sign_ins_on_two_app_servers_count_against_one_limit(
     app, database_url, redis_url, monkeypatch, restore_queue
 ):
     first = _server(database_url, monkeypatch, redis_url).test_client()
+    limiter.reset()  # the session's Redis: start from no failed sign-ins
     wrong = {"email": "mallory@example.com", "password": "guess"}
     for _ in range(3):
         assert first.post("/login", data=wrong).status_code == 401
