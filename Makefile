@@ -15,9 +15,12 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 .PHONY: run test lint format docs-screenshots system-deps pdf-deps clean
 
 ## run: install, migrate the SQLite database under instance/, load demo data if empty, serve
+## (with the job worker beside it: e-mail, reminders, expiry, anchoring; stopped with it)
 run: $(VENV)/.synced pdf-deps
 	$(FLASK) db upgrade
 	$(FLASK) demo --if-empty
+	$(FLASK) jobs worker & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(FLASK) run --host $(FIELDSVC_HOST) --port $(FIELDSVC_PORT)
 
 ## test: install everything (Debian's chromium and postgresql too, as root) and run the suite

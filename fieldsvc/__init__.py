@@ -16,6 +16,7 @@ from fieldsvc.extensions import (
     migrate,
     talisman,
 )
+from fieldsvc.jobs import queue as jobs_queue
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +51,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     assets.init_app(app)
     errors.init_app(app)
     ranges.init_app(app)
+    jobs_queue.init_app(app)
     _register_blueprints(app)
     return app
 
@@ -80,8 +82,10 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.dashboard import views as dashboard
     from fieldsvc.home import views as home
     from fieldsvc.incidents import views as incidents
+    from fieldsvc.jobs import cli as jobs_cli
     from fieldsvc.mail import cli as mail_cli
     from fieldsvc.offline import views as offline
+    from fieldsvc.mail import views as mail_views
     from fieldsvc.parts import views as parts
     from fieldsvc.portal import staff as portal_staff
     from fieldsvc.portal import views as portal
@@ -103,7 +107,9 @@ def _register_blueprints(app: Flask) -> None:
         portal_staff.bp,
         offline.bp,
         reports.bp,
+        mail_views.bp,
         proposals_cli.bp,
+        jobs_cli.bp,
         mail_cli.bp,
         reminders_cli.bp,
         reports_cli.bp,

@@ -38,6 +38,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
     env = os.environ.get("FIELDSVC_ENV", "development")
     production = env == "production"
     database = Path(instance_path) / "fieldsvc.sqlite3"
+    # One switch for several servers: the job queue and the rate limits share this Redis.
+    redis_url = os.environ.get("FIELDSVC_REDIS_URL", "")
     return {
         "ENV_NAME": env,
         "SECRET_KEY": os.environ.get("FIELDSVC_SECRET_KEY", DEFAULT_SECRET_KEY),
@@ -62,7 +64,21 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         ),
         "SESSION_REFRESH_EACH_REQUEST": True,
         "SESSION_LIFETIME": timedelta(hours=float(os.environ.get("FIELDSVC_SESSION_HOURS", "12"))),
-        "RATELIMIT_STORAGE_URI": os.environ.get("FIELDSVC_RATELIMIT_STORAGE_URI", "memory://"),
+        "REDIS_URL": redis_url,
+        "RATELIMIT_STORAGE_URI": os.environ.get(
+            "FIELDSVC_RATELIMIT_STORAGE_URI", redis_url or "memory://"
+        ),
+        # The job queue (e-mail delivery, reminders, expiry, anchoring): Redis when
+        # FIELDSVC_REDIS_URL is set, else a SQLite file beside the database that
+        # `flask jobs worker` on the same machine reads.
+        "JOBS_REDIS_URL": os.environ.get("FIELDSVC_JOBS_REDIS_URL", redis_url),
+        "JOBS_FILE": os.environ.get(
+            "FIELDSVC_JOBS_FILE", str(Path(instance_path) / "jobs.sqlite3")
+        ),
+        # Run each job inside the call that queues it (tests; no worker needed).
+        "JOBS_IMMEDIATE": _flag("FIELDSVC_JOBS_IMMEDIATE", False),
+        # Periodic jobs the worker's scheduler runs; off when cron runs the commands instead.
+        "JOBS_PERIODIC": _flag("FIELDSVC_JOBS_PERIODIC", True),
         # Failed sign-ins only (wrong e-mail or password): successful ones are never counted,
         # so a crew of tablets behind one company address can all sign in at shift start.
         "LOGIN_RATE_LIMIT": os.environ.get("FIELDSVC_LOGIN_RATE_LIMIT", "30 per 10 minutes"),
@@ -107,6 +123,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SMTP_PASSWORD": os.environ.get("FIELDSVC_SMTP_PASSWORD", ""),
         "SMTP_TIMEOUT": float(os.environ.get("FIELDSVC_SMTP_TIMEOUT", "10")),
         "MAIL_FROM": os.environ.get("FIELDSVC_MAIL_FROM", "fieldsvc@localhost"),
+        # Delivery attempts before an e-mail is given up and shown to admins; the wait
+        # before the second doubles before each further one (1, 2, 4, 8 minutes...).
+        "MAIL_MAX_ATTEMPTS": int(os.environ.get("FIELDSVC_MAIL_MAX_ATTEMPTS", "6")),
+        "MAIL_RETRY_SECONDS": int(os.environ.get("FIELDSVC_MAIL_RETRY_SECONDS", "60")),
         # A sent proposal the customer has not answered for this many days is "unanswered"
         # (on the dashboard and in supervisors' reminders).
         "UNANSWERED_DAYS": int(os.environ.get("FIELDSVC_UNANSWERED_DAYS", "3")),
@@ -153,6 +173,10 @@ def check(config: Mapping[str, Any]) -> None:
             f"not {config['SMTP_SECURITY']!r}"
         )
     _check_storage(config)
+    if config["MAIL_MAX_ATTEMPTS"] < 1 or config["MAIL_RETRY_SECONDS"] < 1:
+        raise ConfigurationError(
+            "FIELDSVC_MAIL_MAX_ATTEMPTS and FIELDSVC_MAIL_RETRY_SECONDS must be 1 or more"
+        )
     if config["UNANSWERED_DAYS"] < 1:
         raise ConfigurationError(
             f"FIELDSVC_UNANSWERED_DAYS must be 1 or more, not {config['UNANSWERED_DAYS']}"

@@ -3,11 +3,12 @@
 import contextlib
 import sqlite3
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from flask import has_request_context, request
+from flask import g, has_app_context, has_request_context, request
 from sqlalchemy import DateTime, Engine, MetaData, Numeric, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, registry
@@ -127,7 +128,24 @@ def _begin_sqlite(connection) -> None:
 
 
 def _request_may_write() -> bool:
+    if has_app_context() and g.get(_WRITING):
+        return True
     return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+
+
+_WRITING = "sqlite_writing"
+
+
+@contextlib.contextmanager
+def writing() -> Iterator[None]:
+    """Outside a request (a job, a command), mark work that writes while others may:
+    on SQLite its transactions take the write lock up front, as a POST request's do."""
+    before = g.get(_WRITING)
+    setattr(g, _WRITING, True)
+    try:
+        yield
+    finally:
+        setattr(g, _WRITING, before)
 
 
 # What migrations make that the models cannot describe: the incident text search's SQLite

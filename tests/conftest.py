@@ -39,6 +39,10 @@ def test_config(database_url: str, **overrides) -> dict:
         "SECRET_KEY": "test-secret-key",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Jobs run inside the call that queues them, as a worker would run them; the job
+        # queue's own tests (tests/jobs) use the real SQLite and Redis queues.
+        "JOBS_IMMEDIATE": True,
+        "JOBS_REDIS_URL": "",
         "LOGIN_RATE_LIMIT": "5 per minute",
         "SERVER_NAME": "localhost",
         "AUDIT_KEYS": AUDIT_TEST_KEYS,
@@ -263,3 +267,15 @@ def committed_app(database_url: str, tmp_path) -> Iterator[Flask]:
         if url.get_backend_name() != "sqlite":
             with psycopg.connect(admin, autocommit=True) as connection:
                 connection.execute(f'DROP DATABASE "{name}"')
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis (Debian's redis-server) on a free port, for the session's tests."""
+    from tests import redis_server
+
+    server = redis_server.find_server()
+    if server is None:
+        missing("redis-server not found; `make test` installs Debian's redis-server")
+    with redis_server.throwaway_redis(server) as url:
+        yield url

@@ -9,6 +9,7 @@ last anchor is found. Each anchor carries its own MAC, so an edited anchor line 
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC
 from pathlib import Path
@@ -123,10 +124,13 @@ def append_to_file(anchor: Anchor, path: str | Path) -> None:
         os.fsync(file.fileno())
 
 
-def email_anchor(anchor: Anchor, address: str) -> tuple[OutgoingEmail, bool]:
-    """Queue the anchor in the outbox for `address` and deliver it; True if delivered.
+def email_anchor(
+    anchor: Anchor, address: str, deliver: Callable[[OutgoingEmail], bool | None] = deliver_now
+) -> tuple[OutgoingEmail, bool | None]:
+    """Queue the anchor in the outbox for `address` and deliver it; True if delivered,
+    None if handed to the job queue (`deliver=deliver_later`).
 
-    Commits the session (the outbox keeps a failed delivery for `mail retry`).
+    Commits the session (the outbox keeps a failed delivery, and the queue retries it).
     """
     company = current_app.config["COMPANY_NAME"]
     email = queue_email(
@@ -139,7 +143,27 @@ def email_anchor(anchor: Anchor, address: str) -> tuple[OutgoingEmail, bool]:
         "    flask --app fieldsvc audit verify --anchors FILE\n\n"
         f"{anchor.to_json()}\n",
     )
-    return email, deliver_now(email)
+    return email, deliver(email)
+
+
+def anchor_periodically(deliver: Callable[[OutgoingEmail], bool | None]) -> Anchor | None:
+    """The scheduled anchor: the head in FIELDSVC_AUDIT_ANCHOR_FILE, and by e-mail to
+    FIELDSVC_AUDIT_ANCHOR_EMAIL if set; nothing when the file's last anchor already
+    vouches for this head (a second run the same day adds nothing)."""
+    try:
+        head = anchor_head()
+    except AnchorRefused as refused:
+        current_app.logger.warning("audit: not anchored: %s", refused)
+        return None
+    path = Path(current_app.config["AUDIT_ANCHOR_FILE"])
+    previous = read_anchors(path)[-1:] if path.exists() else []
+    if previous and (previous[0].event_id, previous[0].hash) == (head.event_id, head.hash):
+        return None
+    append_to_file(head, path)
+    if address := current_app.config["AUDIT_ANCHOR_EMAIL"]:
+        email_anchor(head, address, deliver)
+    current_app.logger.info("audit: anchored event #%d", head.seq)
+    return head
 
 
 def read_anchors(path: str | Path) -> list[Anchor]:

@@ -1,5 +1,9 @@
 """The outbox: every e-mail the app sends is a row first, so a failed delivery is
-kept, shown and retried (`flask --app fieldsvc mail retry`), never lost."""
+kept, retried by the job queue, and shown to admins when it finally fails, never lost.
+
+The row's status is also the lock that makes delivery idempotent: a job claims an
+e-mail by a conditional update (pending or failed → sending) before any SMTP traffic,
+so a job run twice, or by two workers at once, sends one e-mail."""
 
 from datetime import datetime
 from enum import StrEnum
@@ -17,12 +21,25 @@ if TYPE_CHECKING:
 
 class EmailStatus(StrEnum):
     PENDING = "pending"  # not tried yet
+    SENDING = "sending"  # claimed by a delivery job
     SENT = "sent"
     FAILED = "failed"  # tried, refused or unreachable; retried later
+    UNDELIVERABLE = "undeliverable"  # every attempt failed: an admin retries or cancels
+    CANCELLED = "cancelled"  # an admin decided it is not to be sent
 
     @property
     def label(self) -> str:
-        return self.value.capitalize()
+        return LABELS[self]
+
+
+LABELS = {
+    EmailStatus.PENDING: "Waiting to be sent",
+    EmailStatus.SENDING: "Being sent",
+    EmailStatus.SENT: "Sent",
+    EmailStatus.FAILED: "Failed, will be retried",
+    EmailStatus.UNDELIVERABLE: "Not delivered",
+    EmailStatus.CANCELLED: "Cancelled",
+}
 
 
 class OutgoingEmail(db.Model):
@@ -45,6 +62,8 @@ class OutgoingEmail(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_attempt_at: Mapped[datetime | None]
+    # When a failed e-mail is tried again (the job queue's backoff); None when not due.
+    next_attempt_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
 
     incident: Mapped["Incident | None"] = relationship()

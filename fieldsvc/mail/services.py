@@ -2,6 +2,9 @@
 
 An e-mail is a committed row before any SMTP traffic, so a refused recipient, a mail
 server that is down or a worker that dies mid-send leaves a row to show and retry.
+A web request never talks to the mail server: it commits the row and hands its id to
+the job queue (`deliver_later`); a worker delivers it, retrying with a growing wait up
+to FIELDSVC_MAIL_MAX_ATTEMPTS, after which admins see it on the failed e-mail page.
 """
 
 import smtplib
@@ -9,19 +12,28 @@ import ssl
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 
-from fieldsvc.database import utcnow
-from fieldsvc.errors import FieldError
+from fieldsvc.database import utcnow, writing
+from fieldsvc.errors import FieldError, InvalidTransition
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import Incident
 from fieldsvc.mail.models import EmailStatus, OutgoingEmail
 from fieldsvc.storage import get_storage
 
-UNSENT = (EmailStatus.PENDING, EmailStatus.FAILED)
+UNSENT = (EmailStatus.PENDING, EmailStatus.SENDING, EmailStatus.FAILED, EmailStatus.UNDELIVERABLE)
+# What a delivery job may claim; any other status means another job has it or it is done.
+CLAIMABLE = (EmailStatus.PENDING, EmailStatus.FAILED)
+# What the failed e-mail page lists, and an admin may retry or cancel.
+NEEDS_ADMIN = (EmailStatus.FAILED, EmailStatus.UNDELIVERABLE)
+# A claim older than this is a job that died mid-send (longer than any SMTP time-out).
+STUCK_AFTER = timedelta(minutes=15)
+# A due time this close is due: the queue's clock and the database's may differ a little.
+DUE_TOLERANCE = timedelta(seconds=5)
 MAX_ERROR_LENGTH = 500
 MAX_SUBJECT_LENGTH = OutgoingEmail.subject.type.length
 
@@ -70,49 +82,124 @@ def queue_email(
 
 
 def deliver(email: OutgoingEmail) -> bool:
-    """Try to send an unsent e-mail once and record the outcome; never raises for a
-    delivery error (it is kept in `last_error`). Does not commit."""
-    if email.status is EmailStatus.SENT:
-        return True  # sending twice would give the customer a second copy
+    """Claim the e-mail, send it once and record the outcome; True if it is sent.
+
+    The claim is a conditional update committed before any SMTP traffic, so a job run
+    twice or by two workers at once sends one e-mail, and no database transaction is
+    open while the mail server answers. Never raises for a delivery error (it is kept
+    in `last_error`). Commits.
+    """
+    attempted = attempt_delivery(email, due_only=False)
+    return email.status is EmailStatus.SENT if attempted is None else attempted
+
+
+def attempt_delivery(email: OutgoingEmail, *, due_only: bool) -> bool | None:
+    """`deliver`, for the job queue: None when this call did not attempt it (another job
+    has it, it is done, or with `due_only` its next attempt is not due yet)."""
+    with writing():
+        if not _claim(email, due_only=due_only):
+            return None
+        try:
+            _send(_build_message(email))
+        except DeliveryFailed as failure:
+            _record_failure(email, str(failure))
+            current_app.logger.warning("e-mail %s not delivered: %s", email.id, email.last_error)
+            return False
+        email.status = EmailStatus.SENT
+        email.sent_at = utcnow()
+        email.last_error = None
+        db.session.commit()
+        return True
+
+
+def _claim(email: OutgoingEmail, *, due_only: bool) -> bool:
+    db.session.commit()  # the row (and the caller's work) is kept whatever SMTP does
     now = utcnow()
-    email.attempts += 1
-    email.last_attempt_at = now
-    try:
-        _send(_build_message(email))
-    except DeliveryFailed as failure:
+    condition = OutgoingEmail.status.in_(CLAIMABLE)
+    if due_only:
+        condition = and_(
+            condition,
+            or_(
+                OutgoingEmail.next_attempt_at.is_(None),
+                OutgoingEmail.next_attempt_at <= now + DUE_TOLERANCE,
+            ),
+        )
+    claimed = db.session.execute(
+        update(OutgoingEmail)
+        .where(OutgoingEmail.id == email.id, condition)
+        .values(
+            status=EmailStatus.SENDING,
+            attempts=OutgoingEmail.attempts + 1,
+            last_attempt_at=now,
+            next_attempt_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    db.session.refresh(email)
+    return claimed == 1
+
+
+def _record_failure(email: OutgoingEmail, reason: str) -> None:
+    """FAILED with the time of the next attempt, or UNDELIVERABLE after the last one."""
+    email.last_error = reason[:MAX_ERROR_LENGTH]
+    if email.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+        email.status = EmailStatus.UNDELIVERABLE
+        email.next_attempt_at = None
+    else:
         email.status = EmailStatus.FAILED
-        email.last_error = str(failure)[:MAX_ERROR_LENGTH]
-        current_app.logger.warning("e-mail %s not delivered: %s", email.id, email.last_error)
-        db.session.flush()
-        return False
-    email.status = EmailStatus.SENT
-    email.sent_at = now
-    email.last_error = None
-    db.session.flush()
-    return True
+        email.next_attempt_at = utcnow() + retry_wait(email.attempts)
+    db.session.commit()
+
+
+def retry_wait(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failed attempt: the first wait, doubled each time."""
+    return timedelta(seconds=current_app.config["MAIL_RETRY_SECONDS"] * 2 ** (attempts - 1))
+
+
+def retry_options() -> dict[str, Any]:
+    """Huey's retries for one e-mail: the same waits as `retry_wait`."""
+    config = current_app.config
+    return {
+        "retries": config["MAIL_MAX_ATTEMPTS"] - 1,
+        "retry_delay": config["MAIL_RETRY_SECONDS"],
+        "retry_backoff": 2,
+    }
 
 
 def deliver_now(email: OutgoingEmail) -> bool:
-    """Commit, deliver, and commit the outcome.
+    """Commit, deliver, and commit the outcome: for commands, never for a web request.
 
     Call it after your own work is flushed and ready to be committed: the first commit
     commits the whole session, so the queued row survives a process that dies during
-    SMTP, and a failed delivery leaves a FAILED row for `flask mail retry`.
+    SMTP, and a failed delivery leaves a FAILED row that the job queue retries.
     """
-    db.session.commit()
-    delivered = deliver(email)
-    db.session.commit()
-    return delivered
+    return deliver(email)
 
 
-# A web request delivers the e-mail it queued right after committing it; the retry
-# leaves a pending e-mail alone this long, so the two never send the same message.
+def deliver_later(email: OutgoingEmail) -> None:
+    """Commit, then hand the e-mail to the job queue: a web request never waits for
+    the mail server. If the queue cannot be reached the row stays pending, and the
+    periodic sweep (or `flask mail retry`) sends it."""
+    db.session.commit()
+    from fieldsvc.jobs.tasks import deliver_email
+
+    try:
+        deliver_email(email.id, **retry_options())
+    except Exception:  # the queue's storage is down: the sweep finds the pending row
+        current_app.logger.exception("e-mail %s not queued; the sweep will send it", email.id)
+
+
+# A request hands the e-mail it queued to the job queue right after committing it; the
+# sweep and `mail retry` leave a pending e-mail alone this long, so a queued job gets
+# the first try (and the claim would stop a second send anyway).
 PENDING_GRACE = timedelta(minutes=2)
 
 
 def retry_pending(limit: int | None = None, now: datetime | None = None) -> list[OutgoingEmail]:
     """Deliver every failed e-mail, and every pending one older than PENDING_GRACE,
-    oldest first, committing after each."""
+    oldest first, committing after each; one that fails is reported and passed over,
+    and after FIELDSVC_MAIL_MAX_ATTEMPTS it is left to an admin."""
     settled = (now or utcnow()) - PENDING_GRACE
     query = (
         select(OutgoingEmail)
@@ -131,8 +218,97 @@ def retry_pending(limit: int | None = None, now: datetime | None = None) -> list
     emails = list(db.session.scalars(query))
     for email in emails:
         deliver(email)
-        db.session.commit()
     return emails
+
+
+def due_for_sweep(now: datetime | None = None) -> list[int]:
+    """Ids of e-mails whose job was lost: pending past the grace, failed past their next
+    attempt, or claimed by a job that died mid-send (made due again). Commits."""
+    now = now or utcnow()
+    stuck = db.session.execute(
+        update(OutgoingEmail)
+        .where(
+            OutgoingEmail.status == EmailStatus.SENDING,
+            OutgoingEmail.last_attempt_at <= now - STUCK_AFTER,
+        )
+        .values(
+            status=EmailStatus.FAILED,
+            next_attempt_at=now - PENDING_GRACE,  # due for the sweep at once
+            last_error="the delivery job stopped before the mail server answered",
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if stuck:
+        current_app.logger.warning("mail: %d e-mail(s) left sending by a stopped job", stuck)
+    db.session.commit()
+    return list(
+        db.session.scalars(
+            select(OutgoingEmail.id)
+            .where(
+                or_(
+                    and_(
+                        OutgoingEmail.status == EmailStatus.PENDING,
+                        OutgoingEmail.created_at <= now - PENDING_GRACE,
+                    ),
+                    and_(
+                        OutgoingEmail.status == EmailStatus.FAILED,
+                        OutgoingEmail.next_attempt_at <= now - PENDING_GRACE,
+                    ),
+                )
+            )
+            .order_by(OutgoingEmail.id)
+        )
+    )
+
+
+def failed_emails() -> list[OutgoingEmail]:
+    """What the failed e-mail page lists: given up first, then those still retried."""
+    return list(
+        db.session.scalars(
+            select(OutgoingEmail)
+            .where(OutgoingEmail.status.in_(NEEDS_ADMIN))
+            .order_by(OutgoingEmail.status.desc(), OutgoingEmail.created_at, OutgoingEmail.id)
+        )
+    )
+
+
+def retry_email(email: OutgoingEmail, *, actor: Any) -> None:
+    """An admin sends a failed e-mail again, with a fresh set of attempts. Flushes;
+    the caller commits and then calls `deliver_later`."""
+    from fieldsvc.audit.services import record  # the audit package sends anchors by mail
+
+    _check_needs_admin(email, "retried")
+    record(
+        email,
+        "mail_retry",
+        {"attempts": email.attempts, "last_error": email.last_error, "by": actor.id},
+    )
+    email.status = EmailStatus.PENDING
+    email.attempts = 0
+    email.next_attempt_at = None
+    db.session.flush()
+
+
+def cancel_email(email: OutgoingEmail, *, actor: Any) -> None:
+    """An admin decides a failed e-mail is not to be sent. Flushes; the caller commits."""
+    from fieldsvc.audit.services import record
+
+    _check_needs_admin(email, "cancelled")
+    record(
+        email,
+        "mail_cancel",
+        {"attempts": email.attempts, "last_error": email.last_error, "by": actor.id},
+    )
+    email.status = EmailStatus.CANCELLED
+    email.next_attempt_at = None
+    db.session.flush()
+
+
+def _check_needs_admin(email: OutgoingEmail, what: str) -> None:
+    if email.status not in NEEDS_ADMIN:
+        raise InvalidTransition(
+            f"The e-mail {email} is {email.status.label.lower()}, so it cannot be {what}."
+        )
 
 
 def unsent_emails() -> list[OutgoingEmail]:

@@ -45,6 +45,6 @@ def reissue(incident_id: int):
         db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("incidents.detail", incident_id=incident.id, _anchor="status-page"))
-    db.session.commit()
-    delivered = mail.deliver_now(email)
-    return render_template("portal/reissued.html", incident=incident, email=email, ok=delivered)
+    mail.deliver_later(email)  # commits first
+    failed = email.status in mail.NEEDS_ADMIN  # known at once only where jobs run inline
+    return render_template("portal/reissued.html", incident=incident, email=email, ok=not failed)

@@ -255,7 +255,7 @@ def answer(token: str, action: str):
         flash(str(stale), "error")
         return redirect(url_for(".status", token=token)), 303
     for email in emails:
-        mail.deliver_now(email)
+        mail.deliver_later(email)
     flash(THANKS[kind], "success")
     return redirect(url_for(".status", token=token), 303)
 
@@ -295,7 +295,7 @@ def report(token: str):
         getattr(form, error.field).errors = [error.message]
         return _page(token, link, report=form), 400
     for email in emails:
-        mail.deliver_now(email)
+        mail.deliver_later(email)
     flash(f"Thank you: we recorded it as {incident.reference} and will call you back.", "success")
     return redirect(url_for(".status", token=token), 303)
 

@@ -54,7 +54,8 @@ def send_problems(revision: ProposalRevision, sender: User) -> list[str]:
 
 def send_revision(revision: ProposalRevision, *, sender: User, expected_version: int) -> Sent:
     """Freeze the PDF, open a status link and queue the e-mail; the caller commits and
-    then delivers the e-mail (`mail.deliver_now`), so a failed delivery loses nothing."""
+    then hands the e-mail to the job queue (`mail.deliver_later`), so a failed delivery
+    loses nothing."""
     if revision.version != expected_version:
         raise services.Conflict(revision, [])
     if problems := send_problems(revision, sender):

@@ -360,7 +360,7 @@ def record_answer(proposal_id: int, number: int):
             getattr(form, error.field).errors.append(error.message)
         else:
             for email in emails:
-                mail.deliver_now(email)
+                mail.deliver_later(email)
             flash(
                 f"Recorded as the customer's answer: {response.kind.label.lower()} "
                 f"{response.channel.label.lower()}, by {response.full_name}.",
@@ -423,15 +423,19 @@ def send(proposal_id: int):
         sender=current_user,
         expected_version=hidden_number(form.version.data, "version"),
     )
-    db.session.commit()
-    if mail.deliver_now(sent.email):
-        flash(f"Sent to {sent.email.to_address} with the PDF and the status-page link.", "success")
-    else:
+    mail.deliver_later(sent.email)  # commits first
+    if sent.email.status in mail.NEEDS_ADMIN:  # known at once only where jobs run inline
         flash(
             f"The proposal is sent and frozen, but the e-mail to {sent.email.to_address} was not "
-            f"delivered: {sent.email.last_error}. It stays in the outbox and is retried by "
-            "`flask --app fieldsvc mail retry`.",
+            f"delivered: {sent.email.last_error}. It is retried, and shown to admins under "
+            "Failed e-mails until it is delivered.",
             "error",
+        )
+    else:
+        flash(
+            f"Sent to {sent.email.to_address} with the PDF and the status-page link "
+            "(the e-mail is on its way).",
+            "success",
         )
     return redirect(url_for(".edit", proposal_id=proposal.id, _anchor="sent"))
 

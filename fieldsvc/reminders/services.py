@@ -9,6 +9,7 @@ with the queued e-mail, so a second run sends nothing new, while a moved due dat
 expected date is a new key and is reminded again.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -72,12 +73,13 @@ class Digest:
 
 @dataclass(frozen=True)
 class SentReminder:
-    """A reminder e-mail queued by this run, and whether it was delivered."""
+    """A reminder e-mail queued by this run, and whether it was delivered (None: handed
+    to the job queue)."""
 
     recipient: str
     item_count: int
     email: OutgoingEmail
-    delivered: bool
+    delivered: bool | None
 
 
 def reminder_key(thing: FollowUp | PartOrder | ProposalRevision) -> str:
@@ -131,12 +133,17 @@ def collect_reminders(now: datetime | None = None) -> list[Digest]:
     )
 
 
-def send_reminders(now: datetime | None = None) -> list[SentReminder]:
+def send_reminders(
+    now: datetime | None = None,
+    *,
+    deliver: Callable[[OutgoingEmail], bool | None] = mail.deliver_now,
+) -> list[SentReminder]:
     """E-mail each person what `collect_reminders` found for them, and record it.
 
     Per person, the ReminderSent rows and the queued e-mail are committed together
-    before any SMTP traffic; then the e-mail is delivered. A failed delivery stays in
-    the outbox for `flask mail retry`, and is not queued again by the next run.
+    before any SMTP traffic; then the e-mail is delivered (by the command itself, or
+    by the job queue with `deliver=mail.deliver_later`). A failed delivery stays in
+    the outbox and is retried there, and is not queued again by the next run.
     """
     # Render every e-mail before the first commit expires the loaded objects.
     composed = [
@@ -165,8 +172,10 @@ def send_reminders(now: datetime | None = None) -> list[SentReminder]:
         except FieldError as error:
             current_app.logger.warning("reminders: not sent to %r: %s", address, error)
             continue
-        delivered = mail.deliver_now(email)
-        if delivered:
+        delivered = deliver(email)
+        if delivered is None:
+            current_app.logger.info("reminders: %d item(s) for %s queued", len(keys), address)
+        elif delivered:
             current_app.logger.info("reminders: sent %d item(s) to %s", len(keys), address)
         else:
             current_app.logger.warning(
@@ -180,7 +189,7 @@ def send_reminders(now: datetime | None = None) -> list[SentReminder]:
         "reminders: %d e-mail(s) with %d item(s), %d not delivered",
         len(sent),
         sum(reminder.item_count for reminder in sent),
-        sum(not reminder.delivered for reminder in sent),
+        sum(reminder.delivered is False for reminder in sent),
     )
     return sent
 

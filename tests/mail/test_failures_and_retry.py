@@ -12,8 +12,10 @@ from fieldsvc.extensions import db
 from fieldsvc.mail.models import EmailStatus, OutgoingEmail
 from fieldsvc.mail.services import (
     PENDING_GRACE,
+    STUCK_AFTER,
     deliver,
     deliver_now,
+    due_for_sweep,
     queue_email,
     retry_pending,
 )
@@ -166,7 +168,13 @@ def test_deliver_now_commits_the_row_before_talking_smtp(smtp_server, monkeypatc
 
     db.session.rollback()
     row = db.session.scalars(select(OutgoingEmail)).one()
-    assert row.status is EmailStatus.PENDING  # still there for `flask mail retry`
+    assert row.status is EmailStatus.SENDING  # claimed, kept; no second job may send it
+    assert due_for_sweep() == []
+    # Longer than any SMTP time-out later, the sweep takes it as a job that died mid-send.
+    assert due_for_sweep(now=row.last_attempt_at + STUCK_AFTER + PENDING_GRACE) == [row.id]
+    db.session.refresh(row)
+    assert row.status is EmailStatus.FAILED
+    assert row.last_error == "the delivery job stopped before the mail server answered"
 
 
 def test_deliver_now_sends_and_commits(smtp_server):
