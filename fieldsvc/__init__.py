@@ -7,13 +7,12 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fieldsvc import assets, config, errors, ranges
+from fieldsvc import assets, config, errors, ranges, rate_limits
 from fieldsvc.auth import session_cookie
 from fieldsvc.extensions import (
     CONTENT_SECURITY_POLICY,
     csrf,
     db,
-    limiter,
     login_manager,
     migrate,
     talisman,
@@ -38,7 +37,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
-    limiter.init_app(app)
+    rate_limits.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to open that page."
