@@ -7,11 +7,11 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fieldsvc import assets, config, errors, ranges, storage
+from fieldsvc import assets, config, errors, ranges, rate_limits, storage
+from fieldsvc.auth import session_cookie
 from fieldsvc.extensions import (
     csrf,
     db,
-    limiter,
     login_manager,
     migrate,
     talisman,
@@ -33,10 +33,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
+    session_cookie.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
-    limiter.init_app(app)
+    rate_limits.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to open that page."

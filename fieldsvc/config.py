@@ -57,8 +57,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "FORCE_HTTPS": _flag("FIELDSVC_FORCE_HTTPS", False),
         "TRUSTED_PROXIES": int(os.environ.get("FIELDSVC_TRUSTED_PROXIES", "0")),
         # A sign-in ends after this long without a request (Flask refuses a session cookie
-        # not re-signed within PERMANENT_SESSION_LIFETIME), and in any case this long after
-        # it began: one shift, so the next person on a shared tablet starts their own.
+        # not re-signed within PERMANENT_SESSION_LIFETIME; it is re-signed at most once a
+        # minute, auth/session_cookie.py), and in any case this long after it began: one
+        # shift, so the next person on a shared tablet starts their own.
         "PERMANENT_SESSION_LIFETIME": timedelta(
             minutes=int(os.environ.get("FIELDSVC_SESSION_IDLE_MINUTES", "60"))
         ),

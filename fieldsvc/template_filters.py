@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request, url_for
 
 from fieldsvc import clock
 from fieldsvc.auth.models import Role
@@ -37,6 +37,16 @@ def percent(value: Decimal | None) -> str:
     return "" if value is None else f"{value.normalize():f} %"
 
 
+def nav_url(endpoint: str) -> str:
+    """The address of a page that takes no arguments (the navigation's links): built
+    once per app and mount point, not on every page."""
+    urls = current_app.extensions.setdefault("fieldsvc.nav_urls", {})
+    key = (request.script_root, endpoint)
+    if (url := urls.get(key)) is None:
+        url = urls[key] = url_for(endpoint)
+    return url
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(local_time)
     app.add_template_filter(long_date)
@@ -45,3 +55,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(percent)
     app.add_template_filter(megabytes)
     app.jinja_env.globals["Role"] = Role
+    app.jinja_env.globals["nav_url"] = nav_url

@@ -141,8 +141,9 @@ def record_sign_in(user: User) -> None:
 # --- sessions -----------------------------------------------------------------------------
 # Flask-Login keeps User.get_id() in the signed session cookie; get_id() is the token of one
 # UserSession row, so the cookie opens pages only while that row is open. Idle time is
-# Flask's own: the cookie is re-signed on each request and refused when older than
-# PERMANENT_SESSION_LIFETIME (FIELDSVC_SESSION_IDLE_MINUTES).
+# Flask's own: the cookie is re-signed as it is used (at most once a minute,
+# auth/session_cookie.py) and refused when older than PERMANENT_SESSION_LIFETIME
+# (FIELDSVC_SESSION_IDLE_MINUTES).
 
 
 def _token_hash(token: str) -> str:

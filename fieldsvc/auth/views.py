@@ -56,7 +56,7 @@ def login():
             services.start_session(user)
             services.record_sign_in(user)
             db.session.commit()
-            session.permanent = True  # re-signed on each request: the idle timeout
+            session.permanent = True  # re-signed as it is used: the idle timeout
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form), 401 if form.errors else 200

@@ -222,3 +222,57 @@ def test_a_sign_in_ended_by_another_request_is_refused_on_the_next_one_after_one
 
     response = client.get("/")
     assert response.status_code == 302 and response.location.startswith("/login")
+
+
+def _session_cookie_set(response) -> bool:
+    return any(c.startswith("session=") for c in response.headers.getlist("Set-Cookie"))
+
+
+def test_the_session_cookie_is_re_signed_at_most_once_a_minute_while_in_use(client, make_user):
+    user = make_user()
+    db.session.commit()
+    with freeze_time(utcnow()) as clock:
+        client.sign_in(user.email)
+        clock.tick(timedelta(seconds=61))
+        assert _session_cookie_set(client.get("/"))  # a minute old: its idle clock moves on
+
+        clock.tick(timedelta(seconds=30))
+        assert not _session_cookie_set(client.get("/"))
+        clock.tick(timedelta(seconds=20))
+        assert not _session_cookie_set(client.get("/"))
+
+        clock.tick(timedelta(seconds=11))
+        assert _session_cookie_set(client.get("/"))
+
+
+def test_a_session_used_every_half_minute_outlives_the_idle_hour(client, make_user):
+    user = make_user()
+    db.session.commit()
+    with freeze_time(utcnow()) as clock:
+        client.sign_in(user.email)
+        for _ in range(150):  # 75 minutes of steady use, most requests not re-signing
+            clock.tick(timedelta(seconds=30))
+            assert client.get("/").status_code == 200
+
+        clock.tick(timedelta(minutes=61))
+
+        response = client.get("/")
+    assert response.status_code == 302 and response.location.startswith("/login")
+
+
+def test_a_sign_out_elsewhere_is_refused_even_while_the_cookie_is_not_re_signed(
+    app, client, make_user
+):
+    user = make_user()
+    db.session.commit()
+    with freeze_time(utcnow()) as clock:
+        client.sign_in(user.email)
+        other_tablet = copy_of(app, client)
+        clock.tick(timedelta(seconds=5))
+        assert other_tablet.get("/").status_code == 200
+
+        client.post("/logout")
+        clock.tick(timedelta(seconds=5))
+
+        response = other_tablet.get("/")
+    assert response.status_code == 302 and response.location.startswith("/login")

@@ -4,6 +4,7 @@ per account; a locked account says so on the form, is audited, and unlocks by it
 from datetime import timedelta
 
 import pytest
+from flask import request
 from freezegun import freeze_time
 from sqlalchemy import select
 
@@ -11,7 +12,7 @@ from fieldsvc import create_app
 from fieldsvc.audit.models import AuditEvent
 from fieldsvc.config import ConfigurationError
 from fieldsvc.database import utcnow
-from fieldsvc.extensions import db
+from fieldsvc.extensions import db, limiter
 from tests.factories import PASSWORD
 
 # tests/conftest.py: LOGIN_RATE_LIMIT = "5 per minute" (failures per address)
@@ -51,6 +52,30 @@ def test_failed_sign_ins_from_one_address_are_limited_with_retry_after(client, m
     assert client.get("/").status_code == 302  # even the right password waits
     # Another address is not held back by this one's failures.
     assert _sign_in(client, user.email, address="198.51.100.7").status_code == 302
+
+
+def test_only_the_routes_with_a_limit_consult_the_rate_limiter(client, make_user):
+    user = make_user()
+    db.session.commit()
+    consulted = []
+
+    def note_endpoint() -> bool:  # a request filter that exempts nothing, only notes
+        consulted.append(request.endpoint)
+        return False
+
+    limiter.request_filter(note_endpoint)
+    try:
+        for n in range(5):
+            _sign_in(client, f"nobody{n}@example.com", "guess")
+        assert _sign_in(client, user.email).status_code == 429  # still limited
+        assert _sign_in(client, user.email, address="198.51.100.7").status_code == 302
+        for page in ("/", "/incidents/", "/my-day", "/customers/"):
+            assert client.get(page, environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code == 200
+    finally:
+        limiter._request_filters.remove(note_endpoint)
+
+    assert "auth.login" in consulted
+    assert not {"home.index", "incidents.index", "incidents.my_day"} & set(consulted)
 
 
 def test_wrong_passwords_lock_the_account_with_a_message_and_an_audit_event(app, client, make_user):

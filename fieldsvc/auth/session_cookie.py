@@ -1,0 +1,55 @@
+"""The signed session cookie, re-signed only when it changed or its idle clock needs
+pushing forward.
+
+Flask refuses a cookie signed longer ago than PERMANENT_SESSION_LIFETIME: that is the idle
+timeout. Re-signing it on every request (SESSION_REFRESH_EACH_REQUEST) costs a signature
+and a Set-Cookie on every page; once a minute keeps the idle timeout within a minute of
+exact. What the cookie opens is still checked against the database on every request
+(auth.services.session_user), so signing out or a revoked sign-in takes effect at once.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+from itsdangerous import BadSignature
+
+REFRESH_AFTER = timedelta(minutes=1)
+
+
+class SignedSession(SecureCookieSession):
+    """A session that knows when its cookie was signed (None: not signed yet)."""
+
+    signed_at: datetime | None = None
+
+
+class IdleRefreshSessionInterface(SecureCookieSessionInterface):
+    session_class = SignedSession
+
+    def open_session(self, app: Flask, request: Request) -> SignedSession | None:
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        cookie = request.cookies.get(self.get_cookie_name(app))
+        if not cookie:
+            return self.session_class()
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        try:
+            data, signed_at = serializer.loads(cookie, max_age=max_age, return_timestamp=True)
+        except BadSignature:
+            return self.session_class()
+        session = self.session_class(data)
+        session.signed_at = signed_at
+        return session
+
+    def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
+        if session.modified:
+            return True
+        if not (session.permanent and app.config["SESSION_REFRESH_EACH_REQUEST"]):
+            return False
+        signed_at = getattr(session, "signed_at", None)
+        return signed_at is None or datetime.now(UTC) - signed_at >= REFRESH_AFTER
+
+
+def init_app(app: Flask) -> None:
+    app.session_interface = IdleRefreshSessionInterface()
