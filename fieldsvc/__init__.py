@@ -81,6 +81,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.home import views as home
     from fieldsvc.incidents import views as incidents
     from fieldsvc.mail import cli as mail_cli
+    from fieldsvc.outbox import views as outbox
     from fieldsvc.parts import views as parts
     from fieldsvc.portal import staff as portal_staff
     from fieldsvc.portal import views as portal
@@ -96,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
         customers.bp,
         parts.bp,
         incidents.bp,
+        outbox.bp,
         proposals.bp,
         dashboard.bp,
         portal.bp,
