@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from PIL import ExifTags, Image
@@ -33,20 +34,20 @@ from fieldsvc.incidents.models import (
     WorkLogEntry,
 )
 from fieldsvc.storage import get_storage
+from tests import conftest
 from tests.browser.conftest import CHROMIUM, TABLET
-from tests.conftest import migrate, test_config
 
 ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
-SCREENSHOTS = __import__("pathlib").Path(__file__).parents[2] / "docs" / "screenshots"
+SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, live_smtp) -> Iterator:
     """The demo data served from a thread; the test reads its database through `app`."""
     url = f"sqlite:///{tmp_path_factory.mktemp('outbox') / 'fieldsvc.sqlite3'}"
-    migrate(url)
+    conftest.migrate(url)
     app = create_app(
-        test_config(
+        conftest.test_config(
             url,
             SERVER_NAME=None,
             LOGIN_RATE_LIMIT="100 per minute",
@@ -238,6 +239,7 @@ def test_a_connection_lost_mid_send_leaves_the_item_waiting_and_it_arrives_once(
         page.goto("/incidents/1")
         context.set_offline(True)
         _log_work(page, "11", "Cut off: first")
+        expect(_outbox(page)).to_contain_text("1 waiting to send")
         _log_work(page, "12", "Cut off: second")
         expect(_outbox(page)).to_contain_text("2 waiting to send")
 
@@ -279,6 +281,7 @@ def test_two_tabs_sending_at_once_send_each_item_once(browser, app, tmp_path):
         for n in range(3):
             communications.get_by_label("Summary").fill(f"Two tabs: call {n}")
             communications.get_by_role("button", name="Record", exact=True).click()
+            expect(_outbox(first)).to_contain_text(f"{n + 1} waiting to send")
         expect(_outbox(second)).to_contain_text("3 waiting to send")
 
         posts: list[str] = []
@@ -311,6 +314,7 @@ def test_an_item_the_server_refuses_needs_you_with_its_message_to_fix_or_discard
         page.goto("/incidents/1")
         context.set_offline(True)
         _log_work(page, "2000", "Too long to be true")
+        expect(_outbox(page)).to_contain_text("1 waiting to send")
         form = page.locator(f"form[action$='/follow-ups/{follow_up_id}/close']")
         form.locator("xpath=..").locator("summary").click()
         form.get_by_label("What the customer was told").fill("Certificate sent")

@@ -104,8 +104,8 @@
     return file;
   }
 
-  async function captured(form, submitter) {
-    const data = new FormData(form, submitter);
+  // `data`: the form's fields as they were when it was submitted.
+  async function captured(form, data) {
     const key = newKey();
     const fields = [];
     const files = [];
@@ -148,20 +148,19 @@
     return note;
   }
 
-  async function queue(form, submitter) {
+  async function queue(form, data) {
     const note = saying("No connection: saving on this tablet…");
-    const item = await captured(form, submitter);
-    const photos = item.files.length;
-    await put(item);
     const fixing = form.dataset.outboxFixing;
-    if (fixing) {
-      await remove(Number(fixing));
-      delete form.dataset.outboxFixing;
-    }
+    delete form.dataset.outboxFixing;
+    // Emptied at once, for the next one: what was submitted is in `data`.
     form.reset();
     for (const input of form.querySelectorAll("input[type=file]")) {
       input.dispatchEvent(new Event("change", { bubbles: true }));
     }
+    const item = await captured(form, data);
+    const photos = item.files.length;
+    await put(item);
+    if (fixing) await remove(Number(fixing));
     // The report is in the outbox now: its draft would offer it a second time.
     if (form.dataset.draftKey) {
       try { localStorage.removeItem("fieldsvc:" + form.dataset.draftKey); } catch { /* none */ }
@@ -194,11 +193,12 @@
     }
     event.preventDefault();
     const submitter = event.submitter;
+    const data = new FormData(form, submitter);
     if (await reachable()) {
       form.dataset.outboxChecked = "1";
       form.requestSubmit(submitter);
     } else {
-      await queue(form, submitter);
+      await queue(form, data);
     }
   });
 
