@@ -259,6 +259,10 @@ def test_a_connection_lost_mid_send_leaves_the_item_waiting_and_it_arrives_once(
         expect(_outbox(page)).to_contain_text("2 waiting to send")
         page.get_by_role("button", name="2 waiting to send").click()
         expect(page.locator("[data-outbox-item]").first).to_contain_text("Waiting")
+        for width in (390, 768, 1280):
+            page.set_viewport_size({"width": width, "height": 1024})
+            _outbox(page).screenshot(path=SCREENSHOTS / f"outbox-waiting-{width}.png")
+        page.set_viewport_size(TABLET)
 
         page.evaluate("window.fieldsvcOutbox.replay()")
         _all_sent(page)
@@ -353,6 +357,14 @@ def test_an_item_the_server_refuses_needs_you_with_its_message_to_fix_or_discard
             )
         page.set_viewport_size(TABLET)
 
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=SCREENSHOTS / "outbox-on-the-page-390.png")
+        page.set_viewport_size(TABLET)
+
+        # The outcome cannot be fixed (the promise is kept): the page says so; discarded.
+        items.nth(1).get_by_role("button", name="Fix and send").click()
+        expect(page.locator(".outbox-fixing")).to_contain_text("cannot be sent from here any more")
+        page.get_by_role("button", name="2 waiting to send · 2 need you").click()
         page.once("dialog", lambda dialog: dialog.accept())
         items.nth(1).get_by_role("button", name="Discard").click()
         expect(page.get_by_role("button", name="1 waiting to send · 1 needs you")).to_be_visible()

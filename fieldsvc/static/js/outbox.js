@@ -410,7 +410,14 @@
     const action = new URL(item.action).pathname;
     const form = [...document.querySelectorAll("form[data-outbox]")].find(
       (each) => new URL(each.getAttribute("action") || location.href, location.href).pathname === action);
-    if (!form) return;
+    if (!form) {
+      // The form is gone (the follow-up was closed, the incident moved): say so; the
+      // item stays in the list until it is discarded.
+      document.querySelector("main")?.prepend(make("p", { className: "flash flash-error outbox-fixing",
+        role: "alert", textContent: `“${item.title}” cannot be sent from here any more: ${item.message} ` +
+          "Check the page, then discard it from the list of items waiting to send." }));
+      return;
+    }
     form.dataset.outboxFixing = String(item.id);
     const inputs = [...form.querySelectorAll("input[type=file]")];
     for (const input of inputs) {
