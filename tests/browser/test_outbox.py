@@ -104,14 +104,14 @@ def _count(app, model, *where) -> int:
 
 
 def _camera_photo(path, colour) -> str:
-    """A 4-megapixel JPEG as a camera writes it, with location and camera in its EXIF."""
+    """A wide JPEG as a camera writes it, with location and camera in its EXIF."""
     exif = Image.Exif()
     exif[ExifTags.Base.Make] = "Tabletmaker"
     gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
     gps[ExifTags.GPS.GPSLatitudeRef] = "N"
     gps[ExifTags.GPS.GPSLatitude] = (48.0, 51.0, 29.0)
     buffer = io.BytesIO()
-    Image.new("RGB", (2700, 1500), colour).save(buffer, "JPEG", exif=exif, quality=80)
+    Image.new("RGB", (2600, 1000), colour).save(buffer, "JPEG", exif=exif, quality=80)
     path.write_bytes(buffer.getvalue())
     return str(path)
 
