@@ -87,6 +87,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.mail import cli as mail_cli
     from fieldsvc.offline import views as offline
     from fieldsvc.mail import views as mail_views
+    from fieldsvc.outbox import views as outbox
     from fieldsvc.parts import views as parts
     from fieldsvc.portal import staff as portal_staff
     from fieldsvc.portal import views as portal
@@ -102,6 +103,7 @@ def _register_blueprints(app: Flask) -> None:
         customers.bp,
         parts.bp,
         incidents.bp,
+        outbox.bp,
         proposals.bp,
         dashboard.bp,
         portal.bp,

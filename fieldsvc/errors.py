@@ -2,7 +2,7 @@
 
 import time
 
-from flask import Flask, render_template
+from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from fieldsvc.extensions import db, limiter
@@ -44,18 +44,30 @@ def retry_after_seconds() -> int:
     return max(1, int(breached.reset_at - time.time()))
 
 
+def wants_json() -> bool:
+    """The request asks for JSON rather than a page (a tablet's outbox sending an action
+    it queued offline): its answer is the outcome and the message a person reads."""
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == (
+        "application/json"
+    )
+
+
+def refused(message: str, status: int):
+    """The answer to a request refused with `message`: JSON when it asked for JSON."""
+    if wants_json():
+        return jsonify(ok=False, message=message, signed_out=status == 401), status
+    return render_template("error.html", status=status, message=message), status
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
         db.session.rollback()
-        return render_template("error.html", status=error.status, message=str(error)), error.status
+        return refused(str(error), error.status)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        return (
-            render_template("error.html", status=error.code, message=error.description),
-            error.code,
-        )
+        return refused(error.description, error.code)
 
     @app.errorhandler(500)
     def server_error(error):

@@ -8,6 +8,7 @@ from flask import abort
 from flask_login import current_user, login_required
 
 from fieldsvc.auth.models import Role
+from fieldsvc.errors import wants_json
 
 EVERYONE = (Role.TECHNICIAN, Role.SUPERVISOR, Role.ADMIN)
 
@@ -17,12 +18,19 @@ def role_required(*roles: Role) -> Callable:
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
+        def signed_in(*args: Any, **kwargs: Any):
+            # A tablet's outbox sends what it queued; signed out, it asks its user to
+            # sign in rather than following a redirect to the sign-in page.
+            if wants_json() and not current_user.is_authenticated:
+                abort(401, "Sign in to send this.")
+            return wrapped(*args, **kwargs)
+
         @login_required
         def wrapped(*args: Any, **kwargs: Any):
             if not current_user.has_role(*roles):
                 abort(403, "Your role does not allow this page.")
             return view(*args, **kwargs)
 
-        return wrapped
+        return signed_in
 
     return decorator

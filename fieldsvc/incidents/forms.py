@@ -16,7 +16,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from fieldsvc.clock import LocalDateTimeField
 from fieldsvc.incidents.models import (
@@ -50,6 +50,18 @@ HAPPENED_AT = window(HAPPENED, "When it occurred").validator()
 MAX_PHOTOS_AT_ONCE = 50
 
 
+def submission_key_field() -> HiddenField:
+    """The idempotency key of one submission: the page's form carries a fresh one, and a
+    tablet's outbox gives each queued action its own, so that sending it again (a retry,
+    a replay after a lost answer) records it once."""
+    return HiddenField(
+        validators=[
+            Optional(),
+            Regexp(r"^[A-Za-z0-9-]{1,48}$", message="This form is damaged: reload the page."),
+        ]
+    )
+
+
 class PhotoDetailsForm(Form):
     """What is chosen for one photo as it is added (the page adds one per chosen file)."""
 
@@ -81,7 +93,7 @@ class ChoosePhotoForm(FlaskForm):
 class ReportIncidentForm(FlaskForm):
     """The tablet form; the choices of the selects are set by the view."""
 
-    submission_key = HiddenField()
+    submission_key = submission_key_field()
     customer_id = SelectField("Customer", coerce=_optional_int, validate_choice=False)
     site_id = SelectField(
         "Site",
@@ -152,7 +164,7 @@ class EditIncidentForm(ReportIncidentForm):
 class PhoneIntakeForm(FlaskForm):
     """What an office user fills in during a call."""
 
-    submission_key = HiddenField()
+    submission_key = submission_key_field()
     customer_id = SelectField("Customer", coerce=_optional_int, validate_choice=False)
     site_id = SelectField("Site (if known)", coerce=_optional_int, validate_choice=False)
     reporter_contact_id = SelectField("Caller", coerce=_optional_int, validate_choice=False)
@@ -196,12 +208,14 @@ class ChangeStatusForm(FlaskForm):
 
 
 class AddPhotosForm(FlaskForm):
+    submission_key = submission_key_field()
     photos = MultipleFileField("Add photos")
     photo_details = photo_details_field()
 
 
 class LogWorkForm(FlaskForm):
     PREFIX = "work"
+    submission_key = submission_key_field()
     started_at = LocalDateTimeField(
         "Started",
         format=DATETIME_FORMAT,
@@ -223,6 +237,7 @@ class LogWorkForm(FlaskForm):
 
 
 class RecordCommunicationForm(FlaskForm):
+    submission_key = submission_key_field()
     channel = SelectField("Channel", choices=choices_of(Channel))
     direction = RadioField("Direction", choices=choices_of(Direction), default="inbound")
     at = LocalDateTimeField(
@@ -236,6 +251,7 @@ class RecordCommunicationForm(FlaskForm):
 
 
 class PromiseFollowUpForm(FlaskForm):
+    submission_key = submission_key_field()
     owner_id = SelectField("Owner", coerce=required_record_id, validate_choice=False)
     due_at = LocalDateTimeField(
         "Due",
@@ -250,6 +266,7 @@ class PromiseFollowUpForm(FlaskForm):
 
 
 class CloseFollowUpForm(FlaskForm):
+    submission_key = submission_key_field()
     outcome = RadioField("Outcome", choices=choices_of(FollowUpOutcome), default="done")
     note = TextAreaField(
         "What the customer was told",

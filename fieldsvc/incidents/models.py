@@ -126,6 +126,11 @@ LABELS = {
 }
 
 
+# An idempotency key as a form or a tablet's outbox sends it (a UUID), and the room a
+# photo's ":<n>" suffix needs.
+SUBMISSION_KEY_MAX = 64
+
+
 class IncidentCounter(db.Model):
     """The last reference number handed out in a year (INC-<year>-<number>)."""
 
@@ -277,6 +282,8 @@ class Attachment(Audited, db.Model):
     """
 
     __tablename__ = "attachments"
+    # A photo sent again from a tablet's outbox (same key, same uploader) is the same photo.
+    __table_args__ = (UniqueConstraint("uploaded_by_id", "submission_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
@@ -292,6 +299,8 @@ class Attachment(Audited, db.Model):
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
     shown_to_customer: Mapped[bool] = mapped_column(default=False, server_default=false())
     caption: Mapped[str | None] = mapped_column(String(CAPTION_MAX))
+    # "<key of the upload>:<n>" for the n-th photo of an upload that carried a key.
+    submission_key: Mapped[str | None] = mapped_column(String(SUBMISSION_KEY_MAX))
 
     incident: Mapped[Incident] = relationship(back_populates="attachments")
     uploaded_by: Mapped[User] = relationship()
@@ -305,6 +314,8 @@ class WorkLogEntry(Audited, db.Model):
     __table_args__ = (
         CheckConstraint("minutes > 0 AND minutes <= 1440", name="minutes_in_a_day"),
         calendar_constraint("started_at"),
+        # The same entry sent again (a retry, a tablet's outbox) is recorded once.
+        UniqueConstraint("user_id", "submission_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -313,6 +324,7 @@ class WorkLogEntry(Audited, db.Model):
     started_at: Mapped[datetime]
     minutes: Mapped[int]
     note: Mapped[str] = mapped_column(Text)
+    submission_key: Mapped[str | None] = mapped_column(String(SUBMISSION_KEY_MAX))
 
     incident: Mapped[Incident] = relationship(back_populates="work_log")
     user: Mapped[User] = relationship()
@@ -323,7 +335,10 @@ class WorkLogEntry(Audited, db.Model):
 
 class Communication(Audited, db.Model):
     __tablename__ = "communications"
-    __table_args__ = (calendar_constraint("at"),)
+    __table_args__ = (
+        calendar_constraint("at"),
+        UniqueConstraint("user_id", "submission_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
@@ -332,6 +347,7 @@ class Communication(Audited, db.Model):
     summary: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    submission_key: Mapped[str | None] = mapped_column(String(SUBMISSION_KEY_MAX))
 
     incident: Mapped[Incident] = relationship(back_populates="communications")
     user: Mapped[User] = relationship()
@@ -350,6 +366,9 @@ class FollowUp(Audited, db.Model):
         # A person's open promises by due time (My day, reminders): not a walk through
         # everyone's open promises, however many the company has.
         Index("ix_follow_ups_owner_open_due", "owner_id", "closed_at", "due_at"),
+        # A promise, or its outcome, sent again from a tablet's outbox is recorded once.
+        UniqueConstraint("created_by_id", "submission_key"),
+        UniqueConstraint("closed_by_id", "close_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -362,10 +381,15 @@ class FollowUp(Audited, db.Model):
     closed_at: Mapped[datetime | None]
     outcome: Mapped[FollowUpOutcome | None] = mapped_column(str_enum(FollowUpOutcome))
     outcome_note: Mapped[str | None] = mapped_column(Text)
+    submission_key: Mapped[str | None] = mapped_column(String(SUBMISSION_KEY_MAX))
+    # Who recorded the outcome, and the key of the submission that did.
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    close_key: Mapped[str | None] = mapped_column(String(SUBMISSION_KEY_MAX))
 
     incident: Mapped[Incident] = relationship(back_populates="follow_ups")
     owner: Mapped[User] = relationship(foreign_keys=[owner_id])
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+    closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
 
     def is_overdue(self, now: datetime) -> bool:
         return self.closed_at is None and self.due_at < now

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -374,11 +374,45 @@ def attach_photos(
     *,
     actor: User,
     choices: Sequence[PhotoChoice] = (),
+    submission_key: str | None = None,
 ) -> list[Attachment]:
     """Store validated photos and record them; the files go if the transaction does.
 
     `choices[n]` is what was chosen for `photos[n]`; a photo without one is kept for us.
+    The same `submission_key` from the same person again (a tablet's outbox resending an
+    upload whose answer it never heard) returns the photos the first upload stored.
     """
+    keys = [f"{submission_key}:{n}" if submission_key else None for n in range(len(photos))]
+    if (earlier := _photos_sent_before(actor, keys)) or not submission_key:
+        return earlier or _store_photos(incident, photos, actor, choices, keys)
+    try:
+        with db.session.begin_nested():
+            return _store_photos(incident, photos, actor, choices, keys)
+    except IntegrityError:
+        if earlier := _photos_sent_before(actor, keys):
+            return earlier  # a resend racing the first upload: the first one stored them
+        raise
+
+
+def _photos_sent_before(actor: User, keys: list[str | None]) -> list[Attachment]:
+    if not any(keys):
+        return []
+    return list(
+        db.session.scalars(
+            select(Attachment)
+            .where(Attachment.uploaded_by_id == actor.id, Attachment.submission_key.in_(keys))
+            .order_by(Attachment.id)
+        )
+    )
+
+
+def _store_photos(
+    incident: Incident,
+    photos: Sequence[ProcessedPhoto],
+    actor: User,
+    choices: Sequence[PhotoChoice],
+    keys: list[str | None],
+) -> list[Attachment]:
     attached = []
     for n, photo in enumerate(photos):
         choice = choices[n] if n < len(choices) else PhotoChoice()
@@ -399,6 +433,7 @@ def attach_photos(
                 uploaded_by=actor,
                 shown_to_customer=choice.shown_to_customer,
                 caption=caption,
+                submission_key=keys[n],
             )
             db.session.add(attachment)
             db.session.flush()
@@ -482,6 +517,36 @@ _DECIDED_ELSEWHERE = {
 }
 
 
+# --- sent once: the same submission again returns what the first one recorded ----------
+
+T = TypeVar("T")
+
+
+def _sent_before(model: type[T], author: Any, actor: User, key: str | None) -> T | None:
+    """What `actor` already recorded with `key` (`author`: the column naming who did)."""
+    if not key:
+        return None
+    return db.session.scalar(select(model).where(author == actor.id, model.submission_key == key))
+
+
+def _once(model: type[T], author: Any, actor: User, key: str | None, record_it) -> T:
+    """Record with `record_it()` unless `actor` already sent the same `key`: a double tap,
+    a retry after a time-out or a tablet's outbox resending an action it never heard
+    back about gives back the first one's record, and its audit event stays the only one."""
+    if not key:
+        return record_it()
+    if (earlier := _sent_before(model, author, actor, key)) is not None:
+        return earlier
+    try:
+        with db.session.begin_nested():
+            return record_it()
+    except IntegrityError:
+        # A resend racing the first try: the first one's row is the one.
+        if (earlier := _sent_before(model, author, actor, key)) is not None:
+            return earlier
+        raise
+
+
 # --- work log and communications -------------------------------------------------------
 
 
@@ -493,8 +558,28 @@ def log_work(
     minutes: int,
     note: str,
     now: datetime | None = None,
+    submission_key: str | None = None,
 ) -> WorkLogEntry:
-    """Record time spent on the incident, for the invoice dispute that may come."""
+    """Record time spent on the incident, for the invoice dispute that may come; the same
+    `submission_key` from the same person again returns the entry it recorded."""
+    return _once(
+        WorkLogEntry,
+        WorkLogEntry.user_id,
+        actor,
+        submission_key,
+        lambda: _log_work(incident, actor, started_at, minutes, note, now, submission_key),
+    )
+
+
+def _log_work(
+    incident: Incident,
+    actor: User,
+    started_at: datetime,
+    minutes: int,
+    note: str,
+    now: datetime | None,
+    submission_key: str | None,
+) -> WorkLogEntry:
     now = now or utcnow()
     WORK_MINUTES.check("minutes", minutes)
     if started_at > now + timedelta(minutes=5):
@@ -505,7 +590,12 @@ def log_work(
     # Objects are built inside acting(): reading an expired actor may autoflush.
     with acting(actor):
         entry = WorkLogEntry(
-            incident=incident, user=actor, started_at=started_at, minutes=minutes, note=note.strip()
+            incident=incident,
+            user=actor,
+            started_at=started_at,
+            minutes=minutes,
+            note=note.strip(),
+            submission_key=submission_key or None,
         )
         db.session.add(entry)
         db.session.flush()
@@ -525,8 +615,31 @@ def record_communication(
     summary: str,
     at: datetime | None = None,
     now: datetime | None = None,
+    submission_key: str | None = None,
 ) -> Communication:
-    """Note a call, e-mail or visit with the customer about the incident."""
+    """Note a call, e-mail or visit with the customer about the incident; the same
+    `submission_key` from the same person again returns the one it recorded."""
+    return _once(
+        Communication,
+        Communication.user_id,
+        actor,
+        submission_key,
+        lambda: _record_communication(
+            incident, actor, channel, direction, summary, at, now, submission_key
+        ),
+    )
+
+
+def _record_communication(
+    incident: Incident,
+    actor: User,
+    channel: Channel,
+    direction: Direction,
+    summary: str,
+    at: datetime | None,
+    now: datetime | None,
+    submission_key: str | None,
+) -> Communication:
     now = now or utcnow()
     at = at or now
     if at > now + timedelta(minutes=5):
@@ -542,6 +655,7 @@ def record_communication(
             direction=direction,
             summary=summary.strip(),
             at=at,
+            submission_key=submission_key or None,
         )
         db.session.add(communication)
         db.session.flush()
@@ -559,8 +673,28 @@ def promise_follow_up(
     due_at: datetime,
     promise: str,
     now: datetime | None = None,
+    submission_key: str | None = None,
 ) -> FollowUp:
-    """Record a commitment to the customer: who will do what by when."""
+    """Record a commitment to the customer: who will do what by when. The same
+    `submission_key` from the same person again returns the promise it recorded."""
+    return _once(
+        FollowUp,
+        FollowUp.created_by_id,
+        actor,
+        submission_key,
+        lambda: _promise_follow_up(incident, actor, owner_id, due_at, promise, now, submission_key),
+    )
+
+
+def _promise_follow_up(
+    incident: Incident,
+    actor: User,
+    owner_id: int,
+    due_at: datetime,
+    promise: str,
+    now: datetime | None,
+    submission_key: str | None,
+) -> FollowUp:
     now = now or utcnow()
     owner = db.session.get(User, owner_id)
     if owner is None or not owner.active or not can_see(owner, incident):
@@ -572,7 +706,12 @@ def promise_follow_up(
         raise FieldError("promise", "Write the promise in words, as the customer heard it.")
     with acting(actor):
         follow_up = FollowUp(
-            incident=incident, owner=owner, due_at=due_at, promise=promise.strip(), created_by=actor
+            incident=incident,
+            owner=owner,
+            due_at=due_at,
+            promise=promise.strip(),
+            created_by=actor,
+            submission_key=submission_key or None,
         )
         db.session.add(follow_up)
         db.session.flush()
@@ -588,15 +727,29 @@ def close_follow_up(
     next_due_at: datetime | None = None,
     next_promise: str | None = None,
     now: datetime | None = None,
+    submission_key: str | None = None,
 ) -> FollowUp | None:
     """Keep a promise by reporting its outcome.
 
     "Working on it" and "next step" are updates, not endings: they need the next
     promise and its time, which becomes a new follow-up for the same owner (returned).
+    The same `submission_key` from the same person again changes nothing and returns
+    what the first one returned.
     """
     now = now or utcnow()
+    next_key = f"{submission_key}:next" if submission_key else None
     if follow_up.closed_at is not None:
-        raise DomainError("This follow-up was already closed.")
+        if submission_key and (follow_up.closed_by_id, follow_up.close_key) == (
+            actor.id,
+            submission_key,
+        ):
+            return _sent_before(FollowUp, FollowUp.created_by_id, actor, next_key)
+        closer = f" by {follow_up.closed_by.name}" if follow_up.closed_by else ""
+        raise DomainError(
+            f"This follow-up was already closed{closer} "
+            f"({follow_up.outcome.label.lower() if follow_up.outcome else 'no outcome'}): "
+            "nothing was changed."
+        )
     if not note.strip():
         raise FieldError("note", "Say what the customer was told.")
     next_follow_up = None
@@ -612,10 +765,13 @@ def close_follow_up(
                 due_at=next_due_at,
                 promise=next_promise or follow_up.promise,
                 now=now,
+                submission_key=next_key,
             )
         follow_up.outcome = outcome
         follow_up.outcome_note = note.strip()
         follow_up.closed_at = now
+        follow_up.closed_by = actor
+        follow_up.close_key = submission_key or None
         db.session.flush()
     return next_follow_up
 

@@ -28,7 +28,7 @@ from fieldsvc.auth.models import Role, User
 from fieldsvc.customers.models import Contact, Customer, Equipment, Site
 from fieldsvc.dashboard import drilldowns
 from fieldsvc.database import utcnow
-from fieldsvc.errors import FieldError
+from fieldsvc.errors import FieldError, wants_json
 from fieldsvc.extensions import db
 from fieldsvc.incidents import dispute, forms, services
 from fieldsvc.incidents.models import (
@@ -89,10 +89,12 @@ def new():
         else:
             return _recorded(incident, "new")
     elif not form.is_submitted():
-        form.submission_key.data = uuid.uuid4().hex
+        form.submission_key.data = _fresh_key()
         form.occurred_at.data = clock.to_local(utcnow(), clock.reader_zone()).replace(
             tzinfo=None, second=0
         )
+    if form.errors and wants_json():
+        return _refused(form)
     return _form_page("incidents/new.html", form, photo_row=_photo_row())
 
 
@@ -195,7 +197,7 @@ def phone_intake():
         else:
             return _recorded(incident, "phone")
     elif not form.is_submitted():
-        form.submission_key.data = uuid.uuid4().hex
+        form.submission_key.data = _fresh_key()
     return _form_page("incidents/phone_intake.html", form)
 
 
@@ -277,13 +279,43 @@ def _form_page(template: str, form, **context):
 
 
 def _recorded(incident: Incident, draft: str):
-    flash(f"{incident.reference} recorded.", "success")
-    return redirect(url_for(".detail", incident_id=incident.id, recorded=draft))
+    return _done(
+        f"{incident.reference} recorded.",
+        url_for(".detail", incident_id=incident.id, recorded=draft),
+    )
 
 
 def _already_recorded(incident: Incident):
-    flash(f"This report was already recorded as {incident.reference}.", "success")
-    return redirect(url_for(".detail", incident_id=incident.id, recorded="new"))
+    return _done(
+        f"This report was already recorded as {incident.reference}.",
+        url_for(".detail", incident_id=incident.id, recorded="new"),
+    )
+
+
+def _fresh_key() -> str:
+    return uuid.uuid4().hex
+
+
+def _done(message: str, url: str):
+    """Say what was recorded and go to `url`; a tablet's outbox sending what it queued
+    asks for JSON and is told the same."""
+    if wants_json():
+        return jsonify(ok=True, message=message, url=url)
+    flash(message, "success")
+    return redirect(url)
+
+
+def _refused(form):
+    """A form's errors as one message, for a tablet's outbox sending what it queued: its
+    user fixes them in the form it opens again, filled in."""
+    said = [
+        f"{field.label.text}: {error}" if field.label.text else error
+        for field in form
+        for error in field.errors
+        if isinstance(error, str)
+    ]
+    message = " ".join(said) or "This form could not be sent; open it to check it."
+    return jsonify(ok=False, message=message), 400
 
 
 @bp.get("/incidents/equipment-options")
@@ -446,6 +478,10 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
         for f in incident.follow_ups
         if f.closed_at is None
     }
+    # A fresh key in each form not being shown again: one submission, recorded once.
+    for form in (*page_forms.values(), *close_forms.values()):
+        if "submission_key" in form and not form.submission_key.data:
+            form.submission_key.data = _fresh_key()
     close_forms.update(given_close_forms)
     local_now = clock.to_local(now, clock.reader_zone()).replace(
         tzinfo=None, second=0, microsecond=0
@@ -506,8 +542,9 @@ def _act(incident: Incident, form, act, anchor: str | None = None, **page_forms)
             db.session.rollback()
             _show_error(form, error)
         else:
-            flash(message, "success")
-            return redirect(url_for(".detail", incident_id=incident.id, _anchor=anchor))
+            return _done(message, url_for(".detail", incident_id=incident.id, _anchor=anchor))
+    if wants_json():
+        return _refused(form)
     return _detail_page(incident, 400, **page_forms)
 
 
@@ -521,7 +558,11 @@ def add_photos(incident_id: int):
         if not photos:
             raise FieldError("photos", "Choose at least one photo.")
         attached = services.attach_photos(
-            incident, photos, actor=current_user, choices=_photo_choices(form, len(photos))
+            incident,
+            photos,
+            actor=current_user,
+            choices=_photo_choices(form, len(photos)),
+            submission_key=form.submission_key.data,
         )
         return _photos_added(attached)
 
@@ -599,6 +640,7 @@ def log_work(incident_id: int):
             started_at=form.started_at.utc,
             minutes=form.minutes.data,
             note=form.note.data,
+            submission_key=form.submission_key.data,
         )
         return f"{form.minutes.data} minutes logged."
 
@@ -619,6 +661,7 @@ def record_communication(incident_id: int):
             direction=Direction(form.direction.data),
             summary=form.summary.data,
             at=form.at.utc if form.at.data else None,
+            submission_key=form.submission_key.data,
         )
         return "Communication recorded."
 
@@ -638,6 +681,7 @@ def promise_follow_up(incident_id: int):
             owner_id=form.owner_id.data,
             due_at=form.due_at.utc,
             promise=form.promise.data,
+            submission_key=form.submission_key.data,
         )
         return f"Follow-up for {follow_up.owner.name} recorded."
 
@@ -661,6 +705,7 @@ def close_follow_up(incident_id: int, follow_up_id: int):
             note=form.note.data,
             next_due_at=form.next_due_at.utc if form.next_due_at.data else None,
             next_promise=form.next_promise.data,
+            submission_key=form.submission_key.data,
         )
         return "Follow-up updated."
 

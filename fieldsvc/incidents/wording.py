@@ -89,6 +89,9 @@ register(
         changed=_incident_changed,
     ),
 )
+# The keys that make a retried or replayed submission count once: how the app keeps it.
+SENT_ONCE = frozenset({"submission_key"})
+
 register(
     IncidentEquipment,
     Wording(
@@ -108,7 +111,15 @@ register(
         labels={"filename": "File", "uploaded_by_id": "Taken by", "uploaded_at": "Uploaded"}
         | form_labels(forms.ChoosePhotoForm),
         hidden=frozenset(
-            {"storage_key", "thumbnail_key", "content_type", "size", "width", "height"}
+            {
+                "storage_key",
+                "thumbnail_key",
+                "content_type",
+                "size",
+                "width",
+                "height",
+                "submission_key",
+            }
         ),
         part_of="incident_id",
         subject=lambda photo: photo.filename,
@@ -120,6 +131,7 @@ register(
     Wording(
         noun="work log entry",
         labels=form_labels(forms.LogWorkForm) | {"user_id": "Who"},
+        hidden=SENT_ONCE,
         part_of="incident_id",
         created=_work_logged,
     ),
@@ -129,6 +141,7 @@ register(
     Wording(
         noun="communication",
         labels=form_labels(forms.RecordCommunicationForm) | {"user_id": "Recorded by"},
+        hidden=SENT_ONCE,
         part_of="incident_id",
         created=_communicated,
     ),
@@ -142,7 +155,9 @@ register(
             "outcome": _CLOSING["outcome"],
             "outcome_note": _CLOSING["note"],
             "closed_at": "Closed",
+            "closed_by_id": "Closed by",
         },
+        hidden=SENT_ONCE | {"close_key"},
         part_of="incident_id",
         subject=lambda follow_up: f"“{follow_up.promise}”",
         created=_promised,
