@@ -483,8 +483,12 @@
   setInterval(() => replay(), RETRY_EVERY_MS);
 
   window.fieldsvcOutbox = {
-    // Items not sent yet (waiting, sending, needs you), of whoever saved them.
-    count: async () => pending(await all()).length,
+    // Items not sent yet (waiting, sending, needs you), of whoever saved them: the number
+    // the bar last showed, at once (a sign-out with nothing unsent must not wait on
+    // storage), or read from storage before the bar's first reading.
+    count: () => (root?.dataset.pending !== undefined
+      ? Number(root.dataset.pending)
+      : all().then((items) => pending(items).length)),
     items: all,
     clear: async () => { await clear(); await render(); },
     replay,
