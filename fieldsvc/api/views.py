@@ -76,6 +76,8 @@ for _blp in _resources():
 
 
 def init_app(app: Flask) -> None:
+    from fieldsvc.api import pages
+
     app.config.setdefault("API_TITLE", "fieldsvc API")
     app.config.setdefault("API_VERSION", "v1")
     app.config.setdefault("OPENAPI_VERSION", "3.1.0")
@@ -101,3 +103,4 @@ def init_app(app: Flask) -> None:
     for blp in _resources():
         api.register_blueprint(blp)
     app.register_blueprint(docs)
+    app.register_blueprint(pages.bp)
