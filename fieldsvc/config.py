@@ -138,7 +138,12 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigurationError(
             f"FIELDSVC_UNANSWERED_DAYS must be 1 or more, not {config['UNANSWERED_DAYS']}"
         )
-    for key in ("LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_LIMIT", "STATUS_PAGE_RATE_LIMIT", "API_RATE_LIMIT"):
+    for key in (
+        "LOGIN_RATE_LIMIT",
+        "LOGIN_ACCOUNT_LIMIT",
+        "STATUS_PAGE_RATE_LIMIT",
+        "API_RATE_LIMIT",
+    ):
         try:
             parse(config[key])
         except ValueError as error:

@@ -55,7 +55,9 @@ class CreateServiceTokenForm(CreateTokenForm):
         default=Role.TECHNICIAN.value,
         description="An admin account may change customers, sites, contacts and equipment.",
     )
-    team_id = SelectField("Its team", coerce=optional_id, description="It sees that team's incidents.")
+    team_id = SelectField(
+        "Its team", coerce=optional_id, description="It sees that team's incidents."
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -12,7 +12,7 @@ from marshmallow import fields, validate
 from sqlalchemy.orm import joinedload, selectinload
 
 from fieldsvc.api import auth
-from fieldsvc.api.schemas import Id, Moment, PageArgs, required_text, text
+from fieldsvc.api.schemas import Id, Moment, required_text, text
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
 from fieldsvc.incidents import services

@@ -75,7 +75,9 @@ def service_accounts():
 @login_required
 def revoke(token_id: int):
     token = db.session.get(ApiToken, token_id)
-    if token is None or (token.user_id != current_user.id and not current_user.has_role(Role.ADMIN)):
+    if token is None or (
+        token.user_id != current_user.id and not current_user.has_role(Role.ADMIN)
+    ):
         abort(404, "No such API token.")
     services.revoke_token(token, actor=current_user)
     db.session.commit()

@@ -133,7 +133,9 @@ def _values(kind: Kind, data: dict[str, Any]) -> dict[str, Any]:
             value = value.strip() or None
         values[name] = value
     if kind.parent is not None:
-        _active(kind.parent.model, values.get(kind.parent.field), kind.parent.field, kind.parent.noun)
+        _active(
+            kind.parent.model, values.get(kind.parent.field), kind.parent.field, kind.parent.noun
+        )
     if kind.model is Customer:
         _active(Team, values.get("team_id"), "team_id", "team")
     if kind.model is Equipment:
@@ -161,7 +163,9 @@ def _resolve_parent(kind: Kind, data: dict[str, Any]) -> dict[str, Any]:
 
 def _save(kind: Kind, obj: Any | None, data: dict[str, Any]) -> Any:
     with auth.writing() as user:
-        obj = records.save_record(records.REGISTRY[kind.record], obj, _values(kind, data), actor=user)
+        obj = records.save_record(
+            records.REGISTRY[kind.record], obj, _values(kind, data), actor=user
+        )
     db.session.commit()
     return obj
 
@@ -201,7 +205,9 @@ def _register(kind: Kind) -> None:
     @auth.requires(WRITE, Role.ADMIN)
     def create_view(data):
         obj = _save(kind, None, data)
-        return etags.answer(one, obj, 201, location=url_for(f"api_reference.get_{name}", record_id=obj.id))
+        return etags.answer(
+            one, obj, 201, location=url_for(f"api_reference.get_{name}", record_id=obj.id)
+        )
 
     @blp.route(f"/{kind.url}/<int:record_id>", methods=["GET"], endpoint=f"get_{name}")
     @blp.response(200, one)

@@ -9,9 +9,6 @@ from marshmallow import fields, validate
 from fieldsvc.customers.models import EXTERNAL_ID_MAX
 from fieldsvc.ranges import MAX_ID, TEXT_MAX
 
-ID = {"strict": True, "validate": validate.Range(1, MAX_ID)}
-
-
 class Id(fields.Integer):
     """A record's id: a whole number from 1 to 2^31-1."""
 
@@ -166,4 +163,6 @@ class ReferenceListArgs(PageArgs):
         validate=validate.Length(max=200),
         metadata={"description": "Text to search for, as the page's search box"},
     )
-    show = fields.String(load_default="active", validate=validate.OneOf(["active", "inactive", "all"]))
+    show = fields.String(
+        load_default="active", validate=validate.OneOf(["active", "inactive", "all"])
+    )

@@ -48,7 +48,9 @@ def issue_token(
     account (never an admin for another person: the token would act as them)."""
     now = now or utcnow()
     if user.id != actor.id and not (actor.has_role(Role.ADMIN) and user.service_account):
-        raise NotAllowed("You can create API tokens for yourself, or as an admin for a service account.")
+        raise NotAllowed(
+            "You can create API tokens for yourself, or as an admin for a service account."
+        )
     if not user.active:
         raise FieldError("user_id", f"{user.name}'s account is deactivated.")
     name = (name or "").strip()
@@ -89,9 +91,7 @@ def revoke_token(token: ApiToken, *, actor: User, now: datetime | None = None) -
         db.session.flush()
 
 
-def create_service_account(
-    *, actor: User, name: str, role: Role, team_id: int | None
-) -> User:
+def create_service_account(*, actor: User, name: str, role: Role, team_id: int | None) -> User:
     """A user an integration acts as: no password, so it cannot sign in to the pages."""
     if not actor.has_role(Role.ADMIN):
         raise NotAllowed("Only admins create service accounts.")
@@ -137,7 +137,9 @@ def note_use(token: ApiToken, now: datetime | None = None) -> None:
     if token.last_used_at is not None and now - token.last_used_at < LAST_USED_EVERY:
         return
     db.session.execute(
-        update(ApiToken.__table__).where(ApiToken.__table__.c.id == token.id).values(last_used_at=now)
+        update(ApiToken.__table__)
+        .where(ApiToken.__table__.c.id == token.id)
+        .values(last_used_at=now)
     )
     set_committed_value(token, "last_used_at", now)
 

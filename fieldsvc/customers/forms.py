@@ -8,6 +8,7 @@ from fieldsvc.customers.models import EXTERNAL_ID_MAX, Customer, Site
 from fieldsvc.extensions import db
 from fieldsvc.ranges import PLANNED, required_record_id, window
 
+
 def external_id_field() -> StringField:
     return StringField(
         "External id",

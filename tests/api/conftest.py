@@ -33,9 +33,7 @@ class ApiClient:
         headers = dict(headers or {})
         if self.secret is not None:
             headers.setdefault("Authorization", f"Bearer {self.secret}")
-        return self.client.open(
-            "/api/v1" + path, method=method, headers=headers, **kwargs
-        )
+        return self.client.open("/api/v1" + path, method=method, headers=headers, **kwargs)
 
     def get(self, path, **kwargs):
         return self.open("GET", path, **kwargs)

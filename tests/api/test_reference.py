@@ -48,7 +48,9 @@ def test_a_write_based_on_a_stale_etag_is_refused_with_412(api_as, make_user, ma
     api = api_as(make_user(Role.ADMIN))
     etag = api.get(f"/customers/{customer.id}").headers["ETag"]
     changed = api.put(
-        f"/customers/{customer.id}", json={"name": "Northwind Pharma Inc"}, headers={"If-Match": etag}
+        f"/customers/{customer.id}",
+        json={"name": "Northwind Pharma Inc"},
+        headers={"If-Match": etag},
     )
     assert changed.status_code == 200 and changed.headers["ETag"] != etag
 

@@ -16,9 +16,7 @@ from fieldsvc.extensions import db
 from tests.api.conftest import ApiClient
 
 
-def test_a_person_creates_a_token_that_is_shown_once_and_stored_hashed(
-    client, signed_in, app
-):
+def test_a_person_creates_a_token_that_is_shown_once_and_stored_hashed(client, signed_in, app):
     user = signed_in(Role.TECHNICIAN)
 
     response = client.post(
@@ -27,7 +25,9 @@ def test_a_person_creates_a_token_that_is_shown_once_and_stored_hashed(
     )
 
     assert response.status_code == 201
-    secret = re.search(r'id="issued-secret"[^>]*value="(fsv_[^"]+)"', response.get_data(as_text=True))[1]
+    secret = re.search(
+        r'id="issued-secret"[^>]*value="(fsv_[^"]+)"', response.get_data(as_text=True)
+    )[1]
     token = db.session.scalars(select(ApiToken)).one()
     assert token.user_id == user.id and token.scopes == ["incidents:read"]
     assert token.token_hash == hashlib.sha256(secret.encode()).hexdigest()
@@ -123,7 +123,9 @@ def test_each_token_has_its_own_rate_limit(app, api_as, make_user):
 
     assert answers == [200, 200, 200, 429]
     limited = busy.get("/customers")
-    assert limited.mimetype == "application/problem+json" and int(limited.headers["Retry-After"]) > 0
+    assert (
+        limited.mimetype == "application/problem+json" and int(limited.headers["Retry-After"]) > 0
+    )
     assert other.get("/customers").status_code == 200
 
 
