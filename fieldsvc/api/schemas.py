@@ -9,6 +9,7 @@ from marshmallow import fields, validate
 from fieldsvc.customers.models import EXTERNAL_ID_MAX
 from fieldsvc.ranges import MAX_ID, TEXT_MAX
 
+
 class Id(fields.Integer):
     """A record's id: a whole number from 1 to 2^31-1."""
 

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import flask_swagger_ui
-from flask import Blueprint, Flask, render_template, send_from_directory, url_for
-from flask_smorest import Api
+from flask import Blueprint, Flask, render_template, request, send_from_directory, url_for
+from flask_smorest import Api, abort
 from flask_smorest.utils import prepare_response
 
 from fieldsvc.api import auth
@@ -63,8 +63,43 @@ def _resources():
     return (reference.blp, incidents.blp, proposals.blp)
 
 
+def _unstorable(value: Any) -> bool:
+    """Text no column can hold: U+0000 (PostgreSQL refuses it) or a lone surrogate
+    (not UTF-8), anywhere in a JSON body, a path, a query or the idempotency key."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_unstorable(key) or _unstorable(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_unstorable(item) for item in value)
+    return False
+
+
+def refuse_unstorable_text() -> None:
+    sent = [
+        request.view_args or {},
+        list(request.args.items(multi=True)),
+        request.headers.get("Idempotency-Key", ""),
+    ]
+    if request.is_json:
+        sent.append(request.get_json(silent=True))
+    if any(_unstorable(value) for value in sent):
+        abort(
+            400,
+            message="The request holds a character that cannot be stored (U+0000 or a "
+            "lone surrogate); nothing was saved.",
+        )
+
+
 def _prepare(blp) -> None:
     """What every resource blueprint does before its views, once per process."""
+    blp.before_request(refuse_unstorable_text)
     blp.before_request(auth.authenticate)
     blp.register_error_handler(429, _problem_for_blueprint)
     limiter.limit(auth.rate_limit, key_func=auth.rate_limit_key)(blp)
