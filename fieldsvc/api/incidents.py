@@ -7,11 +7,12 @@ from typing import Any
 
 import marshmallow as ma
 from flask import url_for
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import fields, validate
 from sqlalchemy.orm import joinedload, selectinload
 
 from fieldsvc.api import auth
+from fieldsvc.api.blueprints import ApiBlueprint
 from fieldsvc.api.schemas import Id, Moment, required_text, text
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
@@ -29,10 +30,10 @@ from fieldsvc.incidents.models import (
     Severity,
 )
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "api_incidents",
     __name__,
-    url_prefix="/api/v1",
+    tag="Incidents",
     description="Incidents, work log, communications and follow-ups (scope incidents:read / write)",
 )
 READ = "incidents:read"

@@ -11,12 +11,13 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Response, url_for
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from fieldsvc.api import auth, etags
+from fieldsvc.api.blueprints import ApiBlueprint
 from fieldsvc.api.incidents import visible_incident_or_404
 from fieldsvc.api.schemas import Id, Moment, Money, text
 from fieldsvc.extensions import db
@@ -29,10 +30,10 @@ from fieldsvc.proposals import services as proposal_services
 from fieldsvc.proposals.models import LineKind, Proposal, ProposalRevision, RevisionStatus
 from fieldsvc.ranges import MAX_ORDER_LINES, MAX_PROPOSAL_LINES
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "api_proposals",
     __name__,
-    url_prefix="/api/v1",
+    tag="Part orders and proposals",
     description="Part orders (scope parts:read / write) and proposals (proposals:read / write)",
 )
 

@@ -7,21 +7,22 @@ from typing import Any
 
 import marshmallow as ma
 from flask import url_for
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from sqlalchemy import or_, select
 
 from fieldsvc import records
 from fieldsvc.api import auth, etags, schemas
+from fieldsvc.api.blueprints import ApiBlueprint
 from fieldsvc.auth.models import Role, Team
 from fieldsvc.customers.models import Contact, Customer, Equipment, Site
 from fieldsvc.errors import FieldError
 from fieldsvc.extensions import db
 from fieldsvc.ranges import PLANNED, window
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "api_reference",
     __name__,
-    url_prefix="/api/v1",
+    tag="Customers, sites, contacts, equipment",
     description="Customers, sites, contacts and equipment (scope customers:read / write)",
 )
 READ = "customers:read"
@@ -185,6 +186,10 @@ def _list(kind: Kind, args: dict[str, Any]) -> dict[str, Any]:
     return {"items": items, "next_after_id": items[-1].id if more else None}
 
 
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
+
+
 def _register(kind: Kind) -> None:
     name = kind.record
     page = schemas.page_of(kind.out, f"{kind.out.__name__}Page")
@@ -201,7 +206,7 @@ def _register(kind: Kind) -> None:
     @blp.route(f"/{kind.url}", methods=["POST"], endpoint=f"create_{name}")
     @blp.arguments(kind.create)
     @blp.response(201, one)
-    @blp.doc(summary=f"Create a {name} (admins)")
+    @blp.doc(summary=f"Create {_a(name)} (admins)")
     @auth.requires(WRITE, Role.ADMIN)
     def create_view(data):
         obj = _save(kind, None, data)
@@ -211,7 +216,7 @@ def _register(kind: Kind) -> None:
 
     @blp.route(f"/{kind.url}/<int:record_id>", methods=["GET"], endpoint=f"get_{name}")
     @blp.response(200, one)
-    @blp.doc(summary=f"Read a {name}; its ETag goes in If-Match when you change it")
+    @blp.doc(summary=f"Read {_a(name)}; its ETag goes in If-Match when you change it")
     @auth.requires(READ)
     def get_view(record_id):
         return etags.answer(one, _get(kind, record_id))
@@ -219,7 +224,7 @@ def _register(kind: Kind) -> None:
     @blp.route(f"/{kind.url}/<int:record_id>", methods=["PUT"], endpoint=f"update_{name}")
     @blp.arguments(kind.create)
     @blp.response(200, one)
-    @blp.doc(summary=f"Replace a {name}'s fields (admins); If-Match: 412 if changed since")
+    @blp.doc(summary=f"Replace {_a(name)}'s fields (admins); If-Match: 412 if changed since")
     @auth.requires(WRITE, Role.ADMIN)
     def update_view(data, record_id):
         obj = _get(kind, record_id)
@@ -232,7 +237,7 @@ def _register(kind: Kind) -> None:
         endpoint=f"get_{name}_by_external_id",
     )
     @blp.response(200, one)
-    @blp.doc(summary=f"Read a {name} by its external id")
+    @blp.doc(summary=f"Read {_a(name)} by its external id")
     @auth.requires(READ)
     def get_external_view(external_id):
         obj = db.session.scalar(select(kind.model).where(kind.model.external_id == external_id))
@@ -249,7 +254,7 @@ def _register(kind: Kind) -> None:
     @blp.response(200, one)
     @blp.alt_response(201, schema=one, description="Created: no record had this external id")
     @blp.doc(
-        summary=f"Create or update a {name} by its external id (admins): run twice, one {name}"
+        summary=f"Create or update {_a(name)} by its external id (admins): run twice, one {name}"
     )
     @auth.requires(WRITE, Role.ADMIN)
     def sync_view(data, external_id):

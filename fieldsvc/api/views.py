@@ -27,6 +27,11 @@ class FieldsvcApi(Api):
     def _register_error_handlers(self) -> None:
         pass
 
+    def register_blueprint(self, blp, **options) -> None:
+        super().register_blueprint(blp, **options)
+        # The heading its operations are under, not the blueprint's name.
+        self.spec._tags[-1] = {"name": blp.tag, "description": blp.description}
+
     def _register_responses(self) -> None:
         for status in http.HTTPStatus:
             response: dict[str, Any] = {"description": status.phrase}
