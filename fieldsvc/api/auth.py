@@ -20,6 +20,7 @@ from fieldsvc.api.models import ApiToken
 from fieldsvc.audit.services import acting
 from fieldsvc.auth.models import Role, User
 from fieldsvc.errors import API_PREFIX
+from fieldsvc.extensions import db
 
 
 class PagesOnlySessionInterface(SecureCookieSessionInterface):
@@ -63,7 +64,8 @@ def authenticate() -> None:
     token = services.token_for(secret)
     if token is None:
         abort(401, message="This API token is unknown, expired or revoked.")
-    services.note_use(token)
+    if services.note_use(token):
+        db.session.commit()  # kept even when the request itself only reads
     g.api_token = token
     # Flask-Login's cached user: code that asks for current_user gets the token's user
     # and never looks at a cookie.

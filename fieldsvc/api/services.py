@@ -126,7 +126,7 @@ def token_for(secret: str, now: datetime | None = None) -> ApiToken | None:
     return token
 
 
-def note_use(token: ApiToken, now: datetime | None = None) -> None:
+def note_use(token: ApiToken, now: datetime | None = None) -> bool:
     """Keep the token's last use, at most once a minute.
 
     A plain UPDATE, not an audit event: reads by an ERP polling every few seconds would
@@ -135,13 +135,14 @@ def note_use(token: ApiToken, now: datetime | None = None) -> None:
     """
     now = now or utcnow()
     if token.last_used_at is not None and now - token.last_used_at < LAST_USED_EVERY:
-        return
+        return False
     db.session.execute(
         update(ApiToken.__table__)
         .where(ApiToken.__table__.c.id == token.id)
         .values(last_used_at=now)
     )
     set_committed_value(token, "last_used_at", now)
+    return True
 
 
 def tokens_of(user: User) -> list[ApiToken]:

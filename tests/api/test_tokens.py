@@ -34,6 +34,9 @@ def test_a_person_creates_a_token_that_is_shown_once_and_stored_hashed(client, s
     assert secret not in client.get("/settings/api-tokens").get_data(as_text=True)
     api = ApiClient(app.test_client(use_cookies=False), secret)
     assert api.get("/incidents").status_code == 200
+    db.session.expire_all()
+    assert token.last_used_at is not None
+    assert "Never" not in client.get("/settings/api-tokens").get_data(as_text=True)
 
 
 def test_an_admin_makes_a_service_account_token_and_the_account_cannot_sign_in(
