@@ -60,6 +60,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 def _import_models() -> None:
     """Every mapped class, before any view configures the mappers: relationships
     between features are named by string and resolved together."""
+    from fieldsvc.api import models as _api  # noqa: F401
     from fieldsvc.auth import models as _auth  # noqa: F401
     from fieldsvc.customers import models as _customers  # noqa: F401
     from fieldsvc.incidents import models as _incidents  # noqa: F401
@@ -75,6 +76,7 @@ def _import_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     _import_models()
     from fieldsvc import demo, template_filters
+    from fieldsvc.api import views as api_views
     from fieldsvc.audit import cli as audit_cli
     from fieldsvc.auth import cli as users_cli
     from fieldsvc.auth import views as auth
@@ -85,8 +87,8 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.incidents import views as incidents
     from fieldsvc.jobs import cli as jobs_cli
     from fieldsvc.mail import cli as mail_cli
-    from fieldsvc.offline import views as offline
     from fieldsvc.mail import views as mail_views
+    from fieldsvc.offline import views as offline
     from fieldsvc.outbox import views as outbox
     from fieldsvc.parts import views as parts
     from fieldsvc.portal import staff as portal_staff
@@ -125,3 +127,4 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.register_error_handler(429, auth.too_many_attempts)
     template_filters.init_app(app)
+    api_views.init_app(app)

@@ -132,6 +132,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # (on the dashboard and in supervisors' reminders).
         "UNANSWERED_DAYS": int(os.environ.get("FIELDSVC_UNANSWERED_DAYS", "3")),
         "STATUS_LINK_DAYS": int(os.environ.get("FIELDSVC_STATUS_LINK_DAYS", "30")),
+        # Requests one API token may make (FIELDSVC_RATELIMIT_STORAGE_URI keeps the count).
+        "API_RATE_LIMIT": os.environ.get("FIELDSVC_API_RATE_LIMIT", "600 per minute"),
         "STATUS_PAGE_RATE_LIMIT": os.environ.get(
             "FIELDSVC_STATUS_PAGE_RATE_LIMIT", "60 per minute"
         ),
@@ -186,7 +188,12 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigurationError(
             f"FIELDSVC_OFFLINE_DAYS must be from 1 to 90, not {config['OFFLINE_DAYS']}"
         )
-    for key in ("LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_LIMIT", "STATUS_PAGE_RATE_LIMIT"):
+    for key in (
+        "LOGIN_RATE_LIMIT",
+        "LOGIN_ACCOUNT_LIMIT",
+        "STATUS_PAGE_RATE_LIMIT",
+        "API_RATE_LIMIT",
+    ):
         try:
             parse(config[key])
         except ValueError as error:

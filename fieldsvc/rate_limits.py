@@ -1,7 +1,8 @@
 """Rate limits where they are declared, and nowhere else.
 
-The limits themselves sit on their routes: failed sign-ins (auth.login) and the
-customers' status page (the portal blueprint). Flask-Limiter hooks every request of the
+The limits themselves sit on their routes: failed sign-ins (auth.login), the
+customers' status page (the portal blueprint) and each API token (the API's resource
+blueprints). Flask-Limiter hooks every request of the
 app to look for default limits; fieldsvc has none, so every other page would pay for
 learning it has no limit. Its hooks run for the blueprints below only. A route limit
 (`@limiter.limit`) is checked by its decorator wherever it is; a blueprint-wide limit or
@@ -12,7 +13,7 @@ from flask import Flask
 
 from fieldsvc.extensions import limiter
 
-LIMITED_BLUEPRINTS = ("auth", "portal")
+LIMITED_BLUEPRINTS = ("auth", "portal", "api_incidents", "api_proposals", "api_reference")
 
 
 def init_app(app: Flask) -> None:

@@ -3,7 +3,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fieldsvc.audit.models import Audited
@@ -54,6 +54,9 @@ class User(Audited, UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # An IANA name like Europe/Berlin; None: the company's. Pages show times in it.
     time_zone: Mapped[str | None] = mapped_column(String(64))
+    # An integration (an ERP, a CMMS) that acts through API tokens an admin gives it,
+    # never through the sign-in page.
+    service_account: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     team: Mapped[Team | None] = relationship()
 

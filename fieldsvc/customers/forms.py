@@ -4,9 +4,18 @@ from wtforms import DateField, EmailField, SelectChoice, SelectField, StringFiel
 from wtforms.validators import Email, InputRequired, Length, Optional
 
 from fieldsvc.auth.forms import TimeZoneField, optional_id, team_choices
-from fieldsvc.customers.models import Customer, Site
+from fieldsvc.customers.models import EXTERNAL_ID_MAX, Customer, Site
 from fieldsvc.extensions import db
 from fieldsvc.ranges import PLANNED, required_record_id, window
+
+
+def external_id_field() -> StringField:
+    return StringField(
+        "External id",
+        validators=[Optional(), Length(max=EXTERNAL_ID_MAX)],
+        description="Its id in your ERP or CMMS: the API's sync finds the record by it.",
+    )
+
 
 EMAIL = Email("Enter an e-mail address like name@company.com.", check_deliverability=False)
 
@@ -37,6 +46,7 @@ class EditCustomerForm(FlaskForm):
         description="That team sees this customer's incidents.",
     )
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+    external_id = external_id_field()
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -51,6 +61,7 @@ class EditSiteForm(FlaskForm):
         "Time zone",
         description="The customer reads every time in it: proposal PDF, e-mails, status page.",
     )
+    external_id = external_id_field()
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -62,6 +73,7 @@ class EditContactForm(FlaskForm):
     name = StringField("Name", validators=[InputRequired(), Length(max=200)])
     email = EmailField("E-mail", validators=[Optional(), EMAIL, Length(max=254)])
     phone = StringField("Phone", validators=[Optional(), Length(max=50)])
+    external_id = external_id_field()
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -77,6 +89,7 @@ class EditEquipmentForm(FlaskForm):
         "Calibration due",
         validators=[Optional(), window(PLANNED, "Calibration due").validator()],
     )
+    external_id = external_id_field()
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -11,6 +11,14 @@ from fieldsvc.ranges import calendar_constraint
 if TYPE_CHECKING:
     from fieldsvc.auth.models import Team
 
+EXTERNAL_ID_MAX = 100
+
+
+def external_id_column():
+    """The record's id in the company's ERP or CMMS: one company per installation, so an
+    external id names at most one record of its kind, and a sync finds it again."""
+    return mapped_column(String(EXTERNAL_ID_MAX), unique=True)
+
 
 class Customer(Audited, db.Model):
     __tablename__ = "customers"
@@ -21,6 +29,7 @@ class Customer(Audited, db.Model):
     # The team that serves this customer sees its incidents (see incidents.access).
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True, index=True)
+    external_id: Mapped[str | None] = external_id_column()
 
     team: Mapped["Team | None"] = relationship()
     sites: Mapped[list["Site"]] = relationship(back_populates="customer", order_by="Site.name")
@@ -42,6 +51,7 @@ class Site(Audited, db.Model):
     # An IANA name like America/New_York; None: the company's. Customers read times in it.
     time_zone: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(default=True, index=True)
+    external_id: Mapped[str | None] = external_id_column()
 
     customer: Mapped[Customer] = relationship(back_populates="sites")
     equipment: Mapped[list["Equipment"]] = relationship(
@@ -65,6 +75,7 @@ class Contact(Audited, db.Model):
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(50))
     active: Mapped[bool] = mapped_column(default=True, index=True)
+    external_id: Mapped[str | None] = external_id_column()
 
     customer: Mapped[Customer] = relationship(back_populates="contacts")
 
@@ -86,6 +97,7 @@ class Equipment(Audited, db.Model):
     model: Mapped[str | None] = mapped_column(String(200))
     calibration_due_on: Mapped[date | None]
     active: Mapped[bool] = mapped_column(default=True, index=True)
+    external_id: Mapped[str | None] = external_id_column()
 
     site: Mapped[Site] = relationship(back_populates="equipment")
 

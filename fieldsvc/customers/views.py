@@ -7,6 +7,8 @@ from fieldsvc.customers.models import Contact, Customer, Equipment, Site
 from fieldsvc.records import Children, Column, RecordType
 
 bp = Blueprint("customers", __name__)
+# The record's id in the company's ERP or CMMS, set by the API's sync or by hand.
+EXTERNAL_ID = Column("External id", "external_id", code=True, listed=False)
 
 records.register(
     bp,
@@ -21,9 +23,11 @@ records.register(
             Column("Name", "name"),
             Column("Served by", "team.name", link="team"),
             Column("Notes", "notes"),
+            EXTERNAL_ID,
         ],
         search=[Customer.name],
         order_by=[Customer.name],
+        check=services.check_customer,
         children=[
             Children("Sites", "site", "sites", "customer_id"),
             Children("Contacts", "contact", "contacts", "customer_id"),
@@ -44,6 +48,7 @@ records.register(
             Column("Customer", "customer.name", link="customer"),
             Column("Address", "address"),
             Column("Time zone", "time_zone_label"),
+            EXTERNAL_ID,
         ],
         search=[Site.name, Site.address],
         order_by=[Site.name],
@@ -66,10 +71,12 @@ records.register(
             Column("Customer", "customer.name", link="customer"),
             Column("E-mail", "email"),
             Column("Phone", "phone"),
+            EXTERNAL_ID,
         ],
         search=[Contact.name, Contact.email, Contact.phone],
         order_by=[Contact.name],
         eager=[joinedload(Contact.customer)],
+        check=services.check_contact,
     ),
 )
 records.register(
@@ -88,6 +95,7 @@ records.register(
             Column("Model", "model", code=True),
             Column("Serial", "serial", code=True),
             Column("Calibration due", "calibration_due_on", code=True),
+            EXTERNAL_ID,
         ],
         search=[Equipment.tag, Equipment.serial, Equipment.model],
         order_by=[Equipment.tag],

@@ -53,12 +53,15 @@ READ_PAGE = """() => {
 # Everything that answers a GET but is a file or data, not a page a person reads.
 NOT_PAGES = re.compile(
     r"static|pdf|csv|export|photo|signed_copy|equipment_options|logout|manifest|service_worker|bundle"
+    r"|api_reference\.|api_incidents\.|api_proposals\.|openapi_json|api_docs\.asset"
 )
 
 TECHNICIAN_PAGES = [
     "/",
     "/my-day",
     "/settings",
+    "/settings/api-tokens",
+    "/api/v1/docs/",
     "/incidents/",
     "/incidents/1",
     "/incidents/1/edit",
@@ -114,6 +117,7 @@ ADMIN_PAGES = [
     "/approval-rules/1",
     "/approval-rules/1/edit",
     "/approval-rules/new",
+    "/api-tokens",
 ]
 
 
