@@ -4,7 +4,7 @@ The statuses `sending`, `undeliverable` and `cancelled` fit the existing VARCHAR
 status column (no constraint lists the values), so only the due time is new.
 
 Revision ID: 0017_job_queue
-Revises: 0014_photo_visibility
+Revises: 0016_offline_keys
 Create Date: 2026-11-30 11:00:00.000000
 
 """
@@ -16,7 +16,7 @@ import fieldsvc.database
 
 # revision identifiers, used by Alembic.
 revision = '0017_job_queue'
-down_revision = '0014_photo_visibility'
+down_revision = '0016_offline_keys'
 branch_labels = None
 depends_on = None
 

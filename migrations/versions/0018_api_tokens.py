@@ -1,7 +1,7 @@
 """API tokens for integrations, service accounts, and external ids on customers, sites, contacts and equipment
 
 Revision ID: 0018_api_tokens
-Revises: 0014_photo_visibility
+Revises: 0017_job_queue
 Create Date: 2026-11-30 11:00:00.000000
 
 """
@@ -13,7 +13,7 @@ import fieldsvc.database
 
 # revision identifiers, used by Alembic.
 revision = '0018_api_tokens'
-down_revision = '0014_photo_visibility'
+down_revision = '0017_job_queue'
 branch_labels = None
 depends_on = None
 
