@@ -1,7 +1,7 @@
 """Work log entries, communications, follow-ups (promised and closed) and added photos carry the idempotency key a tablet's outbox sends, so a replayed action is recorded once
 
 Revision ID: 0016_offline_keys
-Revises: 0014_photo_visibility
+Revises: 0015_report_months
 Create Date: 2026-11-30 11:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0016_offline_keys'
-down_revision = '0014_photo_visibility'
+down_revision = '0015_report_months'
 branch_labels = None
 depends_on = None
 
