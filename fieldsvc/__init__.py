@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fieldsvc import assets, config, errors, ranges
+from fieldsvc import assets, config, errors, ops, ranges
 from fieldsvc.extensions import (
     CONTENT_SECURITY_POLICY,
     csrf,
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True, template_folder=str(ROOT / "templates"))
+    app = ops.App(__name__, instance_relative_config=True, template_folder=str(ROOT / "templates"))
     app.config.from_mapping(config.from_environment(app.instance_path))
     if test_config:
         app.config.from_mapping(test_config)
@@ -51,6 +51,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     assets.init_app(app)
     errors.init_app(app)
     ranges.init_app(app)
+    ops.init_app(app)
     _register_blueprints(app)
     return app
 
@@ -81,6 +82,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.home import views as home
     from fieldsvc.incidents import views as incidents
     from fieldsvc.mail import cli as mail_cli
+    from fieldsvc.ops import views as ops_views
     from fieldsvc.parts import views as parts
     from fieldsvc.portal import staff as portal_staff
     from fieldsvc.portal import views as portal
@@ -108,6 +110,7 @@ def _register_blueprints(app: Flask) -> None:
         audit_cli.bp,
         users_cli.bp,
         demo.bp,
+        ops_views.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_error_handler(429, auth.too_many_attempts)
