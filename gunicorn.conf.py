@@ -56,6 +56,9 @@ if os.environ.get("FIELDSVC_LOG_FORMAT", "json" if _production else "text") == "
                 "stream": "ext://sys.stderr",
             }
         },
+        # The root logger's handler is the app's own (fieldsvc/ops/logs.py), added when
+        # each worker starts the app: one here too would print every line twice.
+        "root": {"level": "WARNING", "handlers": []},
         "loggers": {
             "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False}
         },

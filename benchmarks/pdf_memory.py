@@ -84,7 +84,6 @@ def main(times: int) -> None:
             FIELDSVC_DATABASE_URL=f"sqlite:///{Path(folder) / 'bench.sqlite3'}",
             FIELDSVC_UPLOAD_DIR=str(Path(folder) / "uploads"),
             FIELDSVC_AUDIT_KEYS="bench-1:" + "be9c" * 16,
-            FIELDSVC_LOG_LEVEL="WARNING",
             PROMETHEUS_MULTIPROC_DIR=str(Path(folder) / "metrics"),
         )
         url = prepare(Path(folder))
@@ -92,7 +91,8 @@ def main(times: int) -> None:
         base = f"http://127.0.0.1:{port}"
         command = [sys.executable, "-m", "gunicorn", "--workers", "1", "--max-requests", "0"]
         command += ["--bind", f"127.0.0.1:{port}", "wsgi:app"]
-        server = subprocess.Popen(command, cwd=ROOT)
+        # Its log (a line per request) would bury the figures.
+        server = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.DEVNULL)
         try:
             wait_until_up(base, server)
             opener = signed_in_opener(base)

@@ -114,7 +114,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # Logs: JSON lines (one object a line, for a log collector) or plain text, which
         # reads better in a terminal during `make run`.
         "LOG_FORMAT": os.environ.get("FIELDSVC_LOG_FORMAT", "json" if production else "text"),
-        "LOG_LEVEL": os.environ.get("FIELDSVC_LOG_LEVEL", "INFO").upper(),
+        # The app's own messages from this level up (e.g. INFO for each reminder sent).
+        "LOG_LEVEL": os.environ.get("FIELDSVC_LOG_LEVEL", "WARNING").upper(),
         # /metrics answers only requests with `Authorization: Bearer <this>`; unset, it is off.
         "METRICS_TOKEN": os.environ.get("FIELDSVC_METRICS_TOKEN", ""),
     }

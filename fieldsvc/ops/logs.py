@@ -14,6 +14,7 @@ from flask import Flask, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
 
 REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_LOGGER = "fieldsvc.requests"
 # What a proxy or load balancer sends (a UUID, a hex or base64url trace id) and nothing
 # that could break a log line or a header: no spaces, quotes or control characters.
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+/=-]{0,127}")
@@ -60,19 +61,21 @@ def formatter(log_format: str) -> logging.Formatter:
 
 
 def init_app(app: Flask) -> None:
-    """One handler on the app's logger (`fieldsvc`, which every `fieldsvc.*` module logger
-    reaches): the format and level from the configuration."""
+    """One handler on the root logger, so the app's lines and its libraries' (SQLAlchemy,
+    WeasyPrint) come out alike, in the configured format. The level is the app's own;
+    the line of each request is always written (commands make none: cron stays quiet)."""
     from flask.logging import default_handler
 
-    logger = app.logger
-    logger.removeHandler(default_handler)
-    for handler in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
-        logger.removeHandler(handler)  # an app made again in the same process
+    app.logger.removeHandler(default_handler)
+    app.logger.setLevel(app.config["LOG_LEVEL"])
+    logging.getLogger(REQUEST_LOGGER).setLevel(logging.INFO)
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+        root.removeHandler(handler)  # an app made again in the same process
     handler = _StderrHandler()
     handler.setFormatter(formatter(app.config["LOG_FORMAT"]))
     handler.addFilter(_RequestIdFilter())
-    logger.addHandler(handler)
-    logger.setLevel(app.config["LOG_LEVEL"])
+    root.addHandler(handler)
 
 
 def log_request(status: int, duration_ms: float) -> None:
@@ -81,7 +84,7 @@ def log_request(status: int, duration_ms: float) -> None:
     endpoint = request.endpoint or "unmatched"
     user = g.get("_login_user")
     user_id = user.id if user is not None and user.is_authenticated else None
-    logging.getLogger("fieldsvc.requests").info(
+    logging.getLogger(REQUEST_LOGGER).info(
         "%s %s %s %.1f ms user %s",
         request.method,
         endpoint,
