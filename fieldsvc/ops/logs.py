@@ -7,7 +7,6 @@ token in the path. A request is named by its endpoint ("portal.status") instead.
 
 import logging
 import re
-import sys
 import uuid
 
 from flask import Flask, g, has_request_context, request
@@ -40,16 +39,8 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever sys.stderr is at the time (as logging's last-resort handler
-    does), so a handler made once keeps up with a replaced stderr."""
-
-    def __init__(self) -> None:
-        logging.Handler.__init__(self)
-
-    @property
-    def stream(self):
-        return sys.stderr
+class AppLogHandler(logging.StreamHandler):
+    """The handler init_app installs (told apart from others to replace it)."""
 
 
 def formatter(log_format: str) -> logging.Formatter:
@@ -70,9 +61,9 @@ def init_app(app: Flask) -> None:
     app.logger.setLevel(app.config["LOG_LEVEL"])
     logging.getLogger(REQUEST_LOGGER).setLevel(logging.INFO)
     root = logging.getLogger()
-    for handler in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+    for handler in [h for h in root.handlers if isinstance(h, AppLogHandler)]:
         root.removeHandler(handler)  # an app made again in the same process
-    handler = _StderrHandler()
+    handler = AppLogHandler()
     handler.setFormatter(formatter(app.config["LOG_FORMAT"]))
     handler.addFilter(_RequestIdFilter())
     root.addHandler(handler)

@@ -1,24 +1,36 @@
 """The log a collector receives: one JSON line per request, tied to the response by its
 request id, with nothing secret in it."""
 
+import io
 import json
+import logging
 
 import pytest
 
 from fieldsvc.ops import logs
 
 
-@pytest.fixture
-def json_logs(app, capsys):
-    """The app logging JSON lines; returns a function that gives the lines logged since."""
-    app.config["LOG_FORMAT"] = "json"
+def written_by_the_app(app, log_format: str) -> io.StringIO:
+    """The app logging in `log_format` to a stream the test reads (stderr in production)."""
+    app.config["LOG_FORMAT"] = log_format
     logs.init_app(app)
-    capsys.readouterr()
+    stream = io.StringIO()
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logs.AppLogHandler):
+            handler.setStream(stream)
+    return stream
+
+
+@pytest.fixture
+def json_logs(app):
+    """Returns a function that gives the JSON lines logged since it was last called."""
+    stream = written_by_the_app(app, "json")
 
     def lines() -> list[dict]:
-        # Only our handler writes JSON; alembic's logging set-up (tests migrate) may add text.
-        err = capsys.readouterr().err
-        return [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+        text = stream.getvalue()
+        stream.seek(0)
+        stream.truncate()
+        return [json.loads(line) for line in text.splitlines()]
 
     return lines
 
@@ -89,11 +101,9 @@ def test_an_unhandled_error_is_logged_with_its_traceback_and_request_id(app, cli
     assert "hidden-token-abc" not in json.dumps(lines)
 
 
-def test_plain_text_logs_carry_the_request_id_too(app, client, capsys):
-    app.config["LOG_FORMAT"] = "text"
-    logs.init_app(app)
+def test_plain_text_logs_carry_the_request_id_too(app, client):
+    stream = written_by_the_app(app, "text")
 
     response = client.get("/healthz")
 
-    err = capsys.readouterr().err
-    assert f"[{response.headers['X-Request-ID']}] GET ops.healthz 200" in err
+    assert f"[{response.headers['X-Request-ID']}] GET ops.healthz 200" in stream.getvalue()
