@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fieldsvc import assets, config, errors, ranges, rate_limits, storage
+from fieldsvc import assets, config, errors, ops, ranges, rate_limits, storage
 from fieldsvc.auth import session_cookie
 from fieldsvc.extensions import (
     csrf,
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True, template_folder=str(ROOT / "templates"))
+    app = ops.App(__name__, instance_relative_config=True, template_folder=str(ROOT / "templates"))
     app.config.from_mapping(config.from_environment(app.instance_path))
     if test_config:
         app.config.from_mapping(test_config)
@@ -53,6 +53,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     ranges.init_app(app)
     jobs_queue.init_app(app)
+    ops.init_app(app)
     _register_blueprints(app)
     return app
 
@@ -89,6 +90,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.mail import cli as mail_cli
     from fieldsvc.mail import views as mail_views
     from fieldsvc.offline import views as offline
+    from fieldsvc.ops import views as ops_views
     from fieldsvc.outbox import views as outbox
     from fieldsvc.parts import views as parts
     from fieldsvc.portal import staff as portal_staff
@@ -123,6 +125,7 @@ def _register_blueprints(app: Flask) -> None:
         backup_cli.storage_bp,
         users_cli.bp,
         demo.bp,
+        ops_views.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_error_handler(429, auth.too_many_attempts)

@@ -21,6 +21,9 @@ STORAGE_READS = ("stream", "redirect")
 S3_ADDRESSING_STYLES = ("auto", "path", "virtual")
 AUDIT_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
 AUDIT_SECRET_MIN_LENGTH = 32
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+METRICS_TOKEN_MIN_LENGTH = 24
 
 
 class ConfigurationError(RuntimeError):
@@ -151,6 +154,13 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # most; older copies are not shown and are deleted (the next sign-in online refreshes).
         "OFFLINE_DAYS": int(os.environ.get("FIELDSVC_OFFLINE_DAYS", "7")),
         "MAX_CONTENT_LENGTH": int(float(os.environ.get("FIELDSVC_MAX_REQUEST_MB", "100")) * MB),
+        # Logs: JSON lines (one object a line, for a log collector) or plain text, which
+        # reads better in a terminal during `make run`.
+        "LOG_FORMAT": os.environ.get("FIELDSVC_LOG_FORMAT", "json" if production else "text"),
+        # The app's own messages from this level up (e.g. INFO for each reminder sent).
+        "LOG_LEVEL": os.environ.get("FIELDSVC_LOG_LEVEL", "WARNING").upper(),
+        # /metrics answers only requests with `Authorization: Bearer <this>`; unset, it is off.
+        "METRICS_TOKEN": os.environ.get("FIELDSVC_METRICS_TOKEN", ""),
     }
 
 
@@ -205,6 +215,21 @@ def check(config: Mapping[str, Any]) -> None:
     ] <= timedelta(0):
         raise ConfigurationError(
             "FIELDSVC_SESSION_IDLE_MINUTES and FIELDSVC_SESSION_HOURS must be more than 0"
+        )
+    if config["LOG_FORMAT"] not in LOG_FORMATS:
+        raise ConfigurationError(
+            f"FIELDSVC_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, "
+            f"not {config['LOG_FORMAT']!r}"
+        )
+    if config["LOG_LEVEL"] not in LOG_LEVELS:
+        raise ConfigurationError(
+            f"FIELDSVC_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, "
+            f"not {config['LOG_LEVEL']!r}"
+        )
+    if config["METRICS_TOKEN"] and len(config["METRICS_TOKEN"]) < METRICS_TOKEN_MIN_LENGTH:
+        raise ConfigurationError(
+            f"FIELDSVC_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN_LENGTH} characters "
+            '(for example: python -c "import secrets; print(secrets.token_urlsafe(32))")'
         )
     if config["PAPER_SIZE"] not in PAPER_SIZES:
         raise ConfigurationError(

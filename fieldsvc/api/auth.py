@@ -1,8 +1,8 @@
 """Who is calling the API: a bearer token and nothing else.
 
-Pages and API share no session: on /api no session cookie is read or set (the session
-interface below), Flask-Login's current user is the token's user (never loaded from a
-cookie), and CSRF, which protects cookies, is off only there.
+Pages and API share no session: on /api no session cookie is read or set
+(auth/session_cookie.py), Flask-Login's current user is the token's user (never loaded
+from a cookie), and CSRF, which protects cookies, is off only there.
 """
 
 import hashlib
@@ -11,30 +11,14 @@ from contextlib import contextmanager
 from functools import wraps
 from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import current_app, g, request
 from flask_smorest import abort
 
 from fieldsvc.api import services
 from fieldsvc.api.models import ApiToken
 from fieldsvc.audit.services import acting
 from fieldsvc.auth.models import Role, User
-from fieldsvc.auth.session_cookie import IdleRefreshSessionInterface
-from fieldsvc.errors import API_PREFIX
 from fieldsvc.extensions import db
-
-
-class PagesOnlySessionInterface(IdleRefreshSessionInterface):
-    """The signed-cookie session of the pages; API requests get none and set none."""
-
-    def open_session(self, app: Flask, request):
-        if request.path.startswith(API_PREFIX):
-            return self.null_session_class()
-        return super().open_session(app, request)
-
-    def save_session(self, app: Flask, session, response) -> None:
-        if request.path.startswith(API_PREFIX):
-            return
-        super().save_session(app, session, response)
 
 
 def _bearer() -> str | None:

@@ -123,7 +123,6 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("OPENAPI_VERSION", "3.1.0")
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    app.session_interface = auth.PagesOnlySessionInterface()
     api = FieldsvcApi(
         app,
         spec_kwargs={

@@ -6,15 +6,23 @@ timeout. Re-signing it on every request (SESSION_REFRESH_EACH_REQUEST) costs a s
 and a Set-Cookie on every page; once a minute keeps the idle timeout within a minute of
 exact. What the cookie opens is still checked against the database on every request
 (auth.services.session_user), so signing out or a revoked sign-in takes effect at once.
+
+The API shares no session with the pages (a bearer token only: no cookie read or set
+under /api/), and the health, readiness and metrics answers never set one, not even the
+refresh of a signed-in browser's session.
 """
 
 from datetime import UTC, datetime, timedelta
 
-from flask import Flask, Request
+from flask import Flask, Request, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from itsdangerous import BadSignature
 
+from fieldsvc.errors import API_PREFIX
+
 REFRESH_AFTER = timedelta(minutes=1)
+
+NEVER_SET_BY = frozenset({"ops"})  # blueprints whose answers set no cookie
 
 
 class SignedSession(SecureCookieSession):
@@ -27,6 +35,8 @@ class IdleRefreshSessionInterface(SecureCookieSessionInterface):
     session_class = SignedSession
 
     def open_session(self, app: Flask, request: Request) -> SignedSession | None:
+        if request.path.startswith(API_PREFIX):
+            return self.null_session_class()
         serializer = self.get_signing_serializer(app)
         if serializer is None:
             return None
@@ -42,7 +52,14 @@ class IdleRefreshSessionInterface(SecureCookieSessionInterface):
         session.signed_at = signed_at
         return session
 
+    def save_session(self, app: Flask, session: SessionMixin, response) -> None:
+        if request.path.startswith(API_PREFIX):
+            return
+        super().save_session(app, session, response)
+
     def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
+        if request.blueprint in NEVER_SET_BY:
+            return False
         if session.modified:
             return True
         if not (session.permanent and app.config["SESSION_REFRESH_EACH_REQUEST"]):

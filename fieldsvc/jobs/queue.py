@@ -17,9 +17,12 @@ from typing import Any
 
 from flask import Flask, has_app_context
 from huey import Huey, RedisHuey, SqliteHuey
+from huey import signals as S
 from huey.storage import MemoryStorage
 
 from fieldsvc.database import writing
+from fieldsvc.ops import metrics
+from fieldsvc.ops.readiness import register_readiness_check
 
 huey = Huey("fieldsvc", results=False, storage_class=MemoryStorage)
 _app: Flask | None = None
@@ -85,3 +88,24 @@ def _without_password(url: str) -> str:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
         parts = parts._replace(netloc=netloc)
     return urlunsplit(parts)
+
+
+# --- what /readyz and /metrics ask of the queue --------------------------------------------
+
+
+def check_queue() -> None:
+    """The queue's storage answers: Redis, or the SQLite file."""
+    huey.pending_count()
+
+
+@huey.signal(S.SIGNAL_ERROR)
+def _count_failure(signal: str, task: Any, exc: BaseException | None = None) -> None:
+    """A job that raised, counted in the process that ran it (the worker's figures reach
+    Prometheus when it shares PROMETHEUS_MULTIPROC_DIR with the app's workers)."""
+    metrics.JOB_FAILURES.labels(job=task.name).inc()
+
+
+register_readiness_check("queue", check_queue)
+metrics.register_gauge(
+    "fieldsvc_jobs_waiting", "Jobs queued and not yet run.", lambda: huey.pending_count()
+)
