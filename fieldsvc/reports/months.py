@@ -23,11 +23,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select
 
+from fieldsvc.customers.models import Customer
 from fieldsvc.reports.models import CostEntry, ReportMonth, ReportMonthsZone
 
 entries = CostEntry.__table__
 months = ReportMonth.__table__
 built_zone = ReportMonthsZone.__table__
+customers = Customer.__table__
 ZERO = Decimal("0.00")
 SHOWN = 20
 
@@ -159,6 +161,15 @@ def keep(connection: Connection, before: Touched, incident_ids: Collection[int])
     changed = before.months | months_of(connection, incident_ids, zone).months
     if not changed:
         return
+    # One flush at a time adds up a customer's months (PostgreSQL: two transactions
+    # would each delete the rows they saw and insert their own sums; SQLite has one
+    # writer already).
+    connection.execute(
+        select(customers.c.id)
+        .where(customers.c.id.in_(sorted({customer for customer, _ in changed})))
+        .order_by(customers.c.id)
+        .with_for_update()
+    ).all()
     connection.execute(
         delete(months).where(
             or_(

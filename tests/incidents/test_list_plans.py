@@ -221,7 +221,9 @@ def test_the_list_plan_on_sqlite_needs_no_statistics_and_stays_right_with_them(
         try:
             if statistics == "fresh":
                 db.session.execute(text("ANALYZE"))
-            technician = db.session.scalar(select(User).where(User.email == "plans@example.com"))
+            technician = db.session.scalar(
+                select(User).where(User.email == "plan-technician@example.com")
+            )
             _assert_list_plans(technician, "sqlite")
         finally:
             db.session.rollback()
