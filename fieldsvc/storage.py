@@ -236,7 +236,11 @@ def content_security_policy(config: Mapping[str, Any]) -> dict[str, str]:
             "origin", content_type="image/jpeg", disposition="inline", seconds=1
         )
         origin = urllib.parse.urlsplit(url)
-        policy["img-src"] += f" {origin.scheme}://{origin.netloc}"
+        bucket = f"{origin.scheme}://{origin.netloc}"
+        policy["img-src"] += f" {bucket}"
+        # The service worker fetches thumbnails for the tablet's offline copy, following
+        # the redirect: its fetches answer to connect-src.
+        policy["connect-src"] = policy.get("connect-src", "'self'") + f" {bucket}"
     return policy
 
 

@@ -184,6 +184,10 @@ def mark_kept_pages(response: Response) -> Response:
     """Say which responses this user's tablet may keep, and clear the browser's copies
     when someone signs out."""
     endpoint = request.endpoint
+    if response.mimetype == "text/html" and "Cache-Control" not in response.headers:
+        # A page is kept only in its reader's own offline copy, never in the browser's
+        # HTTP cache, where the next person on a shared tablet could be shown it.
+        response.headers["Cache-Control"] = "no-store"
     if endpoint in KEPT_ENDPOINTS and _may_keep(response):
         response.headers[KEEP_HEADER] = user_key(current_user)
         response.vary.add("Cookie")
@@ -210,6 +214,7 @@ def offline_user_key() -> str | None:
 
 
 @bp.app_template_global()
-def offline_rendered_at() -> datetime:
-    """When this page was rendered: what "last updated" says when it is shown offline."""
-    return utcnow()
+def offline_rendered_at() -> datetime | None:
+    """When this page was rendered: what "last updated" says when it is shown offline.
+    None on a page the tablet never keeps (the customer's status page, admin pages)."""
+    return utcnow() if request.endpoint in KEPT_ENDPOINTS else None

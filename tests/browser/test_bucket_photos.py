@@ -33,7 +33,8 @@ def test_a_photo_added_on_the_tablet_shows_from_the_bucket(browser, bucket_serve
     photo.write_bytes(buffer.getvalue())
     page, errors = watched_page(browser, base_url, TABLET)
     from_bucket: list[str] = []
-    page.on(
+    # On the context: the tablet's service worker may be the one fetching the thumbnail.
+    page.context.on(
         "response",
         lambda response: (
             from_bucket.append(response.url)

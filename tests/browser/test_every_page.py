@@ -54,6 +54,7 @@ READ_PAGE = """() => {
 NOT_PAGES = re.compile(
     r"static|pdf|csv|export|photo|signed_copy|equipment_options|logout|manifest|service_worker|bundle"
     r"|api_reference\.|api_incidents\.|api_proposals\.|openapi_json|api_docs\.asset"
+    r"|^ops\.|outbox\.token"
 )
 
 TECHNICIAN_PAGES = [
@@ -118,6 +119,7 @@ ADMIN_PAGES = [
     "/approval-rules/1/edit",
     "/approval-rules/new",
     "/api-tokens",
+    "/admin/e-mails/failed",
 ]
 
 

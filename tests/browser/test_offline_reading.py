@@ -184,12 +184,14 @@ def test_signing_out_warns_of_unsent_items_then_leaves_nothing_behind(tablet):
     context = tablet()
     page = context.new_page()
     # The outbox's page interface (static/js/outbox.js), as it reports two unsent items.
+    # It stands in for the real one (tested in test_outbox.py), which must not replace it.
     page.add_init_script(
-        """window.fieldsvcOutbox = {
+        """const standIn = {
              items: 2,
              count() { return Promise.resolve(this.items); },
              clear() { this.items = 0; document.cookie = 'outbox=cleared; path=/'; },
-           };"""
+           };
+           Object.defineProperty(window, "fieldsvcOutbox", { get: () => standIn, set() {} });"""
     )
     sign_in(page, "tech@example.com")
     refreshed(page)

@@ -149,6 +149,13 @@ def test_admin_pages_and_pages_read_signed_out_are_never_marked_keepable(client,
     assert KEEP_HEADER in client.get("/my-day").headers
 
 
+def test_no_page_is_left_in_the_browsers_own_cache_for_the_next_person(client, signed_in):
+    signed_in(Role.TECHNICIAN)
+
+    for url in ("/my-day", "/incidents/", "/incidents/new", "/settings"):
+        assert client.get(url).headers["Cache-Control"] == "no-store", url
+
+
 def test_each_person_has_a_key_of_their_own_derived_with_the_apps_secret(app, make_user):
     first, second = make_user(Role.TECHNICIAN), make_user(Role.TECHNICIAN)
     key = user_key(first)

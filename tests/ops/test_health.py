@@ -44,6 +44,7 @@ def test_readyz_is_ready_and_names_every_check_when_all_pass(client):
             "database": {"state": "ok"},
             "migrations": {"state": "ok"},
             "storage": {"state": "ok"},
+            "queue": {"state": "ok"},
         },
     }
 
