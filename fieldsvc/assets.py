@@ -6,7 +6,9 @@ fetches only the page; a changed file gets a new name, so no browser keeps a sta
 Templates keep writing `url_for('static', filename='css/app.css')`: the URL they get
 names the digested copy. The digested copies are written at start-up under
 `instance/static/` (content-addressed, so an unchanged file is not written again and
-several workers starting together write the same bytes).
+several workers starting together write the same bytes). Scripts and stylesheets are
+served minified (rjsmin, rcssmin: whitespace and comments only, names untouched), so the
+sources keep the comments that explain them.
 """
 
 import hashlib
@@ -15,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import rcssmin
+import rjsmin
 from flask import Flask
 from flask_compress import Compress
 from whitenoise import WhiteNoise
@@ -24,6 +28,7 @@ DIGEST_CHARS = 12
 ONE_YEAR = 365 * 24 * 60 * 60
 
 compress = Compress()
+MINIFIERS = {".js": rjsmin.jsmin, ".css": rcssmin.cssmin}
 
 
 class StaticFiles(WhiteNoise):
@@ -75,7 +80,7 @@ def fingerprint(static_folder: Path, digested_folder: Path) -> dict[str, str]:
     for source in sorted(static_folder.rglob("*")):
         if not source.is_file():
             continue
-        data = source.read_bytes()
+        data = served_bytes(source)
         plain = source.relative_to(static_folder).as_posix()
         digested = digested_name(plain, hashlib.sha256(data).hexdigest()[:DIGEST_CHARS])
         target = digested_folder / digested
@@ -83,6 +88,14 @@ def fingerprint(static_folder: Path, digested_folder: Path) -> dict[str, str]:
             _write_with_compressed_versions(target, data, scratch_in=digested_folder.parent)
         names[plain] = digested
     return names
+
+
+def served_bytes(source: Path) -> bytes:
+    """What is served for a static file: scripts and stylesheets minified, the rest as is."""
+    minify = MINIFIERS.get(source.suffix)
+    if minify is None:
+        return source.read_bytes()
+    return minify(source.read_text(encoding="utf-8")).encode()
 
 
 def digested_name(plain: str, digest: str) -> str:

@@ -56,3 +56,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(megabytes)
     app.jinja_env.globals["Role"] = Role
     app.jinja_env.globals["nav_url"] = nav_url
+    app.jinja_env.globals["reader_zone"] = clock.reader_zone

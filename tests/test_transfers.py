@@ -11,7 +11,7 @@ import pytest
 from werkzeug.datastructures import ResponseCacheControl
 from werkzeug.http import parse_cache_control_header
 
-from fieldsvc.assets import fingerprint
+from fieldsvc.assets import fingerprint, served_bytes
 from fieldsvc.auth.models import Role
 from tests.proposals.broken_transmitters import BrokenTransmitters, build_broken_transmitters, send
 
@@ -59,7 +59,7 @@ def test_a_static_url_in_a_page_names_its_content_and_is_kept_for_a_year(client)
     assert re.fullmatch(r"/static/css/app\.[0-9a-f]{12}\.css", url)
     response = client.get(url)
     assert response.status_code == 200
-    assert response.data == (STATIC / "css" / "app.css").read_bytes()
+    assert response.data == served_bytes(STATIC / "css" / "app.css")
     cache = parse_cache_control_header(response.headers["Cache-Control"], cls=ResponseCacheControl)
     assert cache.public
     assert cache.max_age == 31536000
@@ -77,7 +77,7 @@ def test_stylesheets_and_scripts_arrive_compressed_when_asked(client, encoding, 
     response = client.get(url, headers={"Accept-Encoding": encoding})
 
     assert response.headers["Content-Encoding"] == encoding
-    assert decompress(response.data) == (STATIC / "css" / "app.css").read_bytes()
+    assert decompress(response.data) == served_bytes(STATIC / "css" / "app.css")
     assert parse_cache_control_header(
         response.headers["Cache-Control"], cls=ResponseCacheControl
     ).immutable
@@ -104,11 +104,28 @@ def test_a_changed_static_file_gets_a_new_url_and_the_old_one_still_answers(tmp_
 
     assert after["css/app.css"] != before["css/app.css"]
     assert after["js/incident-form.js"] == before["js/incident-form.js"]
-    assert (digested / after["css/app.css"]).read_bytes() == stylesheet.read_bytes()
+    assert (digested / after["css/app.css"]).read_bytes() == served_bytes(stylesheet)
     assert (digested / before["css/app.css"]).is_file()
     assert brotli.decompress((digested / (after["css/app.css"] + ".br")).read_bytes()).endswith(
-        b".new-rule { color: red; }\n"
+        b".new-rule{color:red}"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("js/outbox.js", "Saved on this tablet, will be sent: ${item.title}"),
+        ("js/incident-form.js", "fieldsvc:"),
+        ("css/app.css", ".flash-offline{"),
+    ],
+)
+def test_scripts_and_stylesheets_are_sent_without_their_comments(name, shown):
+    source = (STATIC / name).read_text()
+    served = served_bytes(STATIC / name).decode()
+
+    assert len(served) < 0.85 * len(source)
+    assert "/*" not in served
+    assert shown in served  # what a person reads is untouched
 
 
 @pytest.fixture

@@ -322,9 +322,16 @@
 
   const pending = (items) => items.filter((item) => item.state !== "sent");
 
+  // As the pages write a time (fieldsvc/clock.py): "2026-11-30 09:05 EST", in the
+  // reader's zone, which the page carries.
   function when(time) {
-    const at = new Date(time);
-    return at.toLocaleString([], { dateStyle: "short", timeStyle: "short" });
+    const zone = document.documentElement.dataset.timeZone || undefined;
+    const parts = {};
+    for (const { type, value } of new Intl.DateTimeFormat("en-US", {
+      timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short",
+    }).formatToParts(new Date(time))) parts[type] = value;
+    return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${parts.timeZoneName}`;
   }
 
   function make(tag, properties = {}, ...children) {
