@@ -7,7 +7,6 @@ the outbox as "needs you", with the server's message, to fix or discard.
 No service worker is involved: pages are opened online, then the browser goes offline."""
 
 import io
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -384,65 +383,3 @@ def test_an_item_the_server_refuses_needs_you_with_its_message_to_fix_or_discard
     assert _read(app, select(FollowUp.outcome_note).where(FollowUp.id == follow_up_id)) == [
         ("Sent from the office",)
     ]
-
-
-def test_with_the_worker_a_day_offline_survives_a_reload_and_a_restart_and_sends_once(
-    browser, app, tmp_path
-):
-    """The whole day with the tablet's service worker: read My day and an incident
-    offline, record an incident with photos, reload while still offline (the page comes
-    from the worker's copy, the report still waits), restart the browser with no
-    connection, then the connection comes back: the incident arrives once."""
-    incidents_before = _count(app, Incident)
-    photos = [_camera_photo(tmp_path / f"leak-{n}.jpg", (90, 40 * n, 60)) for n in range(2)]
-    profile = tmp_path / "profile"
-    saved = "Saved on this tablet, will be sent: New incident (2 photos)."
-
-    with tablet(browser, app, profile) as context:
-        page = context.new_page()
-        _sign_in(page)
-        page.goto("/my-day")
-        page.wait_for_function("() => navigator.serviceWorker.controller !== null")
-        assert page.evaluate("() => window.fieldsvcOffline.refresh(true)") is not None
-        incident_url = page.locator("#open-title ~ ol a").first.get_attribute("href")
-        context.set_offline(True)
-
-        page.goto(incident_url)
-        expect(page.get_by_text("Offline — last updated")).to_be_visible()
-        page.goto("/incidents/new")
-        expect(page.get_by_text("Offline — last updated")).to_be_visible()
-        _report(page, "Offline with the worker: seal leaking", photos)
-        expect(page.locator(".outbox-saved")).to_have_text(saved, timeout=30000)
-
-        page.reload()
-        expect(page.get_by_text("Offline — last updated")).to_be_visible()
-        expect(_outbox(page)).to_contain_text("1 waiting to send")
-        page.get_by_role("button", name="1 waiting to send").click()
-        # Its time written as every page writes one, in the reader's zone.
-        expect(
-            _outbox(page).get_by_text(re.compile(r"^Saved \d{4}-\d\d-\d\d \d\d:\d\d UTC"))
-        ).to_be_visible()
-        assert _count(app, Incident) == incidents_before
-
-    with tablet(browser, app, profile) as context:
-        context.set_offline(True)
-        page = context.pages[0] if context.pages else context.new_page()
-        page.goto("/my-day")
-        # Said again once the restart's worker runs: the first saying may not reach it.
-        context.set_offline(False)
-        context.set_offline(True)
-        page.goto("/my-day")
-        expect(page.get_by_role("heading", name="My day")).to_be_visible()
-        expect(page.get_by_text("Offline — last updated")).to_be_visible()
-        expect(_outbox(page)).to_contain_text("1 waiting to send")
-        assert _count(app, Incident) == incidents_before
-
-        context.set_offline(False)
-        page.evaluate("window.fieldsvcOutbox.replay()")
-        _all_sent(page)
-
-    reported = _read(
-        app, select(Incident.id).where(Incident.actual.like("Offline with the worker%"))
-    )
-    assert len(reported) == 1
-    assert _count(app, Attachment, Attachment.incident_id == reported[0][0]) == 2
