@@ -126,7 +126,8 @@ def _pack(client, seed: BrokenTransmitters, **data):
 
 
 def _events() -> list[AuditEvent]:
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == dispute.ACTION)))
+    query = select(AuditEvent).where(AuditEvent.action == dispute.ACTION).order_by(AuditEvent.id)
+    return list(db.session.scalars(query))
 
 
 # --- what the customer reads ------------------------------------------------------------------
