@@ -138,6 +138,11 @@ def record_sign_in(user: User) -> None:
         record(user, "sign_in")
 
 
+def record_sign_out(user: User) -> None:
+    with acting(user):
+        record(user, "sign_out")
+
+
 # --- sessions -----------------------------------------------------------------------------
 # Flask-Login keeps User.get_id() in the signed session cookie; get_id() is the token of one
 # UserSession row, so the cookie opens pages only while that row is open. Idle time is

@@ -66,6 +66,7 @@ def login():
 @login_required
 def logout():
     services.end_session(current_user.current_session, reason="signed out")
+    services.record_sign_out(current_user)
     db.session.commit()
     logout_user()
     flash("You are signed out.", "success")

@@ -13,4 +13,10 @@ register(
         labels=form_labels(forms.EditUserForm, password_hash="Password") | {"active": "Active"},
     ),
 )
-name_actions({"sign_in": "Signed in", "account_locked": "Locked after failed sign-ins"})
+name_actions(
+    {
+        "sign_in": "Signed in",
+        "sign_out": "Signed out",
+        "account_locked": "Locked after failed sign-ins",
+    }
+)

@@ -85,6 +85,18 @@ def test_sign_in_is_recorded_in_the_audit_trail(client, make_user):
     assert event.actor_id == user.id
 
 
+def test_sign_out_is_recorded_in_the_audit_trail(client, make_user):
+    user = make_user()
+    db.session.commit()
+    client.post("/login", data={"email": user.email, "password": PASSWORD})
+    client.post("/logout")
+    event = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "sign_out", AuditEvent.object_id == user.id)
+    ).one()
+    assert event.actor_id == user.id
+    assert client.get("/incidents/").status_code == 302  # and the sign-in is over
+
+
 def test_session_cookie_is_httponly_and_samesite_lax(client, make_user):
     user = make_user()
     db.session.commit()
