@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from fieldsvc.api.models import ApiToken
 from fieldsvc.api.services import create_service_account, issue_token
-from fieldsvc.auth.services import update_user
 from fieldsvc.auth.models import Role, User
+from fieldsvc.auth.services import update_user
 from fieldsvc.database import utcnow
 from fieldsvc.errors import FieldError
 from fieldsvc.extensions import db
