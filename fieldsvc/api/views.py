@@ -58,9 +58,15 @@ def _problem_for_blueprint(error):
 
 
 def _resources():
-    from fieldsvc.api import incidents, proposals, reference
+    from fieldsvc.api import (
+        catalogue,
+        incidents,
+        photos,  # noqa: F401  (its operations join the incidents blueprint)
+        proposals,
+        reference,
+    )
 
-    return (reference.blp, incidents.blp, proposals.blp)
+    return (reference.blp, incidents.blp, proposals.blp, catalogue.blp)
 
 
 def _unstorable(value: Any) -> bool:
