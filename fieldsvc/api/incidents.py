@@ -309,9 +309,9 @@ def get_incident(incident_id: int):
 @blp.arguments(IncidentEditIn)
 @blp.response(200, IncidentRead)
 @blp.doc(
-    summary="Correct what was reported, as the incident's edit page does (If-Match: its "
-    "ETag; 428 without, 412 if someone changed it since); the timeline keeps every value "
-    "before and after"
+    summary="Correct what was reported, as the incident's edit page does: every field is "
+    "sent (one left out is emptied or takes its default). If-Match: its ETag (428 without, "
+    "412 if someone changed it since); the timeline keeps every value before and after"
 )
 @auth.requires(WRITE)
 def edit_incident(data: dict[str, Any], incident_id: int):

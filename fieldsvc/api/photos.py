@@ -118,7 +118,8 @@ def add_photo(headers: dict[str, Any], form: dict[str, Any], incident_id: int):
             incident, [photo], actor=user, choices=[choice], submission_key=key
         )
     db.session.commit()
-    return attached, 201, {"Location": PhotoOut()._url(attached)}
+    location = url_for("api_incidents.get_photo", incident_id=incident.id, photo_id=attached.id)
+    return attached, 201, {"Location": location}
 
 
 @blp.route("/incidents/<int:incident_id>/photos/<int:photo_id>", methods=["GET"])
