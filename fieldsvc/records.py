@@ -64,6 +64,8 @@ class RecordType:
     eager: Sequence[Any] = ()  # loader options that keep the list's query count constant
     children: Sequence[Children] = ()
     create_form: type[FlaskForm] | None = None
+    # The edit form for one record, when records of a type differ in what may be edited.
+    edit_form: Callable[[Any], type[FlaskForm]] | None = None
     check: Callable[[Any | None, dict[str, Any]], None] | None = None
     save: Callable[..., Any] | None = None  # save(obj|None, values, actor=) -> obj
     read_roles: Sequence[Role] = EVERYONE
@@ -210,7 +212,10 @@ def _detail(rt: RecordType, id: int):
 
 
 def _edit(rt: RecordType, obj: Any | None):
-    form_class = rt.create_form if obj is None and rt.create_form else rt.form
+    if obj is None:
+        form_class = rt.create_form or rt.form
+    else:
+        form_class = rt.edit_form(obj) if rt.edit_form else rt.form
     if request.method == "GET":
         form = form_class(obj=obj) if obj is not None else form_class(formdata=request.args)
     else:

@@ -44,6 +44,16 @@ def check_if_match(schema: type[ma.Schema], obj: Any) -> None:
         )
 
 
+def require_if_match(schema: type[ma.Schema], obj: Any) -> None:
+    """A write that must say which state it is based on: 428 without If-Match, 412 when
+    the record changed since (a record without a version column)."""
+    if not if_match():
+        abort(
+            428, message="Send If-Match with the ETag you read (GET), so no one's change is lost."
+        )
+    check_if_match(schema, obj)
+
+
 def expected_version(required: bool = True) -> int | None:
     """The version a write to a versioned record is based on, from If-Match "v<n>"."""
     sent = if_match()

@@ -1,7 +1,7 @@
 """Incidents through the API: the list with the page's filters and keyset paging, one
-incident with its timeline, reporting one (the form's idempotency key rule), and its
-work log, communications and follow-ups. Team scoping is the pages' own: another
-team's incident is 404."""
+incident with its timeline, reporting one (the form's idempotency key rule), correcting
+it (If-Match), moving its status as staff may by hand, and its work log, communications
+and follow-ups. Team scoping is the pages' own: another team's incident is 404."""
 
 from typing import Any
 
@@ -11,7 +11,7 @@ from flask_smorest import abort
 from marshmallow import fields, validate
 from sqlalchemy.orm import joinedload, selectinload
 
-from fieldsvc.api import auth
+from fieldsvc.api import auth, etags
 from fieldsvc.api.blueprints import ApiBlueprint
 from fieldsvc.api.schemas import Id, Moment, required_text, text
 from fieldsvc.database import utcnow
@@ -156,6 +156,35 @@ class IncidentWithTimeline(IncidentRead):
         return TimelineEntry(many=True).dump(entries)
 
 
+class IncidentEditIn(IncidentReportIn):
+    """The incident edit page's fields (photos aside), and why it changed."""
+
+    reason = text(
+        500,
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "Why it changed: kept in the timeline with the change"},
+    )
+
+
+class StatusChangeIn(ma.Schema):
+    status = fields.Enum(
+        IncidentStatus,
+        by_value=True,
+        required=True,
+        metadata={
+            "description": "A step staff may take by hand: resolved (with a note), closed, "
+            "cancelled, or open again after resolved. Proposed and accepted come from "
+            "sending a proposal and from the customer's answer, never from here."
+        },
+    )
+    note = text(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "How it was resolved (needed to resolve); why, otherwise"},
+    )
+
+
 class IdempotencyHeaders(ma.Schema):
     idempotency_key = fields.String(
         data_key="Idempotency-Key",
@@ -263,12 +292,55 @@ def report_incident(headers: dict[str, Any], data: dict[str, Any]):
 
 @blp.route("/incidents/<int:incident_id>", methods=["GET"])
 @blp.response(200, IncidentWithTimeline)
-@blp.doc(summary="Read an incident with its timeline (what happened, when, by whom, why)")
+@blp.doc(
+    summary="Read an incident with its timeline (what happened, when, by whom, why); "
+    "its ETag, which changes with the incident's own fields and status, goes in If-Match "
+    "when you change it"
+)
 @auth.requires(READ)
 def get_incident(incident_id: int):
-    return visible_incident_or_404(
+    incident = visible_incident_or_404(
         incident_id, selectinload(Incident.equipment_links).joinedload(IncidentEquipment.equipment)
     )
+    return incident, 200, {"ETag": etags.etag_of(IncidentRead, incident)}
+
+
+@blp.route("/incidents/<int:incident_id>", methods=["PUT"])
+@blp.arguments(IncidentEditIn)
+@blp.response(200, IncidentRead)
+@blp.doc(
+    summary="Correct what was reported, as the incident's edit page does: every field is "
+    "sent (one left out is emptied or takes its default). If-Match: its ETag (428 without, "
+    "412 if someone changed it since); the timeline keeps every value before and after"
+)
+@auth.requires(WRITE)
+def edit_incident(data: dict[str, Any], incident_id: int):
+    incident = visible_incident_or_404(incident_id)
+    etags.require_if_match(IncidentRead, incident)
+    reason = data.pop("reason")
+    with auth.writing() as user:
+        services.update_incident(
+            incident, services.IncidentReport(**data), actor=user, reason=reason
+        )
+    db.session.commit()
+    return etags.answer(IncidentRead, incident)
+
+
+@blp.route("/incidents/<int:incident_id>/status", methods=["POST"])
+@blp.arguments(StatusChangeIn)
+@blp.response(200, IncidentRead)
+@blp.doc(
+    summary="Move the incident on as staff may by hand (resolve with a note, close, "
+    "cancel, reopen); If-Match, when sent, must be its current ETag (412 otherwise)"
+)
+@auth.requires(WRITE)
+def change_status(data: dict[str, Any], incident_id: int):
+    incident = visible_incident_or_404(incident_id)
+    etags.check_if_match(IncidentRead, incident)
+    with auth.writing() as user:
+        services.change_status(incident, data["status"], actor=user, note=data["note"])
+    db.session.commit()
+    return etags.answer(IncidentRead, incident)
 
 
 @blp.route("/incidents/<int:incident_id>/work-log", methods=["GET"])

@@ -17,7 +17,7 @@ class Area(StrEnum):
 
     CUSTOMERS = "customers"  # customers, sites, contacts, equipment
     INCIDENTS = "incidents"  # incidents, work log, communications, follow-ups
-    PARTS = "parts"  # part orders
+    PARTS = "parts"  # part orders, suppliers, the parts catalogue
     PROPOSALS = "proposals"  # proposals, revisions, the frozen PDF, e-mail delivery
 
     @property
@@ -25,7 +25,7 @@ class Area(StrEnum):
         return {
             "customers": "Customers, sites, contacts and equipment",
             "incidents": "Incidents, work log, communications and follow-ups",
-            "parts": "Part orders",
+            "parts": "Part orders, suppliers and the parts catalogue",
             "proposals": "Proposals, their PDFs and e-mail delivery",
         }[self.value]
 

@@ -1,9 +1,12 @@
 """Part orders and remediation proposals through the API.
 
 Proposals are read whole (revisions, lines, totals, the send gate's state, the
-approval, the customer's answer, the frozen PDF, the e-mails that carried it) and
-drafted or edited as the proposal editor does, with the revision's version as its
-ETag: an edit must send If-Match, and one based on an older version gets 412.
+approval, the customer's answer, the frozen PDF, the e-mails that carried it), drafted
+or edited as the proposal editor does, submitted for approval, approved and sent, with
+the revision's version as its ETag: each of these must send If-Match, and one based on
+an older version gets 412. Submitting goes through the send gate, approving through the
+approval rules, sending through both again (the fix exists before the customer is
+told): a refusal lists the same problems the pages show, one per entry of `errors`.
 """
 
 from decimal import Decimal
@@ -20,7 +23,10 @@ from fieldsvc.api import auth, etags
 from fieldsvc.api.blueprints import ApiBlueprint
 from fieldsvc.api.incidents import visible_incident_or_404
 from fieldsvc.api.schemas import Id, Moment, Money, text
+from fieldsvc.auth.models import Role
+from fieldsvc.errors import problem
 from fieldsvc.extensions import db
+from fieldsvc.mail import services as mail
 from fieldsvc.mail.models import EmailStatus
 from fieldsvc.parts import services as part_services
 from fieldsvc.parts.models import PartOrder, PartOrderStatus
@@ -466,3 +472,97 @@ def frozen_pdf(proposal_id: int, number: int):
 @auth.requires("proposals:read")
 def emails(proposal_id: int, number: int):
     return sending.emails_of(_revision_or_404(proposal_id, number))
+
+
+# --- submit, approve, send ---------------------------------------------------------------------
+
+
+class ApproveIn(ma.Schema):
+    password = fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=1, max=1000),
+        metadata={
+            "description": "The approver's own password, as on the approval page: approving "
+            "signs \u201cI approve this remediation offer\u201d. A service account has none, "
+            "so it cannot approve."
+        },
+    )
+
+
+def _refused(error: Exception, problems: list[str], field: str):
+    """A rule's refusal as problem details, one entry of `errors` per problem."""
+    db.session.rollback()
+    return problem(
+        getattr(error, "status", 400),
+        str(error),
+        errors=[{"field": field, "message": message} for message in problems],
+    )
+
+
+@blp.route("/proposals/<int:proposal_id>/submit", methods=["POST"])
+@blp.response(200, RevisionOut)
+@blp.doc(
+    summary="Submit the current revision for approval (If-Match: its ETag). Refused while "
+    "the send gate has problems: each is listed in `errors`."
+)
+@auth.requires("proposals:write")
+def submit_revision(proposal_id: int):
+    proposal = _proposal_or_404(proposal_id)
+    expected = etags.expected_version()
+    try:
+        with auth.writing() as user:
+            proposal_services.submit_revision(
+                proposal.current, actor=user, expected_version=expected
+            )
+    except proposal_services.GateClosed as closed:
+        return _refused(closed, [p.message for p in closed.problems], "send_gate")
+    db.session.commit()
+    return _revision(proposal.current), 200, _etag(proposal.current)
+
+
+@blp.route("/proposals/<int:proposal_id>/approve", methods=["POST"])
+@blp.arguments(ApproveIn)
+@blp.response(200, RevisionOut)
+@blp.doc(
+    summary="Approve the submitted revision (supervisors and admins; If-Match: its ETag) "
+    "with your password. Refused for the proposal's author, above your approval limit, "
+    "by an approval rule or the send gate: each reason is listed in `errors`."
+)
+@auth.requires("proposals:write", Role.SUPERVISOR, Role.ADMIN)
+def approve_revision(data: dict[str, Any], proposal_id: int):
+    proposal = _proposal_or_404(proposal_id)
+    expected = etags.expected_version()
+    try:
+        with auth.writing() as user:
+            proposal_services.approve_revision(
+                proposal.current,
+                approver=user,
+                password=data["password"],
+                expected_version=expected,
+            )
+    except proposal_services.NotApproved as refused:
+        return _refused(refused, refused.problems, "approval")
+    db.session.commit()
+    return _revision(proposal.current), 200, _etag(proposal.current)
+
+
+@blp.route("/proposals/<int:proposal_id>/send", methods=["POST"])
+@blp.response(200, RevisionOut)
+@blp.doc(
+    summary="Send the approved revision to the customer (supervisors and admins; If-Match: "
+    "its ETag): the PDF is frozen and e-mailed with the status-page link. Refused, with "
+    "each problem in `errors`, unless the fix exists: every part ordered and arriving "
+    "before the return visit, the visit scheduled, a supervisor's approval."
+)
+@auth.requires("proposals:write", Role.SUPERVISOR, Role.ADMIN)
+def send_revision(proposal_id: int):
+    proposal = _proposal_or_404(proposal_id)
+    expected = etags.expected_version()
+    try:
+        with auth.writing() as user:
+            sent = sending.send_revision(proposal.current, sender=user, expected_version=expected)
+    except sending.SendRefused as refused:
+        return _refused(refused, refused.problems, "send")
+    mail.deliver_later(sent.email)  # commits first
+    return _revision(sent.revision), 200, _etag(sent.revision)

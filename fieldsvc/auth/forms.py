@@ -125,6 +125,14 @@ class EditUserForm(FlaskForm):
         self.team_id.choices = team_choices()
 
 
+class EditServiceAccountForm(EditUserForm):
+    """A service account never signs in: it has no password to set, and its e-mail
+    address is a placeholder that receives nothing (and that no address check accepts)."""
+
+    email = None
+    password = None
+
+
 class CreateUserForm(EditUserForm):
     password = PasswordField(
         "Password",

@@ -271,11 +271,17 @@ def create_user(
 
 def update_user(user: User, values: dict[str, Any], *, actor: User) -> User:
     """Change a user's details; a non-empty `password` value sets a new password."""
-    email = values["email"].strip().lower()
+    email = values["email"].strip().lower() if "email" in values else user.email
     if email != user.email:
         _check_email_unused(email)
     named(MONEY, "The approval limit").check("approval_limit", values["approval_limit"])
     password = values.get("password") or ""
+    if password and user.service_account:
+        raise FieldError(
+            "password",
+            "A service account never signs in, so it has no password; its API tokens are "
+            "made on the API tokens page.",
+        )
     if password and (problem := password_problem(password, email)):
         raise FieldError("password", problem)
     if "time_zone" in values:

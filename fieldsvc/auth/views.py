@@ -140,6 +140,9 @@ records.register(
         plural="Users",
         form=forms.EditUserForm,
         create_form=forms.CreateUserForm,
+        edit_form=lambda user: (
+            forms.EditServiceAccountForm if user.service_account else forms.EditUserForm
+        ),
         columns=[
             Column("Name", "name"),
             Column("E-mail", "email"),

@@ -394,6 +394,15 @@ def attach_photos(
         raise
 
 
+def find_uploaded_photos(
+    actor: User, submission_key: str | None, count: int = 1
+) -> list[Attachment]:
+    """The photos an earlier try of the same upload of `count` photos already stored."""
+    if not submission_key:
+        return []
+    return _photos_sent_before(actor, [f"{submission_key}:{n}" for n in range(count)])
+
+
 def _photos_sent_before(actor: User, keys: list[str | None]) -> list[Attachment]:
     if not any(keys):
         return []

@@ -35,6 +35,14 @@ class Sent:
     status_url: str
 
 
+class SendRefused(NotAllowed):
+    """The revision may not go to the customer now; `problems` says why, one each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("Not sent: " + " ".join(problems))
+        self.problems = problems
+
+
 def send_problems(revision: ProposalRevision, sender: User) -> list[str]:
     """Why `sender` may not send this revision now (empty: they may)."""
     problems = []
@@ -59,7 +67,7 @@ def send_revision(revision: ProposalRevision, *, sender: User, expected_version:
     if revision.version != expected_version:
         raise services.Conflict(revision, [])
     if problems := send_problems(revision, sender):
-        raise NotAllowed("Not sent: " + " ".join(problems))
+        raise SendRefused(problems)
     incident = revision.proposal.incident
     _link, token = links.issue_link(incident, actor=sender)
     url = links.status_url(token)

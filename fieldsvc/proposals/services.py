@@ -585,6 +585,14 @@ def _meets(user: User, required: Role) -> bool:
     return rank[user.role] >= rank[required]
 
 
+class NotApproved(NotAllowed):
+    """The approval rules say no; `problems` says why, one reason each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("Not approved: " + " ".join(problems))
+        self.problems = problems
+
+
 def approve_revision(
     revision: ProposalRevision, *, approver: User, password: str, expected_version: int
 ) -> None:
@@ -594,7 +602,7 @@ def approve_revision(
     if authenticate(approver.email, password) is None:
         raise FieldError("password", "That is not your password; nothing was approved.")
     if problems := approval_problems(revision, approver):
-        raise NotAllowed("Not approved: " + " ".join(problems))
+        raise NotApproved(problems)
     with acting(approver, reason=APPROVAL_MEANING):
         move(revision, RevisionStatus.APPROVED)
         revision.reviewed_by = approver

@@ -6,12 +6,15 @@ import hashlib
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from fieldsvc.api.models import ApiToken
-from fieldsvc.api.services import issue_token
+from fieldsvc.api.services import create_service_account, issue_token
 from fieldsvc.auth.models import Role, User
+from fieldsvc.auth.services import update_user
 from fieldsvc.database import utcnow
+from fieldsvc.errors import FieldError
 from fieldsvc.extensions import db
 from tests.api.conftest import ApiClient
 
@@ -61,6 +64,43 @@ def test_an_admin_makes_a_service_account_token_and_the_account_cannot_sign_in(
     client.post("/logout")
     refused = client.post("/login", data={"email": account.email, "password": "!service-account"})
     assert refused.status_code == 401
+
+
+def test_a_service_accounts_edit_page_offers_no_password_and_refuses_one(client, signed_in):
+    admin = signed_in(Role.ADMIN)
+    account = create_service_account(actor=admin, name="ERP sync", role=Role.ADMIN, team_id=None)
+    db.session.commit()
+    person = db.session.get(User, admin.id)
+
+    page = client.get(f"/users/{account.id}/edit").get_data(as_text=True)
+    persons_page = client.get(f"/users/{person.id}/edit").get_data(as_text=True)
+    posted = client.post(
+        f"/users/{account.id}/edit",
+        data={
+            "name": "ERP sync (nightly)",
+            "role": "admin",
+            "approval_limit": "0",
+            "password": "a long new passphrase",
+        },
+    )
+
+    assert 'name="password"' not in page and 'name="password"' in persons_page
+    assert posted.status_code == 302  # saved what the page offers; the password is not read
+    db.session.expire_all()
+    assert account.name == "ERP sync (nightly)"
+    assert account.password_hash == "!service-account"
+    with pytest.raises(FieldError, match="never signs in"):
+        update_user(
+            account,
+            {
+                "name": "ERP sync",
+                "email": account.email,
+                "role": "admin",
+                "approval_limit": 0,
+                "password": "a long new passphrase",
+            },
+            actor=admin,
+        )
 
 
 def test_a_person_cannot_be_given_a_token_by_someone_else(make_user):

@@ -53,7 +53,7 @@ READ_PAGE = """() => {
 # Everything that answers a GET but is a file or data, not a page a person reads.
 NOT_PAGES = re.compile(
     r"static|pdf|csv|export|photo|signed_copy|equipment_options|logout|manifest|service_worker|bundle"
-    r"|api_reference\.|api_incidents\.|api_proposals\.|openapi_json|api_docs\.asset"
+    r"|api_reference\.|api_incidents\.|api_proposals\.|api_catalogue\.|openapi_json|api_docs\.asset"
     r"|^ops\.|outbox\.token"
 )
 
