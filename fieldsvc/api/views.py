@@ -63,9 +63,9 @@ def _problem_for_blueprint(error):
 
 
 def _resources():
-    from fieldsvc.api import incidents, proposals, reference
+    from fieldsvc.api import imports, incidents, proposals, reference
 
-    return (reference.blp, incidents.blp, proposals.blp)
+    return (reference.blp, incidents.blp, proposals.blp, imports.blp)
 
 
 def _unstorable(value: Any) -> bool:
