@@ -175,14 +175,14 @@ def _text(value: object) -> str | None:
 
 def _csv_rows(content: bytes) -> Iterable[Sequence[object]]:
     text = content.decode("utf-8-sig")
+    # The delimiter from the header (Excel writes ";" where "," is the decimal comma);
+    # quoting as Excel does it, whatever the sniffer guesses from a line without quotes.
     first_line = text.split("\n", 1)[0]
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
-            first_line, delimiters=",;\t"
-        )
+        delimiter = csv.Sniffer().sniff(first_line, delimiters=",;\t").delimiter
     except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+        delimiter = ","
+    reader = csv.reader(io.StringIO(text, newline=""), csv.excel, delimiter=delimiter)
     try:
         yield from reader
     except csv.Error as error:

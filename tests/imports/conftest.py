@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 
 from fieldsvc.extensions import db
+from tests.api.conftest import api_as, make_token  # noqa: F401  (the API's fixtures, shared)
 
 HEADER = [
     "kind",
