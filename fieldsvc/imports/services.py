@@ -325,8 +325,7 @@ def _apply_row(
     if stray:
         outcome.reasons.append(
             f"{', '.join(stray)} {'are not columns' if len(stray) > 1 else 'is not a column'} "
-            f"of {'an' if kind == 'equipment' else 'a'} {kind}: leave "
-            f"{'them' if len(stray) > 1 else 'it'} empty."
+            f"of {kind} rows: leave {'them' if len(stray) > 1 else 'it'} empty."
         )
         return outcome
     try:
@@ -355,7 +354,11 @@ def _apply_row(
         return outcome
     after = _snapshot(saved)
     outcome.changes = [
-        Change(name, _shown(saved, name, before[name]), _shown(saved, name, after[name]))
+        Change(
+            name.removesuffix("_id") if name != "external_id" else name,
+            _shown(saved, name, before[name]),
+            _shown(saved, name, after[name]),
+        )
         for name in after
         if before[name] != after[name]
     ]
@@ -402,7 +405,7 @@ def _values(
             continue
         value = cells.get(name)
         if value is None and schema_fields[name].required:
-            raise FieldError(name, f"{name} is empty: {_a(kind)} needs one.")
+            raise FieldError(name, f"{name} is empty: every {kind} row needs one.")
         data[name] = value
     schema = ma.Schema.from_dict({name: schema_fields[name] for name in data})()
     try:
@@ -446,10 +449,6 @@ def _team_id(name: str | None) -> int | None:
     if team_id is None:
         raise FieldError("team", f"There is no active team named “{name}”.")
     return team_id
-
-
-def _a(kind: str) -> str:
-    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
 def _snapshot(obj: Any) -> dict[str, Any]:

@@ -55,7 +55,7 @@ NOT_PAGES = re.compile(
     r"static|pdf|csv|export|photo|signed_copy|equipment_options|logout|manifest|service_worker|bundle"
     r"|api_reference\.|api_incidents\.|api_proposals\.|openapi_json|api_docs\.asset"
     r"|^ops\.|outbox\.token"
-    # An upload's preview: tests/imports/test_preview_page.py reads it at every width.
+    # An upload's preview: tests/browser/test_import_preview.py reads it at every width.
     r"|imports\.preview"
 )
 

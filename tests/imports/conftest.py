@@ -111,7 +111,7 @@ def thirty_rows() -> list[dict[str, str]]:
 REFUSED = {
     8: "email “sam.at.contoso.example”: Not a valid email address.",
     20: "There is no site with external id S-999.",
-    31: "tag is empty: an equipment needs one.",
+    31: "tag is empty: every equipment row needs one.",
 }
 
 

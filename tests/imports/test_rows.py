@@ -72,8 +72,8 @@ def test_each_bad_row_is_refused_with_its_reason(admin, make_customer, make_site
     reasons = _reasons(as_csv(rows, header), admin)
     assert reasons[2] == reasons[3] == ["Customer external_id C-2 is on rows 2, 3: keep one."]
     assert reasons[4] == ["There is no active team named “Nobody”."]
-    assert reasons[5] == ["address is empty: a site needs one."]
-    assert reasons[6] == ["customer_external_id is not a column of an equipment: leave it empty."]
+    assert reasons[5] == ["address is empty: every site row needs one."]
+    assert reasons[6] == ["customer_external_id is not a column of equipment rows: leave it empty."]
     assert reasons[7] == ["kind is “transmitter”: write customer, site, contact or equipment."]
     assert reasons[8][0].startswith("Give the record its external id")
     assert "Mars/Olympus" in reasons[9][0]
