@@ -4,6 +4,7 @@ from io import BytesIO
 
 from sqlalchemy import func, select
 
+from fieldsvc.audit.models import AuditEvent
 from fieldsvc.auth.models import Role
 from fieldsvc.customers.models import Customer, Equipment
 from fieldsvc.extensions import db
@@ -38,7 +39,7 @@ def test_a_dry_run_answers_what_each_row_would_do_and_writes_nothing(
     assert _equipment() == before
 
 
-def test_an_api_import_with_refused_rows_is_refused_unless_told_to_skip_them(
+def test_an_api_import_is_refused_while_rows_are_unless_told_to_skip_them_and_runs_twice_as_once(
     api_as, make_user, existing, spreadsheets
 ):
     api = api_as(make_user(Role.ADMIN))
@@ -54,8 +55,13 @@ def test_an_api_import_with_refused_rows_is_refused_unless_told_to_skip_them(
     assert done.get_json()["imported"] is True
     assert done.get_json()["counts"]["create"] == 24
     assert _equipment() == before + 20
-    again = _post(api, spreadsheets["csv"], "?skip_refused=true").get_json()
+
+    # Run again (an ERP's nightly sync): every good row unchanged, no record touched.
+    events = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    again = _post(api, spreadsheets["xlsx"], "?skip_refused=true").get_json()
     assert again["counts"] == {"create": 0, "update": 0, "unchanged": 27, "refused": 3}
+    assert _equipment() == before + 20
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == events + 1
 
 
 def test_importing_needs_an_admins_token_with_the_customers_write_scope(

@@ -8,8 +8,8 @@ from fieldsvc.auth.models import Role
 from fieldsvc.customers.models import Customer
 from fieldsvc.extensions import db
 from fieldsvc.imports import services
-from fieldsvc.imports.spreadsheet import MAX_ROWS, SpreadsheetRefused
-from tests.imports.conftest import as_csv
+from fieldsvc.imports.spreadsheet import MAX_ROWS, SpreadsheetRefused, read_sheet
+from tests.imports.conftest import as_csv, as_xlsx, thirty_rows
 
 
 @pytest.fixture
@@ -83,6 +83,15 @@ def test_each_bad_row_is_refused_with_its_reason(admin, make_customer, make_site
     ]
     assert reasons[12] == [f"tag “{'X' * 61}”: Length must be between 1 and 60."]
     assert len(reasons) == 11
+
+
+def test_a_workbook_and_a_csv_file_of_the_same_rows_read_the_same():
+    rows = thirty_rows()
+    workbook, text = read_sheet(as_xlsx(rows)), read_sheet(as_csv(rows))
+    assert (workbook.file_format, text.file_format) == ("xlsx", "csv")
+    assert workbook.columns == text.columns
+    assert workbook.rows == text.rows
+    assert dict(workbook.rows)[9]["calibration_due_on"] == "2027-03-01"  # a date cell, as text
 
 
 def test_a_semicolon_separated_file_from_a_european_excel_reads_the_same(admin):
