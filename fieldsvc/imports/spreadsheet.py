@@ -130,6 +130,8 @@ def read_sheet(content: bytes) -> Sheet:
                 f"The file has more than {MAX_ROWS} rows: split it into several files."
             )
         rows.append((number, values))
+    if not rows:
+        raise SpreadsheetRefused("The file has its header row but no rows under it.")
     return Sheet(kind, columns, rows)
 
 

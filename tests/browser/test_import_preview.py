@@ -26,7 +26,10 @@ def test_the_preview_tells_an_admin_which_rows_are_refused_and_why_at_every_widt
     rows = [{**row, "team": ""} for row in thirty_rows()]
     content = as_csv([changed, *rows], ["id", *HEADER])
 
+    shots = ARTIFACTS / "imports"
+    shots.mkdir(parents=True, exist_ok=True)
     page.goto("/imports/")
+    page.screenshot(path=shots / "import-upload-768.png", full_page=True)
     page.get_by_label("Spreadsheet").set_input_files(
         files=[{"name": "transmitters.csv", "mimeType": "text/csv", "buffer": content}]
     )
@@ -41,8 +44,6 @@ def test_the_preview_tells_an_admin_which_rows_are_refused_and_why_at_every_widt
         "notes: " + customer["notes"] + " → Prefers calls before 10:00"
     )
 
-    shots = ARTIFACTS / "imports"
-    shots.mkdir(parents=True, exist_ok=True)
     for width, height in SCREENS:
         page.set_viewport_size({"width": width, "height": height})
         assert page.evaluate(READ_PAGE) == [], f"at {width} px"

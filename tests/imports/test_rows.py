@@ -123,4 +123,6 @@ def test_a_file_of_too_many_rows_is_refused_whole(admin):
 
 def test_a_column_the_import_does_not_know_is_refused_rather_than_ignored(admin):
     with pytest.raises(SpreadsheetRefused, match="Unknown column: emial"):
-        services.preview_import(b"kind,external_id,name,emial\r\n", actor=admin)
+        services.preview_import(b"kind,external_id,name,emial\r\ncustomer,C,X,\r\n", actor=admin)
+    with pytest.raises(SpreadsheetRefused, match="header row but no rows"):
+        services.preview_import(b"kind,external_id,name\r\n", actor=admin)
