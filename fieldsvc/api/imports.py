@@ -15,7 +15,7 @@ from fieldsvc.api.blueprints import ApiBlueprint
 from fieldsvc.api.reference import READ, WRITE
 from fieldsvc.auth.models import Role
 from fieldsvc.extensions import db
-from fieldsvc.imports import services
+from fieldsvc.imports import queries, services
 from fieldsvc.imports.services import ImportBlocked
 from fieldsvc.imports.spreadsheet import MAX_BYTES, MAX_ROWS, write_csv, write_xlsx
 
@@ -148,7 +148,7 @@ def _export(body: bytes, mimetype: str, name: str) -> Response:
 @blp.doc(summary="Download customers, sites, contacts and equipment as CSV, the import's shape")
 @auth.requires(READ)
 def export_csv():
-    return _export(write_csv(services.export_rows()), "text/csv", "reference-data.csv")
+    return _export(write_csv(queries.export_rows()), "text/csv", "reference-data.csv")
 
 
 @blp.route("/exports/reference.xlsx", methods=["GET"], endpoint="export_xlsx")
@@ -161,4 +161,4 @@ def export_csv():
 @blp.doc(summary="Download customers, sites, contacts and equipment as an Excel workbook")
 @auth.requires(READ)
 def export_xlsx():
-    return _export(write_xlsx(services.export_rows()), XLSX_TYPE, "reference-data.xlsx")
+    return _export(write_xlsx(queries.export_rows()), XLSX_TYPE, "reference-data.xlsx")

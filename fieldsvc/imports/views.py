@@ -7,7 +7,7 @@ from fieldsvc import clock
 from fieldsvc.auth.access import EVERYONE, role_required
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
-from fieldsvc.imports import services
+from fieldsvc.imports import queries, services
 from fieldsvc.imports.forms import ConfirmImportForm, UploadSpreadsheetForm
 from fieldsvc.imports.models import SpreadsheetImport
 from fieldsvc.imports.services import IMPORT_ROLES, ImportBlocked, Plan, PreviewStale
@@ -87,7 +87,7 @@ def confirm(token: str):
 @role_required(*EVERYONE)
 def export(file_format: str):
     """Every active customer, site, contact and piece of equipment, in the import's shape."""
-    rows = services.export_rows()
+    rows = queries.export_rows()
     name = f"reference-data-{clock.to_local(utcnow()).date().isoformat()}.{file_format}"
     if file_format == "csv":
         body, mimetype = write_csv(rows), "text/csv"
