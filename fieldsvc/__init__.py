@@ -64,6 +64,7 @@ def _import_models() -> None:
     from fieldsvc.api import models as _api  # noqa: F401
     from fieldsvc.auth import models as _auth  # noqa: F401
     from fieldsvc.customers import models as _customers  # noqa: F401
+    from fieldsvc.imports import models as _imports  # noqa: F401
     from fieldsvc.incidents import models as _incidents  # noqa: F401
     from fieldsvc.mail import models as _mail  # noqa: F401
     from fieldsvc.parts import models as _parts  # noqa: F401
@@ -85,6 +86,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.customers import views as customers
     from fieldsvc.dashboard import views as dashboard
     from fieldsvc.home import views as home
+    from fieldsvc.imports import views as imports
     from fieldsvc.incidents import views as incidents
     from fieldsvc.jobs import cli as jobs_cli
     from fieldsvc.mail import cli as mail_cli
@@ -105,6 +107,7 @@ def _register_blueprints(app: Flask) -> None:
         home.bp,
         auth.bp,
         customers.bp,
+        imports.bp,
         parts.bp,
         incidents.bp,
         outbox.bp,

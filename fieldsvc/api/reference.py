@@ -13,11 +13,11 @@ from sqlalchemy import or_, select
 from fieldsvc import records
 from fieldsvc.api import auth, etags, schemas
 from fieldsvc.api.blueprints import ApiBlueprint
-from fieldsvc.auth.models import Role, Team
+from fieldsvc.auth.models import Role
+from fieldsvc.customers import services
 from fieldsvc.customers.models import Contact, Customer, Equipment, Site
-from fieldsvc.errors import FieldError
+from fieldsvc.customers.services import PARENTS, Parent
 from fieldsvc.extensions import db
-from fieldsvc.ranges import PLANNED, window
 
 blp = ApiBlueprint(
     "api_reference",
@@ -27,13 +27,6 @@ blp = ApiBlueprint(
 )
 READ = "customers:read"
 WRITE = "customers:write"
-
-
-@dataclass(frozen=True)
-class Parent:
-    field: str  # "site_id"
-    model: type
-    noun: str  # "site"
 
 
 @dataclass(frozen=True)
@@ -82,8 +75,8 @@ KINDS = {
             Site,
             schemas.Site,
             schemas.SiteCreate,
-            _sync_schema(schemas.SiteIn, Parent("customer_id", Customer, "customer"), "SiteSync"),
-            Parent("customer_id", Customer, "customer"),
+            _sync_schema(schemas.SiteIn, PARENTS["site"], "SiteSync"),
+            PARENTS["site"],
         ),
         Kind(
             "contacts",
@@ -91,10 +84,8 @@ KINDS = {
             Contact,
             schemas.Contact,
             schemas.ContactCreate,
-            _sync_schema(
-                schemas.ContactIn, Parent("customer_id", Customer, "customer"), "ContactSync"
-            ),
-            Parent("customer_id", Customer, "customer"),
+            _sync_schema(schemas.ContactIn, PARENTS["contact"], "ContactSync"),
+            PARENTS["contact"],
         ),
         Kind(
             "equipment",
@@ -102,8 +93,8 @@ KINDS = {
             Equipment,
             schemas.Equipment,
             schemas.EquipmentCreate,
-            _sync_schema(schemas.EquipmentIn, Parent("site_id", Site, "site"), "EquipmentSync"),
-            Parent("site_id", Site, "site"),
+            _sync_schema(schemas.EquipmentIn, PARENTS["equipment"], "EquipmentSync"),
+            PARENTS["equipment"],
         ),
     )
 }
@@ -116,57 +107,9 @@ def _get(kind: Kind, record_id: int) -> Any:
     return obj
 
 
-def _active(model: type, record_id: int | None, field: str, noun: str) -> None:
-    """What a form's choice list allows: an existing, active record."""
-    if record_id is None:
-        return
-    obj = db.session.get(model, record_id)
-    if obj is None or not obj.active:
-        raise FieldError(field, f"Choose an active {noun}: there is none with id {record_id}.")
-
-
-def _values(kind: Kind, data: dict[str, Any]) -> dict[str, Any]:
-    """The body as the page's form gives it to save_record(): text stripped, empty as
-    None, choices checked as the form's lists would."""
-    values = {}
-    for name, value in data.items():
-        if isinstance(value, str):
-            value = value.strip() or None
-        values[name] = value
-    if kind.parent is not None:
-        _active(
-            kind.parent.model, values.get(kind.parent.field), kind.parent.field, kind.parent.noun
-        )
-    if kind.model is Customer:
-        _active(Team, values.get("team_id"), "team_id", "team")
-    if kind.model is Equipment:
-        window(PLANNED, "Calibration due").check("calibration_due_on", values["calibration_due_on"])
-    return values
-
-
-def _resolve_parent(kind: Kind, data: dict[str, Any]) -> dict[str, Any]:
-    if kind.parent is None:
-        return data
-    data = dict(data)
-    key = f"{kind.parent.noun}_external_id"
-    external = data.pop(key, None)
-    if (data.get(kind.parent.field) is None) == (external is None):
-        raise FieldError(kind.parent.field, f"Give either {kind.parent.field} or {key}.")
-    if external is not None:
-        found = db.session.scalar(
-            select(kind.parent.model.id).where(kind.parent.model.external_id == external)
-        )
-        if found is None:
-            raise FieldError(key, f"There is no {kind.parent.noun} with external id {external}.")
-        data[kind.parent.field] = found
-    return data
-
-
 def _save(kind: Kind, obj: Any | None, data: dict[str, Any]) -> Any:
     with auth.writing() as user:
-        obj = records.save_record(
-            records.REGISTRY[kind.record], obj, _values(kind, data), actor=user
-        )
+        obj = services.sync_record(kind.record, obj, data, actor=user)
     db.session.commit()
     return obj
 
@@ -258,11 +201,10 @@ def _register(kind: Kind) -> None:
     )
     @auth.requires(WRITE, Role.ADMIN)
     def sync_view(data, external_id):
-        obj = db.session.scalar(select(kind.model).where(kind.model.external_id == external_id))
+        obj = services.find_by_external_id(kind.record, external_id)
         if obj is not None:
             etags.check_if_match(one, obj)
-        values = {**_resolve_parent(kind, data), "external_id": external_id}
-        saved = _save(kind, obj, values)
+        saved = _save(kind, obj, {**data, "external_id": external_id})
         return etags.answer(one, saved, 200 if obj is not None else 201)
 
 

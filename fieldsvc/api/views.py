@@ -60,13 +60,14 @@ def _problem_for_blueprint(error):
 def _resources():
     from fieldsvc.api import (
         catalogue,
+        imports,
         incidents,
         photos,  # noqa: F401  (its operations join the incidents blueprint)
         proposals,
         reference,
     )
 
-    return (reference.blp, incidents.blp, proposals.blp, catalogue.blp)
+    return (reference.blp, incidents.blp, proposals.blp, catalogue.blp, imports.blp)
 
 
 def _unstorable(value: Any) -> bool:

@@ -47,6 +47,7 @@ FEATURES = (
     "fieldsvc.parts.wording",
     "fieldsvc.proposals.wording",
     "fieldsvc.portal.wording",
+    "fieldsvc.imports.wording",
 )
 # How the app keeps any record rather than what happened: the event says when and by whom.
 UNTOLD = frozenset({"id", "created_at", "created_by_id", "updated_at", "version"})

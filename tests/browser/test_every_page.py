@@ -53,8 +53,11 @@ READ_PAGE = """() => {
 # Everything that answers a GET but is a file or data, not a page a person reads.
 NOT_PAGES = re.compile(
     r"static|pdf|csv|export|photo|signed_copy|equipment_options|logout|manifest|service_worker|bundle"
-    r"|api_reference\.|api_incidents\.|api_proposals\.|api_catalogue\.|openapi_json|api_docs\.asset"
+    r"|api_reference\.|api_incidents\.|api_proposals\.|api_catalogue\.|api_imports\."
+    r"|openapi_json|api_docs\.asset"
     r"|^ops\.|outbox\.token"
+    # An upload's preview: tests/browser/test_import_preview.py reads it at every width.
+    r"|imports\.preview"
 )
 
 TECHNICIAN_PAGES = [
@@ -120,6 +123,7 @@ ADMIN_PAGES = [
     "/approval-rules/new",
     "/api-tokens",
     "/admin/e-mails/failed",
+    "/imports/",
 ]
 
 
