@@ -533,6 +533,25 @@ def test_an_item_the_server_refuses_needs_you_with_its_message_to_fix_or_discard
         expect(page.get_by_text("20 minutes logged.")).to_be_visible()
         expect(_outbox(page)).to_be_hidden()
 
+        # Refused photos come back where they were chosen: "Take a photo" or "Choose files".
+        context.set_offline(True)
+        photos = page.locator("form[data-outbox=photos]")
+        label = tmp_path / "label.jpg"
+        label.write_bytes(b"not a photo")
+        photos.locator("input[capture]").set_input_files(str(label))
+        gauge = _camera_photo(tmp_path / "gauge.jpg", (10, 20, 30))
+        photos.locator("input[type=file]:not([capture])").set_input_files(gauge)
+        photos.get_by_role("button", name="Upload").click()
+        expect(_outbox(page)).to_contain_text("1 waiting to send")
+        context.set_offline(False)
+        page.evaluate("window.fieldsvcOutbox.replay()")
+        page.get_by_role("button", name="1 waiting to send · 1 needs you").click()
+        page.get_by_role("button", name="Fix and send").click()
+        expect(photos.get_by_role("alert")).to_contain_text("Not sent yet")
+        chosen = "input => [...input.files].map(file => file.name)"
+        assert photos.locator("input[capture]").evaluate(chosen) == ["label.jpg"]
+        assert photos.locator("input:not([capture])[type=file]").evaluate(chosen) == ["gauge.jpg"]
+
     assert _count(app, WorkLogEntry, WorkLogEntry.note == "Too long to be true") == 1
     assert _read(app, select(FollowUp.outcome_note).where(FollowUp.id == follow_up_id)) == [
         ("Sent from the office",)
