@@ -37,7 +37,7 @@ from fieldsvc.incidents.models import (
 )
 from fieldsvc.storage import get_storage
 from tests import conftest
-from tests.browser.conftest import CHROMIUM, TABLET
+from tests.browser.conftest import CHROMIUM, TABLET, lose_connection, regain_connection
 
 ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
@@ -88,7 +88,7 @@ def tablet(browser, app, profile, offline: bool = False) -> Iterator:
         offline=offline,
     )
     if offline:
-        _lose_connection(context)
+        lose_connection(context)
     errors: list[str] = []
     context.on("weberror", lambda error: errors.append(str(error.error)))
     try:
@@ -96,25 +96,6 @@ def tablet(browser, app, profile, offline: bool = False) -> Iterator:
     finally:
         context.close()
     assert not errors, f"script errors: {errors}"
-
-
-def _no_connection(route) -> None:
-    route.abort("internetdisconnected")
-
-
-def _lose_connection(context) -> None:
-    """No connection for the pages and for the service worker: the browser says it is
-    offline (navigator.onLine, the `offline` event), and every request that would leave
-    the browser fails as with no network. Chromium's emulated offline alone did not
-    always reach a worker started by a browser restart, which then fetched live."""
-    context.route("**/*", _no_connection)
-    context.set_offline(True)
-
-
-def _regain_connection(context) -> None:
-    """The connection is back: requests go out again, then the pages hear `online`."""
-    context.unroute("**/*", _no_connection)
-    context.set_offline(False)
 
 
 @contextmanager
@@ -274,7 +255,7 @@ def test_a_day_offline_with_the_worker_arrives_once_through_a_reload_a_restart_a
             page.wait_for_function("() => navigator.serviceWorker.controller !== null")
             assert page.evaluate("() => window.fieldsvcOffline.refresh(true)") is not None
 
-            _lose_connection(context)
+            lose_connection(context)
             posts.clear()
             page.goto("/my-day")
             expect(page.get_by_text("Offline — last updated")).to_be_visible()
@@ -304,7 +285,7 @@ def test_a_day_offline_with_the_worker_arrives_once_through_a_reload_a_restart_a
             )
             saved = datetime.fromtimestamp(queued_at / 1000, ZoneInfo("Asia/Tokyo"))
             expect(page.locator("[data-outbox-item]").first).to_contain_text(
-                f"Saved {saved:%Y-%m-%d %H:%M} GMT+9 · 2 photos"
+                f"Saved {saved:%Y-%m-%d %H:%M %Z} · 2 photos"  # JST, as a page writes it
             )
         # The tablet is switched off with everything waiting, and on again offline.
 
@@ -334,18 +315,18 @@ def test_a_day_offline_with_the_worker_arrives_once_through_a_reload_a_restart_a
 
             cut: list[str] = []
             context.route("**/*", lost_after_the_second_report)
-            _regain_connection(context)
+            regain_connection(context)
             while not cut:
                 page.wait_for_timeout(100)
             page.wait_for_function(
                 "async () => (await window.fieldsvcOutbox.items())[1].state === 'waiting'"
             )
             expect(_outbox(page)).to_contain_text("5 waiting to send")
-            _lose_connection(context)
+            lose_connection(context)
             context.unroute("**/*", lost_after_the_second_report)
             assert _count(app, Incident) == incidents_before + 2
 
-            _regain_connection(context)
+            regain_connection(context)
             page.evaluate("window.fieldsvcOutbox.replay()")
             needs_you = page.get_by_role("button", name="1 waiting to send · 1 needs you")
             expect(needs_you).to_be_visible(timeout=30000)

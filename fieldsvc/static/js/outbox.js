@@ -339,15 +339,25 @@
   const pending = (items) => items.filter((item) => item.state !== "sent");
 
   // As the pages write a time (fieldsvc/clock.py): "2026-11-30 09:05 EST", in the
-  // reader's zone, which the page carries.
+  // reader's zone, which the page carries with the abbreviations its pages use for it by
+  // UTC offset; the browser's own name for a zone the page did not name.
+  const zoneNames = (() => {
+    try { return JSON.parse(root?.dataset.zoneNames || "{}"); } catch { return {}; }
+  })();
+
   function when(time) {
     const zone = document.documentElement.dataset.timeZone || undefined;
+    const date = new Date(time);
     const parts = {};
     for (const { type, value } of new Intl.DateTimeFormat("en-US", {
       timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
-      hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short",
-    }).formatToParts(new Date(time))) parts[type] = value;
-    return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${parts.timeZoneName}`;
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "longOffset",
+    }).formatToParts(date)) parts[type] = value;
+    const offset = /^GMT(?:([+-])(\d\d):(\d\d))?$/.exec(parts.timeZoneName);
+    const minutes = offset?.[1] ? Number(`${offset[1]}1`) * (Number(offset[2]) * 60 + Number(offset[3])) : 0;
+    const name = zoneNames[String(minutes)] ?? new Intl.DateTimeFormat("en-US", { timeZone: zone,
+      timeZoneName: "short" }).formatToParts(date).find((part) => part.type === "timeZoneName")?.value;
+    return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${name}`;
   }
 
   function make(tag, properties = {}, ...children) {
