@@ -29,7 +29,9 @@
   // number in localStorage; with no number yet, when its database exists), when the
   // browser is or goes offline, and when the person starts on a form that can be queued;
   // a submit that comes before it has loaded waits for it. The service worker precaches
-  // the script, so it loads with no connection too.
+  // the script, so it loads with no connection too. A browser without service workers
+  // (plain HTTP on another host) could not load it once offline: there a page with a form
+  // that can be queued loads it at once.
   const PENDING = "fieldsvc:outbox-pending";
   const outboxScript = document.querySelector("[data-outbox-root]")?.dataset.script;
   let outboxLoading = null;
@@ -71,7 +73,9 @@
     if (!outboxScript) return;
     outboxSettled = false;
     outboxReady = (async () => {
-      if (!navigator.onLine || await outboxHoldsItems()) await loadOutbox();
+      const workerless = !("serviceWorker" in navigator);
+      if (!navigator.onLine || (workerless && document.querySelector("form[data-outbox]"))
+        || await outboxHoldsItems()) await loadOutbox();
     })().finally(() => { outboxSettled = true; });
     window.addEventListener("offline", () => loadOutbox());
     for (const type of ["focusin", "pointerdown"]) {
