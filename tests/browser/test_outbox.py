@@ -337,6 +337,14 @@ def test_a_day_offline_with_the_worker_arrives_once_through_a_reload_a_restart_a
                 "This follow-up was already closed by Sara Supervisor (done): nothing was changed."
             )
 
+            # On the next page, signing out warns of it before anything is deleted.
+            page.goto("/my-day")
+            warnings: list[str] = []
+            page.once("dialog", lambda dialog: (warnings.append(dialog.message), dialog.dismiss()))
+            page.get_by_role("button", name="Sign out").click()
+            expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+            assert [w[:20] for w in warnings] == ["1 item not sent yet."]
+
     new = _read(app, select(Incident.id, Incident.actual).where(Incident.id > last_before))
     assert sorted(actual for _, actual in new) == [
         f"Offline report {n}: transmitter cracked" for n in range(3)
