@@ -129,6 +129,25 @@ def screenshot(page):
     return take
 
 
+def _no_connection(route) -> None:
+    route.abort("internetdisconnected")
+
+
+def lose_connection(context) -> None:
+    """No connection for the pages and for the service worker: the browser says it is
+    offline (navigator.onLine, the `offline` event), and every request that would leave
+    the browser fails as with no network. Chromium's emulated offline alone did not
+    always reach a worker started by a browser restart, which then fetched live pages."""
+    context.route("**/*", _no_connection)
+    context.set_offline(True)
+
+
+def regain_connection(context) -> None:
+    """The connection is back: requests go out again, then the pages hear `online`."""
+    context.unroute("**/*", _no_connection)
+    context.set_offline(False)
+
+
 def sign_in(page, email: str, password: str = "demo") -> None:
     page.goto("/login")
     page.get_by_label("E-mail").fill(email)

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.browser.conftest import CHROMIUM, TABLET, serve_demo, sign_in
+from tests.browser.conftest import CHROMIUM, TABLET, lose_connection, serve_demo, sign_in
 from tests.conftest import ARTIFACTS
 
 PAGE_BUDGET_BYTES = 150_000
@@ -39,8 +39,8 @@ def tablet(browser, offline_server, tmp_path):
             base_url=offline_server,
             offline=offline,
         )
-        # Said again once open: the launch option alone leaves the service worker online.
-        context.set_offline(offline)
+        if offline:
+            lose_connection(context)
         contexts.append(context)
         return context
 
@@ -113,10 +113,6 @@ def test_technician_reads_my_day_an_incident_and_the_report_form_offline_after_a
     page.goto("/my-day")
     expect(page.get_by_role("heading", name="My day")).to_be_visible()
     expect(page.get_by_text("Offline — last updated")).to_be_visible()
-    # Chromium may start the worker this restart revived before the emulated loss of
-    # connection reaches it (it then fetched the live page); said again, it reaches it.
-    context.set_offline(False)
-    context.set_offline(True)
     page.goto("/incidents/")  # a page the tablet does not keep
     expect(page.get_by_role("heading", name="You are offline")).to_be_visible()
 

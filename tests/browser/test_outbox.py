@@ -4,14 +4,16 @@ and arrives exactly once when the connection is back — also when the connectio
 the middle of sending and when two tabs send at once. What the server refuses stays in
 the outbox as "needs you", with the server's message, to fix or discard.
 
-No service worker is involved: pages are opened online, then the browser goes offline."""
+The whole day is played with the service worker serving the pages offline; the other
+tests open their pages online, then the browser goes offline."""
 
 import io
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import ExifTags, Image
@@ -35,7 +37,7 @@ from fieldsvc.incidents.models import (
 )
 from fieldsvc.storage import get_storage
 from tests import conftest
-from tests.browser.conftest import CHROMIUM, TABLET
+from tests.browser.conftest import CHROMIUM, TABLET, lose_connection, regain_connection
 
 ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
@@ -73,9 +75,9 @@ def app(tmp_path_factory, live_smtp) -> Iterator:
 
 
 @contextmanager
-def tablet(browser, app, profile) -> Iterator:
+def tablet(browser, app, profile, offline: bool = False) -> Iterator:
     """Chromium with a profile on disk: closing it and opening it again is a restart of
-    the browser, with its cookies and IndexedDB kept."""
+    the browser, with its cookies, service worker and IndexedDB kept."""
     context = browser.browser_type.launch_persistent_context(
         str(profile),
         executable_path=CHROMIUM,
@@ -83,7 +85,10 @@ def tablet(browser, app, profile) -> Iterator:
         viewport=TABLET,
         has_touch=True,
         base_url=app.config["BASE_URL"],
+        offline=offline,
     )
+    if offline:
+        lose_connection(context)
     errors: list[str] = []
     context.on("weberror", lambda error: errors.append(str(error.error)))
     try:
@@ -91,6 +96,41 @@ def tablet(browser, app, profile) -> Iterator:
     finally:
         context.close()
     assert not errors, f"script errors: {errors}"
+
+
+@contextmanager
+def _posts_to(app) -> Iterator[list[str]]:
+    """The paths of the POST requests that reach the server while this lasts."""
+    posts: list[str] = []
+    served = app.wsgi_app
+
+    def wsgi_app(environ, start_response):
+        if environ["REQUEST_METHOD"] == "POST":
+            posts.append(environ["PATH_INFO"])
+        return served(environ, start_response)
+
+    app.wsgi_app = wsgi_app
+    try:
+        yield posts
+    finally:
+        app.wsgi_app = served
+
+
+@contextmanager
+def _reading_in(app, zone: str) -> Iterator[None]:
+    """The demo technician reads times in `zone` while this lasts."""
+
+    def set_zone(name: str | None) -> None:
+        with app.app_context():
+            tech = db.session.scalar(select(User).where(User.email == "tech@example.com"))
+            tech.time_zone = name
+            db.session.commit()
+
+    set_zone(zone)
+    try:
+        yield
+    finally:
+        set_zone(None)
 
 
 def _read(app, statement):
@@ -159,6 +199,26 @@ def _log_work(page, minutes: str, note: str) -> None:
     work.get_by_role("button", name="Log work").click()
 
 
+def _close(page, follow_up_id: int, note: str) -> None:
+    form = page.locator(f"form[action$='/follow-ups/{follow_up_id}/close']")
+    form.locator("xpath=..").locator("summary").click()
+    form.get_by_label("What the customer was told").fill(note)
+    form.get_by_role("button", name="Save outcome").click()
+
+
+def _close_from_the_office(app, follow_up_id: int) -> None:
+    """A colleague keeps the promise meanwhile, from the office."""
+    with app.app_context():
+        supervisor = db.session.scalar(select(User).where(User.email == "supervisor@example.com"))
+        services.close_follow_up(
+            db.session.get(FollowUp, follow_up_id),
+            actor=supervisor,
+            outcome=FollowUpOutcome.DONE,
+            note="Sent from the office",
+        )
+        db.session.commit()
+
+
 def _report(page, what: str, photos: list[str]) -> None:
     page.get_by_label("Customer", exact=True).select_option(label="Northwind Pharma")
     page.get_by_label("Site", exact=True).select_option(label="Building 4 — Sterile Fill")
@@ -168,46 +228,124 @@ def _report(page, what: str, photos: list[str]) -> None:
     page.get_by_role("button", name="Record incident").click()
 
 
-def test_work_done_offline_arrives_exactly_once_after_a_browser_restart(browser, app, tmp_path):
-    follow_up_id = _open_follow_up(app, "Confirm the spare is labelled")
+def test_a_day_offline_with_the_worker_arrives_once_through_a_reload_a_restart_and_a_cut(
+    browser, app, tmp_path
+):
+    """The issue's whole day with the tablet's service worker and the outbox together.
+
+    Online once: signed in (the worker keeps My day and the technician's incidents).
+    Offline: My day and an incident from the worker's copies, 3 incidents with 2 photos
+    each, work logged, two follow-ups closed; a reload (the page from the worker, all
+    still waiting), a browser restart with no connection. Online: the connection is lost
+    just after the second report reached the server, comes back, and everything arrives
+    once; the outcome of a promise a colleague kept meanwhile stays as "needs you"."""
+    kept = _open_follow_up(app, "Confirm the spare is labelled")
+    kept_meanwhile = _open_follow_up(app, "Send the calibration certificate")
     incidents_before = _count(app, Incident)
+    last_before = _read(app, select(func.max(Incident.id)))[0][0]
+    work_before = _read(app, select(func.max(WorkLogEntry.id)))[0][0] or 0
     photos = [_camera_photo(tmp_path / f"site-{n}.jpg", (40 * n, 90, 120)) for n in range(6)]
     profile = tmp_path / "profile"
 
-    with tablet(browser, app, profile) as context:
-        report = context.new_page()
-        _sign_in(report)
-        report.goto("/incidents/new")
-        incident = context.new_page()
-        incident.goto("/incidents/1")
-        context.set_offline(True)
+    with _reading_in(app, "Asia/Tokyo"), _posts_to(app) as posts:
+        with tablet(browser, app, profile) as context:
+            page = context.new_page()
+            _sign_in(page)
+            page.goto("/my-day")
+            page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+            assert page.evaluate("() => window.fieldsvcOffline.refresh(true)") is not None
 
-        for n in range(3):
-            _report(report, f"Offline report {n}: transmitter cracked", photos[2 * n : 2 * n + 2])
-            # Shrinking two photos takes a few seconds on a busy test machine.
-            expect(report.locator(".outbox-saved")).to_have_text(
-                "Saved on this tablet, will be sent: New incident (2 photos).", timeout=30000
+            lose_connection(context)
+            posts.clear()
+            page.goto("/my-day")
+            expect(page.get_by_text("Offline — last updated")).to_be_visible()
+            page.goto("/incidents/1")
+            expect(page.get_by_text("Offline — last updated")).to_be_visible()
+            page.goto("/incidents/new")
+            for n in range(3):
+                _report(page, f"Offline report {n}: transmitter cracked", photos[2 * n : 2 * n + 2])
+                # Shrinking two photos takes a few seconds on a busy test machine.
+                expect(page.locator(".outbox-saved")).to_have_text(
+                    "Saved on this tablet, will be sent: New incident (2 photos).", timeout=30000
+                )
+                expect(_outbox(page)).to_contain_text(f"{n + 1} waiting to send")
+            page.goto("/incidents/1")
+            _log_work(page, "40", "Labelled the spare offline")
+            _close(page, kept, "Spare labelled and shelved")
+            _close(page, kept_meanwhile, "Certificate e-mailed")
+            expect(_outbox(page)).to_contain_text("6 waiting to send")
+
+            page.reload()
+            expect(page.get_by_text("Offline — last updated")).to_be_visible()
+            expect(_outbox(page)).to_contain_text("6 waiting to send")
+            # When each was saved, written as the pages write a time: in the reader's zone.
+            page.get_by_role("button", name="6 waiting to send").click()
+            queued_at = page.evaluate(
+                "async () => (await window.fieldsvcOutbox.items())[0].queuedAt"
             )
-            expect(_outbox(report)).to_contain_text(f"{n + 1} waiting to send")
-        _log_work(incident, "40", "Labelled the spare offline")
-        follow_up = incident.locator(f"form[action$='/follow-ups/{follow_up_id}/close']")
-        follow_up.locator("xpath=..").locator("summary").click()
-        follow_up.get_by_label("What the customer was told").fill("Spare labelled and shelved")
-        follow_up.get_by_role("button", name="Save outcome").click()
+            saved = datetime.fromtimestamp(queued_at / 1000, ZoneInfo("Asia/Tokyo"))
+            expect(page.locator("[data-outbox-item]").first).to_contain_text(
+                f"Saved {saved:%Y-%m-%d %H:%M %Z} · 2 photos"  # JST, as a page writes it
+            )
+        # The tablet is switched off with everything waiting, and on again offline.
 
-        expect(_outbox(incident)).to_contain_text("5 waiting to send")
-        expect(_outbox(report)).to_contain_text("5 waiting to send")
-        assert _count(app, Incident) == incidents_before
-    # The browser is closed with everything still queued, and opened again online.
+        with tablet(browser, app, profile, offline=True) as context:
+            page = context.pages[0] if context.pages else context.new_page()
+            page.goto("/my-day")
+            expect(page.get_by_role("heading", name="My day")).to_be_visible()
+            expect(page.get_by_text("Offline — last updated")).to_be_visible()
+            expect(_outbox(page)).to_contain_text("6 waiting to send")
+            assert posts == []  # nothing left the tablet while it had no connection
+            assert _count(app, Incident) == incidents_before
 
-    with tablet(browser, app, profile) as context:
-        page = context.pages[0] if context.pages else context.new_page()
-        page.goto("/my-day")
-        _all_sent(page)
+            _close_from_the_office(app, kept_meanwhile)
+            reports: list[str] = []
 
-    new = _read(
-        app, select(Incident.id, Incident.actual).where(Incident.actual.like("Offline report %"))
-    )
+            def lost_after_the_second_report(route) -> None:
+                request = route.request
+                if not cut and request.method == "POST" and request.url.endswith("/new"):
+                    reports.append(request.url)
+                    if len(reports) == 2:
+                        route.fetch()  # the server records it ...
+                        cut.append(request.url)
+                if cut:
+                    route.abort("internetdisconnected")  # ... and the connection is gone
+                else:
+                    route.fallback()
+
+            cut: list[str] = []
+            context.route("**/*", lost_after_the_second_report)
+            regain_connection(context)
+            while not cut:
+                page.wait_for_timeout(100)
+            page.wait_for_function(
+                "async () => (await window.fieldsvcOutbox.items())[1].state === 'waiting'"
+            )
+            expect(_outbox(page)).to_contain_text("5 waiting to send")
+            lose_connection(context)
+            context.unroute("**/*", lost_after_the_second_report)
+            assert _count(app, Incident) == incidents_before + 2
+
+            regain_connection(context)
+            page.evaluate("window.fieldsvcOutbox.replay()")
+            needs_you = page.get_by_role("button", name="1 waiting to send · 1 needs you")
+            expect(needs_you).to_be_visible(timeout=30000)
+            needs_you.click()
+            refused = page.locator("[data-outbox-item]").filter(has_text="Needs you")
+            expect(refused).to_contain_text("Outcome of “Send the calibration certificate”")
+            expect(refused).to_contain_text(
+                "This follow-up was already closed by Sara Supervisor (done): nothing was changed."
+            )
+
+            # On the next page, signing out warns of it before anything is deleted.
+            page.goto("/my-day")
+            warnings: list[str] = []
+            page.once("dialog", lambda dialog: (warnings.append(dialog.message), dialog.dismiss()))
+            page.get_by_role("button", name="Sign out").click()
+            expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+            assert [w[:20] for w in warnings] == ["1 item not sent yet."]
+
+    new = _read(app, select(Incident.id, Incident.actual).where(Incident.id > last_before))
     assert sorted(actual for _, actual in new) == [
         f"Offline report {n}: transmitter cracked" for n in range(3)
     ]
@@ -223,11 +361,16 @@ def test_work_done_offline_arrives_exactly_once_after_a_browser_restart(browser,
         for key, width in stored:
             image = Image.open(io.BytesIO(get_storage().get(key)))
             assert dict(image.getexif()) == {} and width == 2560  # downscaled on the tablet
-    assert _count(app, WorkLogEntry, WorkLogEntry.note == "Labelled the spare offline") == 1
-    closed = _read(
-        app, select(FollowUp.outcome, FollowUp.outcome_note).where(FollowUp.id == follow_up_id)
+    work = _read(app, select(WorkLogEntry.note).where(WorkLogEntry.id > work_before))
+    assert work == [("Labelled the spare offline",)]
+    outcomes = _read(
+        app,
+        select(FollowUp.id, FollowUp.outcome_note).where(FollowUp.id.in_([kept, kept_meanwhile])),
     )
-    assert closed == [(FollowUpOutcome.DONE, "Spare labelled and shelved")]
+    assert sorted(outcomes) == [
+        (kept, "Spare labelled and shelved"),
+        (kept_meanwhile, "Sent from the office"),
+    ]
 
 
 def test_a_connection_lost_mid_send_leaves_the_item_waiting_and_it_arrives_once(
@@ -378,6 +521,25 @@ def test_an_item_the_server_refuses_needs_you_with_its_message_to_fix_or_discard
         work.get_by_role("button", name="Log work").click()
         expect(page.get_by_text("20 minutes logged.")).to_be_visible()
         expect(_outbox(page)).to_be_hidden()
+
+        # Refused photos come back where they were chosen: "Take a photo" or "Choose files".
+        context.set_offline(True)
+        photos = page.locator("form[data-outbox=photos]")
+        label = tmp_path / "label.jpg"
+        label.write_bytes(b"not a photo")
+        photos.locator("input[capture]").set_input_files(str(label))
+        gauge = _camera_photo(tmp_path / "gauge.jpg", (10, 20, 30))
+        photos.locator("input[type=file]:not([capture])").set_input_files(gauge)
+        photos.get_by_role("button", name="Upload").click()
+        expect(_outbox(page)).to_contain_text("1 waiting to send")
+        context.set_offline(False)
+        page.evaluate("window.fieldsvcOutbox.replay()")
+        page.get_by_role("button", name="1 waiting to send · 1 needs you").click()
+        page.get_by_role("button", name="Fix and send").click()
+        expect(photos.get_by_role("alert")).to_contain_text("Not sent yet")
+        chosen = "input => [...input.files].map(file => file.name)"
+        assert photos.locator("input[capture]").evaluate(chosen) == ["label.jpg"]
+        assert photos.locator("input:not([capture])[type=file]").evaluate(chosen) == ["gauge.jpg"]
 
     assert _count(app, WorkLogEntry, WorkLogEntry.note == "Too long to be true") == 1
     assert _read(app, select(FollowUp.outcome_note).where(FollowUp.id == follow_up_id)) == [

@@ -3,9 +3,10 @@
 // shows "Offline — last updated …" on a page shown from the tablet's copy, and leaves
 // nothing behind when someone signs out or another person signs in.
 //
-// The seam with the outbox (static/js/outbox.js): `window.fieldsvcOutbox`, when that
-// script is on the page, offers `count()` (items not sent yet) and `clear()` (drop them);
-// both may return promises. Without it there is nothing unsent to warn about.
+// The seam with the outbox (static/js/outbox.js): this script loads it when it is needed
+// (see startOutbox), and `window.fieldsvcOutbox`, once loaded, offers `count()` (items
+// not sent yet) and `clear()` (drop them); both may return promises. Without it there is
+// nothing unsent to warn about.
 (() => {
   "use strict";
 
@@ -20,7 +21,86 @@
   }
 
   const outbox = () => window.fieldsvcOutbox;
+
+  // --- the outbox, loaded when needed -------------------------------------------------------
+  //
+  // Most page views have nothing to queue and nothing waiting, so the outbox's script is
+  // not part of a page's first view. It is loaded when it holds items (it leaves their
+  // number in localStorage; with no number yet, when its database exists), when the
+  // browser is or goes offline, and when the person starts on a form that can be queued;
+  // a submit that comes before it has loaded waits for it. The service worker precaches
+  // the script, so it loads with no connection too. A browser without service workers
+  // (plain HTTP on another host) could not load it once offline: there a page with a form
+  // that can be queued loads it at once.
+  const PENDING = "fieldsvc:outbox-pending";
+  const outboxScript = document.querySelector("[data-outbox-root]")?.dataset.script;
+  let outboxLoading = null;
+  // Settles once it is known whether the outbox is needed now and, if so, it has loaded.
+  let outboxReady = Promise.resolve();
+  let outboxSettled = true;
+
+  function loadOutbox() {
+    if (outbox() || !outboxScript) return Promise.resolve(Boolean(outbox()));
+    outboxLoading ??= new Promise((resolve) => {
+      const script = document.createElement("script");
+      script.src = outboxScript;
+      script.onload = () => resolve(true);
+      script.onerror = () => {
+        script.remove();
+        outboxLoading = null; // tried again on the next occasion
+        resolve(false);
+      };
+      document.head.append(script);
+    });
+    return outboxLoading;
+  }
+
+  async function outboxHoldsItems() {
+    let pending;
+    try { pending = localStorage.getItem(PENDING); } catch { return true; }
+    if (pending !== null) return pending !== "0";
+    if (!indexedDB.databases) return true;
+    try {
+      return (await indexedDB.databases()).some((database) => database.name === "fieldsvc-outbox");
+    } catch {
+      return true;
+    }
+  }
+
+  const queueable = (target) => target instanceof Element && target.closest("form[data-outbox]");
+
+  function startOutbox() {
+    if (!outboxScript) return;
+    outboxSettled = false;
+    outboxReady = (async () => {
+      const workerless = !("serviceWorker" in navigator);
+      if (!navigator.onLine || (workerless && document.querySelector("form[data-outbox]"))
+        || await outboxHoldsItems()) await loadOutbox();
+    })().finally(() => { outboxSettled = true; });
+    window.addEventListener("offline", () => loadOutbox());
+    for (const type of ["focusin", "pointerdown"]) {
+      document.addEventListener(type, (event) => { if (queueable(event.target)) loadOutbox(); });
+    }
+    // Submitted before the outbox was there: sent again once it is, so the outbox decides
+    // (send now or queue). Had it no way to load, the form goes as a plain form.
+    document.addEventListener("submit", (event) => {
+      const form = event.target;
+      if (outbox() || !queueable(form)) return;
+      if (form.dataset.outboxUnavailable) {
+        delete form.dataset.outboxUnavailable;
+        return;
+      }
+      event.preventDefault();
+      const submitter = event.submitter;
+      loadOutbox().then((loaded) => {
+        if (!loaded) form.dataset.outboxUnavailable = "1";
+        form.requestSubmit(submitter);
+      });
+    });
+  }
+
   async function unsentCount() {
+    await outboxReady;
     try { return Number(await outbox()?.count?.()) || 0; } catch { return 0; }
   }
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
@@ -95,7 +175,11 @@
   function guardSignOut(form) {
     form.addEventListener("submit", (event) => {
       let unsent;
-      try { unsent = outbox()?.count?.(); } catch { unsent = 0; }
+      if (!outbox() && !outboxSettled) {
+        unsent = outboxReady.then(() => outbox()?.count?.());
+      } else {
+        try { unsent = outbox()?.count?.(); } catch { unsent = 0; }
+      }
       if (!(unsent instanceof Promise) && !(Number(unsent) > 0)) {
         writeLastUser(null);
         return;
@@ -115,6 +199,7 @@
   }
 
   async function start() {
+    startOutbox();
     document.querySelectorAll("form.signout").forEach(guardSignOut);
     if (!("serviceWorker" in navigator)) return;
     if (!(await previousUserLeftBehind())) return;

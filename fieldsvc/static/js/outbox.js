@@ -20,6 +20,9 @@
   const LOCK = "fieldsvc-outbox-replay";
   const LEASE = "fieldsvc:outbox-lease";
   const FIXING = "fieldsvc:outbox-fixing";
+  // How many items are not sent yet, for offline.js: it loads this script only when
+  // there are some (or a form may need queuing).
+  const PENDING = "fieldsvc:outbox-pending";
   const RETRY_EVERY_MS = 30000;
   const SENT_KEPT_MS = 10 * 60000;
   const STATES = { waiting: "Waiting", sending: "Sending…", sent: "Sent", needs_you: "Needs you" };
@@ -104,17 +107,29 @@
     return file;
   }
 
-  // `data`: the form's fields as they were when it was submitted.
-  async function captured(form, data) {
+  const fileInputs = (form) => [...form.elements].filter((element) => element.type === "file");
+
+  // Which of the form's file inputs each file of its FormData comes from (its place among
+  // them), read before the form is emptied: FormData lists the files input by input, an
+  // input with none as one empty entry, and leaves out inputs without a name or disabled.
+  function fileOrigins(form) {
+    return fileInputs(form).flatMap((input, place) => (
+      input.name && !input.matches(":disabled") ? Array(Math.max(input.files.length, 1)).fill(place) : []));
+  }
+
+  // `data`: the form's fields as they were when it was submitted; `origins`: fileOrigins().
+  async function captured(form, data, origins) {
     const key = newKey();
     const fields = [];
     const files = [];
+    let fileEntry = 0;
     for (const [name, value] of data) {
       if (value instanceof File) {
+        const input = origins[fileEntry++];
         if (!value.name || !value.size) continue;
         const blob = await downscaled(value);
         const filename = blob === value ? value.name : value.name.replace(/\.[^.]*$/, "") + ".jpg";
-        files.push({ name, filename, blob });
+        files.push({ name, filename, blob, input });
       } else if (name === "csrf_token" || name.endsWith("-csrf_token")) {
         continue; // a fresh one is fetched when it is sent
       } else {
@@ -152,12 +167,13 @@
     const note = saying("No connection: saving on this tablet…");
     const fixing = form.dataset.outboxFixing;
     delete form.dataset.outboxFixing;
+    const origins = fileOrigins(form);
     // Emptied at once, for the next one: what was submitted is in `data`.
     form.reset();
     for (const input of form.querySelectorAll("input[type=file]")) {
       input.dispatchEvent(new Event("change", { bubbles: true }));
     }
-    const item = await captured(form, data);
+    const item = await captured(form, data, origins);
     const photos = item.files.length;
     await put(item);
     if (fixing) await remove(Number(fixing));
@@ -323,15 +339,25 @@
   const pending = (items) => items.filter((item) => item.state !== "sent");
 
   // As the pages write a time (fieldsvc/clock.py): "2026-11-30 09:05 EST", in the
-  // reader's zone, which the page carries.
+  // reader's zone, which the page carries with the abbreviations its pages use for it by
+  // UTC offset; the browser's own name for a zone the page did not name.
+  const zoneNames = (() => {
+    try { return JSON.parse(root?.dataset.zoneNames || "{}"); } catch { return {}; }
+  })();
+
   function when(time) {
     const zone = document.documentElement.dataset.timeZone || undefined;
+    const date = new Date(time);
     const parts = {};
     for (const { type, value } of new Intl.DateTimeFormat("en-US", {
       timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
-      hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short",
-    }).formatToParts(new Date(time))) parts[type] = value;
-    return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${parts.timeZoneName}`;
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "longOffset",
+    }).formatToParts(date)) parts[type] = value;
+    const offset = /^GMT(?:([+-])(\d\d):(\d\d))?$/.exec(parts.timeZoneName);
+    const minutes = offset?.[1] ? Number(`${offset[1]}1`) * (Number(offset[2]) * 60 + Number(offset[3])) : 0;
+    const name = zoneNames[String(minutes)] ?? new Intl.DateTimeFormat("en-US", { timeZone: zone,
+      timeZoneName: "short" }).formatToParts(date).find((part) => part.type === "timeZoneName")?.value;
+    return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${name}`;
   }
 
   function make(tag, properties = {}, ...children) {
@@ -377,9 +403,10 @@
   }
 
   async function render() {
-    if (!root) return;
     const items = await all();
     const waiting = pending(items);
+    try { localStorage.setItem(PENDING, String(waiting.length)); } catch { /* loaded on every page then */ }
+    if (!root) return;
     const needing = waiting.filter((item) => item.state === "needs_you" || !mine(item)).length;
     // Shown while something is not sent yet; what was just sent stays listed with it.
     root.hidden = waiting.length === 0;
@@ -426,11 +453,16 @@
       return;
     }
     form.dataset.outboxFixing = String(item.id);
-    const inputs = [...form.querySelectorAll("input[type=file]")];
+    // Each photo back in the input it was chosen in ("Take a photo" or "Choose files"),
+    // so choosing again in one input leaves the other's; in the first input of its name
+    // when that one is not there (or for an item saved before origins were kept).
+    const inputs = fileInputs(form);
+    const home = (file) => (inputs[file.input]?.name === file.name
+      ? inputs[file.input] : inputs.find((input) => input.name === file.name));
     for (const input of inputs) {
       const transfer = new DataTransfer();
-      for (const file of item.files.filter((each) => each.name === input.name && each.blob)) {
-        if (input === inputs.find((each) => each.name === input.name)) {
+      for (const file of item.files) {
+        if (file.blob && home(file) === input) {
           transfer.items.add(new File([file.blob], file.filename, { type: file.blob.type }));
         }
       }
