@@ -78,13 +78,6 @@ def check_url(url: str, allow: AllowList) -> Target:
     host = host.rstrip(".").lower()
     addresses = resolve(host)
     host_allowed = allow.names_host(host)
-    if parts.scheme == "http" and not (
-        host_allowed or all(allow.names_address(a) for a in addresses)
-    ):
-        raise AddressRefused(
-            "The URL must start with https:// (plain http only for a host that "
-            "FIELDSVC_WEBHOOK_ALLOW names)."
-        )
     for address in addresses:
         if not host_allowed and not allow.names_address(address) and not is_public(address):
             raise AddressRefused(
@@ -92,6 +85,13 @@ def check_url(url: str, allow: AllowList) -> Target:
                 f"({address}); webhooks are delivered only to public addresses unless "
                 "FIELDSVC_WEBHOOK_ALLOW names it."
             )
+    if parts.scheme == "http" and not (
+        host_allowed or all(allow.names_address(a) for a in addresses)
+    ):
+        raise AddressRefused(
+            "The URL must start with https:// (plain http only for a host that "
+            "FIELDSVC_WEBHOOK_ALLOW names)."
+        )
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
