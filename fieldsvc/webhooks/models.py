@@ -47,6 +47,9 @@ EVENT_LABELS = {
 }
 
 
+EVENT_VALUES = frozenset(event.value for event in EventType)
+
+
 class DeliveryStatus(StrEnum):
     PENDING = "pending"  # not tried yet
     SENDING = "sending"  # claimed by a delivery job
@@ -101,11 +104,13 @@ class WebhookEndpoint(Audited, db.Model):
         return self.description or self.url
 
     @property
+    def title(self) -> str:
+        """What a page calls it: its description, or its number (a URL is too long)."""
+        return self.description or f"endpoint {self.id}"
+
+    @property
     def event_labels(self) -> list[str]:
         return [EventType(value).label for value in self.event_types if value in EVENT_VALUES]
-
-
-EVENT_VALUES = frozenset(event.value for event in EventType)
 
 
 class WebhookEvent(db.Model):
@@ -124,6 +129,10 @@ class WebhookEvent(db.Model):
     # and the state it was found in, so it is announced once and not on every scan.
     once_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def label(self) -> str:
+        return EventType(self.type).label if self.type in EVENT_VALUES else self.type
 
 
 class WebhookDelivery(db.Model):

@@ -120,6 +120,9 @@ ADMIN_PAGES = [
     "/approval-rules/new",
     "/api-tokens",
     "/admin/e-mails/failed",
+    "/admin/webhooks/",
+    "/admin/webhooks/new",
+    "/admin/webhooks/1",
 ]
 
 
