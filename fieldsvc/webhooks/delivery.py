@@ -124,6 +124,8 @@ def post(url: str, secret: str, message_id: str, body: str) -> Answer:
             )
             excerpt = response.read(EXCERPT_BYTES, decode_content=True)
             response.release_conn()
+    except urllib3.exceptions.NewConnectionError as error:  # a TimeoutError to urllib3
+        return Answer(None, _reason(error), retry=True)
     except urllib3.exceptions.TimeoutError:
         return Answer(None, f"no answer within {timeout:g} s", retry=True)
     except (urllib3.exceptions.HTTPError, OSError) as error:
@@ -157,14 +159,19 @@ def _default_port(target: addresses.Target) -> bool:
 
 
 def _reason(error: Exception) -> str:
-    """A short reason an admin can act on, e.g. "connection refused"."""
+    """A short reason an admin can act on, e.g. "could not connect (Connection refused)"."""
+    connecting = isinstance(error, urllib3.exceptions.NewConnectionError)
+    if isinstance(error, urllib3.exceptions.ProtocolError) and isinstance(
+        error.args[-1], Exception
+    ):
+        error = error.args[-1]  # ('Connection aborted.', ConnectionResetError(...))
     while isinstance(error, urllib3.exceptions.HTTPError) and error.__cause__ is not None:
         error = error.__cause__  # type: ignore[assignment]
-    if isinstance(error, urllib3.exceptions.NewConnectionError):
-        return f"could not connect ({str(error).rpartition(': ')[2]})"
     if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    return str(error) or type(error).__name__
+        text = error.strerror
+    else:
+        text = str(error) or type(error).__name__
+    return f"could not connect ({text})" if connecting else text
 
 
 def _config(key: str) -> Any:

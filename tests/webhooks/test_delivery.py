@@ -2,6 +2,7 @@
 them with the reference implementation, a failed delivery is tried again with the same
 id, a refused one is given up, a job run twice sends once, and an admin can replay."""
 
+import socket
 from datetime import timedelta
 
 import pytest
@@ -115,6 +116,37 @@ def test_a_receiver_that_refuses_with_a_4xx_is_not_asked_again(app, seed, receiv
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.GIVEN_UP, 1)
     assert worker.scheduled_at() == []  # no retry waiting
     assert len(receiver.received) == 1
+
+
+def test_a_receiver_that_is_not_listening_is_tried_again_later(app, seed, receiver):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    webhooks.create_endpoint(f"http://127.0.0.1:{port}/in", ["incident.created"], actor=seed.admin)
+    db.session.commit()
+
+    delivery = announce_incident(seed)
+
+    db.session.refresh(delivery)
+    assert delivery.status is DeliveryStatus.FAILED
+    assert delivery.last_error == "could not connect (Connection refused)"
+    assert delivery.next_attempt_at is not None
+
+
+def test_a_receiver_that_never_answers_is_given_up_on_after_the_time_out(app, seed, receiver):
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/in"
+        webhooks.create_endpoint(url, ["incident.created"], actor=seed.admin)
+        db.session.commit()
+        app.config.update(WEBHOOK_TIMEOUT=0.3)
+
+        delivery = announce_incident(seed)
+
+    db.session.refresh(delivery)
+    assert delivery.status is DeliveryStatus.FAILED
+    assert delivery.last_error == "no answer within 0.3 s"
 
 
 def test_the_delivery_job_run_twice_sends_once(app, seed, receiver, worker):
