@@ -88,7 +88,10 @@ def attempt_delivery(delivery: WebhookDelivery, *, due_only: bool) -> bool | Non
             return None
         endpoint, event = delivery.endpoint, delivery.event
         started = time.monotonic()
-        answer = post(endpoint.url, endpoint.secret, event.message_id, event.body)
+        if endpoint.enabled:
+            answer = post(endpoint.url, endpoint.secret, event.message_id, event.body)
+        else:  # switched off after the event: an admin may switch it on and replay
+            answer = Answer(None, "not sent: the endpoint is switched off", retry=False)
         duration_ms = round((time.monotonic() - started) * 1000)
         _record(delivery, answer, duration_ms)
         return answer.delivered

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, SessionTransaction, selectinload
 from fieldsvc.audit.services import acting, record
 from fieldsvc.auth.models import User
 from fieldsvc.database import utcnow
-from fieldsvc.errors import FieldError
+from fieldsvc.errors import FieldError, InvalidTransition
 from fieldsvc.extensions import db
 from fieldsvc.webhooks import addresses, events
 from fieldsvc.webhooks.models import (
@@ -185,6 +185,8 @@ def subscribed(event_type: EventType | str) -> list[WebhookEndpoint]:
 def replay_delivery(delivery: WebhookDelivery, *, actor: User) -> None:
     """An admin sends a delivery again, the same event id and body, with a fresh set of
     attempts. Flushes; it is queued when the caller commits."""
+    if delivery.status is DeliveryStatus.SENDING:
+        raise InvalidTransition("This delivery is being sent right now; replay it once it is done.")
     record(
         delivery,
         "webhook_replay",

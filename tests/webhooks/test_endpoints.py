@@ -8,7 +8,7 @@ from fieldsvc.audit.models import AuditEvent
 from fieldsvc.auth.models import Role
 from fieldsvc.extensions import db
 from fieldsvc.webhooks import services as webhooks
-from fieldsvc.webhooks.models import WebhookEndpoint
+from fieldsvc.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 SECRET_SHAPE = "whsec_"
 
@@ -118,3 +118,24 @@ def test_an_admin_switches_an_endpoint_off_and_it_hears_of_nothing(
     make_incident()
     db.session.commit()
     assert receiver.received == []
+
+
+def test_deliveries_waiting_when_an_endpoint_is_switched_off_are_not_sent(
+    app, signed_in, receiver, make_incident, worker
+):
+    admin = signed_in(Role.ADMIN)
+    endpoint = webhooks.create_endpoint(receiver.url(), ["incident.created"], actor=admin)
+    db.session.commit()
+    make_incident()
+    db.session.commit()  # queued, not run yet
+    webhooks.update_endpoint(
+        endpoint, endpoint.url, endpoint.event_types, description="", enabled=False, actor=admin
+    )
+    db.session.commit()
+
+    worker.run_queued()
+
+    assert receiver.received == []
+    delivery = db.session.scalars(select(WebhookDelivery)).one()
+    assert delivery.status is DeliveryStatus.GIVEN_UP
+    assert delivery.last_error == "not sent: the endpoint is switched off"
