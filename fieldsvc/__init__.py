@@ -73,6 +73,7 @@ def _import_models() -> None:
     from fieldsvc.reminders import models as _reminders  # noqa: F401
     from fieldsvc.reports import models as _reports  # noqa: F401
     from fieldsvc.reports import rollups as _rollups  # noqa: F401  (keeps the figures)
+    from fieldsvc.webhooks import models as _webhooks  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -102,6 +103,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldsvc.reminders import cli as reminders_cli
     from fieldsvc.reports import cli as reports_cli
     from fieldsvc.reports import views as reports
+    from fieldsvc.webhooks import views as webhooks
 
     for blueprint in (
         home.bp,
@@ -118,6 +120,7 @@ def _register_blueprints(app: Flask) -> None:
         offline.bp,
         reports.bp,
         mail_views.bp,
+        webhooks.bp,
         proposals_cli.bp,
         jobs_cli.bp,
         mail_cli.bp,

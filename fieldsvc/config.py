@@ -131,6 +131,14 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # before the second doubles before each further one (1, 2, 4, 8 minutes...).
         "MAIL_MAX_ATTEMPTS": int(os.environ.get("FIELDSVC_MAIL_MAX_ATTEMPTS", "6")),
         "MAIL_RETRY_SECONDS": int(os.environ.get("FIELDSVC_MAIL_RETRY_SECONDS", "60")),
+        # Webhooks: hosts and networks (comma-separated, e.g. "hooks.internal, 10.8.0.0/16")
+        # that may be private, loopback or link-local; every other receiver must be public.
+        "WEBHOOK_ALLOW": os.environ.get("FIELDSVC_WEBHOOK_ALLOW", ""),
+        # Delivery attempts before a webhook is given up (shown in its delivery log); the
+        # wait doubles after each failed one (1, 2, 4, 8 minutes...). Seconds per attempt.
+        "WEBHOOK_MAX_ATTEMPTS": int(os.environ.get("FIELDSVC_WEBHOOK_MAX_ATTEMPTS", "8")),
+        "WEBHOOK_RETRY_SECONDS": int(os.environ.get("FIELDSVC_WEBHOOK_RETRY_SECONDS", "60")),
+        "WEBHOOK_TIMEOUT": float(os.environ.get("FIELDSVC_WEBHOOK_TIMEOUT", "10")),
         # A sent proposal the customer has not answered for this many days is "unanswered"
         # (on the dashboard and in supervisors' reminders).
         "UNANSWERED_DAYS": int(os.environ.get("FIELDSVC_UNANSWERED_DAYS", "3")),
@@ -190,6 +198,7 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigurationError(
             "FIELDSVC_MAIL_MAX_ATTEMPTS and FIELDSVC_MAIL_RETRY_SECONDS must be 1 or more"
         )
+    _check_webhooks(config)
     if config["UNANSWERED_DAYS"] < 1:
         raise ConfigurationError(
             f"FIELDSVC_UNANSWERED_DAYS must be 1 or more, not {config['UNANSWERED_DAYS']}"
@@ -235,6 +244,26 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigurationError(
             f"FIELDSVC_PAPER_SIZE must be one of {', '.join(PAPER_SIZES)}, "
             f"not {config['PAPER_SIZE']!r}"
+        )
+
+
+def _check_webhooks(config: Mapping[str, Any]) -> None:
+    from fieldsvc.webhooks.addresses import AllowList
+
+    try:
+        AllowList.parse(config["WEBHOOK_ALLOW"])
+    except ValueError as error:
+        raise ConfigurationError(
+            "FIELDSVC_WEBHOOK_ALLOW lists host names and networks separated by commas, "
+            f"e.g. 'hooks.internal, 10.8.0.0/16' ({error})"
+        ) from error
+    if config["WEBHOOK_MAX_ATTEMPTS"] < 1 or config["WEBHOOK_RETRY_SECONDS"] < 1:
+        raise ConfigurationError(
+            "FIELDSVC_WEBHOOK_MAX_ATTEMPTS and FIELDSVC_WEBHOOK_RETRY_SECONDS must be 1 or more"
+        )
+    if not 0 < config["WEBHOOK_TIMEOUT"] <= 60:
+        raise ConfigurationError(
+            "FIELDSVC_WEBHOOK_TIMEOUT must be more than 0 and at most 60 seconds"
         )
 
 

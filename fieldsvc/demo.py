@@ -40,6 +40,8 @@ from fieldsvc.proposals.services import (
     draft_proposal,
     submit_revision,
 )
+from fieldsvc.webhooks.models import EventType, WebhookEndpoint
+from fieldsvc.webhooks.services import new_secret
 
 bp = Blueprint("demo", __name__, cli_group=None)
 
@@ -124,6 +126,7 @@ def load_demo_data(today: date | None = None) -> None:
         db.session.flush()
     incident = _report_broken_transmitters(users[Role.TECHNICIAN], customer, site)
     _remedy(incident, users[Role.TECHNICIAN], users[Role.SUPERVISOR], today)
+    _example_webhook(users[Role.ADMIN])
 
 
 def _report_broken_transmitters(technician: User, customer: Customer, site: Site) -> Incident:
@@ -182,6 +185,23 @@ EXAMPLE_APPROVAL_RULES = (
     ("Total value above 10,000.00", ApprovalMeasure.TOTAL_VALUE, 10000, Role.ADMIN),
     ("Parts at risk above 5,000.00", ApprovalMeasure.AT_RISK, 5000, Role.ADMIN),
 )
+
+
+def _example_webhook(admin: User) -> None:
+    """An ERP's webhook endpoint, switched off: its address is an example that leads
+    nowhere, so the demo sends nothing."""
+    with acting(admin, reason="demo data"):
+        db.session.add(
+            WebhookEndpoint(
+                url="https://erp.northwind.example/fieldsvc/events",
+                description="Northwind ERP (example, switched off)",
+                event_types=[event.value for event in EventType],
+                enabled=False,
+                secret=new_secret(),
+                created_by_id=admin.id,
+            )
+        )
+        db.session.flush()
 
 
 def add_example_approval_rules(reason: str) -> None:

@@ -73,6 +73,7 @@ from fieldsvc.incidents.models import (
 from fieldsvc.incidents.photos import ProcessedPhoto
 from fieldsvc.ranges import HAPPENED, PLANNED, WORK_MINUTES, window
 from fieldsvc.storage import put_in_transaction
+from fieldsvc.webhooks import services as webhooks
 
 # A tablet's clock may run a little ahead; more than this is a typing mistake.
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -197,6 +198,7 @@ def report_incident(
         if (existing := find_submitted(actor, submission_key)) is not None:
             return existing
         raise
+    webhooks.emit("incident.created", incident)
     return incident
 
 
@@ -508,6 +510,8 @@ def change_status(
         elif status is IncidentStatus.OPEN:
             incident.resolved_at = None  # reopened: no longer resolved
         db.session.flush()
+    if status is IncidentStatus.RESOLVED:
+        webhooks.emit("incident.resolved", incident)
 
 
 _DECIDED_ELSEWHERE = {

@@ -1,6 +1,6 @@
-"""The jobs: e-mail delivery, and the periodic jobs the worker's scheduler runs.
+"""The jobs: e-mail and webhook delivery, and the periodic jobs the worker's scheduler runs.
 
-Every job is safe to run twice: delivery claims its e-mail before sending, reminders
+Every job is safe to run twice: delivery claims its e-mail or webhook before sending, reminders
 record what they sent, expiry only moves offers still sent, and an anchor already
 written for the same head is not written again. A lock keeps one run of a periodic job
 at a time across every worker sharing the queue.
@@ -39,6 +39,34 @@ def sweep_outbox() -> None:
     with huey.lock_task("sweep-outbox"):
         for email_id in mail.due_for_sweep():
             deliver_email(email_id, **mail.retry_options())
+
+
+@huey.task()
+@in_app_context
+def deliver_webhook(delivery_id: int) -> None:
+    """Deliver one webhook; raising makes Huey try again after its backoff wait."""
+    from fieldsvc.webhooks import delivery as webhooks
+    from fieldsvc.webhooks.models import DeliveryStatus, WebhookDelivery
+
+    delivery = db.session.get(WebhookDelivery, delivery_id)
+    if delivery is None:
+        return
+    attempted = webhooks.attempt_delivery(delivery, due_only=True)
+    if attempted is False and delivery.status is DeliveryStatus.FAILED:  # not given up yet
+        raise webhooks.DeliveryFailed(f"webhook delivery {delivery_id}: {delivery.last_error}")
+
+
+@huey.periodic_task(crontab(minute="*"))
+@in_app_context
+def sweep_webhooks() -> None:
+    """Queue the webhook deliveries whose job was lost."""
+    if not current_app.config["JOBS_PERIODIC"]:
+        return
+    from fieldsvc.webhooks import delivery as webhooks
+
+    with huey.lock_task("sweep-webhooks"):
+        for delivery_id in webhooks.due_for_sweep():
+            deliver_webhook(delivery_id, **webhooks.retry_options())
 
 
 @huey.periodic_task(crontab(minute="*/15"))

@@ -1,13 +1,13 @@
 """The failed e-mail page: what the job queue could not deliver, for admins to retry or
 cancel (each audited)."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
+from fieldsvc.admin_actions import run_action
 from fieldsvc.auth.access import role_required
 from fieldsvc.auth.models import Role
-from fieldsvc.errors import InvalidTransition
 from fieldsvc.extensions import db
 from fieldsvc.mail import services
 from fieldsvc.mail.models import OutgoingEmail
@@ -29,30 +29,23 @@ def failed():
 @role_required(Role.ADMIN)
 def retry(email_id: int):
     email = _email_or_404(email_id)
-    try:
-        services.retry_email(email, actor=current_user)
-    except InvalidTransition as refused:
-        db.session.rollback()
-        flash(str(refused), "error")
-        return redirect(url_for(".failed"))
-    services.deliver_later(email)  # commits first
-    flash(f"The e-mail {email} is sent again.", "success")
-    return redirect(url_for(".failed"))
+    return run_action(
+        lambda: services.retry_email(email, actor=current_user),
+        after_commit=lambda: services.deliver_later(email),
+        done=f"The e-mail {email} is sent again.",
+        back=url_for(".failed"),
+    )
 
 
 @bp.post("/<int:email_id>/cancel")
 @role_required(Role.ADMIN)
 def cancel(email_id: int):
     email = _email_or_404(email_id)
-    try:
-        services.cancel_email(email, actor=current_user)
-    except InvalidTransition as refused:
-        db.session.rollback()
-        flash(str(refused), "error")
-        return redirect(url_for(".failed"))
-    db.session.commit()
-    flash(f"The e-mail {email} is cancelled; it will not be sent.", "success")
-    return redirect(url_for(".failed"))
+    return run_action(
+        lambda: services.cancel_email(email, actor=current_user),
+        done=f"The e-mail {email} is cancelled; it will not be sent.",
+        back=url_for(".failed"),
+    )
 
 
 def _email_or_404(email_id: int) -> OutgoingEmail:

@@ -54,6 +54,7 @@ from fieldsvc.proposals.models import ProposalRevision, RevisionStatus
 from fieldsvc.proposals.photos import CustomerPhoto, customer_photos
 from fieldsvc.storage import put_in_transaction
 from fieldsvc.template_filters import local_time, long_date
+from fieldsvc.webhooks import services as webhooks
 
 DECLINE_REASONS = {
     "price": "The price is too high",
@@ -249,6 +250,7 @@ def _take_answer(response: CustomerResponse, *, actor: User | None, reason: str)
                     f"{revision.number} of the proposal: “{response.comment}”. "
                     "Send a new revision or call back.",
                 )
+            webhooks.emit("proposal.answered", response)
     except (IntegrityError, StaleDataError):
         # Answered a moment ago in another request (a double tap, two people at once).
         db.session.rollback()
@@ -494,6 +496,7 @@ def report_incident(link: StatusLink, report: PortalReport) -> tuple[Incident, l
             f"Call {name}{f' ({phone})' if phone else ''} back about the incident they "
             "reported on the status page.",
         )
+    webhooks.emit("incident.created", incident)
     email = mail.queue_email(
         owner.email,
         f"{incident.reference}: new incident reported by {customer.name} on the status page",

@@ -26,6 +26,7 @@ from fieldsvc.portal import links
 from fieldsvc.proposals import pdf, photos, services
 from fieldsvc.proposals.models import ProposalRevision, RevisionStatus
 from fieldsvc.storage import get_storage, put_in_transaction
+from fieldsvc.webhooks import services as webhooks
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ def send_revision(revision: ProposalRevision, *, sender: User, expected_version:
         put_in_transaction(revision.pdf_key, body)
         db.session.flush()
         services.follow_offer(incident, IncidentStatus.REMEDIATION_PROPOSED)
+    webhooks.emit("proposal.sent", revision)
     contact = revision.contact
     assert contact is not None and contact.email  # the send gate saw to it
     email = mail.queue_email(

@@ -57,6 +57,7 @@ from fieldsvc.proposals.totals import (
     validate_line,
 )
 from fieldsvc.ranges import MAX_PROPOSAL_LINES, MONEY, PLANNED, window
+from fieldsvc.webhooks import services as webhooks
 
 MAX_LINES = MAX_PROPOSAL_LINES
 CUSTOMER_TEXTS = ("what_happened", "already_done", "plan")
@@ -537,6 +538,7 @@ def submit_revision(revision: ProposalRevision, *, actor: User, expected_version
         move(revision, RevisionStatus.SUBMITTED)
         revision.submitted_at = utcnow()
         db.session.flush()
+    webhooks.emit("proposal.submitted", revision)
 
 
 def active_rules() -> list[ApprovalRule]:
@@ -609,6 +611,7 @@ def approve_revision(
         revision.reviewed_at = utcnow()
         revision.approval_meaning = APPROVAL_MEANING
         db.session.flush()
+    webhooks.emit("proposal.approved", revision)
 
 
 def request_changes(

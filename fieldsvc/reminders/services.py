@@ -31,6 +31,7 @@ from fieldsvc.mail.models import OutgoingEmail
 from fieldsvc.parts.models import PartOrder
 from fieldsvc.proposals.models import Proposal, ProposalRevision
 from fieldsvc.reminders.models import ReminderSent
+from fieldsvc.webhooks import services as webhooks
 
 # A follow-up due this soon is reminded before it is late (cron runs every 15 minutes).
 DUE_SOON = timedelta(hours=1)
@@ -145,6 +146,8 @@ def send_reminders(
     by the job queue with `deliver=mail.deliver_later`). A failed delivery stays in
     the outbox and is retried there, and is not queued again by the next run.
     """
+    announce_late_and_overdue(now)
+    db.session.commit()
     # Render every e-mail before the first commit expires the loaded objects.
     composed = [
         (
@@ -192,6 +195,20 @@ def send_reminders(
         sum(reminder.delivered is False for reminder in sent),
     )
     return sent
+
+
+def announce_late_and_overdue(now: datetime | None = None) -> None:
+    """Tell the webhooks of part orders that became late and follow-ups that became
+    overdue: once for each in that state (its reminder key), however often the scan runs.
+    Flushes; the caller commits."""
+    now = now or utcnow()
+    if webhooks.subscribed("part_order.late"):
+        for order in _late_part_orders(now):
+            webhooks.emit("part_order.late", order, once_key=reminder_key(order), now=now)
+    if webhooks.subscribed("follow_up.overdue"):
+        for follow_up in _open_follow_ups(before=now):
+            once_key = reminder_key(follow_up)
+            webhooks.emit("follow_up.overdue", follow_up, once_key=once_key, now=now)
 
 
 # --- what is due ---------------------------------------------------------------------------

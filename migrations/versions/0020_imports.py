@@ -1,7 +1,7 @@
 """Spreadsheet imports: the uploaded file kept between its preview and its import
 
 Revision ID: 0020_imports
-Revises: 0018_api_tokens
+Revises: 0019_webhooks
 Create Date: 2026-11-30 14:00:00.000000
 
 """
@@ -13,7 +13,7 @@ import fieldsvc.database
 
 # revision identifiers, used by Alembic.
 revision = '0020_imports'
-down_revision = '0018_api_tokens'
+down_revision = '0019_webhooks'
 branch_labels = None
 depends_on = None
 

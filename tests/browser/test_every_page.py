@@ -124,6 +124,9 @@ ADMIN_PAGES = [
     "/api-tokens",
     "/admin/e-mails/failed",
     "/imports/",
+    "/admin/webhooks/",
+    "/admin/webhooks/new",
+    "/admin/webhooks/1",
 ]
 
 

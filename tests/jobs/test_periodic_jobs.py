@@ -24,10 +24,11 @@ def _scheduled_at(hour: int, minute: int) -> set[str]:
 
 
 def test_the_scheduler_runs_each_job_at_its_time():
-    assert _scheduled_at(10, 15) == {"sweep_outbox", "send_reminders"}
-    assert _scheduled_at(10, 5) == {"sweep_outbox", "expire_proposals"}
-    assert _scheduled_at(2, 15) == {"sweep_outbox", "send_reminders", "anchor_audit_trail"}
-    assert _scheduled_at(10, 7) == {"sweep_outbox"}
+    sweeps = {"sweep_outbox", "sweep_webhooks"}  # every minute
+    assert _scheduled_at(10, 15) == sweeps | {"send_reminders"}
+    assert _scheduled_at(10, 5) == sweeps | {"expire_proposals"}
+    assert _scheduled_at(2, 15) == sweeps | {"send_reminders", "anchor_audit_trail"}
+    assert _scheduled_at(10, 7) == sweeps
 
 
 def test_the_reminder_job_run_twice_reminds_once(
