@@ -129,20 +129,19 @@ def _assert_reads_the_period_from(
 
 
 def _assert_cost_plans(read: Callable[[], object], dialect: str) -> None:
-    """The whole months from the month rows, the days before and after them from the
-    cost entries, each a range per customer of their index; besides, only which time
-    zone the months are added up in."""
+    """One statement adds the period up: the whole months from the month rows, the days
+    before and after them from the cost entries, each a range per customer of their
+    index; besides it, only which time zone the months are added up in."""
     plans = _plans(read)
-    entries = [plan for plan in plans if re.search(r"\bcost_entries\b", plan)]
-    months = [plan for plan in plans if re.search(r"\breport_months\b", plan)]
-    zone = [plan for plan in plans if plan not in entries + months]
-    assert (len(entries), len(months), len(zone)) == (1, 1, 1), plans
+    figures = [plan for plan in plans if re.search(r"\b(cost_entries|report_months)\b", plan)]
+    zone = [plan for plan in plans if plan not in figures]
+    assert (len(figures), len(zone)) == (1, 1), plans
     assert "report_months_zone" in zone[0]
     _assert_reads_the_period_from(
-        "ix_cost_entries_period", "cost_entries", "accepted_at", entries[0], dialect
+        "ix_cost_entries_period", "cost_entries", "accepted_at", figures[0], dialect
     )
     _assert_reads_the_period_from(
-        "ix_report_months_period", "report_months", "month", months[0], dialect
+        "ix_report_months_period", "report_months", "month", figures[0], dialect
     )
 
 
