@@ -29,6 +29,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
+from functools import cache, lru_cache, partial
 
 from sqlalchemy import (
     BigInteger,
@@ -37,19 +38,22 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    bindparam,
     case,
     cast,
+    false,
     func,
     literal,
     null,
     or_,
     select,
+    true,
     type_coerce,
     union_all,
 )
 
 from fieldsvc import clock
-from fieldsvc.auth.models import User
+from fieldsvc.auth.models import Role, User
 from fieldsvc.customers.models import Customer
 from fieldsvc.database import UTCDateTime
 from fieldsvc.errors import FieldError
@@ -202,7 +206,7 @@ def _counted(before: ColumnElement, count: ColumnElement, since: object) -> Colu
 
 
 def _cost_rows(
-    month: ColumnElement, source, count: ColumnElement, month_begins: ColumnElement, period: Period
+    month: ColumnElement, source, count: ColumnElement, month_begins: ColumnElement
 ) -> Select:
     """Month rows or cost entries (`source`: customer, technician, cause, the earlier
     acceptance as `before`, money) as the rows the report adds up: their month, what
@@ -213,12 +217,122 @@ def _cost_rows(
         source.customer_id.label("customer_id"),
         source.technician_id.label("technician_id"),
         type_coerce(source.cause_category, String).label("cause"),
-        _counted(source.before, count, period.start).label("in_period"),
+        _counted(source.before, count, PERIOD_START).label("in_period"),
         _counted(source.before, count, month_begins).label("in_month"),
         *(
             cast(func.round(func.coalesce(source[name], 0) * 100), BigInteger).label(name)
             for name in MONEY
         ),
+    )
+
+
+# --- statements built once per kind of viewer and shape of period, values bound --------
+
+TEAM = bindparam("team_id", type_=Integer())
+PERIOD_START = bindparam("period_start", type_=UTCDateTime())
+PERIOD_END = bindparam("period_end", type_=UTCDateTime())
+
+
+class TeamMember:
+    """A viewer of one team whose id is bound per request: the visibility rules written
+    with `TEAM` in place of the id, so one statement serves every team."""
+
+    team_id = TEAM
+
+    def has_role(self, *roles: Role) -> bool:
+        return False
+
+
+def viewer_kind(user: User) -> tuple[str, dict]:
+    """Which statements `user` reads (their visibility's shape), and its parameters."""
+    if user.has_role(Role.ADMIN):
+        return "admin", {}
+    if user.team_id is None:
+        return "no team", {}
+    return "team", {"team_id": user.team_id}
+
+
+def _visible_to(kind: str):
+    """`of_visible_customers` for a kind of viewer, the team bound per request."""
+    if kind == "team":
+        return partial(of_visible_customers, user=TeamMember())
+    visible = true() if kind == "admin" else false()
+    return lambda column: visible
+
+
+@lru_cache(maxsize=64)
+def _costs_statement(kind: str, whole: int, edges: int) -> Select:
+    """The cost figures of a period with `whole` whole months (read from the month rows)
+    and `edges` partial ones (from the cost entries), in every grouping."""
+    visible = _visible_to(kind)
+    parts = []
+    if whole:
+        kept = ReportMonth.__table__.c
+        month_rows = (
+            select(
+                kept.month,
+                kept.customer_id,
+                kept.technician_id,
+                kept.cause_category,
+                kept.previous_accepted_at.label("before"),
+                kept.revisions,
+                *(kept[name] for name in MONEY),
+            )
+            .where(
+                visible(kept.customer_id),
+                kept.month >= bindparam("month_0", type_=Date()),
+                kept.month <= bindparam(f"month_{whole - 1}", type_=Date()),
+            )
+            .subquery("month_rows")
+        )
+        # A whole month counts an incident whose earlier acceptance is before it.
+        begins = case(
+            *(
+                (
+                    month_rows.c.month == bindparam(f"month_{n}", type_=Date()),
+                    bindparam(f"month_{n}_begins", type_=UTCDateTime()),
+                )
+                for n in range(whole)
+            )
+        )
+        parts.append(_cost_rows(month_rows.c.month, month_rows.c, month_rows.c.revisions, begins))
+    # The days outside whole months, a range of the entries' index per month and customer
+    # (an OR of them would read the customers' whole history on SQLite).
+    entries = CostEntry.__table__.c
+    for n in range(edges):
+        begin = bindparam(f"edge_{n}_begins", type_=UTCDateTime())
+        edge = (
+            select(
+                entries.customer_id,
+                entries.technician_id,
+                entries.cause_category,
+                kept_months.previous_acceptance().label("before"),
+                *(entries[name] for name in MONEY),
+            )
+            .where(
+                visible(entries.customer_id),
+                entries.accepted_at >= begin,
+                entries.accepted_at < bindparam(f"edge_{n}_ends", type_=UTCDateTime()),
+            )
+            .subquery(f"edge_{n}")
+        )
+        month = bindparam(f"edge_{n}_month", type_=Date())
+        parts.append(_cost_rows(month, edge.c, literal(1), begin))
+    rows = (union_all(*parts) if len(parts) > 1 else parts[0]).cte("cost_rows")
+    sums = (
+        *(func.sum(rows.c[name]) for name in ("in_period", "in_month")),
+        *(func.sum(rows.c[name]) for name in MONEY),
+    )
+    no_id, no_text = cast(null(), Integer), cast(null(), String)
+    return union_all(
+        select(literal("month"), rows.c.month, no_id, no_text, *sums).group_by(rows.c.month),
+        select(literal("customer"), null(), rows.c.customer_id, Customer.name, *sums)
+        .join(Customer, Customer.id == rows.c.customer_id)
+        .group_by(rows.c.customer_id, Customer.name),
+        select(literal("technician"), null(), rows.c.technician_id, User.name, *sums)
+        .outerjoin(User, User.id == rows.c.technician_id)
+        .group_by(rows.c.technician_id, User.name),
+        select(literal("cause"), null(), no_id, rows.c.cause, *sums).group_by(rows.c.cause),
     )
 
 
@@ -235,81 +349,22 @@ def costs(user: User, period: Period) -> Costs:
     whole = whole_months(period)
     if whole and kept_months.zone_added_up_in(connection) != zone.key:
         whole = []  # added up in another zone: the entries give the same figures
-    parts = []
-    if whole:
-        kept = ReportMonth.__table__.c
-        month_rows = (
-            select(
-                kept.month,
-                kept.customer_id,
-                kept.technician_id,
-                kept.cause_category,
-                kept.previous_accepted_at.label("before"),
-                kept.revisions,
-                *(kept[name] for name in MONEY),
-            )
-            .where(
-                of_visible_customers(kept.customer_id, user),
-                kept.month >= whole[0],
-                kept.month <= whole[-1],
-            )
-            .subquery("month_rows")
-        )
-        # A whole month counts an incident whose earlier acceptance is before it.
-        begins = case(
-            {month: literal(_local_midnight(month), UTCDateTime()) for month in whole},
-            value=month_rows.c.month,
-        )
-        parts.append(
-            _cost_rows(month_rows.c.month, month_rows.c, month_rows.c.revisions, begins, period)
-        )
-    # The days outside whole months, a range of the entries' index per month and customer
-    # (an OR of them would read the customers' whole history on SQLite).
-    for month in period.months():
-        if month in whole:
-            continue
-        begin = max(period.start, _local_midnight(month))
-        end = min(period.end, _local_midnight(next_month(month)))
-        entries = CostEntry.__table__.c
-        edge = (
-            select(
-                entries.customer_id,
-                entries.technician_id,
-                entries.cause_category,
-                kept_months.previous_acceptance().label("before"),
-                *(entries[name] for name in MONEY),
-            )
-            .where(
-                of_visible_customers(entries.customer_id, user),
-                entries.accepted_at >= begin,
-                entries.accepted_at < end,
-            )
-            .subquery(f"edge_{month:%Y_%m}")
-        )
-        parts.append(
-            _cost_rows(
-                literal(month, Date()), edge.c, literal(1), literal(begin, UTCDateTime()), period
-            )
-        )
-    rows = (union_all(*parts) if len(parts) > 1 else parts[0]).cte("cost_rows")
-    sums = (
-        *(func.sum(rows.c[name]) for name in ("in_period", "in_month")),
-        *(func.sum(rows.c[name]) for name in MONEY),
-    )
-    no_id, no_text = cast(null(), Integer), cast(null(), String)
-    groupings = union_all(
-        select(literal("month"), rows.c.month, no_id, no_text, *sums).group_by(rows.c.month),
-        select(literal("customer"), null(), rows.c.customer_id, Customer.name, *sums)
-        .join(Customer, Customer.id == rows.c.customer_id)
-        .group_by(rows.c.customer_id, Customer.name),
-        select(literal("technician"), null(), rows.c.technician_id, User.name, *sums)
-        .outerjoin(User, User.id == rows.c.technician_id)
-        .group_by(rows.c.technician_id, User.name),
-        select(literal("cause"), null(), no_id, rows.c.cause, *sums).group_by(rows.c.cause),
-    )
+    kind, parameters = viewer_kind(user)
+    parameters["period_start"] = period.start
+    for n, month in enumerate(whole):
+        parameters[f"month_{n}"] = month
+        parameters[f"month_{n}_begins"] = _local_midnight(month)
+    edges = [month for month in period.months() if month not in whole]
+    for n, month in enumerate(edges):
+        parameters[f"edge_{n}_month"] = month
+        parameters[f"edge_{n}_begins"] = max(period.start, _local_midnight(month))
+        parameters[f"edge_{n}_ends"] = min(period.end, _local_midnight(next_month(month)))
+    groupings = _costs_statement(kind, len(whole), len(edges))
     found: dict[CostGrouping, list[CostRow]] = {grouping: [] for grouping in CostGrouping}
     by_month: dict[str, CostRow] = {}
-    for grouping, month, _id, text, in_period, in_month, *cents in connection.execute(groupings):
+    for grouping, month, _id, text, in_period, in_month, *cents in connection.execute(
+        groupings, parameters
+    ):
         grouping = CostGrouping(grouping)
         if grouping is CostGrouping.MONTH:
             by_month[_month_key(_as_date(month))] = _money_row("", in_month, cents)
@@ -404,15 +459,11 @@ def _between(count: int, value_at, fraction: float) -> float:
 SHOWN_PERCENTILES = (Fraction(1, 2), Fraction(9, 10))
 
 
-def response_times(user: User, period: Period) -> list[StepTimes]:
-    """Median and 90th percentile of each step, for incidents reported in the period.
-
-    Each incident keeps its steps' hours (rollups.py, worked out by the database from
-    its dates as this report always did), so the visible customers' incidents of the
-    period are ranges of one index that holds them: no proposal or answer is read. The
-    database puts each step's hours in order and returns only the values at the ranks
-    the percentiles lie between, with how many incidents reached the step: a few rows
-    here, however many incidents the period holds."""
+@cache
+def _response_times_statement(kind: str) -> Select:
+    """For each step: how many incidents reached it, and the ranks and hours of those
+    the percentiles lie between."""
+    visible = _visible_to(kind)
     steps = []
     for number, name in enumerate(rollups.STEP_COLUMNS):
         hours = Incident.__table__.c[name]
@@ -423,9 +474,9 @@ def response_times(user: User, period: Period) -> list[StepTimes]:
                 func.count().over().label("reached"),
             )
             .where(
-                of_visible_customers(Incident.customer_id, user),
-                Incident.created_at >= period.start,
-                Incident.created_at < period.end,
+                visible(Incident.customer_id),
+                Incident.created_at >= PERIOD_START,
+                Incident.created_at < PERIOD_END,
                 hours.is_not(None),
             )
             .subquery(f"ranked_{number}")
@@ -440,8 +491,23 @@ def response_times(user: User, period: Period) -> list[StepTimes]:
                 ranked.c.rank.in_(wanted)
             )
         )
+    return union_all(*steps)
+
+
+def response_times(user: User, period: Period) -> list[StepTimes]:
+    """Median and 90th percentile of each step, for incidents reported in the period.
+
+    Each incident keeps its steps' hours (rollups.py, worked out by the database from
+    its dates as this report always did), so the visible customers' incidents of the
+    period are ranges of one index that holds them: no proposal or answer is read. The
+    database puts each step's hours in order and returns only the values at the ranks
+    the percentiles lie between, with how many incidents reached the step: a few rows
+    here, however many incidents the period holds."""
+    kind, parameters = viewer_kind(user)
+    parameters |= {"period_start": period.start, "period_end": period.end}
+    statement = _response_times_statement(kind)
     found: dict[int, tuple[int, dict[int, float]]] = {}
-    for number, reached, rank, hours in db.session.connection().execute(union_all(*steps)):
+    for number, reached, rank, hours in db.session.connection().execute(statement, parameters):
         found.setdefault(number, (reached, {}))[1][rank] = hours
     times = []
     for number, name in enumerate(STEPS):
