@@ -28,8 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from fractions import Fraction
-from functools import cache, lru_cache, partial
+from functools import lru_cache, partial
 
 from sqlalchemy import (
     BigInteger,
@@ -442,56 +441,10 @@ def _percentile(ordered: Sequence[float], fraction: float) -> float | None:
     """`percentile` of values already in order."""
     if not ordered:
         return None
-    return _between(len(ordered), ordered.__getitem__, fraction)
-
-
-def _between(count: int, value_at, fraction: float) -> float:
-    """The `fraction` percentile of `count` values, `value_at(rank)` (from 0) giving each
-    value in order: linear between the two closest ranks."""
-    position = (count - 1) * fraction
+    position = (len(ordered) - 1) * fraction
     below = math.floor(position)
-    above = min(below + 1, count - 1)
-    return value_at(below) + (position - below) * (value_at(above) - value_at(below))
-
-
-# The percentiles shown, as fractions whose closest ranks the database finds itself:
-# floor((n - 1) * p) in whole numbers is the rank `_between` starts from.
-SHOWN_PERCENTILES = (Fraction(1, 2), Fraction(9, 10))
-
-
-@cache
-def _response_times_statement(kind: str) -> Select:
-    """For each step: how many incidents reached it, and the ranks and hours of those
-    the percentiles lie between."""
-    visible = _visible_to(kind)
-    steps = []
-    for number, name in enumerate(rollups.STEP_COLUMNS):
-        hours = Incident.__table__.c[name]
-        ranked = (
-            select(
-                hours.label("hours"),
-                (func.row_number().over(order_by=hours) - 1).label("rank"),
-                func.count().over().label("reached"),
-            )
-            .where(
-                visible(Incident.customer_id),
-                Incident.created_at >= PERIOD_START,
-                Incident.created_at < PERIOD_END,
-                hours.is_not(None),
-            )
-            .subquery(f"ranked_{number}")
-        )
-        wanted = [
-            (ranked.c.reached - 1) * fraction.numerator // fraction.denominator
-            for fraction in SHOWN_PERCENTILES
-        ]
-        wanted += [rank + 1 for rank in wanted]
-        steps.append(
-            select(literal(number), ranked.c.reached, ranked.c.rank, ranked.c.hours).where(
-                ranked.c.rank.in_(wanted)
-            )
-        )
-    return union_all(*steps)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (position - below) * (ordered[above] - ordered[below])
 
 
 def response_times(user: User, period: Period) -> list[StepTimes]:
@@ -499,25 +452,28 @@ def response_times(user: User, period: Period) -> list[StepTimes]:
 
     Each incident keeps its steps' hours (rollups.py, worked out by the database from
     its dates as this report always did), so the visible customers' incidents of the
-    period are ranges of one index that holds them: no proposal or answer is read. The
-    database puts each step's hours in order and returns only the values at the ranks
-    the percentiles lie between, with how many incidents reached the step: a few rows
-    here, however many incidents the period holds."""
-    kind, parameters = viewer_kind(user)
-    parameters |= {"period_start": period.start, "period_end": period.end}
-    statement = _response_times_statement(kind)
-    found: dict[int, tuple[int, dict[int, float]]] = {}
-    for number, reached, rank, hours in db.session.connection().execute(statement, parameters):
-        found.setdefault(number, (reached, {}))[1][rank] = hours
-    times = []
-    for number, name in enumerate(STEPS):
-        reached, values = found.get(number, (0, {}))
-        median, p90 = (
-            _between(reached, values.__getitem__, float(fraction)) if reached else None
-            for fraction in SHOWN_PERCENTILES
+    period are ranges of one index that holds them: no proposal or answer is read."""
+    steps = [Incident.__table__.c[name] for name in rollups.STEP_COLUMNS]
+    # Plain rows (no ORM): a year of a team's incidents is thousands of them.
+    rows = (
+        db.session.connection()
+        .execute(
+            select(*steps).where(
+                of_visible_customers(Incident.customer_id, user),
+                Incident.created_at >= period.start,
+                Incident.created_at < period.end,
+            )
         )
-        times.append(StepTimes(name, reached, median, p90))
-    return times
+        .all()
+    )
+    durations = [
+        sorted(value for value in column if value is not None)
+        for column in (zip(*rows, strict=True) if rows else [()] * len(STEPS))
+    ]
+    return [
+        StepTimes(name, len(values), _percentile(values, 0.5), _percentile(values, 0.9))
+        for name, values in zip(STEPS, durations, strict=True)
+    ]
 
 
 def of_visible_customers(column, user: User) -> ColumnElement[bool]:
