@@ -15,6 +15,7 @@ the builder or the migrations builds them again.
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -105,11 +106,13 @@ def postgresql_url(server: str, size: int, rebuild: bool) -> str:
     name = f"scale_{size}_{data_version()}"
     plain = server.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(f"{plain}/postgres", autocommit=True) as connection:
+        # This size's sets only: in LIKE "_" is any character, so "scale_1000_%" would
+        # take the 100,000 set for an old 1,000 one and drop it.
+        kept = re.compile(rf"scale_{size}_[0-9a-f]+")
         existing = {
-            row[0]
-            for row in connection.execute(
-                "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"scale_{size}_%",)
-            )
+            name
+            for (name,) in connection.execute("SELECT datname FROM pg_database")
+            if kept.fullmatch(name)
         }
         ready = name in existing and not rebuild
         for old in existing - ({name} if ready else set()):

@@ -24,16 +24,37 @@ number of incidents; money is added up as Decimal, exactly.
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache, partial
 
-from sqlalchemy import ColumnElement, String, select, type_coerce, union_all
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
 
 from fieldsvc import clock
-from fieldsvc.auth.models import User
+from fieldsvc.auth.models import Role, User
 from fieldsvc.customers.models import Customer
+from fieldsvc.database import UTCDateTime
 from fieldsvc.errors import FieldError
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import CauseCategory, Incident
@@ -160,29 +181,9 @@ class Costs:
     total: CostRow
 
 
-class _Sum:
-    """Accepted revisions added up: money in whole cents, and each incident counted once,
-    by the one entry that brings it into the sum (months.py)."""
-
-    __slots__ = ("absorbed", "incidents", "paid", "tax")
-
-    def __init__(self) -> None:
-        self.incidents = self.absorbed = self.paid = self.tax = 0
-
-    def add(self, incidents: int, absorbed: int, paid: int, tax: int) -> None:
-        self.incidents += incidents
-        self.absorbed += absorbed
-        self.paid += paid
-        self.tax += tax
-
-    def row(self, label: str) -> CostRow:
-        cents = (Decimal(self.absorbed), Decimal(self.paid), Decimal(self.tax))
-        return CostRow(label, self.incidents, *(to_money(value / 100) for value in cents))
-
-
-def _cents(amount: Decimal | None) -> int:
-    """An amount of money (2 decimals) as whole cents, exactly."""
-    return int((amount or 0) * 100)
+def _money_row(label: str, incidents: int, cents: Sequence[int]) -> CostRow:
+    """A row of figures added up in whole cents, as money again."""
+    return CostRow(label, incidents, *(to_money(Decimal(int(value)) / 100) for value in cents))
 
 
 def whole_months(period: Period) -> list[date]:
@@ -194,163 +195,205 @@ def whole_months(period: Period) -> list[date]:
     ]
 
 
+MONEY = ("we_absorb", "customer_pays", "customer_tax")
+
+
+def _counted(before: ColumnElement, count: ColumnElement, since: object) -> ColumnElement[int]:
+    """`count` revisions count their incident when its acceptance before them (`before`)
+    lies before `since`, or there is none (months.py): each incident is counted once."""
+    return case((or_(before.is_(None), before < since), count), else_=0)
+
+
+def _cost_rows(
+    month: ColumnElement, source, count: ColumnElement, month_begins: ColumnElement
+) -> Select:
+    """Month rows or cost entries (`source`: customer, technician, cause, the earlier
+    acceptance as `before`, money) as the rows the report adds up: their month, what
+    they are grouped by, the incidents they count in the period and in their month,
+    and their money in whole cents (exact on both databases)."""
+    return select(
+        month.label("month"),
+        source.customer_id.label("customer_id"),
+        source.technician_id.label("technician_id"),
+        type_coerce(source.cause_category, String).label("cause"),
+        _counted(source.before, count, PERIOD_START).label("in_period"),
+        _counted(source.before, count, month_begins).label("in_month"),
+        *(
+            cast(func.round(func.coalesce(source[name], 0) * 100), BigInteger).label(name)
+            for name in MONEY
+        ),
+    )
+
+
+# --- statements built once per kind of viewer and shape of period, values bound --------
+
+TEAM = bindparam("team_id", type_=Integer())
+PERIOD_START = bindparam("period_start", type_=UTCDateTime())
+PERIOD_END = bindparam("period_end", type_=UTCDateTime())
+
+
+class TeamMember:
+    """A viewer of one team whose id is bound per request: the visibility rules written
+    with `TEAM` in place of the id, so one statement serves every team."""
+
+    team_id = TEAM
+
+    def has_role(self, *roles: Role) -> bool:
+        return False
+
+
+def viewer_kind(user: User) -> tuple[str, dict]:
+    """Which statements `user` reads (their visibility's shape), and its parameters."""
+    if user.has_role(Role.ADMIN):
+        return "admin", {}
+    if user.team_id is None:
+        return "no team", {}
+    return "team", {"team_id": user.team_id}
+
+
+def _visible_to(kind: str):
+    """`of_visible_customers` for a kind of viewer, the team bound per request."""
+    if kind == "team":
+        return partial(of_visible_customers, user=TeamMember())
+    visible = true() if kind == "admin" else false()
+    return lambda column: visible
+
+
+@lru_cache(maxsize=64)
+def _costs_statement(kind: str, whole: int, edges: int) -> Select:
+    """The cost figures of a period with `whole` whole months (read from the month rows)
+    and `edges` partial ones (from the cost entries), in every grouping."""
+    visible = _visible_to(kind)
+    parts = []
+    if whole:
+        kept = ReportMonth.__table__.c
+        month_rows = (
+            select(
+                kept.month,
+                kept.customer_id,
+                kept.technician_id,
+                kept.cause_category,
+                kept.previous_accepted_at.label("before"),
+                kept.revisions,
+                *(kept[name] for name in MONEY),
+            )
+            .where(
+                visible(kept.customer_id),
+                kept.month >= bindparam("month_0", type_=Date()),
+                kept.month <= bindparam(f"month_{whole - 1}", type_=Date()),
+            )
+            .subquery("month_rows")
+        )
+        # A whole month counts an incident whose earlier acceptance is before it.
+        begins = case(
+            *(
+                (
+                    month_rows.c.month == bindparam(f"month_{n}", type_=Date()),
+                    bindparam(f"month_{n}_begins", type_=UTCDateTime()),
+                )
+                for n in range(whole)
+            )
+        )
+        parts.append(_cost_rows(month_rows.c.month, month_rows.c, month_rows.c.revisions, begins))
+    # The days outside whole months, a range of the entries' index per month and customer
+    # (an OR of them would read the customers' whole history on SQLite).
+    entries = CostEntry.__table__.c
+    for n in range(edges):
+        begin = bindparam(f"edge_{n}_begins", type_=UTCDateTime())
+        edge = (
+            select(
+                entries.customer_id,
+                entries.technician_id,
+                entries.cause_category,
+                kept_months.previous_acceptance().label("before"),
+                *(entries[name] for name in MONEY),
+            )
+            .where(
+                visible(entries.customer_id),
+                entries.accepted_at >= begin,
+                entries.accepted_at < bindparam(f"edge_{n}_ends", type_=UTCDateTime()),
+            )
+            .subquery(f"edge_{n}")
+        )
+        month = bindparam(f"edge_{n}_month", type_=Date())
+        parts.append(_cost_rows(month, edge.c, literal(1), begin))
+    rows = (union_all(*parts) if len(parts) > 1 else parts[0]).cte("cost_rows")
+    sums = (
+        *(func.sum(rows.c[name]) for name in ("in_period", "in_month")),
+        *(func.sum(rows.c[name]) for name in MONEY),
+    )
+    no_id, no_text = cast(null(), Integer), cast(null(), String)
+    return union_all(
+        select(literal("month"), rows.c.month, no_id, no_text, *sums).group_by(rows.c.month),
+        select(literal("customer"), null(), rows.c.customer_id, Customer.name, *sums)
+        .join(Customer, Customer.id == rows.c.customer_id)
+        .group_by(rows.c.customer_id, Customer.name),
+        select(literal("technician"), null(), rows.c.technician_id, User.name, *sums)
+        .outerjoin(User, User.id == rows.c.technician_id)
+        .group_by(rows.c.technician_id, User.name),
+        select(literal("cause"), null(), no_id, rows.c.cause, *sums).group_by(rows.c.cause),
+    )
+
+
 def costs(user: User, period: Period) -> Costs:
     """What the incidents `user` may see cost in the period, in every grouping: months in
     order (every month of the period, empty ones too), the others by absorbed, largest
     first. The whole months of the period are read from the month rows, the days before
     and after them from the cost entries (months.py, rollups.py): for each visible
-    customer, ranges of their indexes, nothing older; added up here in whole cents."""
+    customer, ranges of their indexes, nothing older. The database adds them up in
+    whole cents, one statement for every grouping, so what is read here is a row per
+    month, customer, technician and cause, however many revisions were accepted."""
     zone = clock.company_zone()
     connection = db.session.connection()
     whole = whole_months(period)
     if whole and kept_months.zone_added_up_in(connection) != zone.key:
         whole = []  # added up in another zone: the entries give the same figures
-    if whole:
-        inside = (_local_midnight(whole[0]), _local_midnight(next_month(whole[-1])))
-        edges = [(period.start, inside[0]), (inside[1], period.end)]
-    else:
-        edges = [(period.start, period.end)]
-    edges = [(begin, end) for begin, end in edges if begin < end]
-    visible = of_visible_customers(CostEntry.customer_id, user)
-    rows = []
-    if edges:
-        # Each entry: its month, its figures, and whether it is its incident's first
-        # in the period and in its month.
-        previous = kept_months.previous_acceptance()
-        entries = (
-            select(
-                CostEntry.accepted_at,
-                CostEntry.customer_id,
-                Customer.name,
-                CostEntry.technician_id,
-                User.name,
-                type_coerce(CostEntry.cause_category, String),
-                previous,
-                CostEntry.we_absorb,
-                CostEntry.customer_pays,
-                CostEntry.customer_tax,
-            )
-            .join(Customer, Customer.id == CostEntry.customer_id)
-            .outerjoin(User, User.id == CostEntry.technician_id)
-            .where(visible)
-        )
-        # One range of the index per edge and customer (an OR of the two would read
-        # the customers' whole history on SQLite).
-        ranges = [
-            entries.where(CostEntry.accepted_at >= begin, CostEntry.accepted_at < end)
-            for begin, end in edges
-        ]
-        for (
-            at,
-            customer,
-            customer_name,
-            technician,
-            technician_name,
-            cause,
-            before,
-            *money,
-        ) in connection.execute(union_all(*ranges) if len(ranges) > 1 else ranges[0]):
-            month = kept_months.month_of(at, zone)
-            month_begins = max(period.start, _local_midnight(month))
-            rows.append(
-                (
-                    month,
-                    customer,
-                    customer_name,
-                    technician,
-                    technician_name,
-                    cause,
-                    int(before is None or before < period.start),
-                    int(before is None or before < month_begins),
-                    *(_cents(amount) for amount in money),
-                )
-            )
-    if whole:
-        for (
-            month,
-            customer,
-            customer_name,
-            technician,
-            technician_name,
-            cause,
-            before,
-            count,
-            *money,
-        ) in connection.execute(
-            select(
-                ReportMonth.month,
-                ReportMonth.customer_id,
-                Customer.name,
-                ReportMonth.technician_id,
-                User.name,
-                type_coerce(ReportMonth.cause_category, String),
-                ReportMonth.previous_accepted_at,
-                ReportMonth.revisions,
-                ReportMonth.we_absorb,
-                ReportMonth.customer_pays,
-                ReportMonth.customer_tax,
-            )
-            .join(Customer, Customer.id == ReportMonth.customer_id)
-            .outerjoin(User, User.id == ReportMonth.technician_id)
-            .where(
-                of_visible_customers(ReportMonth.customer_id, user),
-                ReportMonth.month >= whole[0],
-                ReportMonth.month <= whole[-1],
-            )
-        ):
-            rows.append(
-                (
-                    month,
-                    customer,
-                    customer_name,
-                    technician,
-                    technician_name,
-                    cause,
-                    count if before is None or before < period.start else 0,
-                    count if before is None or before < _local_midnight(month) else 0,
-                    *(_cents(amount) for amount in money),
-                )
-            )
-    return _grouped(period, rows)
-
-
-def _grouped(period: Period, rows: list[tuple]) -> Costs:
-    months = {_month_key(start): _Sum() for start in period.months()}
-    customers: dict[int, _Sum] = {}
-    technicians: dict[int | None, _Sum] = {}
-    causes: dict[str, _Sum] = {}
-    names: dict[tuple, str] = {}
-    total = _Sum()
-    for (
-        month,
-        customer,
-        customer_name,
-        technician,
-        technician_name,
-        cause,
-        in_period,
-        in_month,
-        *money,
-    ) in rows:
-        figures = (in_period, *money)
-        total.add(*figures)
-        months[_month_key(month)].add(in_month, *money)
-        for groups, group in ((customers, customer), (technicians, technician), (causes, cause)):
-            if group not in groups:
-                groups[group] = _Sum()
-            groups[group].add(*figures)
-        names[CostGrouping.CUSTOMER, customer] = customer_name
-        names[CostGrouping.TECHNICIAN, technician] = technician_name or REPORTED_BY_CUSTOMER
-    names.update({(CostGrouping.CAUSE, cause): CauseCategory(cause).label for cause in causes})
-    result = {CostGrouping.MONTH: [figures.row(key) for key, figures in months.items()]}
-    for grouping, groups in (
-        (CostGrouping.CUSTOMER, customers),
-        (CostGrouping.TECHNICIAN, technicians),
-        (CostGrouping.CAUSE, causes),
+    kind, parameters = viewer_kind(user)
+    parameters["period_start"] = period.start
+    for n, month in enumerate(whole):
+        parameters[f"month_{n}"] = month
+        parameters[f"month_{n}_begins"] = _local_midnight(month)
+    edges = [month for month in period.months() if month not in whole]
+    for n, month in enumerate(edges):
+        parameters[f"edge_{n}_month"] = month
+        parameters[f"edge_{n}_begins"] = max(period.start, _local_midnight(month))
+        parameters[f"edge_{n}_ends"] = min(period.end, _local_midnight(next_month(month)))
+    groupings = _costs_statement(kind, len(whole), len(edges))
+    found: dict[CostGrouping, list[CostRow]] = {grouping: [] for grouping in CostGrouping}
+    by_month: dict[str, CostRow] = {}
+    for grouping, month, _id, text, in_period, in_month, *cents in connection.execute(
+        groupings, parameters
     ):
-        rows = [figures.row(names[grouping, key]) for key, figures in groups.items()]
-        result[grouping] = sorted(rows, key=lambda row: (-row.we_absorbed, row.label))
-    return Costs(groupings=result, total=total.row("Total"))
+        grouping = CostGrouping(grouping)
+        if grouping is CostGrouping.MONTH:
+            by_month[_month_key(_as_date(month))] = _money_row("", in_month, cents)
+            continue
+        if grouping is CostGrouping.CAUSE:
+            text = CauseCategory(text).label
+        elif grouping is CostGrouping.TECHNICIAN:
+            text = text or REPORTED_BY_CUSTOMER
+        found[grouping].append(_money_row(text, in_period, cents))
+    found[CostGrouping.MONTH] = [
+        replace(by_month.get(key) or _money_row("", 0, (0, 0, 0)), label=key)
+        for key in map(_month_key, period.months())
+    ]
+    for grouping in (CostGrouping.CUSTOMER, CostGrouping.TECHNICIAN, CostGrouping.CAUSE):
+        found[grouping].sort(key=lambda row: (-row.we_absorbed, row.label))
+    # Every revision has one customer: the customers' figures add up to the whole.
+    customers = found[CostGrouping.CUSTOMER]
+    total = CostRow(
+        "Total",
+        sum(row.incidents for row in customers),
+        *(sum((getattr(row, name) for row in customers), Decimal("0.00")) for name in SUMS),
+    )
+    return Costs(groupings=found, total=total)
+
+
+SUMS = ("we_absorbed", "customer_paid", "customer_tax")
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def _month_key(month: date) -> str:
