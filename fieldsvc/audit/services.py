@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
+from functools import cache
 from typing import Any
 
 from flask import has_request_context
@@ -131,8 +132,10 @@ def referenced_ids(events: list[AuditEvent], field: str) -> set[int]:
     return {v for e in events for v in e.changes.get(field, ()) if isinstance(v, int)}
 
 
+@cache
 def _reference_columns(model: type) -> dict[str, type]:
-    """Foreign-key columns of `model` and the model each one points at."""
+    """Foreign-key columns of `model` and the model each one points at (the mappings do
+    not change while the program runs: worked out once per model)."""
     by_table = {mapper.local_table: mapper.class_ for mapper in db.Model.registry.mappers}
     return {
         column.key: by_table[next(iter(column.foreign_keys)).column.table]

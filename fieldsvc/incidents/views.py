@@ -16,7 +16,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.datastructures import MultiDict
@@ -49,7 +49,6 @@ from fieldsvc.incidents.photos import PhotoRejected, ProcessedPhoto, process_pho
 from fieldsvc.parts.models import PART_ORDER_TRANSITIONS, PartOrder, PartOrderStatus
 from fieldsvc.portal import links as status_links
 from fieldsvc.proposals import services as proposal_services
-from fieldsvc.proposals.forms import PartOrderStatusForm
 from fieldsvc.proposals.models import Proposal, ProposalRevision
 from fieldsvc.ranges import record_id
 from fieldsvc.storage import stored_file_response
@@ -452,57 +451,35 @@ def detail(incident_id: int):
 
 
 def _detail_page(incident: Incident, status: int = 200, **forms_given):
+    """The incident page. Its forms are drawn blank by the template as plain HTML (the
+    form classes still validate what is sent); a form sent with errors is passed in
+    `forms_given` and drawn again from its WTForms object, with its values and errors."""
     now = utcnow()
-    given_close_forms = forms_given.pop("close_forms", {})
-    # One form per photo, filled with its choice; a prefix keeps their field ids apart.
-    photo_forms = {
-        photo.id: forms.ChoosePhotoForm(
-            formdata=None,
-            prefix=f"photo-{photo.id}",
-            data={"shown_to_customer": photo.shown_to_customer, "caption": photo.caption},
-        )
-        for photo in incident.attachments
-    }
-    photo_forms.update(forms_given.pop("photo_forms", {}))
-    page_forms = {
-        "photos_form": forms.AddPhotosForm(formdata=None),
-        "work_form": forms.LogWorkForm(formdata=None, prefix=forms.LogWorkForm.PREFIX),
-        "communication_form": forms.RecordCommunicationForm(formdata=None),
-        "follow_up_form": forms.PromiseFollowUpForm(formdata=None),
-        "status_form": forms.ChangeStatusForm(formdata=None, prefix=forms.ChangeStatusForm.PREFIX),
-        **forms_given,
-    }
-    # One outcome form per open follow-up; a prefix keeps their field ids apart.
-    close_forms = {
-        f.id: forms.CloseFollowUpForm(formdata=None, prefix=f"close-{f.id}")
-        for f in incident.follow_ups
-        if f.closed_at is None
-    }
-    # A fresh key in each form not being shown again: one submission, recorded once.
+    zone = clock.reader_zone()
+    photo_forms = forms_given.pop("photo_forms", {})
+    close_forms = forms_given.pop("close_forms", {})
+    page_forms = dict.fromkeys(_PAGE_FORMS) | forms_given
+    # A fresh key in a form sent without one: one submission, recorded once.
     for form in (*page_forms.values(), *close_forms.values()):
-        if "submission_key" in form and not form.submission_key.data:
+        if form is not None and "submission_key" in form and not form.submission_key.data:
             form.submission_key.data = _fresh_key()
-    close_forms.update(given_close_forms)
-    local_now = clock.to_local(now, clock.reader_zone()).replace(
-        tzinfo=None, second=0, microsecond=0
-    )
-    if page_forms["work_form"].started_at.data is None:
-        page_forms["work_form"].started_at.data = local_now
     # Every user, once, held for the whole page: it names people in many places (owners,
     # the work log, the timeline, former colleagues too); a company has tens of them.
     everyone = db.session.scalars(select(User).order_by(User.name)).all()
-    page_forms["follow_up_form"].owner_id.choices = [
-        SelectChoice(user.id, user.name) for user in _colleagues(incident, everyone)
-    ]
-    if not page_forms["follow_up_form"].is_submitted():
-        page_forms["follow_up_form"].owner_id.data = current_user.id
+    colleagues = _colleagues(incident, everyone)
+    if (follow_up_form := page_forms["follow_up_form"]) is not None:
+        follow_up_form.owner_id.choices = [SelectChoice(u.id, u.name) for u in colleagues]
     # Only what staff may do by hand from here, and nothing chosen for them.
     next_statuses = sorted(STAFF_TRANSITIONS[incident.status], key=list(IncidentStatus).index)
-    page_forms["status_form"].status.choices = (
-        [forms.NO_STATUS_CHOSEN, *(SelectChoice(s.value, s.label) for s in next_statuses)]
-        if next_statuses
-        else []
-    )
+    if (status_form := page_forms["status_form"]) is not None:
+        status_form.status.choices = (
+            [forms.NO_STATUS_CHOSEN, *(SelectChoice(s.value, s.label) for s in next_statuses)]
+            if next_statuses
+            else []
+        )
+    local_now = clock.to_local(now, zone).replace(tzinfo=None, second=0, microsecond=0)
+    if (work_form := page_forms["work_form"]) is not None and work_form.started_at.data is None:
+        work_form.started_at.data = local_now
     return render_template(
         "incidents/detail.html",
         incident=incident,
@@ -513,17 +490,29 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
         clear_draft=request.args.get("recorded"),
         at_risk=proposal_services.money_at_risk(incident),
         proposals=[(p, proposal_services.price(p.current)[1]) for p in incident.proposals],
-        part_order_status_form=PartOrderStatusForm(formdata=None),
         status_links=status_links.open_links(incident, now),
-        link_form=FlaskForm(formdata=None),
         PART_ORDER_TRANSITIONS=PART_ORDER_TRANSITIONS,
         PartOrderStatus=PartOrderStatus,
+        FollowUpOutcome=FollowUpOutcome,
+        Channel=Channel,
+        Direction=Direction,
         close_forms=close_forms,
         photo_forms=photo_forms,
         photo_row=_photo_row(),
-        FollowUpOutcome=FollowUpOutcome,
+        # What the blank forms need: the CSRF token, a fresh submission key each, the
+        # reader's zone in the time fields' help, the people who may own a follow-up.
+        csrf=generate_csrf(),
+        fresh_key=_fresh_key,
+        zone_help=f"Your time zone: {clock.zone_label(zone)}.",
+        started_at=local_now.strftime(forms.DATETIME_FORMAT),
+        colleagues=colleagues,
+        next_statuses=next_statuses,
         **page_forms,
     ), status
+
+
+# The incident page's forms, given when one is drawn again with its errors.
+_PAGE_FORMS = ("photos_form", "work_form", "communication_form", "follow_up_form", "status_form")
 
 
 def _colleagues(incident: Incident, everyone: list[User]) -> list[User]:
