@@ -185,21 +185,23 @@ def _statements(kind: str) -> _Statements:
         late_orders=select(func.count(PartOrder.id))
         .join(Incident, Incident.id == PartOrder.incident_id)
         .where(visible, drilldowns.late_before(TODAY)),
-        overdue_by_owner=select(User.id, User.name, func.count(FollowUp.id))
+        # The team's incidents whose earliest open promise is past due (a short range of
+        # the customer + next due index for each customer of the team), then their open
+        # promises past due (the incident's index of them): both read from the indexes
+        # alone, so the work is the team's overdue promises, not the company's history.
+        overdue_by_owner=select(User.id, User.name, func.count())
         .join(FollowUp, FollowUp.owner_id == User.id)
         .join(Incident, Incident.id == FollowUp.incident_id)
         .where(
-            visible,
+            of_customers(Incident.customer_id),
             # Implied by the follow-up's own condition (the incident keeps its earliest
-            # open due time), and the index that makes the team's incidents with an
-            # overdue promise a short range: without it PostgreSQL hashed every visible
-            # incident of the history to find the few with one.
+            # open due time).
             Incident.next_follow_up_due_at < NOW,
             FollowUp.closed_at.is_(None),
             FollowUp.due_at < NOW,
         )
         .group_by(User.id, User.name)
-        .order_by(func.count(FollowUp.id).desc(), User.name),
+        .order_by(func.count().desc(), User.name),
         answers=select(CustomerResponse.kind, func.count())
         .join(ProposalRevision, ProposalRevision.id == CustomerResponse.revision_id)
         .join(Proposal, Proposal.id == ProposalRevision.proposal_id)
