@@ -185,21 +185,29 @@ def _statements(kind: str) -> _Statements:
         late_orders=select(func.count(PartOrder.id))
         .join(Incident, Incident.id == PartOrder.incident_id)
         .where(visible, drilldowns.late_before(TODAY)),
-        overdue_by_owner=select(User.id, User.name, func.count(FollowUp.id))
-        .join(FollowUp, FollowUp.owner_id == User.id)
-        .join(Incident, Incident.id == FollowUp.incident_id)
+        # Counted from the team's incidents whose earliest open promise is past due (a
+        # short range of the (customer, next due) index for each customer of the team),
+        # then those incidents' open promises past due (their incident's index): both
+        # read from the indexes alone, so the work is the team's overdue promises, not
+        # the company's history. `owner_id + 0` keeps the owners' index off the join.
+        overdue_by_owner=select(User.id, User.name, func.count())
+        .join(FollowUp, FollowUp.owner_id + 0 == User.id)
         .where(
-            visible,
-            # Implied by the follow-up's own condition (the incident keeps its earliest
-            # open due time), and the index that makes the team's incidents with an
-            # overdue promise a short range: without it PostgreSQL hashed every visible
-            # incident of the history to find the few with one.
-            Incident.next_follow_up_due_at < NOW,
-            FollowUp.closed_at.is_(None),
-            FollowUp.due_at < NOW,
+            FollowUp.incident_id.in_(
+                select(Incident.id).where(
+                    of_customers(Incident.customer_id),
+                    # Implied by the promise's own condition (the incident keeps its
+                    # earliest open due time).
+                    Incident.next_follow_up_due_at < NOW,
+                )
+            ),
+            # Open and past due, as a condition on the incident's promises only: written
+            # so that no index of every open promise (the company's, or an owner's) is
+            # a place to start from, on either database.
+            case((FollowUp.closed_at.is_(None), FollowUp.due_at)) < NOW,
         )
         .group_by(User.id, User.name)
-        .order_by(func.count(FollowUp.id).desc(), User.name),
+        .order_by(func.count().desc(), User.name),
         answers=select(CustomerResponse.kind, func.count())
         .join(ProposalRevision, ProposalRevision.id == CustomerResponse.revision_id)
         .join(Proposal, Proposal.id == ProposalRevision.proposal_id)

@@ -158,6 +158,10 @@ class Incident(Audited, db.Model):
             "accepted_to_resolved_hours",
             "reported_to_resolved_hours",
         ),
+        # The dashboard's overdue promises of a team: one short range per customer of the
+        # team (its incidents whose earliest open promise is past due), read from the
+        # index alone, however many incidents or overdue promises other teams have.
+        Index("ix_incidents_customer_next_due", "customer_id", "next_follow_up_due_at", "id"),
         calendar_constraint("occurred_at"),
     )
 
@@ -366,6 +370,9 @@ class FollowUp(Audited, db.Model):
         # A person's open promises by due time (My day, reminders): not a walk through
         # everyone's open promises, however many the company has.
         Index("ix_follow_ups_owner_open_due", "owner_id", "closed_at", "due_at"),
+        # An incident's open promises past due and their owners, from the index alone
+        # (the dashboard's overdue promises by owner).
+        Index("ix_follow_ups_incident_open_due", "incident_id", "closed_at", "due_at", "owner_id"),
         # A promise, or its outcome, sent again from a tablet's outbox is recorded once.
         UniqueConstraint("created_by_id", "submission_key"),
         UniqueConstraint("closed_by_id", "close_key"),

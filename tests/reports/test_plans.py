@@ -196,23 +196,3 @@ def test_the_dashboard_reads_this_month_from_the_kept_figures(supervisor):
     )
     for plan in plans:
         assert "audit_events" not in plan, plan
-
-
-def test_the_dashboards_overdue_promises_start_from_the_incidents_with_one(supervisor):
-    """Overdue follow-ups by owner start from what is overdue: on PostgreSQL the range
-    of the index on the incidents' earliest open due time, not every incident of the
-    team (it hashed all of them at 100,000 incidents); on SQLite the open follow-ups'
-    due index."""
-    dialect = db.session.connection().dialect.name
-    plans = _plans(lambda: dashboard.dashboard(supervisor))
-    (overdue,) = [plan for plan in plans if re.search(r"\bfollow_ups\b", plan)]
-    if dialect == "sqlite":
-        # SQLite starts from the open overdue follow-ups and looks their incidents up.
-        assert not re.search(r"^SCAN (incidents|follow_ups)\b", overdue, re.MULTILINE), overdue
-        assert re.search(
-            r"SEARCH (follow_ups USING INDEX ix_follow_ups_open_due|incidents USING INDEX "
-            r"ix_incidents_next_follow_up_due_at)",
-            overdue,
-        ), overdue
-    else:
-        assert '"Index Name": "ix_incidents_next_follow_up_due_at"' in overdue, overdue
