@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -85,11 +85,21 @@ FUTURE_TOLERANCE = timedelta(days=1)
 
 def customers_visible_to(user: User) -> ColumnElement[bool]:
     """A condition on Customer: the customers whose incidents `user` may see."""
-    if user.has_role(Role.ADMIN):
+    return _customers_visible(*_visibility_key(user))
+
+
+def _visibility_key(user: User) -> tuple[bool, int | None]:
+    """All that decides which customers `user` may see: an admin sees every customer,
+    anyone else their team's."""
+    return user.has_role(Role.ADMIN), user.team_id
+
+
+def _customers_visible(admin: bool, team_id: int | None) -> ColumnElement[bool]:
+    if admin:
         return true()
-    if user.team_id is None:
+    if team_id is None:
         return false()
-    return Customer.team_id == user.team_id
+    return Customer.team_id == team_id
 
 
 @dataclass(frozen=True)
@@ -101,22 +111,23 @@ class Choice:
 def filter_choices(user: User) -> tuple[list[Choice], list[Choice]]:
     """The customers `user` may see and their sites, each by name: the list's filter
     choices, ids and names only, read in one statement."""
-    visible = select(Customer.id).where(customers_visible_to(user))
-    both = union_all(
-        select(literal_column("0").label("kind"), Customer.id, Customer.name).where(
-            customers_visible_to(user)
-        ),
-        select(literal_column("1").label("kind"), Site.id, Site.name).where(
-            Site.customer_id.in_(visible)
-        ),
-    ).subquery()
     customers: list[Choice] = []
     sites: list[Choice] = []
-    for kind, id_, name in db.session.execute(
-        select(both.c.kind, both.c.id, both.c.name).order_by(both.c.kind, both.c.name)
-    ):
+    for kind, id_, name in db.session.execute(_choices_statement(*_visibility_key(user))):
         (sites if kind else customers).append(Choice(id_, name))
     return customers, sites
+
+
+@lru_cache(maxsize=256)
+def _choices_statement(admin: bool, team_id: int | None) -> Select:
+    visible = _customers_visible(admin, team_id)
+    both = union_all(
+        select(literal_column("0").label("kind"), Customer.id, Customer.name).where(visible),
+        select(literal_column("1").label("kind"), Site.id, Site.name).where(
+            Site.customer_id.in_(select(Customer.id).where(visible))
+        ),
+    ).subquery()
+    return select(both.c.kind, both.c.id, both.c.name).order_by(both.c.kind, both.c.name)
 
 
 def incidents_visible_to(user: User) -> ColumnElement[bool]:
@@ -1030,8 +1041,7 @@ def _row_statement(
     if before_id is not None:
         given["before_id"] = before_id
     key = (
-        user.has_role(Role.ADMIN),
-        user.team_id,
+        _visibility_key(user),
         user.id if filters.mine else None,
         tuple(given),
         filters.overdue,
