@@ -219,3 +219,25 @@ def test_a_follow_up_shows_as_overdue_once_its_time_has_passed_in_a_later_list(
     assert overdue(due + timedelta(minutes=1)) == [True]
     assert overdue(due - timedelta(minutes=1), overdue=True) == []
     assert overdue(due + timedelta(minutes=1), overdue=True) == [True]
+
+
+def test_each_row_links_to_its_incident_under_any_mount_point(
+    client, signed_in, make_team, make_site, make_incident
+):
+    team = make_team()
+    user = signed_in(Role.TECHNICIAN, team=team)
+    site = make_site()
+    site.customer.team = team
+    first, second = make_incident(site=site, actor=user), make_incident(site=site, actor=user)
+    db.session.commit()
+
+    def links(base_url: str) -> list[str]:
+        page = client.get("/incidents/", base_url=base_url).get_data(as_text=True)
+        return re.findall(r'class="incident-link" href="([^"]+)"', page)
+
+    assert links("http://localhost/") == [f"/incidents/{second.id}", f"/incidents/{first.id}"]
+    assert links("http://localhost/fieldsvc/") == [
+        f"/fieldsvc/incidents/{second.id}",
+        f"/fieldsvc/incidents/{first.id}",
+    ]
+    assert client.get(f"/incidents/{first.id}").status_code == 200
