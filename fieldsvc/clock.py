@@ -92,20 +92,24 @@ _SIGNED_IN_ZONE = "signed_in_reader_zone"
 def reader_zone() -> ZoneInfo:
     """The zone of whoever reads what is being rendered now: the one `reading_in` set,
     else the signed-in user's, else the company's."""
-    if has_app_context() and (zone := g.get("reader_zone")) is not None:
+    if not has_app_context():
+        return company_zone()
+    # g looked up once: a list page asks for the zone once a row.
+    here = g._get_current_object()
+    if (zone := here.get("reader_zone")) is not None:
         return zone
     if has_request_context():
         # Flask-Login keeps the loaded user in g; current_user loads it the first time.
-        user = g.get("_login_user") or current_user._get_current_object()
+        user = here.get("_login_user") or current_user._get_current_object()
         if user is not None and user.is_authenticated:
             name = getattr(user, "time_zone", None)
-            known = g.get(_SIGNED_IN_ZONE)
+            known = here.get(_SIGNED_IN_ZONE)
             # Kept while the same person with the same zone reads (a sign-in or a changed
             # preference within the request works it out again).
             if known is not None and known[0] is user and known[1] == name:
                 return known[2]
             zone = zone_named(name)
-            setattr(g, _SIGNED_IN_ZONE, (user, name, zone))
+            setattr(here, _SIGNED_IN_ZONE, (user, name, zone))
             return zone
     return company_zone()
 

@@ -124,7 +124,12 @@ def _begin_sqlite(connection) -> None:
         # writes fails at once ("database is locked") if another writer committed
         # meanwhile; a request that may write takes the write lock up front instead
         # and waits its turn (busy_timeout). Reads stay concurrent.
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if _request_may_write() else "BEGIN")
+        if _request_may_write():
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            # A read's BEGIN cannot wait for a lock (it is deferred): straight to the
+            # driver, not through a statement's execution.
+            connection.connection.driver_connection.execute("BEGIN")
 
 
 def _request_may_write() -> bool:

@@ -47,6 +47,23 @@ def nav_url(endpoint: str) -> str:
     return url
 
 
+# An id no real row has, built into an address once and then replaced by each row's id.
+_ID_MARK = 9_876_543_210_123
+
+
+def row_url(endpoint: str, **value: int) -> str:
+    """The address of one of many rows (`row_url('incidents.detail', incident_id=row.id)`):
+    the address around the id is built once per app and mount point, not once a row."""
+    ((name, row_id),) = value.items()
+    urls = current_app.extensions.setdefault("fieldsvc.row_urls", {})
+    key = (request.script_root, endpoint, name)
+    if (parts := urls.get(key)) is None:
+        parts = urls[key] = url_for(endpoint, **{name: _ID_MARK}).split(str(_ID_MARK))
+    if len(parts) != 2:
+        return url_for(endpoint, **value)
+    return f"{parts[0]}{int(row_id)}{parts[1]}"
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(local_time)
     app.add_template_filter(long_date)
@@ -56,4 +73,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(megabytes)
     app.jinja_env.globals["Role"] = Role
     app.jinja_env.globals["nav_url"] = nav_url
+    app.jinja_env.globals["row_url"] = row_url
     app.jinja_env.globals["reader_zone"] = clock.reader_zone

@@ -357,17 +357,7 @@ def index():
         before_id=args.get("before", type=int),
         limit=current_app.config["PAGE_SIZE"],
     )
-    # The filters' choices: ids and names only, no objects to build.
-    customers = db.session.execute(
-        select(Customer.id, Customer.name)
-        .where(services.customers_visible_to(current_user))
-        .order_by(Customer.name)
-    ).all()
-    sites = db.session.execute(
-        select(Site.id, Site.name)
-        .where(Site.customer_id.in_([c.id for c in customers]))
-        .order_by(Site.name)
-    ).all()
+    customers, sites = services.filter_choices(current_user)
     return render_template(
         "incidents/index.html",
         rows=rows,

@@ -165,3 +165,79 @@ def test_each_row_names_its_customer_site_and_equipment_tags_in_order_escaped(
     assert f"Acme &lt;Pharma&gt; — {site.name}" in row
     assert '<span class="code">FT-2, PT-10, PT-9</span>' in row
     assert f'href="/incidents/{incident.id}"' in page
+
+
+def test_each_reader_sees_only_their_teams_incidents_even_right_after_another_reader(
+    app, make_team, make_user, make_site, make_incident
+):
+    from fieldsvc.incidents.services import IncidentFilters, list_rows
+
+    north, south = make_team(), make_team()
+    north_tech, south_tech = make_user(team=north), make_user(team=south)
+    north_site, south_site = make_site(), make_site()
+    north_site.customer.team, south_site.customer.team = north, south
+    north_incident = make_incident(site=north_site, actor=north_tech)
+    south_incident = make_incident(site=south_site, actor=south_tech)
+    db.session.commit()
+
+    def shown(user, **filters) -> list[str]:
+        rows, _ = list_rows(user, IncidentFilters(**filters))
+        return [row.reference for row in rows]
+
+    for _ in range(2):  # the same lists again: each still the reader's own
+        assert shown(north_tech) == [north_incident.reference]
+        assert shown(south_tech) == [south_incident.reference]
+        assert shown(north_tech, customer_id=north_site.customer_id) == [north_incident.reference]
+        assert shown(north_tech, customer_id=south_site.customer_id) == []
+
+    # Moved to the other team: the next list is that team's.
+    north_tech.team = south
+    db.session.commit()
+    assert shown(north_tech) == [south_incident.reference]
+
+
+def test_a_follow_up_shows_as_overdue_once_its_time_has_passed_in_a_later_list(
+    app, make_team, make_user, make_site, make_incident
+):
+    from fieldsvc.incidents.services import IncidentFilters, list_rows, promise_follow_up
+
+    team = make_team()
+    tech = make_user(team=team)
+    site = make_site()
+    site.customer.team = team
+    incident = make_incident(site=site, actor=tech)
+    due = utcnow() + timedelta(hours=2)
+    with acting(tech):
+        promise_follow_up(incident, actor=tech, owner_id=tech.id, due_at=due, promise="Call back")
+    db.session.commit()
+
+    def overdue(now, **filters) -> list[bool]:
+        rows, _ = list_rows(tech, IncidentFilters(**filters), now=now)
+        return [row.overdue for row in rows]
+
+    assert overdue(due - timedelta(minutes=1)) == [False]
+    assert overdue(due + timedelta(minutes=1)) == [True]
+    assert overdue(due - timedelta(minutes=1), overdue=True) == []
+    assert overdue(due + timedelta(minutes=1), overdue=True) == [True]
+
+
+def test_each_row_links_to_its_incident_under_any_mount_point(
+    client, signed_in, make_team, make_site, make_incident
+):
+    team = make_team()
+    user = signed_in(Role.TECHNICIAN, team=team)
+    site = make_site()
+    site.customer.team = team
+    first, second = make_incident(site=site, actor=user), make_incident(site=site, actor=user)
+    db.session.commit()
+
+    def links(base_url: str) -> list[str]:
+        page = client.get("/incidents/", base_url=base_url).get_data(as_text=True)
+        return re.findall(r'class="incident-link" href="([^"]+)"', page)
+
+    assert links("http://localhost/") == [f"/incidents/{second.id}", f"/incidents/{first.id}"]
+    assert links("http://localhost/fieldsvc/") == [
+        f"/fieldsvc/incidents/{second.id}",
+        f"/fieldsvc/incidents/{first.id}",
+    ]
+    assert client.get(f"/incidents/{first.id}").status_code == 200
