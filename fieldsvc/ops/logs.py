@@ -75,6 +75,8 @@ def log_request(status: int, duration_ms: float) -> None:
     endpoint = request.endpoint or "unmatched"
     user = g.get("_login_user")
     user_id = user.id if user is not None and user.is_authenticated else None
+    # Every use of an API token is on record: reads here, writes in the audit trail too.
+    token = g.get("api_token")
     logging.getLogger(REQUEST_LOGGER).info(
         "%s %s %s %.1f ms user %s",
         request.method,
@@ -88,6 +90,7 @@ def log_request(status: int, duration_ms: float) -> None:
             "status": status,
             "duration_ms": round(duration_ms, 1),
             "user_id": user_id,
+            **({"api_token_id": token.id} if token is not None else {}),
         },
     )
 

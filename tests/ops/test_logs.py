@@ -7,6 +7,9 @@ import logging
 
 import pytest
 
+from fieldsvc.api.models import SCOPES
+from fieldsvc.api.services import issue_token
+from fieldsvc.extensions import db
 from fieldsvc.ops import logs
 
 
@@ -57,6 +60,25 @@ def test_a_request_logs_one_json_line_with_the_request_id_the_response_carries(
     text = json.dumps(line)
     for secret in ("tr0ub4dor&3-secret", token, cookie, user.email):
         assert secret not in text
+
+
+def test_each_use_of_an_api_token_is_logged_with_the_tokens_id_and_never_its_secret(
+    app, json_logs, make_user
+):
+    user = make_user()
+    issued = issue_token(user, actor=user, name="ERP sync", scopes=SCOPES, days=30)
+    db.session.commit()
+    json_logs()
+
+    response = app.test_client(use_cookies=False).get(
+        "/api/v1/customers", headers={"Authorization": f"Bearer {issued.secret}"}
+    )
+
+    assert response.status_code == 200
+    (line,) = [line for line in json_logs() if line["logger"] == "fieldsvc.requests"]
+    assert line["api_token_id"] == issued.token.id
+    assert line["user_id"] == user.id
+    assert issued.secret not in json.dumps(line)
 
 
 def test_a_sane_request_id_from_the_proxy_is_kept_and_a_malformed_one_replaced(client, json_logs):
