@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from tests.browser.conftest import CHROMIUM, TABLET, lose_connection, serve_demo, sign_in
@@ -51,7 +52,15 @@ def tablet(browser, offline_server, tmp_path):
 
 def refreshed(page) -> None:
     """Wait until the worker kept this person's pages and data (as on every page load)."""
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    controlled = "() => navigator.serviceWorker.controller !== null"
+    try:
+        page.wait_for_function(controlled, timeout=15_000)
+    except PlaywrightTimeoutError:
+        # On a loaded machine the first install can miss its moment (a precache fetch
+        # failed, or the claim came before this page): a page loaded again registers
+        # again and is controlled once the worker is active, as a person's next page is.
+        page.reload()
+        page.wait_for_function(controlled, timeout=45_000)
     assert page.evaluate("() => window.fieldsvcOffline.refresh(true)") is not None
 
 
