@@ -36,7 +36,9 @@ lint: $(VENV)/.synced
 docs-screenshots: $(VENV)/.synced system-deps
 	$(VENV)/bin/pytest -p no:xdist tests/browser/test_tour.py \
 	  tests/browser/test_reference_screens.py::test_admin_edits_a_customer_and_sees_it_in_the_history \
-	  tests/browser/test_recorded_answer.py
+	  tests/browser/test_recorded_answer.py \
+	  tests/browser/test_outbox.py::test_a_connection_lost_mid_send_leaves_the_item_waiting_and_it_arrives_once \
+	  tests/browser/test_outbox.py::test_an_item_the_server_refuses_needs_you_with_its_message_to_fix_or_discard
 	$(VENV)/bin/python -m tests.browser.tour_images
 
 format: $(VENV)/.synced

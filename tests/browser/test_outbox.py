@@ -12,7 +12,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -37,10 +36,10 @@ from fieldsvc.incidents.models import (
 )
 from fieldsvc.storage import get_storage
 from tests import conftest
+from tests.conftest import ARTIFACTS
 from tests.browser.conftest import CHROMIUM, TABLET, lose_connection, regain_connection
 
 ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
-SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -404,7 +403,7 @@ def test_a_connection_lost_mid_send_leaves_the_item_waiting_and_it_arrives_once(
         expect(page.locator("[data-outbox-item]").first).to_contain_text("Waiting")
         for width in (390, 768, 1280):
             page.set_viewport_size({"width": width, "height": 1024})
-            _outbox(page).screenshot(path=SCREENSHOTS / f"outbox-waiting-{width}.png")
+            _outbox(page).screenshot(path=ARTIFACTS / f"outbox-waiting-{width}.png")
         page.set_viewport_size(TABLET)
 
         page.evaluate("window.fieldsvcOutbox.replay()")
@@ -491,17 +490,17 @@ def test_an_item_the_server_refuses_needs_you_with_its_message_to_fix_or_discard
         expect(items.nth(1)).to_contain_text(
             "This follow-up was already closed by Sara Supervisor (done): nothing was changed."
         )
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         for width in (390, 768, 1280):
             page.set_viewport_size({"width": width, "height": 1024})
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
             page.locator("[data-outbox-root]").screenshot(
-                path=SCREENSHOTS / f"outbox-needs-you-{width}.png"
+                path=ARTIFACTS / f"outbox-needs-you-{width}.png"
             )
         page.set_viewport_size(TABLET)
 
         page.set_viewport_size({"width": 390, "height": 844})
-        page.screenshot(path=SCREENSHOTS / "outbox-on-the-page-390.png")
+        page.screenshot(path=ARTIFACTS / "outbox-on-the-page-390.png")
         page.set_viewport_size(TABLET)
 
         # The outcome cannot be fixed (the promise is kept): the page says so; discarded.
