@@ -36,8 +36,8 @@ from fieldsvc.incidents.models import (
 )
 from fieldsvc.storage import get_storage
 from tests import conftest
-from tests.conftest import ARTIFACTS
 from tests.browser.conftest import CHROMIUM, TABLET, lose_connection, regain_connection
+from tests.conftest import ARTIFACTS
 
 ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
 

@@ -38,7 +38,8 @@ BUDGET_BYTES = 2_000_000
 def publish() -> int:
     """Write the chosen screenshots into docs/; return their total size in bytes."""
     total = 0
-    chosen = [(name, DOCS_IMAGES) for name in CHOSEN] + [(name, DOCS / "screenshots") for name in OUTBOX]
+    chosen = [(name, DOCS_IMAGES) for name in CHOSEN]
+    chosen += [(name, DOCS / "screenshots") for name in OUTBOX]
     for name, folder in chosen:
         source = ARTIFACTS / f"{name}.png"
         if not source.exists():
