@@ -16,24 +16,19 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select
 
 from fieldsvc.database import utcnow, writing
 from fieldsvc.errors import FieldError, InvalidTransition
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import Incident
+from fieldsvc.jobs import claims
 from fieldsvc.mail.models import EmailStatus, OutgoingEmail
 from fieldsvc.storage import get_storage
 
 UNSENT = (EmailStatus.PENDING, EmailStatus.SENDING, EmailStatus.FAILED, EmailStatus.UNDELIVERABLE)
-# What a delivery job may claim; any other status means another job has it or it is done.
-CLAIMABLE = (EmailStatus.PENDING, EmailStatus.FAILED)
 # What the failed e-mail page lists, and an admin may retry or cancel.
 NEEDS_ADMIN = (EmailStatus.FAILED, EmailStatus.UNDELIVERABLE)
-# A claim older than this is a job that died mid-send (longer than any SMTP time-out).
-STUCK_AFTER = timedelta(minutes=15)
-# A due time this close is due: the queue's clock and the database's may differ a little.
-DUE_TOLERANCE = timedelta(seconds=5)
 MAX_ERROR_LENGTH = 500
 MAX_SUBJECT_LENGTH = OutgoingEmail.subject.type.length
 
@@ -97,7 +92,7 @@ def attempt_delivery(email: OutgoingEmail, *, due_only: bool) -> bool | None:
     """`deliver`, for the job queue: None when this call did not attempt it (another job
     has it, it is done, or with `due_only` its next attempt is not due yet)."""
     with writing():
-        if not _claim(email, due_only=due_only):
+        if not claims.claim(email, due_only=due_only):
             return None
         try:
             _send(_build_message(email))
@@ -110,34 +105,6 @@ def attempt_delivery(email: OutgoingEmail, *, due_only: bool) -> bool | None:
         email.last_error = None
         db.session.commit()
         return True
-
-
-def _claim(email: OutgoingEmail, *, due_only: bool) -> bool:
-    db.session.commit()  # the row (and the caller's work) is kept whatever SMTP does
-    now = utcnow()
-    condition = OutgoingEmail.status.in_(CLAIMABLE)
-    if due_only:
-        condition = and_(
-            condition,
-            or_(
-                OutgoingEmail.next_attempt_at.is_(None),
-                OutgoingEmail.next_attempt_at <= now + DUE_TOLERANCE,
-            ),
-        )
-    claimed = db.session.execute(
-        update(OutgoingEmail)
-        .where(OutgoingEmail.id == email.id, condition)
-        .values(
-            status=EmailStatus.SENDING,
-            attempts=OutgoingEmail.attempts + 1,
-            last_attempt_at=now,
-            next_attempt_at=None,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
-    db.session.refresh(email)
-    return claimed == 1
 
 
 def _record_failure(email: OutgoingEmail, reason: str) -> None:
@@ -154,17 +121,13 @@ def _record_failure(email: OutgoingEmail, reason: str) -> None:
 
 def retry_wait(attempts: int) -> timedelta:
     """The wait after the `attempts`-th failed attempt: the first wait, doubled each time."""
-    return timedelta(seconds=current_app.config["MAIL_RETRY_SECONDS"] * 2 ** (attempts - 1))
+    return claims.retry_wait(current_app.config["MAIL_RETRY_SECONDS"], attempts)
 
 
 def retry_options() -> dict[str, Any]:
     """Huey's retries for one e-mail: the same waits as `retry_wait`."""
     config = current_app.config
-    return {
-        "retries": config["MAIL_MAX_ATTEMPTS"] - 1,
-        "retry_delay": config["MAIL_RETRY_SECONDS"],
-        "retry_backoff": 2,
-    }
+    return claims.retry_options(config["MAIL_MAX_ATTEMPTS"], config["MAIL_RETRY_SECONDS"])
 
 
 def deliver_now(email: OutgoingEmail) -> bool:
@@ -190,17 +153,11 @@ def deliver_later(email: OutgoingEmail) -> None:
         current_app.logger.exception("e-mail %s not queued; the sweep will send it", email.id)
 
 
-# A request hands the e-mail it queued to the job queue right after committing it; the
-# sweep and `mail retry` leave a pending e-mail alone this long, so a queued job gets
-# the first try (and the claim would stop a second send anyway).
-PENDING_GRACE = timedelta(minutes=2)
-
-
 def retry_pending(limit: int | None = None, now: datetime | None = None) -> list[OutgoingEmail]:
-    """Deliver every failed e-mail, and every pending one older than PENDING_GRACE,
+    """Deliver every failed e-mail, and every pending one older than the pending grace,
     oldest first, committing after each; one that fails is reported and passed over,
     and after FIELDSVC_MAIL_MAX_ATTEMPTS it is left to an admin."""
-    settled = (now or utcnow()) - PENDING_GRACE
+    settled = (now or utcnow()) - claims.PENDING_GRACE
     query = (
         select(OutgoingEmail)
         .where(
@@ -224,40 +181,10 @@ def retry_pending(limit: int | None = None, now: datetime | None = None) -> list
 def due_for_sweep(now: datetime | None = None) -> list[int]:
     """Ids of e-mails whose job was lost: pending past the grace, failed past their next
     attempt, or claimed by a job that died mid-send (made due again). Commits."""
-    now = now or utcnow()
-    stuck = db.session.execute(
-        update(OutgoingEmail)
-        .where(
-            OutgoingEmail.status == EmailStatus.SENDING,
-            OutgoingEmail.last_attempt_at <= now - STUCK_AFTER,
-        )
-        .values(
-            status=EmailStatus.FAILED,
-            next_attempt_at=now - PENDING_GRACE,  # due for the sweep at once
-            last_error="the delivery job stopped before the mail server answered",
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if stuck:
-        current_app.logger.warning("mail: %d e-mail(s) left sending by a stopped job", stuck)
-    db.session.commit()
-    return list(
-        db.session.scalars(
-            select(OutgoingEmail.id)
-            .where(
-                or_(
-                    and_(
-                        OutgoingEmail.status == EmailStatus.PENDING,
-                        OutgoingEmail.created_at <= now - PENDING_GRACE,
-                    ),
-                    and_(
-                        OutgoingEmail.status == EmailStatus.FAILED,
-                        OutgoingEmail.next_attempt_at <= now - PENDING_GRACE,
-                    ),
-                )
-            )
-            .order_by(OutgoingEmail.id)
-        )
+    return claims.due_for_sweep(
+        OutgoingEmail,
+        stopped="the delivery job stopped before the mail server answered",
+        now=now or utcnow(),
     )
 
 

@@ -1,11 +1,11 @@
 """Deliver a webhook: claim it, sign it per Standard Webhooks, POST it to the address
 that was checked, and record the attempt.
 
-The claim is a conditional update committed before any HTTP traffic (as for e-mails),
-so a job run twice, or by two workers at once, sends once, and no database transaction
-is open while the receiver answers. A network error, a time-out, a 5xx or a 429 is
-tried again after a doubling wait, up to FIELDSVC_WEBHOOK_MAX_ATTEMPTS; any other 4xx
-means the receiver will not take it, and it is given up at once. Redirects are not
+The claim is a conditional update committed before any HTTP traffic (fieldsvc.jobs.claims,
+as for e-mails), so a job run twice, or by two workers at once, sends once, and no
+database transaction is open while the receiver answers. A network error, a time-out, a
+5xx or a 429 is tried again after a doubling wait, up to FIELDSVC_WEBHOOK_MAX_ATTEMPTS;
+any other 4xx means the receiver will not take it, and it is given up at once. Redirects are not
 followed: the address they name was never checked.
 """
 
@@ -16,21 +16,14 @@ from typing import Any
 
 import urllib3
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
 from standardwebhooks.webhooks import Webhook
 
 from fieldsvc.database import utcnow, writing
 from fieldsvc.extensions import db
+from fieldsvc.jobs import claims
 from fieldsvc.webhooks import addresses
 from fieldsvc.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 
-CLAIMABLE = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
-# A claim older than this is a job that died mid-send (far longer than the time-out).
-STUCK_AFTER = timedelta(minutes=15)
-# A request queues its delivery at once; the sweep leaves a pending one alone this long.
-PENDING_GRACE = timedelta(minutes=2)
-# The queue's clock and the database's may differ a little.
-DUE_TOLERANCE = timedelta(seconds=5)
 EXCERPT_BYTES = 300
 MAX_ERROR_LENGTH = 500
 USER_AGENT = "fieldsvc-webhooks/1"
@@ -67,16 +60,12 @@ def deliver_later(delivery_id: int) -> None:
 def retry_options() -> dict[str, Any]:
     """Huey's retries for one delivery: the same waits as `retry_wait`."""
     config = current_app.config
-    return {
-        "retries": config["WEBHOOK_MAX_ATTEMPTS"] - 1,
-        "retry_delay": config["WEBHOOK_RETRY_SECONDS"],
-        "retry_backoff": 2,
-    }
+    return claims.retry_options(config["WEBHOOK_MAX_ATTEMPTS"], config["WEBHOOK_RETRY_SECONDS"])
 
 
 def retry_wait(attempts: int) -> timedelta:
     """The wait after the `attempts`-th failed attempt: the first wait, doubled each time."""
-    return timedelta(seconds=current_app.config["WEBHOOK_RETRY_SECONDS"] * 2 ** (attempts - 1))
+    return claims.retry_wait(current_app.config["WEBHOOK_RETRY_SECONDS"], attempts)
 
 
 def attempt_delivery(delivery: WebhookDelivery, *, due_only: bool) -> bool | None:
@@ -84,7 +73,7 @@ def attempt_delivery(delivery: WebhookDelivery, *, due_only: bool) -> bool | Non
     if not, None when this call did not attempt it (another job has it, it is done, or
     with `due_only` its next attempt is not due yet). Commits."""
     with writing():
-        if not _claim(delivery, due_only=due_only):
+        if not claims.claim(delivery, due_only=due_only):
             return None
         endpoint, event = delivery.endpoint, delivery.event
         started = time.monotonic()
@@ -184,34 +173,6 @@ def _config(key: str) -> Any:
 # --- the outbox row ------------------------------------------------------------------------
 
 
-def _claim(delivery: WebhookDelivery, *, due_only: bool) -> bool:
-    db.session.commit()  # the row is kept whatever the receiver does
-    now = utcnow()
-    condition = WebhookDelivery.status.in_(CLAIMABLE)
-    if due_only:
-        condition = and_(
-            condition,
-            or_(
-                WebhookDelivery.next_attempt_at.is_(None),
-                WebhookDelivery.next_attempt_at <= now + DUE_TOLERANCE,
-            ),
-        )
-    claimed = db.session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id == delivery.id, condition)
-        .values(
-            status=DeliveryStatus.SENDING,
-            attempts=WebhookDelivery.attempts + 1,
-            last_attempt_at=now,
-            next_attempt_at=None,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
-    db.session.refresh(delivery)
-    return claimed == 1
-
-
 def _record(delivery: WebhookDelivery, answer: Answer, duration_ms: int) -> None:
     db.session.add(
         WebhookAttempt(
@@ -243,36 +204,8 @@ def _record(delivery: WebhookDelivery, answer: Answer, duration_ms: int) -> None
 def due_for_sweep(now: datetime | None = None) -> list[int]:
     """Ids of deliveries whose job was lost: pending past the grace, failed past their next
     attempt, or claimed by a job that died mid-send (made due again). Commits."""
-    now = now or utcnow()
-    db.session.execute(
-        update(WebhookDelivery)
-        .where(
-            WebhookDelivery.status == DeliveryStatus.SENDING,
-            WebhookDelivery.last_attempt_at <= now - STUCK_AFTER,
-        )
-        .values(
-            status=DeliveryStatus.FAILED,
-            next_attempt_at=now - PENDING_GRACE,
-            last_error="the delivery job stopped before the receiver answered",
-        )
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return list(
-        db.session.scalars(
-            select(WebhookDelivery.id)
-            .where(
-                or_(
-                    and_(
-                        WebhookDelivery.status == DeliveryStatus.PENDING,
-                        WebhookDelivery.created_at <= now - PENDING_GRACE,
-                    ),
-                    and_(
-                        WebhookDelivery.status == DeliveryStatus.FAILED,
-                        WebhookDelivery.next_attempt_at <= now - PENDING_GRACE,
-                    ),
-                )
-            )
-            .order_by(WebhookDelivery.id)
-        )
+    return claims.due_for_sweep(
+        WebhookDelivery,
+        stopped="the delivery job stopped before the receiver answered",
+        now=now or utcnow(),
     )

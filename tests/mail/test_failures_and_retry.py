@@ -9,10 +9,9 @@ from sqlalchemy import select
 
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
+from fieldsvc.jobs.claims import PENDING_GRACE, STUCK_AFTER
 from fieldsvc.mail.models import EmailStatus, OutgoingEmail
 from fieldsvc.mail.services import (
-    PENDING_GRACE,
-    STUCK_AFTER,
     deliver,
     deliver_now,
     due_for_sweep,
