@@ -1,9 +1,11 @@
 """Two PostgreSQL roles: the migrations run as the owner of the tables, the app as a role
 that can read and write its data but cannot change, empty or unprotect the audit trail.
 
-One fresh database in the tests' throw-away cluster, owned by a new owner role, migrated
-with `flask db upgrade` as that owner; the app then runs as a second, new role."""
+One fresh database in the tests' throw-away cluster, created with the roles by
+deploy/postgres/create-roles.sql and migrated with `flask db upgrade` as the owner; the
+app then runs as the second role."""
 
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,9 +22,13 @@ from fieldsvc import create_app
 from fieldsvc.auth.models import Role
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import Incident
+from tests import postgres
 from tests.conftest import CsrfClient
 from tests.conftest import test_config as config_for
 from tests.incidents.test_reporting import _form
+
+
+CREATE_ROLES = Path(__file__).parents[2] / "deploy" / "postgres" / "create-roles.sql"
 
 
 @dataclass(frozen=True)
@@ -55,14 +61,19 @@ def roles(postgresql_url: str, tmp_path_factory) -> Iterator[Roles]:
     superuser = make_url(postgresql_url)
     suffix = uuid.uuid4().hex[:8]
     owner, app_role, database = f"owner_{suffix}", f"app_{suffix}", f"roles_{suffix}"
-    with psycopg.connect(_dsn(superuser), autocommit=True) as connection:
-        for role in (owner, app_role):
-            connection.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
-        connection.execute(
-            sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                sql.Identifier(database), sql.Identifier(owner)
-            )
-        )
+    # The first day's own script, as an operator runs it with psql.
+    created = subprocess.run(
+        [
+            str(postgres.find_bindir() / "psql"),
+            _dsn(superuser.set(database="postgres")),
+            *("-v", f"owner={owner}", "-v", f"app={app_role}", "-v", f"database={database}"),
+            *("-v", "owner_password=owner-secret", "-v", "app_password=app-secret"),
+            *("-f", str(CREATE_ROLES)),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert created.returncode == 0, created.stderr
     owner_url = superuser.set(username=owner, database=database)
     app_url = superuser.set(username=app_role, database=database)
     app = _app(app_url, owner_url, app_role, tmp_path_factory.mktemp("uploads"))
