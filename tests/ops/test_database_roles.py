@@ -27,7 +27,6 @@ from tests.conftest import CsrfClient
 from tests.conftest import test_config as config_for
 from tests.incidents.test_reporting import _form
 
-
 CREATE_ROLES = Path(__file__).parents[2] / "deploy" / "postgres" / "create-roles.sql"
 
 
