@@ -78,7 +78,7 @@ def _import_models() -> None:
 
 def _register_blueprints(app: Flask) -> None:
     _import_models()
-    from fieldsvc import demo, template_filters
+    from fieldsvc import database_roles, demo, template_filters
     from fieldsvc.api import views as api_views
     from fieldsvc.audit import cli as audit_cli
     from fieldsvc.auth import cli as users_cli
@@ -136,4 +136,5 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.register_error_handler(429, auth.too_many_attempts)
     template_filters.init_app(app)
+    database_roles.init_cli()
     api_views.init_app(app)

@@ -47,6 +47,11 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "ENV_NAME": env,
         "SECRET_KEY": os.environ.get("FIELDSVC_SECRET_KEY", DEFAULT_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("FIELDSVC_DATABASE_URL", f"sqlite:///{database}"),
+        # PostgreSQL with two roles: `flask db` commands connect with this URL (the role
+        # that owns the tables), the app with FIELDSVC_DATABASE_URL; empty: the same one.
+        "MIGRATION_DATABASE_URI": os.environ.get("FIELDSVC_MIGRATION_DATABASE_URL", ""),
+        # The app's role, granted what it needs (and no more) after each `flask db upgrade`.
+        "APP_DATABASE_ROLE": os.environ.get("FIELDSVC_APP_DATABASE_ROLE", ""),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _flag("FIELDSVC_SECURE_COOKIES", production),

@@ -5,6 +5,7 @@ from alembic import context
 from flask import current_app
 
 from fieldsvc.database import analyze_sqlite, described_by_models
+from fieldsvc.database_roles import migration_engine
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -22,6 +23,9 @@ def get_engine():
 
 
 def get_engine_url():
+    # With two PostgreSQL roles, migrations run as the one that owns the tables.
+    if owner_url := current_app.config.get("MIGRATION_DATABASE_URI"):
+        return owner_url.replace("%", "%%")
     try:
         return get_engine().url.render_as_string(hide_password=False).replace("%", "%%")
     except AttributeError:
@@ -89,9 +93,7 @@ def run_migrations_online():
         conf_args["process_revision_directives"] = process_revision_directives
     conf_args.setdefault("include_object", described_by_models)
 
-    connectable = get_engine()
-
-    with connectable.connect() as connection:
+    with migration_engine() as connectable, connectable.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
             # Batch mode rebuilds a SQLite table by copy, drop and rename; with foreign
