@@ -5,7 +5,6 @@ from fieldsvc.customers.models import Customer, Equipment
 from fieldsvc.extensions import db
 from fieldsvc.parts.models import Part
 
-
 ADMIN = [
     "users",
     "create",
@@ -21,6 +20,7 @@ ADMIN = [
     "North-East field team",
     "--password-stdin",
 ]
+TOM = ["users", "create", "--email", "tom@example.com", "--role", "technician", "--name", "Tom"]
 
 
 def test_a_first_admin_is_complete_from_one_command_with_the_password_on_stdin(runner, client):
@@ -40,8 +40,7 @@ def test_a_first_admin_is_complete_from_one_command_with_the_password_on_stdin(r
 def test_a_second_account_joins_the_team_of_that_name_instead_of_a_copy(runner):
     runner.invoke(args=ADMIN, input="a long passphrase\n")
     result = runner.invoke(
-        args=["users", "create", "--email", "tom@example.com", "--role", "technician"]
-        + ["--name", "Tom Tech", "--team", "north-east  FIELD team", "--password-stdin"],
+        args=[*TOM, "--team", "north-east  FIELD team", "--password-stdin"],
         input="another long passphrase\n",
     )
     assert result.exit_code == 0, result.output
@@ -54,8 +53,7 @@ def test_a_second_account_joins_the_team_of_that_name_instead_of_a_copy(runner):
 
 def test_an_account_without_a_team_is_told_it_sees_no_customer(runner):
     result = runner.invoke(
-        args=["users", "create", "--email", "tom@example.com", "--role", "technician"]
-        + ["--name", "Tom Tech", "--password-stdin"],
+        args=[*TOM, "--password-stdin"],
         input="another long passphrase\n",
     )
     assert result.exit_code == 0, result.output
@@ -92,8 +90,7 @@ def test_users_create_needs_a_name_never_taking_the_e_mail_for_one(runner):
 
 def test_users_create_refuses_a_weak_password_or_unknown_role(runner):
     result = runner.invoke(
-        args=["users", "create", "--email", "lee@example.com", "--role", "technician"]
-        + ["--name", "Lee", "--password-stdin"],
+        args=[*TOM, "--password-stdin"],
         input="short\n",
     )
     assert result.exit_code == 2
