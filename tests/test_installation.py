@@ -1,0 +1,161 @@
+"""An installation's first day: `make install`, the settings file every process reads
+(cron included), the line each command prints about what it works on, and the refusal
+to run a production installation without its settings."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask.cli import FlaskGroup
+
+from fieldsvc import create_app
+from fieldsvc.config import ConfigurationError
+from fieldsvc.installation import load_settings_file
+from tests import conftest
+from tests.conftest import AUDIT_TEST_KEYS
+
+ROOT = Path(__file__).resolve().parents[1]
+FLASK = Path(sys.executable).with_name("flask")
+
+
+def command_line(**config):
+    """`flask --app fieldsvc` as a person runs it, on an app made with these settings."""
+    return FlaskGroup(create_app=lambda: create_app(conftest.test_config(**config)))
+
+
+def test_a_command_says_on_stderr_which_environment_and_database_it_uses(tmp_path):
+    database = "postgresql+psycopg://fieldsvc:s3cret-pw@db.example/fieldsvc"
+    cli = command_line(database_url=database, PRODUCTION_MARK=str(tmp_path / "production"))
+
+    result = CliRunner().invoke(cli, ["users", "create", "--help"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "fieldsvc: development, database postgresql+psycopg://fieldsvc:***@db.example/fieldsvc,"
+        " no settings file"
+    ]
+    assert "s3cret-pw" not in result.output
+
+
+def test_production_commands_mark_the_installation_and_then_refuse_to_run_without_it(tmp_path):
+    mark = tmp_path / "instance" / "production"
+    database = f"sqlite:///{tmp_path / 'fieldsvc.sqlite3'}"
+    production = command_line(
+        database_url=database, PRODUCTION_MARK=str(mark), ENV_NAME="production"
+    )
+
+    first = CliRunner().invoke(production, ["users", "create", "--help"])
+    assert first.exit_code == 0, first.output
+    assert first.stderr.startswith("fieldsvc: production, database sqlite:///")
+    assert "FIELDSVC_BASE_URL is not set: links in e-mails and PDFs point to" in first.stderr
+    assert mark.is_file()
+
+    # A cron line without the settings: development defaults, which would quietly open
+    # a leftover SQLite file.
+    refused = CliRunner().invoke(
+        command_line(database_url=database, PRODUCTION_MARK=str(mark)), ["audit", "verify"]
+    )
+    assert refused.exit_code == 1
+    message = " ".join(refused.output.split())
+    assert "Error: fieldsvc: this installation runs in production" in message
+    assert "but FIELDSVC_ENV is not production in this process: its settings are missing" in (
+        message
+    )
+    assert "Put the settings in the settings file" in message
+    assert f"delete {mark}" in message
+    # The web server, too, refuses to start on the development defaults.
+    with pytest.raises(ConfigurationError, match="this installation runs in production"):
+        create_app(conftest.test_config(database, PRODUCTION_MARK=str(mark)))
+
+
+def test_settings_in_the_environment_win_over_the_settings_file(tmp_path, monkeypatch):
+    settings = tmp_path / "fieldsvc.env"
+    settings.write_text("FIELDSVC_COMPANY_NAME='Acme Service'\nFIELDSVC_CURRENCY=EUR\n")
+    monkeypatch.setenv("FIELDSVC_ENV_FILE", str(settings))
+    monkeypatch.setenv("FIELDSVC_CURRENCY", "CHF")
+    monkeypatch.delenv("FIELDSVC_COMPANY_NAME", raising=False)
+
+    assert load_settings_file() == settings
+    assert os.environ["FIELDSVC_COMPANY_NAME"] == "Acme Service"
+    assert os.environ["FIELDSVC_CURRENCY"] == "CHF"
+
+
+def test_a_settings_file_that_is_named_but_missing_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("FIELDSVC_ENV_FILE", str(tmp_path / "nowhere.env"))
+    with pytest.raises(ConfigurationError, match=r"FIELDSVC_ENV_FILE names .*nowhere\.env"):
+        load_settings_file()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_cron_line_with_no_environment_reads_the_settings_file_and_names_its_database(
+    tmp_path, database_url
+):
+    database = database_url  # the session's migrated SQLite database
+    settings = tmp_path / "fieldsvc.env"
+    settings.write_text(
+        "FIELDSVC_ENV=production\n"
+        "FIELDSVC_SECRET_KEY=" + "5ec7" * 16 + "\n"
+        f"FIELDSVC_AUDIT_KEYS={AUDIT_TEST_KEYS}\n"
+        f"FIELDSVC_DATABASE_URL={database}\n"
+        "FIELDSVC_BASE_URL=https://service.example.com\n"
+    )
+    instance = tmp_path / "instance"
+    # What cron gives a command: next to no environment, and the home directory.
+    cron = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "FIELDSVC_INSTANCE_DIR": str(instance)}
+
+    ran = subprocess.run(
+        [FLASK, "--app", "fieldsvc", "audit", "verify"],
+        env=cron | {"FIELDSVC_ENV_FILE": str(settings)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stderr.splitlines()[0] == (
+        f"fieldsvc: production, database {database}, settings from {settings}"
+    )
+    assert (instance / "production").is_file()
+
+    without = subprocess.run(
+        [FLASK, "--app", "fieldsvc", "audit", "verify"],
+        env=cron | {"FIELDSVC_ENV_FILE": ""},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert without.returncode == 1
+    assert "Error: fieldsvc: this installation runs in production" in without.stderr
+    assert "Traceback" not in without.stderr
+    assert not (instance / "fieldsvc.sqlite3").exists()
+
+
+def test_make_install_installs_the_app_without_test_tools_demo_or_database(tmp_path):
+    venv = tmp_path / "venv"
+    made = subprocess.run(
+        ["make", "--no-print-directory", "install", f"VENV={venv}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert (venv / "bin" / "gunicorn").exists()
+    assert not (venv / "bin" / "pytest").exists()
+    assert "demo" not in made.stdout
+    assert "db upgrade" not in made.stdout
+    helped = subprocess.run(
+        [venv / "bin" / "flask", "--app", "fieldsvc", "users", "create", "--help"],
+        env=os.environ | {"FIELDSVC_INSTANCE_DIR": str(tmp_path / "instance")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert helped.returncode == 0, helped.stderr
+    assert "--password-stdin" in helped.stdout
