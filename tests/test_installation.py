@@ -159,3 +159,27 @@ def test_make_install_installs_the_app_without_test_tools_demo_or_database(tmp_p
     )
     assert helped.returncode == 0, helped.stderr
     assert "--password-stdin" in helped.stdout
+
+
+def test_gunicorn_takes_its_address_and_workers_from_the_settings_file(tmp_path):
+    settings = tmp_path / "fieldsvc.env"
+    settings.write_text("FIELDSVC_BIND=127.0.0.1:8123\nWEB_CONCURRENCY=3\n")
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("FIELDSVC_BIND", "WEB_CONCURRENCY")
+    }
+    printed = subprocess.run(
+        [Path(sys.executable).with_name("gunicorn"), "--print-config", "wsgi:app"],
+        cwd=ROOT,
+        env=environment | {"FIELDSVC_ENV_FILE": str(settings)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert printed.returncode == 0, printed.stderr
+    settings_shown = {
+        line.split("=")[0].strip(): line.split("=", 1)[1].strip()
+        for line in printed.stdout.splitlines()
+        if "=" in line
+    }
+    assert settings_shown["bind"] == "['127.0.0.1:8123']"
+    assert settings_shown["workers"] == "3"
