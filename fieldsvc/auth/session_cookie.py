@@ -13,6 +13,8 @@ refresh of a signed-in browser's session.
 """
 
 from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
+from urllib.parse import urlsplit
 
 from flask import Flask, Request, current_app, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
@@ -76,14 +78,27 @@ def cookie_over_http_problem() -> str | None:
     with "The CSRF session token is missing"."""
     if not current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure:
         return None
+    if _loopback(request.host):
+        return None  # browsers send Secure cookies to http://localhost: it works there
     return (
         "This page came over plain http, but this server sends its sign-in cookie only "
-        "over https (FIELDSVC_ENV=production), so signing in cannot work here. Open it at "
+        "over https (FIELDSVC_SECURE_COOKIES, on in production), so signing in cannot work "
+        "here. Open it at "
         "its https address, through the proxy that terminates TLS. If you did, the proxy's "
         "X-Forwarded-Proto header is not trusted: set FIELDSVC_TRUSTED_PROXIES to the "
         "number of proxies in front of the app. Only for a trial on a private network: "
         "FIELDSVC_SECURE_COOKIES=false."
     )
+
+
+def _loopback(host: str) -> bool:
+    name = urlsplit(f"//{host}").hostname or ""
+    if name == "localhost":
+        return True
+    try:
+        return ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _csrf_refused(error: CSRFError):
