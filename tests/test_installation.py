@@ -3,13 +3,19 @@
 to run a production installation without its settings."""
 
 import os
+import pty
+import select
+import sqlite3
 import subprocess
 import sys
+import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from flask.cli import FlaskGroup
+from sqlalchemy.engine import make_url
 
 from fieldsvc import create_app
 from fieldsvc.config import ConfigurationError
@@ -183,3 +189,55 @@ def test_gunicorn_takes_its_address_and_workers_from_the_settings_file(tmp_path)
     }
     assert settings_shown["bind"] == "['127.0.0.1:8123']"
     assert settings_shown["workers"] == "3"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_users_create_in_a_terminal_asks_for_the_password_twice(tmp_path, database_url):
+    database = tmp_path / "fieldsvc.sqlite3"
+    migrated = make_url(database_url).database
+    with closing(sqlite3.connect(migrated)) as source, closing(sqlite3.connect(database)) as copy:
+        source.backup(copy)  # the session's migrated, empty database, copied
+    environment = os.environ | {
+        "FIELDSVC_DATABASE_URL": f"sqlite:///{database}",
+        "FIELDSVC_INSTANCE_DIR": str(tmp_path / "instance"),
+        "FIELDSVC_AUDIT_KEYS": AUDIT_TEST_KEYS,
+    }
+    terminal, its_end = pty.openpty()
+    command = [FLASK, "--app", "fieldsvc", "users", "create", "--email", "ada@example.com"]
+    command += ["--role", "admin", "--name", "Ada Admin"]
+    typed = subprocess.Popen(
+        command, stdin=its_end, stdout=its_end, stderr=its_end, env=environment
+    )
+    os.close(its_end)
+    try:
+        shown = read_until(terminal, "Password: ")
+        os.write(terminal, b"a long passphrase\n")
+        shown += read_until(terminal, "Repeat for confirmation: ")
+        os.write(terminal, b"a long passphrase\n")
+        shown += read_until(terminal, "\n", after="created")
+        assert typed.wait(timeout=60) == 0, shown
+    finally:
+        if typed.poll() is None:
+            typed.kill()
+        os.close(terminal)
+    assert "created admin Ada Admin <ada@example.com>" in shown
+    assert "a long passphrase" not in shown  # not echoed
+    with closing(sqlite3.connect(database)) as check:
+        assert check.execute("SELECT name, role FROM users").fetchall() == [("Ada Admin", "admin")]
+
+
+def read_until(terminal: int, text: str, after: str = "", seconds: float = 60) -> str:
+    """What the terminal shows up to `text` (the first one following `after`)."""
+    shown = ""
+    deadline = time.monotonic() + seconds
+    while True:
+        start = shown.find(after) if after else 0
+        if start >= 0 and text in shown[start:]:
+            return shown
+        assert time.monotonic() < deadline, f"waited for {text!r}; the terminal shows {shown!r}"
+        ready, _, _ = select.select([terminal], [], [], 1)
+        if ready:
+            try:
+                shown += os.read(terminal, 1024).decode()
+            except OSError:  # the command exited and closed its end
+                return shown
