@@ -69,7 +69,10 @@ def refusals_said_plainly() -> Iterator[None]:
 def instance_dir() -> str | None:
     """FIELDSVC_INSTANCE_DIR: where the database, files and keys live by default (None:
     instance/ in the install directory)."""
-    return os.environ.get("FIELDSVC_INSTANCE_DIR") or None
+    named = os.environ.get("FIELDSVC_INSTANCE_DIR")
+    if named and not Path(named).is_absolute():
+        raise ConfigurationError(f"FIELDSVC_INSTANCE_DIR must be an absolute path, not {named!r}")
+    return named or None
 
 
 def check_not_missing_production(config: Mapping[str, Any]) -> None:

@@ -241,3 +241,9 @@ def read_until(terminal: int, text: str, after: str = "", seconds: float = 60) -
                 shown += os.read(terminal, 1024).decode()
             except OSError:  # the command exited and closed its end
                 return shown
+
+
+def test_an_instance_folder_given_as_a_relative_path_is_refused(monkeypatch):
+    monkeypatch.setenv("FIELDSVC_INSTANCE_DIR", "instance")
+    with pytest.raises(ConfigurationError, match="FIELDSVC_INSTANCE_DIR must be an absolute"):
+        create_app(conftest.test_config("sqlite://"))
