@@ -1,4 +1,5 @@
-# fieldsvc — the two commands a newcomer needs: `make run` and `make test`.
+# fieldsvc — the two commands a newcomer needs: `make run` and `make test`; a production
+# server needs only `make install`.
 SHELL := /bin/bash
 PYTHON ?= python3
 UV_VERSION := 0.13.9
@@ -12,7 +13,16 @@ FIELDSVC_HOST ?= 127.0.0.1
 TEST_WORKERS ?= auto
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint format docs-screenshots system-deps pdf-deps clean
+.PHONY: install run test lint format docs-screenshots system-deps pdf-deps clean
+
+## install: what a production server needs and nothing more: the virtualenv exactly as uv.lock
+## pins it without the test tools, and the Debian packages proposal PDFs need. No database,
+## no demo data, no server: the next steps are `flask db upgrade` and `flask users create`.
+install: | $(UV)
+	rm -f $(VENV)/.synced
+	$(UV) sync --frozen --no-dev --python $(PYTHON)
+	@$(MAKE) --no-print-directory pdf-deps
+	@echo "installed in $(VENV) (without the test tools; \`make run\` or \`make test\` add them)"
 
 ## run: install, migrate the SQLite database under instance/, load demo data if empty, serve
 ## (with the job worker beside it: e-mail, reminders, expiry, anchoring; stopped with it)

@@ -22,6 +22,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from dotenv import load_dotenv
+
+# The installation's settings file, as the app reads it (fieldsvc/installation.py), so
+# FIELDSVC_BIND and the rest may live there too; read here without importing the app,
+# which must not load prometheus_client before its folder is chosen below.
+_settings_file = os.environ.get("FIELDSVC_ENV_FILE", str(Path(__file__).with_name("fieldsvc.env")))
+if _settings_file:
+    load_dotenv(_settings_file, override=False, encoding="utf-8")
+
 bind = os.environ.get("FIELDSVC_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 max_requests = 1000

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fieldsvc import assets, config, errors, ops, ranges, rate_limits, storage
+from fieldsvc import assets, config, errors, installation, ops, ranges, rate_limits, storage
 from fieldsvc.auth import session_cookie
 from fieldsvc.extensions import (
     csrf,
@@ -22,11 +22,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    app = ops.App(__name__, instance_relative_config=True, template_folder=str(ROOT / "templates"))
-    app.config.from_mapping(config.from_environment(app.instance_path))
-    if test_config:
-        app.config.from_mapping(test_config)
-    config.check(app.config)
+    with installation.refusals_said_plainly():
+        settings_file = installation.load_settings_file()
+        app = ops.App(
+            __name__,
+            instance_path=installation.instance_dir(),
+            instance_relative_config=True,
+            template_folder=str(ROOT / "templates"),
+        )
+        app.config.from_mapping(config.from_environment(app.instance_path))
+        if test_config:
+            app.config.from_mapping(test_config)
+        config.check(app.config)
+        installation.check_not_missing_production(app.config)
+    installation.announce_command(app.config, settings_file)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     config.provide_audit_keys(app.config)
     if app.config["TRUSTED_PROXIES"]:

@@ -14,6 +14,7 @@ from limits import parse
 from fieldsvc.sizes import MB
 
 DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 PAPER_SIZES = ("A4", "Letter")
 SMTP_SECURITY = ("none", "starttls", "ssl")
 STORAGES = ("local", "s3")
@@ -45,6 +46,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
     redis_url = os.environ.get("FIELDSVC_REDIS_URL", "")
     return {
         "ENV_NAME": env,
+        # Written by the first production command here; development then refuses to run
+        # (fieldsvc/installation.py).
+        "PRODUCTION_MARK": str(Path(instance_path) / "production"),
         "SECRET_KEY": os.environ.get("FIELDSVC_SECRET_KEY", DEFAULT_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("FIELDSVC_DATABASE_URL", f"sqlite:///{database}"),
         # PostgreSQL with two roles: `flask db` commands connect with this URL (the role
@@ -124,7 +128,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # The scan of a signed proposal kept with an answer taken by phone or on paper.
         "MAX_SCAN_BYTES": int(float(os.environ.get("FIELDSVC_MAX_SCAN_MB", "20")) * MB),
         # Links in e-mails and PDFs point here (the address customers reach the app at).
-        "BASE_URL": os.environ.get("FIELDSVC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "BASE_URL": os.environ.get("FIELDSVC_BASE_URL", DEFAULT_BASE_URL).rstrip("/"),
         "SMTP_HOST": os.environ.get("FIELDSVC_SMTP_HOST", "localhost"),
         "SMTP_PORT": int(os.environ.get("FIELDSVC_SMTP_PORT", "25")),
         "SMTP_SECURITY": os.environ.get("FIELDSVC_SMTP_SECURITY", "none"),

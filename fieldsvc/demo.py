@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import click
-from flask import Blueprint
+from flask import Blueprint, current_app
 from sqlalchemy import func, select
 
 from fieldsvc import clock
@@ -324,8 +324,20 @@ def _remedy(incident: Incident, technician: User, supervisor: User, today: date)
 
 @bp.cli.command("demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when data exists.")
-def demo_command(if_empty: bool) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Load it even with FIELDSVC_ENV=production (a trial you will throw away).",
+)
+def demo_command(if_empty: bool, force: bool) -> None:
     """Load the demo data (Northwind Pharma and one account per role)."""
+    if current_app.config["ENV_NAME"] == "production" and not force:
+        raise click.ClickException(
+            "refused: this is a production installation (FIELDSVC_ENV=production), and the "
+            f"demo creates an administrator, admin@example.com, whose password is "
+            f"'{DEMO_PASSWORD}': anyone could sign in with it. Create real accounts with "
+            "`flask --app fieldsvc users create`; for a trial you will throw away, add --force."
+        )
     try:
         load_demo_data()
     except DataExists as error:

@@ -126,6 +126,12 @@ def _http_problem(error: HTTPException) -> Response:
     return problem(error.code or 500, detail, errors=errors, headers=headers)
 
 
+def answer_http_error(error: HTTPException):
+    if is_api_request():
+        return _http_problem(error)
+    return refused(error.description, error.code)
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
@@ -137,11 +143,7 @@ def init_app(app: Flask) -> None:
             return problem(status, str(error), errors=errors)
         return refused(str(error), error.status)
 
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
-        if is_api_request():
-            return _http_problem(error)
-        return refused(error.description, error.code)
+    app.register_error_handler(HTTPException, answer_http_error)
 
     @app.errorhandler(500)
     def server_error(error):

@@ -19,6 +19,9 @@ from tests import postgres, s3
 from tests.smtp import SmtpServer
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# No settings file: what a developer keeps in fieldsvc.env for `make run` must not change
+# the tests (nor the servers they start, which inherit this).
+os.environ["FIELDSVC_ENV_FILE"] = ""
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 

@@ -1,26 +1,97 @@
 from sqlalchemy import func, select
 
-from fieldsvc.auth.models import Role, User
+from fieldsvc.auth.models import Role, Team, User
 from fieldsvc.customers.models import Customer, Equipment
 from fieldsvc.extensions import db
 from fieldsvc.parts.models import Part
 
+ADMIN = [
+    "users",
+    "create",
+    "--email",
+    "Ada@Example.com",
+    "--role",
+    "admin",
+    "--name",
+    "Ada Admin",
+    "--approval-limit",
+    "50000",
+    "--team",
+    "North-East field team",
+    "--password-stdin",
+]
+TOM = ["users", "create", "--email", "tom@example.com", "--role", "technician", "--name", "Tom"]
 
-def test_users_create_prompts_for_the_password(runner):
+
+def test_a_first_admin_is_complete_from_one_command_with_the_password_on_stdin(runner, client):
+    result = runner.invoke(args=ADMIN, input="a long passphrase\n")
+
+    assert result.exit_code == 0, result.output
+    assert "created admin Ada Admin <ada@example.com>" in result.output
+    assert "approval limit 50,000.00 USD" in result.output
+    assert "created team North-East field team" in result.output
+    admin = db.session.scalars(select(User)).one()
+    assert (admin.name, admin.role, admin.approval_limit) == ("Ada Admin", Role.ADMIN, 50000)
+    assert admin.team.name == "North-East field team"
+    client.sign_in("ada@example.com", "a long passphrase")
+    assert "Ada Admin" in client.get("/").get_data(as_text=True)
+
+
+def test_a_second_account_joins_the_team_of_that_name_instead_of_a_copy(runner):
+    runner.invoke(args=ADMIN, input="a long passphrase\n")
     result = runner.invoke(
-        args=["users", "create", "--email", "Lee@Example.com", "--role", "supervisor"],
-        input="a long passphrase\na long passphrase\n",
+        args=[*TOM, "--team", "north-east  FIELD team", "--password-stdin"],
+        input="another long passphrase\n",
     )
     assert result.exit_code == 0, result.output
-    assert "created supervisor lee@example.com" in result.output
-    user = db.session.scalars(select(User)).one()
-    assert user.role is Role.SUPERVISOR
+    assert "in team North-East field team" in result.output
+    assert db.session.scalar(select(func.count()).select_from(Team)) == 1
+    assert {user.team.name for user in db.session.scalars(select(User))} == {
+        "North-East field team"
+    }
+
+
+def test_an_account_without_a_team_is_told_it_sees_no_customer(runner):
+    result = runner.invoke(
+        args=[*TOM, "--password-stdin"],
+        input="another long passphrase\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "no team: this account sees no customer" in result.stderr
+
+
+def test_users_create_help_explains_teams_the_approval_limit_and_the_password_flags(runner):
+    text = " ".join(runner.invoke(args=["users", "create", "--help"]).output.split())
+    assert "a team sees the incidents of the customers it serves" in text
+    assert "administrators see every customer" in text
+    assert "The approval limit is the most a supervisor or administrator may approve" in text
+    assert "--password TEXT The password itself. It lands in the shell's history" in text
+    assert "--password-stdin Read the password from the first line of standard input" in text
+
+
+def test_users_create_without_a_terminal_or_a_password_says_how_to_give_one(runner):
+    result = runner.invoke(args=ADMIN[:-1])  # no --password-stdin, stdin not a terminal
+    assert result.exit_code == 2
+    assert "no password given and no terminal to ask in" in result.output
+    assert "--password-stdin" in result.output
+    empty = runner.invoke(args=ADMIN, input="")
+    assert empty.exit_code == 2
+    assert "--password-stdin read no password" in empty.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_users_create_needs_a_name_never_taking_the_e_mail_for_one(runner):
+    args = [a for a in ADMIN if a not in ("--name", "Ada Admin")]
+    result = runner.invoke(args=args, input="a long passphrase\n")
+    assert result.exit_code == 2
+    assert "Missing option '--name'" in result.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
 
 
 def test_users_create_refuses_a_weak_password_or_unknown_role(runner):
     result = runner.invoke(
-        args=["users", "create", "--email", "lee@example.com", "--role", "technician"],
-        input="short\nshort\n",
+        args=[*TOM, "--password-stdin"],
+        input="short\n",
     )
     assert result.exit_code == 2
     assert "password: Use at least 10 characters." in result.output
@@ -32,6 +103,8 @@ def test_users_create_refuses_a_weak_password_or_unknown_role(runner):
             "lee@example.com",
             "--role",
             "boss",
+            "--name",
+            "Lee",
             "--password",
             "a long passphrase",
         ],
@@ -39,6 +112,7 @@ def test_users_create_refuses_a_weak_password_or_unknown_role(runner):
     assert result.exit_code == 2
     assert "'boss' is not one of" in result.output
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Team)) == 0
 
 
 def test_demo_loads_the_broken_transmitters_story_and_refuses_a_second_time(runner):
@@ -65,3 +139,19 @@ def test_demo_accounts_sign_in_with_the_documented_password(runner, client):
     runner.invoke(args=["demo"])
     client.sign_in("supervisor@example.com", "demo")
     assert "Sara Supervisor" in client.get("/").get_data(as_text=True)
+
+
+def test_demo_refuses_a_production_installation_unless_forced(app, runner):
+    app.config["ENV_NAME"] = "production"
+    refused = runner.invoke(args=["demo"])
+    assert refused.exit_code == 1
+    assert "refused: this is a production installation (FIELDSVC_ENV=production)" in (
+        refused.output
+    )
+    assert "whose password is 'demo'" in refused.output
+    assert runner.invoke(args=["demo", "--if-empty"]).exit_code == 1
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+    forced = runner.invoke(args=["demo", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert db.session.scalar(select(func.count()).select_from(Customer)) == 1

@@ -18,7 +18,7 @@ from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import bindparam, delete, func, or_, select, update
 
 from fieldsvc.audit.services import acting, record
-from fieldsvc.auth.models import Role, User, UserSession
+from fieldsvc.auth.models import Role, Team, User, UserSession
 from fieldsvc.clock import time_zone_problem
 from fieldsvc.database import utcnow
 from fieldsvc.errors import DomainError, FieldError, NotAllowed
@@ -267,6 +267,25 @@ def create_user(
         db.session.add(user)
         db.session.flush()
     return user
+
+
+def find_or_create_team(name: str, *, actor: User | None) -> tuple[Team, bool]:
+    """The team with this name (in any case), or a new one; True when it was created."""
+    name = " ".join(name.split())
+    if not name:
+        raise FieldError("team", "Give the team a name.")
+    if len(name) > Team.name.type.length:
+        raise FieldError("team", f"A team's name has at most {Team.name.type.length} characters.")
+    team = db.session.scalar(select(Team).where(func.lower(Team.name) == name.lower()))
+    if team is not None and not team.active:
+        raise FieldError("team", f"The team {team.name} is deactivated; reactivate it first.")
+    if team is not None:
+        return team, False
+    with acting(actor):
+        team = Team(name=name)
+        db.session.add(team)
+        db.session.flush()
+    return team, True
 
 
 def update_user(user: User, values: dict[str, Any], *, actor: User) -> User:

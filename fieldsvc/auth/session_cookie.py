@@ -13,12 +13,15 @@ refresh of a signed-in browser's session.
 """
 
 from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
+from urllib.parse import urlsplit
 
-from flask import Flask, Request, request
+from flask import Flask, Request, current_app, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+from flask_wtf.csrf import CSRFError
 from itsdangerous import BadSignature
 
-from fieldsvc.errors import API_PREFIX
+from fieldsvc.errors import API_PREFIX, answer_http_error, refused
 
 REFRESH_AFTER = timedelta(minutes=1)
 
@@ -68,5 +71,44 @@ class IdleRefreshSessionInterface(SecureCookieSessionInterface):
         return signed_at is None or datetime.now(UTC) - signed_at >= REFRESH_AFTER
 
 
+def cookie_over_http_problem() -> str | None:
+    """Why no sign-in can work on this request, or None: the session cookie is Secure (the
+    production default) and the request came over plain http (as the trusted proxies'
+    headers tell it), so the browser never sends the cookie back and every form is refused
+    with "The CSRF session token is missing"."""
+    if not current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure:
+        return None
+    if _loopback(request.host):
+        return None  # browsers send Secure cookies to http://localhost: it works there
+    return (
+        "This page came over plain http, but this server sends its sign-in cookie only "
+        "over https (FIELDSVC_SECURE_COOKIES, on in production), so signing in cannot work "
+        "here. Open it at "
+        "its https address, through the proxy that terminates TLS. If you did, the proxy's "
+        "X-Forwarded-Proto header is not trusted: set FIELDSVC_TRUSTED_PROXIES to the "
+        "number of proxies in front of the app. Only for a trial on a private network: "
+        "FIELDSVC_SECURE_COOKIES=false."
+    )
+
+
+def _loopback(host: str) -> bool:
+    name = urlsplit(f"//{host}").hostname or ""
+    if name == "localhost":
+        return True
+    try:
+        return ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _csrf_refused(error: CSRFError):
+    """A form refused because the cookie could not come back says why, not only "CSRF"."""
+    problem = cookie_over_http_problem()
+    if problem is None or request.path.startswith(API_PREFIX):
+        return answer_http_error(error)
+    return refused(f"{error.description} {problem}", error.code or 400)
+
+
 def init_app(app: Flask) -> None:
     app.session_interface = IdleRefreshSessionInterface()
+    app.register_error_handler(CSRFError, _csrf_refused)

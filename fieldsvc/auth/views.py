@@ -15,7 +15,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 
 from fieldsvc import clock, records
-from fieldsvc.auth import forms, services
+from fieldsvc.auth import forms, services, session_cookie
 from fieldsvc.auth.models import Role, Team, User
 from fieldsvc.errors import FieldError, retry_after_seconds
 from fieldsvc.extensions import db, limiter, login_manager
@@ -59,7 +59,10 @@ def login():
             session.permanent = True  # re-signed as it is used: the idle timeout
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
-    return render_template("auth/login.html", form=form), 401 if form.errors else 200
+    page = render_template(
+        "auth/login.html", form=form, cookie_problem=session_cookie.cookie_over_http_problem()
+    )
+    return page, 401 if form.errors else 200
 
 
 @bp.post("/logout")
