@@ -47,7 +47,8 @@ def _read_env(path: Path) -> dict[str, str]:
 
 
 def _known_settings() -> set[str]:
-    sources = (ROOT / "fieldsvc" / "config.py", ROOT / "gunicorn.conf.py")
+    sources = [ROOT / "fieldsvc" / name for name in ("config.py", "installation.py")]
+    sources.append(ROOT / "gunicorn.conf.py")
     return {name for source in sources for name in SETTING.findall(source.read_text())}
 
 
