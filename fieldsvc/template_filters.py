@@ -51,17 +51,27 @@ def nav_url(endpoint: str) -> str:
 _ID_MARK = 9_876_543_210_123
 
 
-def row_url(endpoint: str, **value: int) -> str:
-    """The address of one of many rows (`row_url('incidents.detail', incident_id=row.id)`):
-    the address around the id is built once per app and mount point, not once a row."""
-    ((name, row_id),) = value.items()
+class RowAddress:
+    """The address of one of many rows, the part around the id built once per app and
+    mount point: `{% set detail = row_address('incidents.detail', 'incident_id') %}`, then
+    `detail(row.id)` for each row of a list."""
+
+    __slots__ = ("_after", "_before")
+
+    def __init__(self, before: str, after: str) -> None:
+        self._before, self._after = before, after
+
+    def __call__(self, row_id: int) -> str:
+        return f"{self._before}{int(row_id)}{self._after}"
+
+
+def row_address(endpoint: str, name: str) -> RowAddress:
     urls = current_app.extensions.setdefault("fieldsvc.row_urls", {})
     key = (request.script_root, endpoint, name)
-    if (parts := urls.get(key)) is None:
-        parts = urls[key] = url_for(endpoint, **{name: _ID_MARK}).split(str(_ID_MARK))
-    if len(parts) != 2:
-        return url_for(endpoint, **value)
-    return f"{parts[0]}{int(row_id)}{parts[1]}"
+    if (address := urls.get(key)) is None:
+        before, after = url_for(endpoint, **{name: _ID_MARK}).split(str(_ID_MARK))
+        address = urls[key] = RowAddress(before, after)
+    return address
 
 
 def init_app(app: Flask) -> None:
@@ -73,5 +83,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(megabytes)
     app.jinja_env.globals["Role"] = Role
     app.jinja_env.globals["nav_url"] = nav_url
-    app.jinja_env.globals["row_url"] = row_url
+    app.jinja_env.globals["row_address"] = row_address
     app.jinja_env.globals["reader_zone"] = clock.reader_zone

@@ -32,7 +32,12 @@ if TYPE_CHECKING:
 class _Labelled(StrEnum):
     @property
     def label(self) -> str:
-        return LABELS.get(self.value, self.value.replace("_", " ").capitalize())
+        # Worked out once a member: a list page writes three labels a row.
+        try:
+            return _LABEL_OF[self]
+        except KeyError:
+            label = _LABEL_OF[self] = LABELS.get(self, self.replace("_", " ").capitalize())
+            return label
 
 
 class IncidentStatus(_Labelled):
@@ -110,6 +115,7 @@ class FollowUpOutcome(_Labelled):
     NEXT_STEP = "next_step"
 
 
+_LABEL_OF: dict["_Labelled", str] = {}
 LABELS = {
     "on_site": "On site",
     "email": "E-mail",
