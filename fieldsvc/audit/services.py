@@ -76,30 +76,24 @@ def record(
     )
 
 
-def events_about(*objects: Any) -> list[AuditEvent]:
-    """Every audit event about the given objects, oldest first, as stored."""
+def events_about(*objects: Any, newest: int | None = None) -> list[AuditEvent]:
+    """Every audit event about the given objects, oldest first, as stored; with
+    `newest`, only the newest that many of them (still oldest first)."""
     ids_by_type: dict[type, set[int]] = {}
     for obj in objects:
         ids_by_type.setdefault(type(obj), set()).add(obj.id)
     if not ids_by_type:
         return []
-    return list(
-        db.session.scalars(
-            select(AuditEvent)
-            .where(
-                or_(
-                    *(
-                        and_(
-                            AuditEvent.object_type == model.__name__,
-                            AuditEvent.object_id.in_(ids),
-                        )
-                        for model, ids in ids_by_type.items()
-                    )
-                )
-            )
-            .order_by(AuditEvent.seq)
+    about = or_(
+        *(
+            and_(AuditEvent.object_type == model.__name__, AuditEvent.object_id.in_(ids))
+            for model, ids in ids_by_type.items()
         )
     )
+    if newest is None:
+        return list(db.session.scalars(select(AuditEvent).where(about).order_by(AuditEvent.seq)))
+    latest = select(AuditEvent).where(about).order_by(AuditEvent.seq.desc()).limit(newest)
+    return list(reversed(db.session.scalars(latest).all()))
 
 
 def history_for(*objects: Any, internal: bool = True) -> list[HistoryEntry]:

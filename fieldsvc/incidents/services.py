@@ -1180,8 +1180,39 @@ def timeline(incident: Incident) -> list[HistoryEntry]:
     A fixed number of statements whatever its history: the events in one, and the
     customers, sites and contacts it was reported against before a correction in one.
     """
+    records = _timeline_records(incident)
+    return _told(records, events_about(*records))
+
+
+@dataclass(frozen=True)
+class RecentTimeline:
+    entries: list[HistoryEntry]
+    earlier: bool  # whether older entries were left out
+
+
+# The incident page tells the newest steps of a long history; the rest is a link away.
+TIMELINE_SHOWN = 60
+
+
+def latest_timeline(incident: Incident, events: int = TIMELINE_SHOWN) -> RecentTimeline:
+    """The newest part of the incident's timeline, about `events` audit events, oldest
+    first: what its page shows. Only those events are read and told, so a long history
+    costs the page no more than a short one."""
+    records = _timeline_records(incident)
+    latest = events_about(*records, newest=events + 1)
+    if len(latest) <= events:
+        return RecentTimeline(_told(records, latest), earlier=False)
+    latest = latest[1:]
+    # One step (one save by one person) is told as one entry: a step the cut passes
+    # through is left out whole, so no entry is shown in part.
+    first = latest[0]
+    whole_steps = [e for e in latest if (e.at, e.actor_id) != (first.at, first.actor_id)]
+    return RecentTimeline(_told(records, whole_steps or latest), earlier=True)
+
+
+def _timeline_records(incident: Incident) -> list[Any]:
     revisions = [revision for proposal in incident.proposals for revision in proposal.revisions]
-    records = [
+    return [
         incident,
         *records_of(incident),
         *incident.part_orders,
@@ -1190,7 +1221,9 @@ def timeline(incident: Incident) -> list[HistoryEntry]:
         *revisions,
         *(line for revision in revisions for line in revision.lines),
     ]
-    events = events_about(*records)
+
+
+def _told(records: list[Any], events: list[AuditEvent]) -> list[HistoryEntry]:
     # Held while the history is named: the session keeps only what is referenced.
     earlier = _load_earlier_references(
         [e for e in events if e.object_type in ("Incident", "ProposalRevision")]

@@ -470,11 +470,18 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
     local_now = clock.to_local(now, zone).replace(tzinfo=None, second=0, microsecond=0)
     if (work_form := page_forms["work_form"]) is not None and work_form.started_at.data is None:
         work_form.started_at.data = local_now
+    # The newest steps of the timeline, unless the reader asked for the whole of it.
+    if request.args.get("timeline") == "all":
+        timeline = services.RecentTimeline(services.timeline(incident), earlier=False)
+    else:
+        timeline = services.latest_timeline(incident)
     return render_template(
         "incidents/detail.html",
         incident=incident,
         now=now,
-        timeline=services.timeline(incident),
+        timeline=timeline.entries,
+        timeline_earlier_url=timeline.earlier
+        and url_for(".detail", incident_id=incident.id, timeline="all", _anchor="history-title"),
         total_minutes=services.total_minutes(incident),
         overdue=[f for f in incident.follow_ups if f.is_overdue(now)],
         clear_draft=request.args.get("recorded"),
