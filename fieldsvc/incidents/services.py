@@ -138,21 +138,33 @@ def incidents_visible_to(user: User) -> ColumnElement[bool]:
     ever recorded, so starting there reads the whole history; lists start from the
     primary key (newest first), periods from their date index, states from theirs.
     """
-    if user.has_role(Role.ADMIN):
+    return _incidents_visible(*_visibility_key(user))
+
+
+def _incidents_visible(admin: bool, team_id: int | None) -> ColumnElement[bool]:
+    if admin:
         return true()
-    return (Incident.customer_id + 0).in_(select(Customer.id).where(customers_visible_to(user)))
+    return (Incident.customer_id + 0).in_(
+        select(Customer.id).where(_customers_visible(admin, team_id))
+    )
 
 
 def get_visible_incident(user: User, incident_id: int, *options) -> Incident | None:
+    """The incident if `user` may see it, loaded with `options` (pass the same option
+    objects every time, e.g. a module's constant: the statement is built once for them)."""
+    statement = _visible_incident_statement(*_visibility_key(user), options)
     return (
-        db.session.scalars(
-            select(Incident)
-            .where(Incident.id == incident_id, incidents_visible_to(user))
-            .options(*options)
-        )
-        .unique()
-        .one_or_none()
+        db.session.scalars(statement, {"incident_id": incident_id}).unique().one_or_none()
     )  # unique(): options may join a collection
+
+
+@lru_cache(maxsize=256)
+def _visible_incident_statement(admin: bool, team_id: int | None, options: tuple) -> Select:
+    return (
+        select(Incident)
+        .where(Incident.id == bindparam("incident_id"), _incidents_visible(admin, team_id))
+        .options(*options)
+    )
 
 
 def can_see_customer(user: User, customer: Customer) -> bool:

@@ -455,7 +455,7 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
             form.submission_key.data = _fresh_key()
     # Every user, once, held for the whole page: it names people in many places (owners,
     # the work log, the timeline, former colleagues too); a company has tens of them.
-    everyone = db.session.scalars(select(User).order_by(User.name)).all()
+    everyone = db.session.scalars(_EVERYONE).all()
     colleagues = _colleagues(incident, everyone)
     if (follow_up_form := page_forms["follow_up_form"]) is not None:
         follow_up_form.owner_id.choices = [SelectChoice(u.id, u.name) for u in colleagues]
@@ -507,6 +507,8 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
         **page_forms,
     ), status
 
+
+_EVERYONE = select(User).order_by(User.name)
 
 # The incident page's forms, given when one is drawn again with its errors.
 _PAGE_FORMS = ("photos_form", "work_form", "communication_form", "follow_up_form", "status_form")
