@@ -40,7 +40,6 @@ from fieldsvc.incidents.models import (
     FollowUp,
     FollowUpOutcome,
     Incident,
-    IncidentEquipment,
     IncidentStatus,
     ReportedVia,
     Severity,
@@ -414,17 +413,13 @@ def my_day():
 
 # Everything the incident page shows in one statement per kind of record, whatever the
 # history (the timeline adds two, the users, status links and sign-in one each). Built
-# once: the options are the same for every request.
+# once (the statement for each kind of reader): the options are the same every time.
 _DETAIL_PAGE = (
     joinedload(Incident.customer),
     joinedload(Incident.site),
     joinedload(Incident.reporter_contact),
     joinedload(Incident.created_by),
     joinedload(Incident.work_log),  # the one collection joined to the single row
-    selectinload(Incident.equipment_links).joinedload(IncidentEquipment.equipment),
-    selectinload(Incident.attachments),
-    selectinload(Incident.communications),
-    selectinload(Incident.follow_ups),
     selectinload(Incident.part_orders).options(
         joinedload(PartOrder.lines), joinedload(PartOrder.supplier)
     ),
@@ -433,11 +428,16 @@ _DETAIL_PAGE = (
     .joinedload(ProposalRevision.lines),
 )
 
+# The collections of one kind of row each, read with a plain statement apiece.
+_DETAIL_COLLECTIONS = ("equipment_links", "attachments", "communications", "follow_ups")
+
 
 @bp.get("/incidents/<int:incident_id>")
 @role_required(*EVERYONE)
 def detail(incident_id: int):
-    return _detail_page(get_visible_or_404(incident_id, *_DETAIL_PAGE))
+    incident = get_visible_or_404(incident_id, *_DETAIL_PAGE)
+    services.load_collections(incident, *_DETAIL_COLLECTIONS)
+    return _detail_page(incident)
 
 
 def _detail_page(incident: Incident, status: int = 200, **forms_given):
