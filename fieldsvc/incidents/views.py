@@ -495,7 +495,7 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
         Direction=Direction,
         close_forms=close_forms,
         photo_forms=photo_forms,
-        photo_row=_photo_row(),
+        photo_row=_photo_row() if page_forms["photos_form"] is not None else None,
         # What the blank forms need: the CSRF token, a fresh submission key each, the
         # reader's zone in the time fields' help, the people who may own a follow-up.
         csrf=generate_csrf(),
