@@ -7,7 +7,7 @@ none. Anything else gets 404, so an incident's existence is not given away.
 """
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
@@ -167,23 +167,27 @@ def _visible_incident_statement(admin: bool, team_id: int | None, options: tuple
     )
 
 
-def load_collections(incident: Incident, *names: str) -> None:
-    """Fill the incident's collections `names` as `selectinload` would, with one
-    statement each built once: for one incident, without a loader strategy's work on
+def load_collections(incident: Incident, collections: Mapping[str, tuple]) -> None:
+    """Fill the incident's collections as `selectinload` would, each with the loader
+    options given for it (pass the same ones every time, e.g. a module's constant): one
+    statement each, built once, for one incident, without a loader strategy's work on
     every request."""
-    for name in names:
-        rows = db.session.scalars(_collection_statement(name), {"incident_id": incident.id})
-        set_committed_value(incident, name, rows.all())
+    for name, options in collections.items():
+        statement = _collection_statement(name, options)
+        rows = db.session.scalars(statement, {"incident_id": incident.id})
+        set_committed_value(incident, name, rows.unique().all())  # unique(): joined rows
 
 
-@cache
-def _collection_statement(name: str) -> Select:
+@lru_cache(maxsize=64)
+def _collection_statement(name: str, options: tuple) -> Select:
     relationship = Incident.__mapper__.relationships[name]
     model = relationship.mapper.class_
-    statement = select(model).where(model.incident_id == bindparam("incident_id"))
-    if model is IncidentEquipment:  # a link is shown by its equipment's tag
-        statement = statement.options(joinedload(IncidentEquipment.equipment))
-    return statement.order_by(*(relationship.order_by or ()))
+    return (
+        select(model)
+        .where(model.incident_id == bindparam("incident_id"))
+        .options(*options)
+        .order_by(*(relationship.order_by or ()))
+    )
 
 
 def can_see_customer(user: User, customer: Customer) -> bool:

@@ -18,7 +18,7 @@ from flask import (
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import MultiDict
 from wtforms import SelectChoice
 
@@ -40,6 +40,7 @@ from fieldsvc.incidents.models import (
     FollowUp,
     FollowUpOutcome,
     Incident,
+    IncidentEquipment,
     IncidentStatus,
     ReportedVia,
     Severity,
@@ -412,31 +413,32 @@ def my_day():
 
 
 # Everything the incident page shows in one statement per kind of record, whatever the
-# history (the timeline adds two, the users, status links and sign-in one each). Built
-# once (the statement for each kind of reader): the options are the same every time.
+# history (the timeline adds two, the users, status links and sign-in one each), each
+# built once: the incident with what it points at and its work log (the one collection
+# joined to the single row) for each kind of reader, then each other collection with
+# what its rows are shown with.
 _DETAIL_PAGE = (
     joinedload(Incident.customer),
     joinedload(Incident.site),
     joinedload(Incident.reporter_contact),
     joinedload(Incident.created_by),
-    joinedload(Incident.work_log),  # the one collection joined to the single row
-    selectinload(Incident.part_orders).options(
-        joinedload(PartOrder.lines), joinedload(PartOrder.supplier)
-    ),
-    selectinload(Incident.proposals)
-    .joinedload(Proposal.revisions)
-    .joinedload(ProposalRevision.lines),
+    joinedload(Incident.work_log),
 )
-
-# The collections of one kind of row each, read with a plain statement apiece.
-_DETAIL_COLLECTIONS = ("equipment_links", "attachments", "communications", "follow_ups")
+_DETAIL_COLLECTIONS = {
+    "equipment_links": (joinedload(IncidentEquipment.equipment),),
+    "attachments": (),
+    "communications": (),
+    "follow_ups": (),
+    "part_orders": (joinedload(PartOrder.lines), joinedload(PartOrder.supplier)),
+    "proposals": (joinedload(Proposal.revisions).joinedload(ProposalRevision.lines),),
+}
 
 
 @bp.get("/incidents/<int:incident_id>")
 @role_required(*EVERYONE)
 def detail(incident_id: int):
     incident = get_visible_or_404(incident_id, *_DETAIL_PAGE)
-    services.load_collections(incident, *_DETAIL_COLLECTIONS)
+    services.load_collections(incident, _DETAIL_COLLECTIONS)
     return _detail_page(incident)
 
 
