@@ -241,6 +241,10 @@ class ClosedFollowUp(ma.Schema):
 # --- views -----------------------------------------------------------------------------------
 
 
+# Loader options as constants: the incident's statement is built once for each set.
+_WITH_EQUIPMENT = (selectinload(Incident.equipment_links).joinedload(IncidentEquipment.equipment),)
+
+
 def visible_incident_or_404(incident_id: int, *options) -> Incident:
     incident = services.get_visible_incident(auth.caller(), incident_id, *options)
     if incident is None:
@@ -299,9 +303,7 @@ def report_incident(headers: dict[str, Any], data: dict[str, Any]):
 )
 @auth.requires(READ)
 def get_incident(incident_id: int):
-    incident = visible_incident_or_404(
-        incident_id, selectinload(Incident.equipment_links).joinedload(IncidentEquipment.equipment)
-    )
+    incident = visible_incident_or_404(incident_id, *_WITH_EQUIPMENT)
     return incident, 200, {"ETag": etags.etag_of(IncidentRead, incident)}
 
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from flask import has_request_context
 from flask_login import current_user
-from sqlalchemy import and_, event, inspect, or_, select, text
+from sqlalchemy import Select, and_, bindparam, event, inspect, or_, select, text
 from sqlalchemy.orm import ColumnProperty, Session, object_session
 from sqlalchemy.orm.util import identity_key
 
@@ -76,30 +76,36 @@ def record(
     )
 
 
-def events_about(*objects: Any) -> list[AuditEvent]:
-    """Every audit event about the given objects, oldest first, as stored."""
-    ids_by_type: dict[type, set[int]] = {}
+def events_about(*objects: Any, newest: int | None = None) -> list[AuditEvent]:
+    """Every audit event about the given objects, oldest first, as stored; with
+    `newest`, only the newest that many of them (still oldest first)."""
+    ids_by_type: dict[str, set[int]] = {}
     for obj in objects:
-        ids_by_type.setdefault(type(obj), set()).add(obj.id)
+        ids_by_type.setdefault(type(obj).__name__, set()).add(obj.id)
     if not ids_by_type:
         return []
-    return list(
-        db.session.scalars(
-            select(AuditEvent)
-            .where(
-                or_(
-                    *(
-                        and_(
-                            AuditEvent.object_type == model.__name__,
-                            AuditEvent.object_id.in_(ids),
-                        )
-                        for model, ids in ids_by_type.items()
-                    )
-                )
+    kinds = tuple(sorted(ids_by_type))
+    values = {f"ids_{n}": sorted(ids_by_type[kind]) for n, kind in enumerate(kinds)}
+    events = db.session.scalars(_events_statement(kinds, newest), values).all()
+    return events if newest is None else events[::-1]
+
+
+@lru_cache(maxsize=256)
+def _events_statement(kinds: tuple[str, ...], newest: int | None) -> Select:
+    """The events about objects of these kinds, ids given when it runs: built once for
+    each set of kinds (a page asks about the same few every time)."""
+    about = or_(
+        *(
+            and_(
+                AuditEvent.object_type == kind,
+                AuditEvent.object_id.in_(bindparam(f"ids_{n}", expanding=True)),
             )
-            .order_by(AuditEvent.seq)
+            for n, kind in enumerate(kinds)
         )
     )
+    if newest is None:
+        return select(AuditEvent).where(about).order_by(AuditEvent.seq)
+    return select(AuditEvent).where(about).order_by(AuditEvent.seq.desc()).limit(newest)
 
 
 def history_for(*objects: Any, internal: bool = True) -> list[HistoryEntry]:

@@ -7,7 +7,7 @@ none. Anything else gets 404, so an incident's existence is not given away.
 """
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
@@ -138,21 +138,56 @@ def incidents_visible_to(user: User) -> ColumnElement[bool]:
     ever recorded, so starting there reads the whole history; lists start from the
     primary key (newest first), periods from their date index, states from theirs.
     """
-    if user.has_role(Role.ADMIN):
+    return _incidents_visible(*_visibility_key(user))
+
+
+def _incidents_visible(admin: bool, team_id: int | None) -> ColumnElement[bool]:
+    if admin:
         return true()
-    return (Incident.customer_id + 0).in_(select(Customer.id).where(customers_visible_to(user)))
+    return (Incident.customer_id + 0).in_(
+        select(Customer.id).where(_customers_visible(admin, team_id))
+    )
 
 
 def get_visible_incident(user: User, incident_id: int, *options) -> Incident | None:
+    """The incident if `user` may see it, loaded with `options` (pass the same option
+    objects every time, e.g. a module's constant: the statement is built once for them)."""
+    statement = _visible_incident_statement(*_visibility_key(user), options)
     return (
-        db.session.scalars(
-            select(Incident)
-            .where(Incident.id == incident_id, incidents_visible_to(user))
-            .options(*options)
-        )
-        .unique()
-        .one_or_none()
+        db.session.scalars(statement, {"incident_id": incident_id}).unique().one_or_none()
     )  # unique(): options may join a collection
+
+
+@lru_cache(maxsize=256)
+def _visible_incident_statement(admin: bool, team_id: int | None, options: tuple) -> Select:
+    return (
+        select(Incident)
+        .where(Incident.id == bindparam("incident_id"), _incidents_visible(admin, team_id))
+        .options(*options)
+    )
+
+
+def load_collections(incident: Incident, collections: Mapping[str, tuple]) -> None:
+    """Fill the incident's collections as `selectinload` would, each with the loader
+    options given for it (pass the same ones every time, e.g. a module's constant): one
+    statement each, built once, for one incident, without a loader strategy's work on
+    every request."""
+    for name, options in collections.items():
+        statement = _collection_statement(name, options)
+        rows = db.session.scalars(statement, {"incident_id": incident.id})
+        set_committed_value(incident, name, rows.unique().all())  # unique(): joined rows
+
+
+@lru_cache(maxsize=64)
+def _collection_statement(name: str, options: tuple) -> Select:
+    relationship = Incident.__mapper__.relationships[name]
+    model = relationship.mapper.class_
+    return (
+        select(model)
+        .where(model.incident_id == bindparam("incident_id"))
+        .options(*options)
+        .order_by(*(relationship.order_by or ()))
+    )
 
 
 def can_see_customer(user: User, customer: Customer) -> bool:
@@ -1180,8 +1215,39 @@ def timeline(incident: Incident) -> list[HistoryEntry]:
     A fixed number of statements whatever its history: the events in one, and the
     customers, sites and contacts it was reported against before a correction in one.
     """
+    records = _timeline_records(incident)
+    return _told(records, events_about(*records))
+
+
+@dataclass(frozen=True)
+class RecentTimeline:
+    entries: list[HistoryEntry]
+    earlier: bool  # whether older entries were left out
+
+
+# The incident page tells the newest steps of a long history; the rest is a link away.
+TIMELINE_SHOWN = 60
+
+
+def latest_timeline(incident: Incident, events: int = TIMELINE_SHOWN) -> RecentTimeline:
+    """The newest part of the incident's timeline, about `events` audit events, oldest
+    first: what its page shows. Only those events are read and told, so a long history
+    costs the page no more than a short one."""
+    records = _timeline_records(incident)
+    latest = events_about(*records, newest=events + 1)
+    if len(latest) <= events:
+        return RecentTimeline(_told(records, latest), earlier=False)
+    latest = latest[1:]
+    # One step (one save by one person) is told as one entry: a step the cut passes
+    # through is left out whole, so no entry is shown in part.
+    first = latest[0]
+    whole_steps = [e for e in latest if (e.at, e.actor_id) != (first.at, first.actor_id)]
+    return RecentTimeline(_told(records, whole_steps or latest), earlier=True)
+
+
+def _timeline_records(incident: Incident) -> list[Any]:
     revisions = [revision for proposal in incident.proposals for revision in proposal.revisions]
-    records = [
+    return [
         incident,
         *records_of(incident),
         *incident.part_orders,
@@ -1190,7 +1256,9 @@ def timeline(incident: Incident) -> list[HistoryEntry]:
         *revisions,
         *(line for revision in revisions for line in revision.lines),
     ]
-    events = events_about(*records)
+
+
+def _told(records: list[Any], events: list[AuditEvent]) -> list[HistoryEntry]:
     # Held while the history is named: the session keeps only what is referenced.
     earlier = _load_earlier_references(
         [e for e in events if e.object_type in ("Incident", "ProposalRevision")]

@@ -18,7 +18,7 @@ from flask import (
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import MultiDict
 from wtforms import SelectChoice
 
@@ -413,31 +413,33 @@ def my_day():
 
 
 # Everything the incident page shows in one statement per kind of record, whatever the
-# history (the timeline adds two, the users, status links and sign-in one each). Built
-# once: the options are the same for every request.
+# history (the timeline adds two, the users, status links and sign-in one each), each
+# built once: the incident with what it points at and its work log (the one collection
+# joined to the single row) for each kind of reader, then each other collection with
+# what its rows are shown with.
 _DETAIL_PAGE = (
     joinedload(Incident.customer),
     joinedload(Incident.site),
     joinedload(Incident.reporter_contact),
     joinedload(Incident.created_by),
-    joinedload(Incident.work_log),  # the one collection joined to the single row
-    selectinload(Incident.equipment_links).joinedload(IncidentEquipment.equipment),
-    selectinload(Incident.attachments),
-    selectinload(Incident.communications),
-    selectinload(Incident.follow_ups),
-    selectinload(Incident.part_orders).options(
-        joinedload(PartOrder.lines), joinedload(PartOrder.supplier)
-    ),
-    selectinload(Incident.proposals)
-    .joinedload(Proposal.revisions)
-    .joinedload(ProposalRevision.lines),
+    joinedload(Incident.work_log),
 )
+_DETAIL_COLLECTIONS = {
+    "equipment_links": (joinedload(IncidentEquipment.equipment),),
+    "attachments": (),
+    "communications": (),
+    "follow_ups": (),
+    "part_orders": (joinedload(PartOrder.lines), joinedload(PartOrder.supplier)),
+    "proposals": (joinedload(Proposal.revisions).joinedload(ProposalRevision.lines),),
+}
 
 
 @bp.get("/incidents/<int:incident_id>")
 @role_required(*EVERYONE)
 def detail(incident_id: int):
-    return _detail_page(get_visible_or_404(incident_id, *_DETAIL_PAGE))
+    incident = get_visible_or_404(incident_id, *_DETAIL_PAGE)
+    services.load_collections(incident, _DETAIL_COLLECTIONS)
+    return _detail_page(incident)
 
 
 def _detail_page(incident: Incident, status: int = 200, **forms_given):
@@ -455,7 +457,7 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
             form.submission_key.data = _fresh_key()
     # Every user, once, held for the whole page: it names people in many places (owners,
     # the work log, the timeline, former colleagues too); a company has tens of them.
-    everyone = db.session.scalars(select(User).order_by(User.name)).all()
+    everyone = db.session.scalars(_EVERYONE).all()
     colleagues = _colleagues(incident, everyone)
     if (follow_up_form := page_forms["follow_up_form"]) is not None:
         follow_up_form.owner_id.choices = [SelectChoice(u.id, u.name) for u in colleagues]
@@ -470,11 +472,18 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
     local_now = clock.to_local(now, zone).replace(tzinfo=None, second=0, microsecond=0)
     if (work_form := page_forms["work_form"]) is not None and work_form.started_at.data is None:
         work_form.started_at.data = local_now
+    # The newest steps of the timeline, unless the reader asked for the whole of it.
+    if request.args.get("timeline") == "all":
+        timeline = services.RecentTimeline(services.timeline(incident), earlier=False)
+    else:
+        timeline = services.latest_timeline(incident)
     return render_template(
         "incidents/detail.html",
         incident=incident,
         now=now,
-        timeline=services.timeline(incident),
+        timeline=timeline.entries,
+        timeline_earlier_url=timeline.earlier
+        and url_for(".detail", incident_id=incident.id, timeline="all", _anchor="history-title"),
         total_minutes=services.total_minutes(incident),
         overdue=[f for f in incident.follow_ups if f.is_overdue(now)],
         clear_draft=request.args.get("recorded"),
@@ -488,7 +497,7 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
         Direction=Direction,
         close_forms=close_forms,
         photo_forms=photo_forms,
-        photo_row=_photo_row(),
+        photo_row=_photo_row() if page_forms["photos_form"] is not None else None,
         # What the blank forms need: the CSRF token, a fresh submission key each, the
         # reader's zone in the time fields' help, the people who may own a follow-up.
         csrf=generate_csrf(),
@@ -500,6 +509,8 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
         **page_forms,
     ), status
 
+
+_EVERYONE = select(User).order_by(User.name)
 
 # The incident page's forms, given when one is drawn again with its errors.
 _PAGE_FORMS = ("photos_form", "work_form", "communication_form", "follow_up_form", "status_form")

@@ -10,7 +10,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app, render_template
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from fieldsvc.audit.services import acting
 from fieldsvc.auth.models import User
@@ -67,15 +67,19 @@ def note_opened(link: StatusLink) -> None:
     )
 
 
+# Built once: the incident page asks on every view.
+_INCIDENT_LINKS = (
+    select(StatusLink)
+    .where(StatusLink.incident_id == bindparam("incident_id"))
+    .order_by(StatusLink.created_at)
+)
+
+
 def open_links(incident: Incident, now: datetime | None = None) -> list[StatusLink]:
     now = now or utcnow()
     return [
         link
-        for link in db.session.scalars(
-            select(StatusLink)
-            .where(StatusLink.incident_id == incident.id)
-            .order_by(StatusLink.created_at)
-        )
+        for link in db.session.scalars(_INCIDENT_LINKS, {"incident_id": incident.id})
         if link.is_open(now)
     ]
 
