@@ -463,6 +463,17 @@ def test_a_tablet_signed_in_on_one_server_is_signed_in_on_the_other(cluster):
         assert answer.json()["user_id"] == user.id
 
 
+def test_a_page_from_one_server_finds_its_scripts_and_styles_on_the_other(cluster):
+    tablet = cluster.tablets[0]
+    page = tablet.get(tablet.home, "/incidents/new").text
+    assets = set(re.findall(r'(?:src|href)="(/static/[^"]+)"', page))
+
+    assert any(asset.endswith(".js") for asset in assets)
+    assert any(asset.endswith(".css") for asset in assets)
+    for asset in assets:
+        assert tablet.get(tablet.other, asset).status_code == 200, asset
+
+
 def test_every_incident_the_crew_sent_is_recorded_once_though_a_server_was_killed(cluster):
     sent = cluster.recorded
     with cluster.app.app_context():
