@@ -78,8 +78,11 @@ def camera_photo() -> bytes:
 # --- the servers ----------------------------------------------------------------------------
 
 
-def start_gunicorn(stack: ExitStack, environment: dict[str, str], folder: Path) -> str:
-    """An app server on a free port, stopped when `stack` closes; its URL once ready."""
+def start_gunicorn(
+    stack: ExitStack, environment: dict[str, str], folder: Path
+) -> tuple[str, psutil.Process]:
+    """An app server on a free port, stopped when `stack` closes; its URL once ready, and
+    its master process (the workers are its children)."""
     port = free_port()
     folder.mkdir(parents=True)
     command = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS)]
@@ -98,7 +101,7 @@ def start_gunicorn(stack: ExitStack, environment: dict[str, str], folder: Path) 
     while time.monotonic() < deadline:
         try:
             if requests.get(f"{base}/readyz", timeout=30).status_code == 200:
-                return base
+                return base, psutil.Process(process.pid)
         except requests.RequestException:
             pass
         time.sleep(0.2)
@@ -116,7 +119,8 @@ def stop(process: subprocess.Popen) -> None:
 
 def listening_on(url: str) -> psutil.Process:
     """The process that listens on the URL's port (PostgreSQL's postmaster, SeaweedFS,
-    Redis): this run's own, whatever else runs on the machine."""
+    Redis): this run's own, whatever else runs on the machine. Not for gunicorn, whose
+    workers listen on their master's socket too."""
     port = int(re.search(r":(\d+)(/|$)", url)[1])
     for connection in psutil.net_connections(kind="tcp"):
         if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port:
@@ -259,9 +263,8 @@ def main(rounds: int = 3, incidents: int = 40) -> None:
         }
         environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
         emails, customer_id, site_id = prepare(settings)
-        a = start_gunicorn(stack, environment, folder / "a")
-        b = start_gunicorn(stack, environment, folder / "b")
-        server_a, server_b = listening_on(a), listening_on(b)  # the gunicorn masters
+        a, server_a = start_gunicorn(stack, environment, folder / "a")
+        b, server_b = start_gunicorn(stack, environment, folder / "b")
         tablets = [Tablet(email, a, customer_id, site_id) for email in emails]
         postmaster = listening_on(database)
         weed = listening_on(s3_server.endpoint_url)
