@@ -14,6 +14,11 @@ class DomainError(Exception):
 
     status = 400
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers the refusal carries (e.g. Retry-After)."""
+        return {}
+
 
 class FieldError(DomainError):
     """A rule about one form field: the view shows it next to the field."""
@@ -53,11 +58,13 @@ def wants_json() -> bool:
     )
 
 
-def refused(message: str, status: int):
+def refused(message: str, status: int, headers: dict[str, str] | None = None):
     """The answer to a request refused with `message`: JSON when it asked for JSON."""
     if wants_json():
-        return jsonify(ok=False, message=message, signed_out=status == 401), status
-    return render_template("error.html", status=status, message=message), status
+        body = jsonify(ok=False, message=message, signed_out=status == 401)
+    else:
+        body = render_template("error.html", status=status, message=message)
+    return body, status, headers or {}
 
 
 API_PREFIX = "/api/"
@@ -140,8 +147,8 @@ def init_app(app: Flask) -> None:
             status = 412 if isinstance(error, StaleVersion) else error.status
             field = getattr(error, "field", None)
             errors = [{"field": field, "message": error.message}] if field else None
-            return problem(status, str(error), errors=errors)
-        return refused(str(error), error.status)
+            return problem(status, str(error), errors=errors, headers=error.headers)
+        return refused(str(error), error.status, error.headers)
 
     app.register_error_handler(HTTPException, answer_http_error)
 

@@ -63,6 +63,10 @@ class AccountLocked(DomainError):
             f"guessing. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
         )
 
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
 
 def authenticate(email: str, password: str) -> User | None:
     """Return the active user with this e-mail and password, or None; raise AccountLocked

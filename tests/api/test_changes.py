@@ -243,6 +243,32 @@ def test_a_proposal_goes_through_submit_approve_and_send_with_its_etag(api_as, s
     assert any((reason or "").startswith("API token") for reason in reasons)
 
 
+def test_approving_with_wrong_passwords_locks_the_account_and_says_when_to_try_again(
+    app, api_as, seed
+):
+    app.config["LOGIN_ACCOUNT_LIMIT"] = "3 per 15 minutes"
+    revision = seed.proposal.current
+    proposal_services.submit_revision(
+        revision, actor=seed.technician, expected_version=revision.version
+    )
+    db.session.commit()
+    supervisor = api_as(seed.supervisor)
+    path, etag = f"/proposals/{seed.proposal.id}/approve", f'"v{revision.version}"'
+
+    wrong = [
+        supervisor.post(path, json={"password": "not it"}, headers={"If-Match": etag})
+        for _ in range(3)
+    ]
+    locked = supervisor.post(path, json={"password": PASSWORD}, headers={"If-Match": etag})
+
+    assert [answer.status_code for answer in wrong] == [400, 400, 400]
+    assert locked.status_code == 429 and locked.mimetype == PROBLEM
+    assert "Too many wrong passwords for this account" in locked.json["detail"]
+    assert 14 * 60 < int(locked.headers["Retry-After"]) <= 15 * 60
+    db.session.refresh(revision)
+    assert revision.status.value == "submitted"
+
+
 def test_submit_is_refused_with_every_problem_of_the_send_gate(api_as, seed):
     api = api_as(seed.technician)
     drafted = api.post(f"/incidents/{seed.incident.id}/proposals", json={"plan": "Fit them"})
