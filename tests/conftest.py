@@ -238,38 +238,22 @@ def fast_password_hashing():
 def committed_app(database_url: str, tmp_path) -> Iterator[Flask]:
     """An app on its own fresh database whose commits are real, for tests of concurrent
     requests (each thread has its own connection, so nothing can be rolled back for it)."""
-    import uuid
-
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        fresh = f"sqlite:///{tmp_path / 'committed.sqlite3'}"
-    else:
-        name = f"committed_{uuid.uuid4().hex[:12]}"
-        admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-        fresh = url.set(database=name).render_as_string(hide_password=False)
-    migrate(fresh)
-    app = create_app(
-        test_config(
-            fresh,
-            UPLOAD_DIR=str(tmp_path / "uploads"),
-            WTF_CSRF_ENABLED=False,
-            LOGIN_RATE_LIMIT="100 per minute",
+    with postgres.fresh_database(database_url, "committed", tmp_path) as fresh:
+        migrate(fresh)
+        app = create_app(
+            test_config(
+                fresh,
+                UPLOAD_DIR=str(tmp_path / "uploads"),
+                WTF_CSRF_ENABLED=False,
+                LOGIN_RATE_LIMIT="100 per minute",
+            )
         )
-    )
-    try:
-        yield app
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        if url.get_backend_name() != "sqlite":
-            with psycopg.connect(admin, autocommit=True) as connection:
-                connection.execute(f'DROP DATABASE "{name}"')
+        try:
+            yield app
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,13 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+from sqlalchemy.engine import make_url
 
 
 def find_bindir() -> Path | None:
@@ -87,3 +89,23 @@ def throwaway_cluster(bindir: Path) -> Iterator[str]:
             )
             time.sleep(0.2)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@contextmanager
+def fresh_database(database_url: str, prefix: str, folder: Path) -> Iterator[str]:
+    """The URL of an empty, unmigrated database of the same kind as `database_url`: a
+    SQLite file in `folder`, or a new database in the same PostgreSQL cluster, dropped
+    afterwards (with any connection still open to it)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite:///{folder / f'{prefix}.sqlite3'}"
+        return
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -22,6 +22,7 @@ from fieldsvc.parts.models import PartOrder, PartOrderLine
 from fieldsvc.proposals import services
 from fieldsvc.proposals.models import ProposalLine, ProposalRevision
 from fieldsvc.ranges import MAX_PROPOSAL_LINES, MONEY, QUANTITY
+from tests import postgres
 from tests.conftest import test_config as config_for
 from tests.factories import PASSWORD
 from tests.proposals.test_workflow import (
@@ -303,23 +304,8 @@ def test_the_flush_refuses_a_value_beyond_its_range_from_any_path(story):
 def test_the_ranges_migration_names_rows_already_out_of_range_and_changes_nothing(
     database_url, tmp_path
 ):
-    import uuid
-
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        fresh = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-        admin = None
-    else:
-        name = f"ranges_{uuid.uuid4().hex[:12]}"
-        admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-        fresh = url.set(database=name).render_as_string(hide_password=False)
-    app = create_app(config_for(fresh))
-    try:
+    with postgres.fresh_database(database_url, "ranges", tmp_path) as fresh:
+        app = create_app(config_for(fresh))
         with app.app_context():
             alembic_config = app.extensions["migrate"].migrate.get_config()
             scripts = ScriptDirectory.from_config(alembic_config)
@@ -347,7 +333,3 @@ def test_the_ranges_migration_names_rows_already_out_of_range_and_changes_nothin
                 version = connection.execute(text("SELECT version_num FROM alembic_version"))
                 assert version.scalar() == scripts.get_current_head()
             db.engine.dispose()
-    finally:
-        if admin is not None:
-            with psycopg.connect(admin, autocommit=True) as connection:
-                connection.execute(f'DROP DATABASE "{name}"')

@@ -4,17 +4,15 @@ key, who knows the open-source event format and computes hashes the way the code
 import hashlib
 import hmac
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
 from sqlalchemy import delete, insert, select, text, update
-from sqlalchemy.engine import make_url
 
 from fieldsvc.audit.models import AuditEvent
 from fieldsvc.extensions import db
+from tests import postgres
 
 CONTENT = (
     "seq",
@@ -116,19 +114,8 @@ class Insider:
 @pytest.fixture
 def fresh_database_url(database_url: str, tmp_path) -> Iterator[str]:
     """An empty, unmigrated database of the same kind, dropped afterwards."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
-        return
-    name = f"fresh_{uuid.uuid4().hex[:12]}"
-    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with postgres.fresh_database(database_url, "fresh", tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

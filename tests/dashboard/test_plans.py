@@ -8,16 +8,13 @@ PLAN on SQLite (statistics stale and fresh) and EXPLAIN on PostgreSQL."""
 
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-import psycopg
 import pytest
 from flask import Flask
 from sqlalchemy import event, insert
-from sqlalchemy.engine import make_url
 
 from fieldsvc import create_app
 from fieldsvc.auth.models import User
@@ -25,7 +22,7 @@ from fieldsvc.dashboard import services as dashboard
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import FollowUp
-from tests import seeding
+from tests import postgres, seeding
 from tests.conftest import migrate
 from tests.conftest import test_config as config_for
 
@@ -215,34 +212,24 @@ def history(database_url: str, tmp_path_factory) -> Iterator[Flask]:
     """The history on a database of its own, committed, so that PostgreSQL plans with
     what a running database has: statistics and a visibility map (VACUUM ANALYZE, as
     autovacuum keeps them). SQLite keeps the statistics of its migration (empty tables)."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        fresh = f"sqlite:///{tmp_path_factory.mktemp('dashboard-plans') / 'history.sqlite3'}"
-    else:
-        name = f"dashboard_plans_{uuid.uuid4().hex[:12]}"
-        admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-        fresh = url.set(database=name).render_as_string(hide_password=False)
-    migrate(fresh)
-    app = create_app(config_for(fresh, UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads"))))
-    try:
-        with app.app_context():
-            app.config["PLAN_SUPERVISOR_ID"] = _seed().id
-            db.session.commit()
-            if url.get_backend_name() != "sqlite":
-                with db.engine.connect() as connection:
-                    connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                        "VACUUM ANALYZE"
-                    )
-        yield app
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        if url.get_backend_name() != "sqlite":
-            with psycopg.connect(admin, autocommit=True) as connection:
-                connection.execute(f'DROP DATABASE "{name}"')
+    folder = tmp_path_factory.mktemp("dashboard-plans")
+    with postgres.fresh_database(database_url, "dashboard_plans", folder) as fresh:
+        migrate(fresh)
+        app = create_app(config_for(fresh, UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads"))))
+        try:
+            with app.app_context():
+                app.config["PLAN_SUPERVISOR_ID"] = _seed().id
+                db.session.commit()
+                if db.engine.dialect.name == "postgresql":
+                    with db.engine.connect() as connection:
+                        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                            "VACUUM ANALYZE"
+                        )
+            yield app
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
 
 
 @pytest.fixture

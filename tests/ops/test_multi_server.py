@@ -25,14 +25,12 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis
 import requests
 from flask import Flask
 from PIL import Image, ImageDraw
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from fieldsvc import create_app
 from fieldsvc.auth.models import Role, User
@@ -41,6 +39,7 @@ from fieldsvc.extensions import db
 from fieldsvc.incidents.models import Attachment, Incident
 from fieldsvc.mail.models import EmailStatus, OutgoingEmail
 from fieldsvc.proposals.models import ProposalRevision
+from tests import postgres
 from tests.conftest import AUDIT_TEST_KEYS, migrate
 from tests.conftest import test_config as app_config
 from tests.factories import PASSWORD
@@ -131,13 +130,20 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster(postgresql_url, redis_url, s3_server, tmp_path_factory) -> Iterator[Cluster]:
+def database(postgresql_url, tmp_path_factory) -> Iterator[str]:
+    """A database of the module's own in the session's PostgreSQL cluster, dropped after."""
+    folder = tmp_path_factory.mktemp("multi-server-database")
+    with postgres.fresh_database(postgresql_url, "multi_server", folder) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def cluster(database, redis_url, s3_server, tmp_path_factory) -> Iterator[Cluster]:
     """Everything started, the proposals sent and the crew's run done, once for the module.
 
     On PostgreSQL only (the production database of several servers): it takes no part in
     the suite's SQLite/PostgreSQL parametrisation."""
     folder = tmp_path_factory.mktemp("multi-server")
-    database, admin_url, name = _fresh_database(postgresql_url)
     # A Redis database of its own: nothing another test queued or counted is seen here.
     redis_url = redis_url.rsplit("/", 1)[0] + "/7"
     redis.Redis.from_url(redis_url).flushdb()
@@ -215,17 +221,6 @@ def cluster(postgresql_url, redis_url, s3_server, tmp_path_factory) -> Iterator[
             with app.app_context():
                 db.session.remove()
                 db.engine.dispose()
-        with psycopg.connect(admin_url, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
-def _fresh_database(postgresql_url: str) -> tuple[str, str, str]:
-    url = make_url(postgresql_url)
-    name = f"multi_server_{uuid.uuid4().hex[:10]}"
-    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return url.set(database=name).render_as_string(hide_password=False), admin, name
 
 
 def _prepare() -> tuple[dict[str, int], list[str], tuple[int, int]]:
