@@ -8,7 +8,18 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache, partial
 
-from sqlalchemy import Date, Select, bindparam, case, false, func, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    bindparam,
+    case,
+    false,
+    func,
+    literal_column,
+    select,
+    true,
+)
 
 from fieldsvc.auth.models import User
 from fieldsvc.clock import company_zone, to_local
@@ -141,8 +152,19 @@ class _Statements:
     satisfaction: Select
 
 
+def _few(condition: ColumnElement[bool], dialect: str) -> ColumnElement[bool]:
+    """`condition`, which few rows meet whatever the statistics say: SQLite's statistics
+    keep only the average number of rows per value of an index, so with most part orders
+    installed they make a status look common and SQLite walks every order ever made;
+    `likelihood` tells it otherwise (SQLite's documented hint). PostgreSQL keeps the
+    frequency of each value."""
+    if dialect != "sqlite":
+        return condition
+    return func.likelihood(condition, literal_column("0.001"))  # a constant, not a parameter
+
+
 @cache
-def _statements(kind: str) -> _Statements:
+def _statements(kind: str, dialect: str) -> _Statements:
     viewer = reports.TeamMember() if kind == "team" else None
     visible = {"admin": true(), "no team": false()}.get(kind)
     if visible is None:
@@ -156,14 +178,24 @@ def _statements(kind: str) -> _Statements:
     )
     submitted = ProposalRevision.status == RevisionStatus.SUBMITTED
     unanswered = drilldowns.sent_no_later_than(UNANSWERED_SINCE)
-    net = func.sum(
-        func.round(
-            PartOrderLine.quantity
-            * PartOrderLine.unit_cost
-            * (100 - PartOrderLine.discount_pct)
-            / 100,
-            2,
+    # Each committed order's net cost from its own lines: a subquery per order, not a
+    # join grouped by order, which SQLite answers by walking every order ever made in
+    # id order (to group without sorting) instead of the few committed ones by status.
+    net = (
+        select(
+            func.sum(
+                func.round(
+                    PartOrderLine.quantity
+                    * PartOrderLine.unit_cost
+                    * (100 - PartOrderLine.discount_pct)
+                    / 100,
+                    2,
+                )
+            )
         )
+        .where(PartOrderLine.part_order_id == PartOrder.id)
+        .correlate(PartOrder)
+        .scalar_subquery()
     )
     # Grouped by lower(cause), not the bare column, so that no plan walks the cause index
     # through every incident ever; the values are lower case already.
@@ -219,12 +251,10 @@ def _statements(kind: str) -> _Statements:
             PartOrder.received_on,
             PartOrder.expected_on,
             PartOrder.return_window_days,
-            net,
+            net.label("net"),
         )
-        .join(PartOrderLine, PartOrderLine.part_order_id == PartOrder.id)
         .join(Incident, Incident.id == PartOrder.incident_id)
-        .where(visible, PartOrder.status.in_(COMMITTED_STATUSES))
-        .group_by(PartOrder.id),
+        .where(visible, _few(PartOrder.status.in_(COMMITTED_STATUSES), dialect)),
         # This month's rows of the kept months (reports/months.py), as the cost report
         # reads a whole month.
         month_cost=select(
@@ -260,7 +290,8 @@ def _statements(kind: str) -> _Statements:
 def dashboard(user: User, now: datetime | None = None) -> Dashboard:
     now = now or utcnow()
     kind, parameters = reports.viewer_kind(user)
-    statements = _statements(kind)
+    connection = db.session.connection()
+    statements = _statements(kind, connection.dialect.name)
     month = _this_month(now)
     parameters |= {
         "now": now,
@@ -277,7 +308,6 @@ def dashboard(user: User, now: datetime | None = None) -> Dashboard:
             if high is not None
         },
     }
-    connection = db.session.connection()
 
     def read(statement: Select):
         return connection.execute(statement, parameters)
@@ -348,16 +378,18 @@ def _at_risk(committed, now: datetime) -> AtRisk:
     The committed orders (few: parts are installed or returned soon) with their net cost
     summed in SQL, then which of their incidents accepted an offer: two small queries
     whatever the history. Deadlines are date arithmetic, done here for both databases."""
+    # An order without lines commits no money (and never counted).
+    committed = [tuple(row) for row in committed if row[-1] is not None]
     # Read by incident (its index), the status compared here: given the status in SQL,
     # SQLite walks every accepted revision of the whole history instead.
     accepted = {
         incident_id
         for incident_id, status in db.session.connection().execute(
-            ACCEPTED_OF, {"incident_ids": sorted({row.incident_id for row in committed})}
+            ACCEPTED_OF, {"incident_ids": sorted({row[0] for row in committed})}
         )
         if status == RevisionStatus.ACCEPTED
     }
-    rows = [row[1:] for row in committed if row.incident_id not in accepted]
+    rows = [row[1:] for row in committed if row[0] not in accepted]
     today = drilldowns.today(now)
     past = [
         cost

@@ -3,14 +3,17 @@ on both databases: the answers of the last 90 days from the answers' date index,
 answer's proposal found from the revisions' (id, proposal) index without reading the
 revision (PostgreSQL read every revision ever made to join them); and overdue promises
 by owner from the team's incidents whose earliest open promise is past due and those
-incidents' open promises, both read from their indexes alone. Checked with EXPLAIN QUERY
-PLAN on SQLite (statistics stale and fresh) and EXPLAIN on PostgreSQL."""
+incidents' open promises, both read from their indexes alone; and the part orders still
+committed (bought, not installed or returned) from the orders' status index, not by
+walking every order ever made. Checked with EXPLAIN QUERY PLAN on SQLite (statistics
+stale and fresh) and EXPLAIN on PostgreSQL."""
 
 import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from flask import Flask
@@ -22,6 +25,7 @@ from fieldsvc.dashboard import services as dashboard
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import FollowUp
+from fieldsvc.parts.models import PartOrder, PartOrderLine, PartOrderStatus, Supplier
 from tests import postgres, seeding
 from tests.conftest import migrate
 from tests.conftest import test_config as config_for
@@ -29,6 +33,7 @@ from tests.conftest import test_config as config_for
 INCIDENTS = 3_000
 STEP = timedelta(hours=15)  # 3,000 incidents: five years
 PROMISES = 10  # made for each incident, as over the years of a long-running incident
+COMMITTED_EVERY = 50  # of the part orders, one in 50 still committed (ordered)
 
 
 def _seed() -> User:
@@ -36,7 +41,8 @@ def _seed() -> User:
     each with ten promises due three days after it was reported, all kept on time but
     one of a quarter of the incidents (still open, so overdue; a fifth of those the
     team's, as with five teams); every third incident with an offer sent and accepted a
-    day later."""
+    day later; every incident with a part order of two lines, installed but one in 50
+    (still ordered)."""
     plan = seeding.company(20)
     now = utcnow()
     first = plan.next_incident_id()
@@ -94,6 +100,41 @@ def _seed() -> User:
             if n % 3 == 0
         ],
     )
+    supplier = Supplier(name="Plan supplier")
+    db.session.add(supplier)
+    db.session.flush()
+    db.session.execute(
+        insert(PartOrder),
+        [
+            {
+                "id": n,
+                "incident_id": n,
+                "supplier_id": supplier.id,
+                "status": PartOrderStatus.ORDERED
+                if n % COMMITTED_EVERY == 1
+                else PartOrderStatus.INSTALLED,
+                "expected_on": reported(n).date() + timedelta(days=7),
+                "return_window_days": 30,
+                "created_by_id": plan.technician.id,
+                "created_at": reported(n),
+            }
+            for n in ids
+        ],
+    )
+    db.session.execute(
+        insert(PartOrderLine),
+        [
+            {
+                "part_order_id": n,
+                "description": "Pressure transmitter",
+                "quantity": Decimal("2"),
+                "unit_cost": Decimal("350.00"),
+                "discount_pct": Decimal("10"),
+            }
+            for n in ids
+            for _ in range(2)
+        ],
+    )
     return plan.supervisor
 
 
@@ -113,10 +154,13 @@ def _statements() -> Iterator[list[tuple[str, object]]]:
 
 
 def _plans(supervisor: User) -> dict[str, str]:
-    """The plans of the answers' and the overdue promises' statements, by name."""
+    """The plans of the answers', the overdue promises' and the committed part orders'
+    statements, by name."""
     with _statements() as seen:
         figures = dashboard.dashboard(supervisor)
-    assert figures.answers.accepted > 0 and figures.overdue_by_owner  # the seed counts
+    # The seed counts: answers, overdue promises, committed orders of offers not accepted.
+    assert figures.answers.accepted > 0 and figures.overdue_by_owner
+    assert figures.at_risk.orders > 0
     connection = db.session.connection()
     postgresql = connection.dialect.name == "postgresql"
     if postgresql:
@@ -132,6 +176,8 @@ def _plans(supervisor: User) -> dict[str, str]:
             if re.search(r"\bcustomer_responses\b", statement)
             else "overdue"
             if re.search(r"\bfollow_ups\b", statement)
+            else "committed"
+            if re.search(r"\bpart_order_lines\b", statement)
             else None
         )
         if name is None:
@@ -147,7 +193,7 @@ def _plans(supervisor: User) -> dict[str, str]:
     if postgresql:
         connection.exec_driver_sql("SET LOCAL enable_seqscan = on")
         connection.exec_driver_sql("SET LOCAL enable_bitmapscan = on")
-    assert set(plans) == {"answers", "overdue"}, seen
+    assert set(plans) == {"answers", "overdue", "committed"}, seen
     return plans
 
 
@@ -205,6 +251,17 @@ def _assert_dashboard_plans(supervisor: User) -> None:
     assert _reads(overdue, "follow_ups", "ix_follow_ups_incident_open_due", dialect), overdue
     for table in ("incidents", "follow_ups"):
         assert not _scans(overdue, table, dialect), overdue
+    # The part orders still committed, from the status index: the few bought and not yet
+    # installed or returned, not every order ever made walked in id order.
+    committed = plans["committed"]
+    if dialect == "sqlite":
+        assert "SEARCH part_orders USING INDEX ix_part_orders_status (status=?)" in committed, (
+            committed
+        )
+    else:
+        assert '"Index Name": "ix_part_orders_status"' in committed, committed
+        assert '"Index Name": "pk_part_orders"' not in committed, committed
+    assert not _scans(committed, "part_orders", dialect), committed
 
 
 @pytest.fixture(scope="module")
