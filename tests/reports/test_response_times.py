@@ -5,8 +5,11 @@ reached the step; percentiles interpolate linearly between the nearest ranks."""
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from fieldsvc import clock
+from fieldsvc.extensions import db
+from fieldsvc.incidents.models import Incident
 from fieldsvc.reports.services import Period, StepTimes, percentile, response_times
 from tests import seeding
 from tests.reports.conftest import PERIOD
@@ -107,3 +110,38 @@ def test_the_percentiles_are_those_of_the_hours_for_any_number_of_incidents(app)
         assert whole_way.incidents == len(expected)
         assert whole_way.median_hours == pytest.approx(percentile(expected, 0.5), abs=1e-6)
         assert whole_way.p90_hours == pytest.approx(percentile(expected, 0.9), abs=1e-6)
+
+
+def test_the_percentiles_are_exactly_those_of_the_kept_hours(app):
+    """Worked out by the database (PostgreSQL) or here (SQLite), the figures are the
+    same floating-point numbers `percentile` gives for the hours each incident keeps:
+    exact, not rounded, whatever the number of incidents."""
+    plan = seeding.company(4, name="Exact")
+    first = plan.next_incident_id()
+    reported = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    minutes = [(n * 7919) % 4001 + 1 for n in range(41)]  # hours with long fractions
+    seeding.insert_incidents(
+        plan,
+        (
+            {
+                "id": first + n,
+                "status": "resolved",
+                "customer_id": plan.customers[1].id,  # the supervisor's team's
+                "site_id": plan.sites[1].id,
+                "created_at": reported + timedelta(hours=n),
+                "resolved_at": reported + timedelta(hours=n, minutes=minutes[n]),
+            }
+            for n in range(41)
+        ),
+    )
+    seeding.keep_figures(clock.company_zone())
+    kept = db.session.scalars(
+        select(Incident.reported_to_resolved_hours).where(Incident.id.between(first, first + 40))
+    ).all()
+
+    whole_way = response_times(plan.supervisor, Period(date(2026, 3, 1), date(2026, 3, 3)))[3]
+
+    assert whole_way.incidents == 41
+    assert whole_way.median_hours == percentile(kept, 0.5)
+    assert whole_way.p90_hours == percentile(kept, 0.9)
+    assert whole_way.p90_hours != round(whole_way.p90_hours, 6)  # a long fraction indeed
