@@ -237,9 +237,15 @@ class RecordIdConverter(IntegerConverter):
 TEXT_MAX = 5000  # free text (descriptions, notes, comments): what every form allows
 
 
+# The bodies Flask reads into request.form; any other body leaves it empty, so a request
+# without one (every page view) does not build an empty form to look through.
+_FORM_BODIES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
 def _refuse_nul_characters() -> None:
     # No column can hold U+0000 (PostgreSQL refuses it) and no person types it.
-    for values in (request.args, request.form):
+    sent = (request.args, request.form) if request.mimetype in _FORM_BODIES else (request.args,)
+    for values in sent:
         for key, value in values.items(multi=True):
             if "\x00" in key or "\x00" in value:
                 abort(400, "The form holds a character that cannot be stored (U+0000).")

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, request, url_for
+from flask import Flask, current_app, has_request_context, request, url_for
 
 from fieldsvc import clock
 from fieldsvc.auth.models import Role
@@ -47,6 +47,25 @@ def nav_url(endpoint: str) -> str:
     return url
 
 
+def template_url_for(endpoint: str, /, **values: object) -> str:
+    """`url_for` in templates. An address that takes no values, or a static file's (the
+    stylesheets, scripts and icons every page links), is built once per app and mount
+    point, as `nav_url` builds the navigation's: a page asks for about ten of them. Any
+    other address, one relative to the current blueprint, and one built outside a
+    request are built by Flask's `url_for` as before."""
+    if (
+        endpoint.startswith(".")
+        or (values and (endpoint != "static" or values.keys() != {"filename"}))
+        or not has_request_context()
+    ):
+        return url_for(endpoint, **values)
+    urls = current_app.extensions.setdefault("fieldsvc.template_urls", {})
+    key = (request.script_root, endpoint, values.get("filename"))
+    if (url := urls.get(key)) is None:
+        url = urls[key] = url_for(endpoint, **values)
+    return url
+
+
 # An id no real row has, built into an address once and then replaced by each row's id.
 _ID_MARK = 9_876_543_210_123
 
@@ -83,5 +102,6 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(megabytes)
     app.jinja_env.globals["Role"] = Role
     app.jinja_env.globals["nav_url"] = nav_url
+    app.jinja_env.globals["url_for"] = template_url_for
     app.jinja_env.globals["row_address"] = row_address
     app.jinja_env.globals["reader_zone"] = clock.reader_zone

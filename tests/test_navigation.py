@@ -38,3 +38,24 @@ def test_only_supervisors_and_admins_see_the_supervisors_links(client, make_user
 
     assert "/my-day" in links and "/incidents/" in links
     assert "/dashboard" not in links and "/users" not in links
+
+
+def _linked_files(page: str) -> list[str]:
+    head = re.search(r"<head>.*?</head>", page, re.S)[0]
+    return re.findall(r'(?:href|src)="([^"]+)"', head)
+
+
+def test_stylesheets_and_scripts_follow_the_path_the_app_is_mounted_at(client, make_user):
+    user = make_user(Role.SUPERVISOR)
+    db.session.commit()
+    client.sign_in(user.email)
+
+    at_root = _linked_files(client.get("/incidents/").get_data(as_text=True))
+    mounted = _linked_files(
+        client.get("/incidents/", base_url="http://localhost/fieldsvc").get_data(as_text=True)
+    )
+    again_at_root = _linked_files(client.get("/incidents/").get_data(as_text=True))
+
+    assert any(re.fullmatch(r"/static/css/app\.[0-9a-f]{12}\.css", link) for link in at_root)
+    assert mounted == ["/fieldsvc" + link for link in at_root]
+    assert again_at_root == at_root

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Request, current_app, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_wtf.csrf import CSRFError
-from itsdangerous import BadSignature
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from fieldsvc.errors import API_PREFIX, answer_http_error, refused
 
@@ -36,6 +36,19 @@ class SignedSession(SecureCookieSession):
 
 class IdleRefreshSessionInterface(SecureCookieSessionInterface):
     session_class = SignedSession
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple, URLSafeTimedSerializer] = {}
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        # One per set of keys, not a new one for each request's open and save (Flask's
+        # builds it from the keys and this class's settings, nothing else).
+        if not app.secret_key:
+            return None
+        keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        if (serializer := self._serializers.get(keys)) is None:
+            serializer = self._serializers[keys] = super().get_signing_serializer(app)
+        return serializer
 
     def open_session(self, app: Flask, request: Request) -> SignedSession | None:
         if request.path.startswith(API_PREFIX):

@@ -350,7 +350,8 @@ def _equipment_options(site_id: int) -> list[dict]:
 @role_required(*EVERYONE)
 def index():
     args = request.args
-    filters = list_filters(args)
+    drilldown = drilldowns.from_args(args, utcnow())
+    filters = list_filters(args, drilldown)
     rows, next_before = services.list_rows(
         current_user,
         filters,
@@ -362,7 +363,7 @@ def index():
         "incidents/index.html",
         rows=rows,
         filters=filters,
-        drilldown=drilldowns.from_args(request.args, utcnow()),
+        drilldown=drilldown,
         customers=customers,
         sites=sites,
         next_url=next_before and url_for(".index", **{**args.to_dict(), "before": next_before}),
@@ -377,8 +378,13 @@ def index():
     )
 
 
-def list_filters(args: MultiDict[str, str]) -> services.IncidentFilters:
-    """The list's filters as given in its query string (the CSV export reads the same)."""
+def list_filters(
+    args: MultiDict[str, str], drilldown: drilldowns.Drilldown | None = None
+) -> services.IncidentFilters:
+    """The list's filters as given in its query string (the CSV export reads the same);
+    `drilldown`: the dashboard's filters in it, when the caller already read them."""
+    if drilldown is None:
+        drilldown = drilldowns.from_args(args, utcnow())
     return services.IncidentFilters(
         status=_enum(IncidentStatus, args.get("status")),
         customer_id=args.get("customer_id", type=int),
@@ -388,7 +394,7 @@ def list_filters(args: MultiDict[str, str]) -> services.IncidentFilters:
         overdue=args.get("overdue") == "1",
         mine=args.get("mine") == "1",
         text=args.get("q", "")[:200],
-        conditions=drilldowns.from_args(args, utcnow()).conditions,
+        conditions=drilldown.conditions,
     )
 
 

@@ -241,3 +241,27 @@ def test_each_row_links_to_its_incident_under_any_mount_point(
         f"/fieldsvc/incidents/{first.id}",
     ]
     assert client.get(f"/incidents/{first.id}").status_code == 200
+
+
+def _rows(page: str) -> list[str]:
+    return re.findall(r'<li class="incident-card.*?</li>', page, re.S)
+
+
+def test_my_day_shows_my_open_incident_as_the_list_does_in_my_time_zone(
+    client, signed_in, make_team, make_site, make_incident
+):
+    team = make_team()
+    user = signed_in(Role.TECHNICIAN, team=team)
+    user.time_zone = "America/New_York"
+    site = make_site()
+    site.customer.team = team
+    incident = make_incident(site=site, actor=user, severity=Severity.CRITICAL)
+    db.session.commit()
+
+    listed = _rows(client.get("/incidents/").get_data(as_text=True))
+    in_my_day = _rows(client.get("/my-day").get_data(as_text=True))
+
+    assert len(listed) == 1 and listed == in_my_day
+    assert f'href="/incidents/{incident.id}"' in listed[0]
+    assert "Critical" in listed[0]
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d E[SD]T</p>", listed[0])
