@@ -39,9 +39,11 @@ from fieldsvc import clock
 from fieldsvc.audit.models import AuditEvent
 from fieldsvc.audit.services import (
     HistoryEntry,
+    TimelineEvent,
     acting,
     events_about,
     history_from,
+    latest_events_about,
     record,
     referenced_ids,
 )
@@ -1234,7 +1236,7 @@ def latest_timeline(incident: Incident, events: int = TIMELINE_SHOWN) -> RecentT
     first: what its page shows. Only those events are read and told, so a long history
     costs the page no more than a short one."""
     records = _timeline_records(incident)
-    latest = events_about(*records, newest=events + 1)
+    latest = latest_events_about(*records, newest=events + 1)
     if len(latest) <= events:
         return RecentTimeline(_told(records, latest), earlier=False)
     latest = latest[1:]
@@ -1258,7 +1260,7 @@ def _timeline_records(incident: Incident) -> list[Any]:
     ]
 
 
-def _told(records: list[Any], events: list[AuditEvent]) -> list[HistoryEntry]:
+def _told(records: list[Any], events: Sequence[AuditEvent | TimelineEvent]) -> list[HistoryEntry]:
     # Held while the history is named: the session keeps only what is referenced.
     earlier = _load_earlier_references(
         [e for e in events if e.object_type in ("Incident", "ProposalRevision")]
@@ -1268,7 +1270,7 @@ def _told(records: list[Any], events: list[AuditEvent]) -> list[HistoryEntry]:
     return entries
 
 
-def _load_earlier_references(events: list[AuditEvent]) -> list:
+def _load_earlier_references(events: Sequence[AuditEvent | TimelineEvent]) -> list:
     """Put the customers, sites and contacts these incident and proposal revision events
     name into the session with one statement, so the timeline names them without a query
     for each kind."""
