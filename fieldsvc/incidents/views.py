@@ -505,6 +505,8 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
         zone_help=f"Your time zone: {clock.zone_label(zone)}.",
         started_at=local_now.strftime(forms.DATETIME_FORMAT),
         colleagues=colleagues,
+        # Who recorded, owns or sent what, by id: a lookup, not a relationship loaded a row.
+        people={user.id: user for user in everyone},
         next_statuses=next_statuses,
         **page_forms,
     ), status
