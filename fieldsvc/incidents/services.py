@@ -161,12 +161,45 @@ def get_visible_incident(user: User, incident_id: int, *options) -> Incident | N
 
 
 @lru_cache(maxsize=256)
-def _visible_incident_statement(admin: bool, team_id: int | None, options: tuple) -> Select:
+def _visible_incident_statement(
+    admin: bool, team_id: int | None, options: tuple, asked: tuple[str, ...] = ()
+) -> Select:
+    """The incident if visible, with `options`; and for each collection named in `asked`,
+    whether the incident has any (an index lookup each, in the same statement)."""
     return (
         select(Incident)
+        .add_columns(*(_has_any(name).label(f"has_{name}") for name in asked))
         .where(Incident.id == bindparam("incident_id"), _incidents_visible(admin, team_id))
         .options(*options)
     )
+
+
+def _has_any(name: str) -> ColumnElement[bool]:
+    model = Incident.__mapper__.relationships[name].mapper.class_
+    return select(model.id).where(model.incident_id == Incident.id).exists()
+
+
+def get_visible_incident_with(
+    user: User, incident_id: int, options: tuple, collections: Mapping[str, tuple]
+) -> Incident | None:
+    """The incident if `user` may see it, loaded with `options`, its `collections` filled
+    as `load_collections` fills them (pass the same objects every time, e.g. a module's
+    constants). Whether it has any of each is asked in the incident's statement, so a
+    collection it has none of (no photos yet, no part order) costs no statement."""
+    asked = tuple(collections)
+    statement = _visible_incident_statement(*_visibility_key(user), options, asked)
+    row = db.session.execute(statement, {"incident_id": incident_id}).unique().one_or_none()
+    if row is None:
+        return None
+    incident, *has = row
+    some = {}
+    for name, present in zip(asked, has, strict=True):
+        if present:
+            some[name] = collections[name]
+        else:
+            set_committed_value(incident, name, [])
+    load_collections(incident, some)
+    return incident
 
 
 def load_collections(incident: Incident, collections: Mapping[str, tuple]) -> None:
