@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -77,7 +77,7 @@ class HistoryEntry:
     headline: str  # what happened, in one line
     changes: list[FieldChange]  # an update's before → after; what a record was created with
 
-    @property
+    @cached_property  # asked for each row of the changes' table
     def compares(self) -> bool:
         """Whether the changes read as before → after (else: the values as they were)."""
         if self.event.action in ("create", "delete"):
@@ -244,7 +244,7 @@ def _told_with_parents(facts: list[Facts]) -> set[int]:
     created = {
         (f.event.object_type, f.event.object_id): f for f in facts if f.event.action == "create"
     }
-    by_table = {model.__table__: name for name, model in _models().items()}
+    by_table = _names_by_table()
     folded: set[int] = set()
     for item in facts:
         wording = wording_of(item.event.object_type)
@@ -420,6 +420,11 @@ def _plain(value: Any, zone: ZoneInfo) -> str:
 @cache
 def _models() -> dict[str, type]:
     return {mapper.class_.__name__: mapper.class_ for mapper in db.Model.registry.mappers}
+
+
+@cache
+def _names_by_table() -> dict[Any, str]:
+    return {model.__table__: name for name, model in _models().items()}
 
 
 @cache
