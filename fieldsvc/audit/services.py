@@ -26,6 +26,7 @@ from fieldsvc.audit.models import Audited, AuditEvent
 from fieldsvc.audit.sealing import SEAL_ACTION, chain_head, seal_rows
 from fieldsvc.audit.verification import PLAIN_UNVOUCHED, Problem, verify_trail
 from fieldsvc.audit.wording import REDACTED, HistoryEntry, is_told, tell
+from fieldsvc.auth.models import User
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
 
@@ -88,6 +89,63 @@ def events_about(*objects: Any, newest: int | None = None) -> list[AuditEvent]:
     values = {f"ids_{n}": sorted(ids_by_type[kind]) for n, kind in enumerate(kinds)}
     events = db.session.scalars(_events_statement(kinds, newest), values).all()
     return events if newest is None else events[::-1]
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEvent:
+    """An audit event as a timeline tells it: what was recorded and who did it, read as
+    plain values (a page reads dozens of events; the sealed hashes are not shown)."""
+
+    seq: int
+    at: datetime
+    actor_id: int | None
+    action: str
+    object_type: str
+    object_id: int
+    changes: dict[str, Any]
+    reason: str | None
+    actor: Any  # the User who acted, or None for the system
+
+
+def latest_events_about(*objects: Any, newest: int) -> list[TimelineEvent]:
+    """The newest `newest` audit events about the given objects, oldest first, as plain
+    values. Their actors are the users already in the session (a page that names people
+    holds them all); any other is read with one more statement."""
+    ids_by_type: dict[str, set[int]] = {}
+    for obj in objects:
+        ids_by_type.setdefault(type(obj).__name__, set()).add(obj.id)
+    if not ids_by_type:
+        return []
+    kinds = tuple(sorted(ids_by_type))
+    values = {f"ids_{n}": sorted(ids_by_type[kind]) for n, kind in enumerate(kinds)}
+    rows = db.session.execute(_event_rows_statement(kinds, newest), values).all()
+    actors = _users_by_id({row.actor_id for row in rows if row.actor_id is not None})
+    return [
+        TimelineEvent(*row, actors.get(row.actor_id) if row.actor_id is not None else None)
+        for row in reversed(rows)
+    ]
+
+
+@lru_cache(maxsize=256)
+def _event_rows_statement(kinds: tuple[str, ...], newest: int) -> Select:
+    return _events_statement(kinds, newest).with_only_columns(
+        AuditEvent.seq,
+        AuditEvent.at,
+        AuditEvent.actor_id,
+        AuditEvent.action,
+        AuditEvent.object_type,
+        AuditEvent.object_id,
+        AuditEvent.changes,
+        AuditEvent.reason,
+    )
+
+
+def _users_by_id(ids: set[int]) -> dict[int, Any]:
+    session = db.session()
+    found = {i: session.identity_map.get(identity_key(User, i)) for i in ids}
+    if missing := [i for i, user in found.items() if user is None]:
+        found.update((u.id, u) for u in session.scalars(select(User).where(User.id.in_(missing))))
+    return found
 
 
 @lru_cache(maxsize=256)

@@ -24,13 +24,15 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Boolean, Column, Date, Numeric
 from sqlalchemy import Enum as SAEnum
 
 from fieldsvc.audit.models import AuditEvent
+from fieldsvc.clock import reader_zone
 from fieldsvc.database import UTCDateTime
 from fieldsvc.extensions import db
 from fieldsvc.ranges import PERCENTAGE, QUANTITY
@@ -75,7 +77,7 @@ class HistoryEntry:
     headline: str  # what happened, in one line
     changes: list[FieldChange]  # an update's before → after; what a record was created with
 
-    @property
+    @cached_property  # asked for each row of the changes' table
     def compares(self) -> bool:
         """Whether the changes read as before → after (else: the values as they were)."""
         if self.event.action in ("create", "delete"):
@@ -207,8 +209,9 @@ def tell(
 ) -> list[HistoryEntry]:
     """The events as a timeline reads them, oldest first; `names` names referenced rows
     by (field, id), `records` holds the records the events are about, where known."""
+    zone = reader_zone()  # once for every time told, not once a value
     facts = [
-        _facts(event, names, records.get((event.object_type, event.object_id)), internal)
+        _facts(event, names, records.get((event.object_type, event.object_id)), internal, zone)
         for event in events
     ]
     told_with = _told_with_parents(facts)
@@ -220,14 +223,18 @@ def tell(
     return entries
 
 
-def _facts(event: AuditEvent, names, record: Any, internal: bool) -> Facts:
+def _facts(event: AuditEvent, names, record: Any, internal: bool, zone: ZoneInfo) -> Facts:
     columns = _columns(event.object_type)
+    wording = wording_of(event.object_type)
     words, raw, before = {}, {}, {}
     for name, values in event.changes.items():
-        pair = values if isinstance(values, list) and len(values) == 2 else [None, values]
-        raw[name] = pair[1]
-        words[name] = _in_words(event.object_type, name, pair[1], columns.get(name), names)
-        before[name] = _in_words(event.object_type, name, pair[0], columns.get(name), names)
+        old, new = values if isinstance(values, list) and len(values) == 2 else (None, values)
+        column = columns.get(name)
+        raw[name] = new
+        words[name] = _in_words(wording, name, new, column, names, zone)
+        before[name] = (
+            _in_words(wording, name, old, column, names, zone) if old is not None else EMPTY
+        )
     return Facts(event, record, words, raw, before, internal)
 
 
@@ -237,7 +244,7 @@ def _told_with_parents(facts: list[Facts]) -> set[int]:
     created = {
         (f.event.object_type, f.event.object_id): f for f in facts if f.event.action == "create"
     }
-    by_table = {model.__table__: name for name, model in _models().items()}
+    by_table = _names_by_table()
     folded: set[int] = set()
     for item in facts:
         wording = wording_of(item.event.object_type)
@@ -284,13 +291,15 @@ def _changes(item: Facts) -> list[FieldChange]:
     """The fields worth telling, in the order the forms show them; then the parts."""
     event = item.event
     wording = wording_of(event.object_type)
-    names = [n for n in event.changes if is_told(event.object_type, n)]
-    order = list(wording.labels)
-    names.sort(key=lambda n: (order.index(n) if n in order else len(order), n))
+    untold, order = _untold(event.object_type), _form_order(event.object_type)
+    last = len(order)
+    names = sorted(
+        (n for n in event.changes if n not in untold), key=lambda n: (order.get(n, last), n)
+    )
     changes = []
+    told_as_it_was = event.action in ("create", "delete")
     for name in names:
         after = item.words[name]
-        told_as_it_was = event.action in ("create", "delete")
         if told_as_it_was and after == EMPTY:
             continue  # a creation tells what it was created with
         before = EMPTY if told_as_it_was else item.before[name]
@@ -318,8 +327,31 @@ def _changes(item: Facts) -> list[FieldChange]:
 
 def is_told(object_type: str, name: str) -> bool:
     """Whether a timeline shows this field: the caller names only the rows it refers to."""
+    return name not in _untold(object_type)
+
+
+def _untold(object_type: str) -> frozenset[str]:
+    """The fields a timeline never shows for this kind of record."""
+    return _derived(object_type)[1]
+
+
+def _form_order(object_type: str) -> dict[str, int]:
+    """Field -> its place in the record's forms."""
+    return _derived(object_type)[2]
+
+
+# Worked out once for each wording (a timeline asks for every field of every event).
+_DERIVED: dict[str, tuple[Wording, frozenset[str], dict[str, int]]] = {}
+
+
+def _derived(object_type: str) -> tuple[Wording, frozenset[str], dict[str, int]]:
     wording = wording_of(object_type)
-    return name not in UNTOLD and name not in wording.hidden and name != wording.part_of
+    known = _DERIVED.get(object_type)
+    if known is None or known[0] is not wording:
+        part_of = {wording.part_of} if wording.part_of else set()
+        order = {name: n for n, name in enumerate(wording.labels)}
+        known = _DERIVED[object_type] = (wording, UNTOLD | wording.hidden | part_of, order)
+    return known
 
 
 def label_of(object_type: str, name: str) -> str:
@@ -332,28 +364,29 @@ def label_of(object_type: str, name: str) -> str:
 # --- values -----------------------------------------------------------------------------------
 
 
-def _in_words(object_type: str, name: str, value: Any, column: Column | None, names) -> str:
+def _in_words(
+    wording: Wording, name: str, value: Any, column: Column | None, names, zone: ZoneInfo
+) -> str:
     if value is None or value == "" or value == []:
         return EMPTY
     if value == REDACTED:
         return REDACTED
-    wording = wording_of(object_type)
     if name in wording.values:
         return wording.values[name](value)
     if column is not None:
         if column.foreign_keys:
             return names.get((name, value), f"#{value}")
-        return _column_value(column, value)
-    return _plain(value)
+        return _column_value(column, value, zone)
+    return _plain(value, zone)
 
 
-def _column_value(column: Column, value: Any) -> str:
+def _column_value(column: Column, value: Any, zone: ZoneInfo) -> str:
     kind = column.type
     try:
         if isinstance(kind, SAEnum) and kind.enum_class is not None:
             return enum_labels(kind.enum_class)(value)
         if isinstance(kind, UTCDateTime):
-            return local_time(datetime.fromisoformat(value))
+            return local_time(datetime.fromisoformat(value), zone)
         if isinstance(kind, Date):
             return long_date(date.fromisoformat(value))
         if isinstance(kind, Boolean):
@@ -368,24 +401,30 @@ def _column_value(column: Column, value: Any) -> str:
             return money(amount)  # Numeric(12, 2): money, as every model declares it
     except (ValueError, TypeError, InvalidOperation):
         pass  # a value its column would not hold today: shown as stored
-    return _plain(value)
+    return _plain(value, zone)
 
 
-def _plain(value: Any) -> str:
+def _plain(value: Any, zone: ZoneInfo) -> str:
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, list):  # a JSON column, e.g. acknowledged tone warnings
-        return ", ".join(_plain(item) for item in value) or EMPTY
+        return ", ".join(_plain(item, zone) for item in value) or EMPTY
     if isinstance(value, dict):
-        return "; ".join(f"{humanise(str(k))}: {_plain(v)}" for k, v in value.items()) or EMPTY
+        told = (f"{humanise(str(k))}: {_plain(v, zone)}" for k, v in value.items())
+        return "; ".join(told) or EMPTY
     if isinstance(value, str) and _UTC_TIME.match(value):
-        return local_time(datetime.fromisoformat(value))
+        return local_time(datetime.fromisoformat(value), zone)
     return str(value)
 
 
 @cache
 def _models() -> dict[str, type]:
     return {mapper.class_.__name__: mapper.class_ for mapper in db.Model.registry.mappers}
+
+
+@cache
+def _names_by_table() -> dict[Any, str]:
+    return {model.__table__: name for name, model in _models().items()}
 
 
 @cache

@@ -39,9 +39,11 @@ from fieldsvc import clock
 from fieldsvc.audit.models import AuditEvent
 from fieldsvc.audit.services import (
     HistoryEntry,
+    TimelineEvent,
     acting,
     events_about,
     history_from,
+    latest_events_about,
     record,
     referenced_ids,
 )
@@ -159,12 +161,45 @@ def get_visible_incident(user: User, incident_id: int, *options) -> Incident | N
 
 
 @lru_cache(maxsize=256)
-def _visible_incident_statement(admin: bool, team_id: int | None, options: tuple) -> Select:
+def _visible_incident_statement(
+    admin: bool, team_id: int | None, options: tuple, asked: tuple[str, ...] = ()
+) -> Select:
+    """The incident if visible, with `options`; and for each collection named in `asked`,
+    whether the incident has any (an index lookup each, in the same statement)."""
     return (
         select(Incident)
+        .add_columns(*(_has_any(name).label(f"has_{name}") for name in asked))
         .where(Incident.id == bindparam("incident_id"), _incidents_visible(admin, team_id))
         .options(*options)
     )
+
+
+def _has_any(name: str) -> ColumnElement[bool]:
+    model = Incident.__mapper__.relationships[name].mapper.class_
+    return select(model.id).where(model.incident_id == Incident.id).exists()
+
+
+def get_visible_incident_with(
+    user: User, incident_id: int, options: tuple, collections: Mapping[str, tuple]
+) -> Incident | None:
+    """The incident if `user` may see it, loaded with `options`, its `collections` filled
+    as `load_collections` fills them (pass the same objects every time, e.g. a module's
+    constants). Whether it has any of each is asked in the incident's statement, so a
+    collection it has none of (no photos yet, no part order) costs no statement."""
+    asked = tuple(collections)
+    statement = _visible_incident_statement(*_visibility_key(user), options, asked)
+    row = db.session.execute(statement, {"incident_id": incident_id}).unique().one_or_none()
+    if row is None:
+        return None
+    incident, *has = row
+    some = {}
+    for name, present in zip(asked, has, strict=True):
+        if present:
+            some[name] = collections[name]
+        else:
+            set_committed_value(incident, name, [])
+    load_collections(incident, some)
+    return incident
 
 
 def load_collections(incident: Incident, collections: Mapping[str, tuple]) -> None:
@@ -1234,7 +1269,7 @@ def latest_timeline(incident: Incident, events: int = TIMELINE_SHOWN) -> RecentT
     first: what its page shows. Only those events are read and told, so a long history
     costs the page no more than a short one."""
     records = _timeline_records(incident)
-    latest = events_about(*records, newest=events + 1)
+    latest = latest_events_about(*records, newest=events + 1)
     if len(latest) <= events:
         return RecentTimeline(_told(records, latest), earlier=False)
     latest = latest[1:]
@@ -1258,7 +1293,7 @@ def _timeline_records(incident: Incident) -> list[Any]:
     ]
 
 
-def _told(records: list[Any], events: list[AuditEvent]) -> list[HistoryEntry]:
+def _told(records: list[Any], events: Sequence[AuditEvent | TimelineEvent]) -> list[HistoryEntry]:
     # Held while the history is named: the session keeps only what is referenced.
     earlier = _load_earlier_references(
         [e for e in events if e.object_type in ("Incident", "ProposalRevision")]
@@ -1268,7 +1303,7 @@ def _told(records: list[Any], events: list[AuditEvent]) -> list[HistoryEntry]:
     return entries
 
 
-def _load_earlier_references(events: list[AuditEvent]) -> list:
+def _load_earlier_references(events: Sequence[AuditEvent | TimelineEvent]) -> list:
     """Put the customers, sites and contacts these incident and proposal revision events
     name into the session with one statement, so the timeline names them without a query
     for each kind."""

@@ -57,7 +57,10 @@ bp = Blueprint("incidents", __name__)
 
 
 def get_visible_or_404(incident_id: int, *options) -> Incident:
-    incident = services.get_visible_incident(current_user, incident_id, *options)
+    return _found(services.get_visible_incident(current_user, incident_id, *options))
+
+
+def _found(incident: Incident | None) -> Incident:
     if incident is None:
         abort(404, "No such incident, or it belongs to another team.")
     return incident
@@ -443,9 +446,10 @@ _DETAIL_COLLECTIONS = {
 @bp.get("/incidents/<int:incident_id>")
 @role_required(*EVERYONE)
 def detail(incident_id: int):
-    incident = get_visible_or_404(incident_id, *_DETAIL_PAGE)
-    services.load_collections(incident, _DETAIL_COLLECTIONS)
-    return _detail_page(incident)
+    incident = services.get_visible_incident_with(
+        current_user, incident_id, _DETAIL_PAGE, _DETAIL_COLLECTIONS
+    )
+    return _detail_page(_found(incident))
 
 
 def _detail_page(incident: Incident, status: int = 200, **forms_given):
@@ -511,6 +515,8 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
         zone_help=f"Your time zone: {clock.zone_label(zone)}.",
         started_at=local_now.strftime(forms.DATETIME_FORMAT),
         colleagues=colleagues,
+        # Who recorded, owns or sent what, by id: a lookup, not a relationship loaded a row.
+        people={user.id: user for user in everyone},
         next_statuses=next_statuses,
         **page_forms,
     ), status

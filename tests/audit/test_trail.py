@@ -8,7 +8,7 @@ from sqlalchemy.exc import DBAPIError
 
 from fieldsvc.audit.models import AuditEvent
 from fieldsvc.audit.sealing import GENESIS_HASH
-from fieldsvc.audit.services import acting, record
+from fieldsvc.audit.services import acting, latest_events_about, record
 from fieldsvc.audit.verification import verify_trail
 from fieldsvc.auth.models import Role
 from fieldsvc.customers.models import Customer
@@ -183,3 +183,31 @@ def test_a_row_removed_by_a_delete_orphan_cascade_is_recorded(make_incident, mak
     ).one()
     assert deleted.actor_id == incident.created_by_id
     assert verify_trail().intact
+
+
+def test_the_latest_events_name_who_acted_even_when_nobody_was_loaded(app, make_user):
+    admin = make_user(Role.ADMIN, name="Ada Admin")
+    with acting(admin, reason="new key account"):
+        customer = Customer(name="Northwind")
+        db.session.add(customer)
+        db.session.flush()
+    for name in ("Northwind Pharma", "Northwind Pharma AG"):
+        customer.name = name
+        db.session.flush()  # outside `acting`: the system's doing
+    db.session.commit()
+    customer_id = customer.id
+    db.session.expunge_all()
+
+    latest = latest_events_about(db.session.get(Customer, customer_id), newest=2)
+
+    assert [(e.action, e.changes["name"][1]) for e in latest] == [
+        ("update", "Northwind Pharma"),
+        ("update", "Northwind Pharma AG"),
+    ]
+    assert [e.actor for e in latest] == [None, None]
+    first = latest_events_about(db.session.get(Customer, customer_id), newest=3)[0]
+    assert (first.action, first.actor.name, first.reason) == (
+        "create",
+        "Ada Admin",
+        "new key account",
+    )

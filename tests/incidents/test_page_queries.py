@@ -139,3 +139,26 @@ def _order_and_propose(incident, supplier, *, actor) -> None:
         part_order_line_id=order.lines[0].id,
     )
     draft_proposal(incident, RevisionDraft(lines=[line]), actor=actor)
+
+
+def test_an_incident_page_reads_no_kind_of_record_the_incident_has_none_of(
+    client, signed_in, make_team, make_site, make_incident, count_queries
+):
+    team = make_team()
+    me = signed_in(Role.TECHNICIAN, team=team)
+    site = make_site()
+    site.customer.team = team
+    incident = make_incident(site=site, actor=me)  # just reported: no photo, call or order yet
+    db.session.commit()
+    url = f"/incidents/{incident.id}"
+
+    db.session.expunge_all()
+    with count_queries() as statements:
+        response = client.get(url)
+
+    page = response.get_data(as_text=True)
+    assert "No parts ordered yet." in page and "No proposal yet." in page
+    assert "No promises made yet." in page
+    rows_read = [" ".join(s.split()) for s in statements]
+    for table in ("attachments", "communications", "follow_ups", "part_orders", "proposals"):
+        assert not any(s.startswith(f"SELECT {table}.") for s in rows_read), "\n".join(rows_read)
