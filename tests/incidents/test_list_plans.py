@@ -122,7 +122,7 @@ def _assert_search_from_the_text_index(plan: str, dialect: str) -> None:
         scans = [node for node in nodes if node.get("Relation Name") == "incidents"]
         assert scans and all(node["Node Type"] == "Bitmap Heap Scan" for node in scans), plan
         # One read of one index holding all the searched text, not one per column OR-ed.
-        read = [n.get("Index Name") for n in nodes if n["Node Type"] == "Bitmap Index Scan"]
+        read = [node.get("Index Name") for node in nodes if node["Node Type"] == "Bitmap Index Scan"]
         assert read == ["ix_incidents_search_text"], plan
         assert all(node["Node Type"] != "BitmapOr" for node in nodes), plan
 
