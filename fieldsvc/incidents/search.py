@@ -4,9 +4,8 @@ database's own index rather than by reading every incident.
 
 SQLite: `incident_search`, an FTS5 table with the trigram tokenizer over the incidents
 table (external content, kept by triggers; see migration 0011), which finds substrings
-and hands the matches over newest first. PostgreSQL: one pg_trgm GIN index over the same
-columns joined one a line (migration 0022), which serves ILIKE: one index read per search
-rather than one per column. Trigram indexes find terms of three characters or more;
+and hands the matches over newest first. PostgreSQL: pg_trgm GIN indexes on the same
+columns, which serve ILIKE. Trigram indexes find terms of three characters or more;
 shorter ones are compared row by row as before, newest first, which is quick because a
 term that short is found in most incidents.
 
@@ -45,13 +44,6 @@ SEARCHED = [
     _incidents.c.equipment_tags,
 ]
 _fts = table("incident_search", column("rowid", Integer))
-# The searched text of an incident on PostgreSQL, one field a line: written as the index
-# `ix_incidents_search_text` is (constants, not bound values), so the planner matches it.
-_SEARCH_TEXT = literal_column(
-    "(coalesce(incidents.reference, '') || chr(10) || coalesce(incidents.expected, '') || "
-    "chr(10) || coalesce(incidents.actual, '') || chr(10) || "
-    "coalesce(incidents.equipment_tags, ''))"
-)
 
 
 def matching(stmt: Select, text: str) -> tuple[Select, ColumnElement[int]]:
@@ -65,7 +57,7 @@ def matching(stmt: Select, text: str) -> tuple[Select, ColumnElement[int]]:
         return stmt.join(_fts, _fts.c.rowid == Incident.id).where(match), _fts.c.rowid
     if db.session.get_bind().dialect.name == "postgresql":
         pattern = "%" + _escape_like(text) + "%"
-        return stmt.where(_SEARCH_TEXT.ilike(pattern, escape="/")), Incident.id
+        return stmt.where(or_(*(c.ilike(pattern, escape="/") for c in SEARCHED))), Incident.id
     lowered = text.lower()
     return (
         stmt.where(or_(*(func.lower(c).contains(lowered, autoescape=True) for c in SEARCHED))),
