@@ -657,6 +657,7 @@ def approval_queue(reviewer: User) -> list[ProposalRevision]:
                 .contains_eager(Proposal.incident)
                 .options(
                     joinedload(Incident.customer),
+                    joinedload(Incident.site),  # each offer's delivery day is the site's
                     selectinload(Incident.proposals).selectinload(Proposal.revisions),
                     selectinload(Incident.part_orders).selectinload(PartOrder.lines),
                 ),
