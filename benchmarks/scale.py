@@ -1,6 +1,7 @@
 """Every page a person opens, at 1,000 and at 100,000 incidents, on SQLite and on
 PostgreSQL: the median server time of each (Flask test client, a supervisor of one
-of five teams signed in), and the ratio of the two sizes. The last line is the worst
+of five teams signed in), and the ratio of the two sizes, which take turns request by
+request so that both see the same machine. The last line is the worst
 ratio. Target: each page <= 50 ms at 100k on both databases, ratio <= 1.5.
 
 The data sets are a company's history (benchmarks/history.py) built once and kept
@@ -8,7 +9,7 @@ under instance/benchmarks/ (a SQLite file per size; a PostgreSQL cluster started
 from initdb as the tests do, kept in instance/benchmarks/postgresql/); a change to
 the builder or the migrations builds them again.
 
-    .venv/bin/python benchmarks/scale.py [--sizes 1000,100000] [--requests 9]
+    .venv/bin/python benchmarks/scale.py [--sizes 1000,100000] [--requests 15]
         [--databases sqlite,postgresql] [--rebuild]
 """
 
@@ -203,7 +204,8 @@ def pages(app) -> dict[str, str]:
     }
 
 
-def medians(url: str, requests: int) -> dict[str, float]:
+def signed_in(url: str):
+    """A test client of an app on `url`, the supervisor signed in, and the pages' paths."""
     app = create_app(
         {"SQLALCHEMY_DATABASE_URI": url, "SERVER_NAME": "bench", "WTF_CSRF_ENABLED": False}
     )
@@ -212,32 +214,51 @@ def medians(url: str, requests: int) -> dict[str, float]:
     response = client.post("/login", data={"email": urls.pop("_email"), "password":
                                            history.PASSWORD})  # fmt: skip
     assert response.status_code == 302, "sign-in failed"
-    results = {}
-    for name, path in urls.items():
-        first_byte = name.endswith("first byte") or name.startswith("report csv")
-        spent = []
+    return app, client, urls
+
+
+def timed_get(client, name: str, path: str) -> float:
+    """Milliseconds until the page is whole (or its first byte, for the CSV files)."""
+    first_byte = name.endswith("first byte") or name.startswith("report csv")
+    started = time.perf_counter()
+    response = client.get(path, buffered=not first_byte)
+    if first_byte:
+        next(iter(response.response), b"")
+    elapsed = (time.perf_counter() - started) * 1000
+    response.close()
+    assert response.status_code == 200, f"{name}: {path} answered {response.status_code}"
+    return elapsed
+
+
+def medians(urls: dict[str, str], requests: int) -> dict[str, dict[str, float]]:
+    """The median time of each page at each size (`urls` maps a size to its database).
+
+    The sizes take turns request by request, so both see the same machine: a busy
+    minute slows both instead of skewing their ratio."""
+    readers = {size: signed_in(url) for size, url in urls.items()}
+    results: dict[str, dict[str, float]] = {size: {} for size in urls}
+    first = next(iter(readers.values()))
+    for name in first[2]:
+        spent: dict[str, list[float]] = {size: [] for size in urls}
         # The first requests warm up: the first page of a fresh process compiles its
         # templates and builds its statements once (30-100 ms on its own).
         for attempt in range(requests + WARM_UP):
-            started = time.perf_counter()
-            response = client.get(path, buffered=not first_byte)
-            if first_byte:
-                next(iter(response.response), b"")
-            elapsed = (time.perf_counter() - started) * 1000
-            response.close()
-            assert response.status_code == 200, f"{name}: {path} answered {response.status_code}"
-            if attempt >= WARM_UP:
-                spent.append(elapsed)
-        results[name] = statistics.median(spent)
-    with app.app_context():
-        db.engine.dispose()
+            for size, (_, client, paths) in readers.items():
+                elapsed = timed_get(client, name, paths[name])
+                if attempt >= WARM_UP:
+                    spent[size].append(elapsed)
+        for size in urls:
+            results[size][name] = statistics.median(spent[size])
+    for app, _, _ in readers.values():
+        with app.app_context():
+            db.engine.dispose()
     return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,100000")
-    parser.add_argument("--requests", type=int, default=9)
+    parser.add_argument("--requests", type=int, default=15)
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
@@ -248,14 +269,14 @@ def main() -> None:
     cluster = kept_cluster() if "postgresql" in databases else nullcontext(None)
     with cluster as server:
         for database in databases:
-            figures = {}
-            for size in (small, large):
-                if database == "sqlite":
-                    url = sqlite_url(size, args.rebuild)
-                else:
-                    url = postgresql_url(server, size, args.rebuild)
-                figures[size] = medians(url, args.requests)
-            print(f"\n{database}: median ms of {args.requests} requests")
+            urls = {
+                size: sqlite_url(size, args.rebuild)
+                if database == "sqlite"
+                else postgresql_url(server, size, args.rebuild)
+                for size in (small, large)
+            }
+            figures = medians(urls, args.requests)
+            print(f"\n{database}: median ms of {args.requests} requests, sizes taking turns")
             print(f"{'page':<32} {small:>9,} {large:>9,}  ratio")
             for name in figures[small]:
                 a, b = figures[small][name], figures[large][name]
