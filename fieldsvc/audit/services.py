@@ -80,13 +80,9 @@ def record(
 def events_about(*objects: Any, newest: int | None = None) -> list[AuditEvent]:
     """Every audit event about the given objects, oldest first, as stored; with
     `newest`, only the newest that many of them (still oldest first)."""
-    ids_by_type: dict[str, set[int]] = {}
-    for obj in objects:
-        ids_by_type.setdefault(type(obj).__name__, set()).add(obj.id)
-    if not ids_by_type:
+    if not objects:
         return []
-    kinds = tuple(sorted(ids_by_type))
-    values = {f"ids_{n}": sorted(ids_by_type[kind]) for n, kind in enumerate(kinds)}
+    kinds, values = _kinds_and_ids(objects)
     events = db.session.scalars(_events_statement(kinds, newest), values).all()
     return events if newest is None else events[::-1]
 
@@ -111,13 +107,9 @@ def latest_events_about(*objects: Any, newest: int) -> list[TimelineEvent]:
     """The newest `newest` audit events about the given objects, oldest first, as plain
     values. Their actors are the users already in the session (a page that names people
     holds them all); any other is read with one more statement."""
-    ids_by_type: dict[str, set[int]] = {}
-    for obj in objects:
-        ids_by_type.setdefault(type(obj).__name__, set()).add(obj.id)
-    if not ids_by_type:
+    if not objects:
         return []
-    kinds = tuple(sorted(ids_by_type))
-    values = {f"ids_{n}": sorted(ids_by_type[kind]) for n, kind in enumerate(kinds)}
+    kinds, values = _kinds_and_ids(objects)
     rows = db.session.execute(_event_rows_statement(kinds, newest), values).all()
     actors = _users_by_id({row.actor_id for row in rows if row.actor_id is not None})
     return [
@@ -146,6 +138,15 @@ def _users_by_id(ids: set[int]) -> dict[int, Any]:
     if missing := [i for i, user in found.items() if user is None]:
         found.update((u.id, u) for u in session.scalars(select(User).where(User.id.in_(missing))))
     return found
+
+
+def _kinds_and_ids(objects: tuple[Any, ...]) -> tuple[tuple[str, ...], dict[str, list[int]]]:
+    """The objects' kinds, in order, and the ids of each as the events statement's values."""
+    ids_by_type: dict[str, set[int]] = {}
+    for obj in objects:
+        ids_by_type.setdefault(type(obj).__name__, set()).add(obj.id)
+    kinds = tuple(sorted(ids_by_type))
+    return kinds, {f"ids_{n}": sorted(ids_by_type[kind]) for n, kind in enumerate(kinds)}
 
 
 @lru_cache(maxsize=256)
