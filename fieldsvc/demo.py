@@ -172,11 +172,21 @@ def _report_broken_transmitters(technician: User, customer: Customer, site: Site
             incident,
             actor=technician,
             owner_id=technician.id,
-            due_at=now + timedelta(hours=3),
+            due_at=_later_today(now, clock.user_zone(technician)),
             promise="Call Dana back with the replacements' delivery date",
             now=now,
         )
     return incident
+
+
+def _later_today(now: datetime, zone) -> datetime:
+    """A few hours from `now` but still today where the person is, so the demo's promise is
+    on their My day whatever the hour the demo is loaded (a minute from now just before
+    midnight)."""
+    day_ends = clock.end_of_local_day(now, zone)
+    return max(
+        min(now + timedelta(hours=3), day_ends - timedelta(minutes=5)), now + timedelta(minutes=1)
+    )
 
 
 # The approval rules a company starts from (data: admins edit them at /approval-rules).

@@ -1,8 +1,13 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
 from sqlalchemy import func, select
 
+from fieldsvc import demo
 from fieldsvc.auth.models import Role, Team, User
 from fieldsvc.customers.models import Customer, Equipment
 from fieldsvc.extensions import db
+from fieldsvc.incidents import views as incident_views
 from fieldsvc.parts.models import Part
 
 ADMIN = [
@@ -133,6 +138,23 @@ def test_demo_loads_the_broken_transmitters_story_and_refuses_a_second_time(runn
     assert "already holds data" in again.output
     assert runner.invoke(args=["demo", "--if-empty"]).exit_code == 0
     assert db.session.scalar(select(func.count()).select_from(Customer)) == 1
+
+
+@pytest.mark.parametrize("hour", [9, 21, 23])
+def test_the_demo_technicians_promise_is_due_today_on_their_my_day_whatever_the_hour(
+    runner, client, monkeypatch, hour
+):
+    loaded = datetime(2026, 11, 30, hour, 58, tzinfo=UTC)  # the company's zone is UTC here
+    monkeypatch.setattr(demo, "utcnow", lambda: loaded)
+    monkeypatch.setattr(incident_views, "utcnow", lambda: loaded + timedelta(seconds=30))
+    assert runner.invoke(args=["demo"]).exit_code == 0
+
+    client.sign_in("tech@example.com", "demo")
+    page = client.get("/my-day").get_data(as_text=True)
+
+    due_today = page[page.index('id="today-title"') : page.index('id="open-title"')]
+    assert "(1)" in due_today
+    assert "Call Dana back with the replacements" in due_today
 
 
 def test_demo_accounts_sign_in_with_the_documented_password(runner, client):
