@@ -37,20 +37,10 @@ def percent(value: Decimal | None) -> str:
     return "" if value is None else f"{value.normalize():f} %"
 
 
-def nav_url(endpoint: str) -> str:
-    """The address of a page that takes no arguments (the navigation's links): built
-    once per app and mount point, not on every page."""
-    urls = current_app.extensions.setdefault("fieldsvc.nav_urls", {})
-    key = (request.script_root, endpoint)
-    if (url := urls.get(key)) is None:
-        url = urls[key] = url_for(endpoint)
-    return url
-
-
 def template_url_for(endpoint: str, /, **values: object) -> str:
-    """`url_for` in templates. An address that takes no values, or a static file's (the
-    stylesheets, scripts and icons every page links), is built once per app and mount
-    point, as `nav_url` builds the navigation's: a page asks for about ten of them. Any
+    """`url_for` in templates. An address that takes no values (the navigation's links),
+    or a static file's (the stylesheets, scripts and icons every page links), is built
+    once per app and mount point, not on every page: a page asks for about twenty. Any
     other address, one relative to the current blueprint, and one built outside a
     request are built by Flask's `url_for` as before."""
     if (
@@ -101,7 +91,6 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(percent)
     app.add_template_filter(megabytes)
     app.jinja_env.globals["Role"] = Role
-    app.jinja_env.globals["nav_url"] = nav_url
     app.jinja_env.globals["url_for"] = template_url_for
     app.jinja_env.globals["row_address"] = row_address
     app.jinja_env.globals["reader_zone"] = clock.reader_zone
