@@ -101,3 +101,44 @@ class ReportMonthsZone(db.Model):
     __tablename__ = "report_months_zone"
 
     zone: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class TeamMonth(db.Model):
+    """The month rows of the customers a team serves, added up by team: what the cost
+    report groups by month, technician and cause reads for a team's period, a row per
+    month and technician and cause, however many customers the team serves. An admin
+    reads every team's rows (and those of customers no team serves: `team_id` None).
+
+    Derived, never edited: added up from `report_months` in the same flush, and again
+    for every month of both teams when a customer moves to another team (months.py);
+    checked by `flask reports verify`.
+    """
+
+    __tablename__ = "team_months"
+    __table_args__ = (
+        # A team's months: one range, answered by the index alone.
+        Index(
+            "ix_team_months_period",
+            "team_id",
+            "month",
+            "cause_category",
+            "technician_id",
+            "previous_accepted_at",
+            "revisions",
+            "we_absorb",
+            "customer_pays",
+            "customer_tax",
+        ),
+        CheckConstraint("revisions > 0", name="revisions_counted"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    month: Mapped[date]  # its first day
+    technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cause_category: Mapped[CauseCategory] = mapped_column(str_enum(CauseCategory))
+    previous_accepted_at: Mapped[datetime | None]
+    revisions: Mapped[int]
+    we_absorb: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    customer_pays: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    customer_tax: Mapped[Decimal] = mapped_column(Numeric(16, 2))

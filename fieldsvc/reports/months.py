@@ -13,6 +13,11 @@ that earlier acceptance time apart (`previous_accepted_at`, None for nearly all)
 
 Kept in the same flush as the cost entries (rollups.py): the months of the entries of
 the incidents a flush touched, before and after, are added up again from the entries.
+
+The month rows are added up once more by the team that serves their customer
+(`team_months`), so the groupings by month, technician and cause read a row per month,
+technician and cause for a team, not one per customer: kept for the teams and months
+a flush changed, and for every month of both teams when a customer moves to another.
 """
 
 from collections.abc import Collection, Iterable
@@ -24,10 +29,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select
 
 from fieldsvc.customers.models import Customer
-from fieldsvc.reports.models import CostEntry, ReportMonth, ReportMonthsZone
+from fieldsvc.reports.models import CostEntry, ReportMonth, ReportMonthsZone, TeamMonth
 
 entries = CostEntry.__table__
 months = ReportMonth.__table__
+team_months = TeamMonth.__table__
 built_zone = ReportMonthsZone.__table__
 customers = Customer.__table__
 ZERO = Decimal("0.00")
@@ -36,6 +42,7 @@ SHOWN = 20
 # What a month row is keyed by, in the order of its columns.
 KEY = ("customer_id", "month", "technician_id", "cause_category", "previous_accepted_at")
 FIGURES = ("revisions", "we_absorb", "customer_pays", "customer_tax")
+TEAM_KEY = ("team_id", *KEY[1:])
 
 
 def month_of(moment: datetime, zone: ZoneInfo) -> date:
@@ -116,12 +123,62 @@ def zone_added_up_in(connection: Connection) -> str | None:
     return connection.scalar(select(built_zone.c.zone))
 
 
-def rebuild(connection: Connection, zone: ZoneInfo) -> None:
-    """Add every month up again from the cost entries, in `zone` (the company's)."""
+def rebuild(connection: Connection, zone: ZoneInfo, *, teams: bool = True) -> None:
+    """Add every month up again from the cost entries, in `zone` (the company's), and
+    by team (`teams=False`: only by customer, for the migration that came before the
+    teams' months)."""
     connection.execute(delete(months))
     connection.execute(delete(built_zone))
     connection.execute(insert(built_zone).values(zone=zone.key))
     _insert(connection, add_up(connection.execute(_entry_rows()), zone))
+    if teams:
+        rebuild_teams(connection)
+
+
+def _team_sums(*conditions):
+    """The month rows added up by the team that serves their customer now, in TEAM_KEY
+    and FIGURES order."""
+    key = (customers.c.team_id, *(months.c[name] for name in KEY[1:]))
+    return (
+        select(*key, *(func.sum(months.c[name]) for name in FIGURES))
+        .select_from(months.join(customers, customers.c.id == months.c.customer_id))
+        .where(*conditions)
+        .group_by(*key)
+    )
+
+
+def _insert_teams(connection: Connection, *conditions) -> None:
+    connection.execute(insert(team_months).from_select(TEAM_KEY + FIGURES, _team_sums(*conditions)))
+
+
+def rebuild_teams(connection: Connection) -> None:
+    """Add every team's months up again from the month rows."""
+    connection.execute(delete(team_months))
+    _insert_teams(connection)
+
+
+def _is(column, value):
+    return column.is_(None) if value is None else column == value
+
+
+def keep_teams(connection: Connection, team_ids: Collection[int | None]) -> None:
+    """Add up again every month of these teams (None: the customers no team serves),
+    after customers moved between them."""
+    if not team_ids:
+        return
+    _lock_teams(connection)
+    teams = sorted(team_ids, key=lambda team: (team is not None, team or 0))
+    connection.execute(
+        delete(team_months).where(or_(*(_is(team_months.c.team_id, t) for t in teams)))
+    )
+    _insert_teams(connection, or_(*(_is(customers.c.team_id, t) for t in teams)))
+
+
+def _lock_teams(connection: Connection) -> None:
+    """One flush at a time adds up teams' months (PostgreSQL: a team's month sums the
+    rows of all its customers, which another transaction may be changing). Taken after
+    the customers' locks, as a customer's team change holds its customer first."""
+    connection.execute(select(built_zone.c.zone).with_for_update()).all()
 
 
 # --- kept on every flush ------------------------------------------------------------------
@@ -164,12 +221,14 @@ def keep(connection: Connection, before: Touched, incident_ids: Collection[int])
     # One flush at a time adds up a customer's months (PostgreSQL: two transactions
     # would each delete the rows they saw and insert their own sums; SQLite has one
     # writer already).
-    connection.execute(
-        select(customers.c.id)
-        .where(customers.c.id.in_(sorted({customer for customer, _ in changed})))
-        .order_by(customers.c.id)
-        .with_for_update()
-    ).all()
+    team_of = dict(
+        connection.execute(
+            select(customers.c.id, customers.c.team_id)
+            .where(customers.c.id.in_(sorted({customer for customer, _ in changed})))
+            .order_by(customers.c.id)
+            .with_for_update()
+        ).all()
+    )
     connection.execute(
         delete(months).where(
             or_(
@@ -191,6 +250,31 @@ def keep(connection: Connection, before: Touched, incident_ids: Collection[int])
         )
     )
     _insert(connection, add_up(connection.execute(_entry_rows(ranges)), zone))
+    # The same months of the customers' teams, from the month rows just written.
+    _lock_teams(connection)
+    team_month = sorted(
+        {(team_of.get(customer), month) for customer, month in changed},
+        key=lambda pair: (pair[0] is not None, pair[0] or 0, pair[1]),
+    )
+    connection.execute(
+        delete(team_months).where(
+            or_(
+                *(
+                    and_(_is(team_months.c.team_id, team), team_months.c.month == month)
+                    for team, month in team_month
+                )
+            )
+        )
+    )
+    _insert_teams(
+        connection,
+        or_(
+            *(
+                and_(_is(customers.c.team_id, team), months.c.month == month)
+                for team, month in team_month
+            )
+        ),
+    )
 
 
 # --- checked against the cost entries --------------------------------------------------------
@@ -216,4 +300,23 @@ def problems(connection: Connection, zone: ZoneInfo) -> list[str]:
     for key in sorted(kept.keys() ^ facts.keys() | {k for k in kept if kept[k] != facts.get(k)},
                       key=lambda k: (k[0], k[1], str(k[2:])))[:SHOWN]:  # fmt: skip
         found.append(f"month {key[1]:%Y-%m} of customer {key[0]}: differs from its cost entries")
+    found += _team_problems(connection)
     return found
+
+
+def _team_problems(connection: Connection) -> list[str]:
+    """The teams' months that differ from their customers' month rows."""
+    kept = {
+        tuple(row[: len(TEAM_KEY)]): [int(row[len(TEAM_KEY)]), *row[len(TEAM_KEY) + 1 :]]
+        for row in connection.execute(select(*(team_months.c[c] for c in TEAM_KEY + FIGURES)))
+    }
+    facts = {
+        tuple(row[: len(TEAM_KEY)]): [int(row[len(TEAM_KEY)]), *row[len(TEAM_KEY) + 1 :]]
+        for row in connection.execute(_team_sums())
+    }
+    differ = kept.keys() ^ facts.keys() | {key for key in kept if kept[key] != facts.get(key)}
+    return [
+        f"month {key[1]:%Y-%m} of team {key[0] if key[0] is not None else '(none)'}: "
+        "differs from its customers' months"
+        for key in sorted(differ, key=lambda k: (k[0] or 0, k[1], str(k[2:])))[:SHOWN]
+    ]

@@ -67,7 +67,7 @@ from fieldsvc.incidents.services import (
 from fieldsvc.money import to_money
 from fieldsvc.reports import months as kept_months
 from fieldsvc.reports import rollups
-from fieldsvc.reports.models import CostEntry, ReportMonth
+from fieldsvc.reports.models import CostEntry, ReportMonth, TeamMonth
 
 EARLIEST = date(2000, 1, 1)
 LONGEST_YEARS = 10
@@ -207,13 +207,14 @@ def _counted(before: ColumnElement, count: ColumnElement, since: object) -> Colu
 def _cost_rows(
     month: ColumnElement, source, count: ColumnElement, month_begins: ColumnElement
 ) -> Select:
-    """Month rows or cost entries (`source`: customer, technician, cause, the earlier
-    acceptance as `before`, money) as the rows the report adds up: their month, what
-    they are grouped by, the incidents they count in the period and in their month,
-    and their money in whole cents (exact on both databases)."""
+    """Month rows or cost entries (`source`: technician, cause, the earlier acceptance as
+    `before`, money, and the customer if it has one) as the rows the report adds up:
+    their month, what they are grouped by, the incidents they count in the period and in
+    their month, and their money in whole cents (exact on both databases)."""
+    customer = source.customer_id if "customer_id" in source else cast(null(), Integer)
     return select(
         month.label("month"),
-        source.customer_id.label("customer_id"),
+        customer.label("customer_id"),
         source.technician_id.label("technician_id"),
         type_coerce(source.cause_category, String).label("cause"),
         _counted(source.before, count, PERIOD_START).label("in_period"),
@@ -259,45 +260,59 @@ def _visible_to(kind: str):
     return lambda column: visible
 
 
+def _team_visible(kind: str):
+    """A condition on a team id column for a kind of viewer, the team bound per request."""
+    if kind == "team":
+        return lambda column: column == TEAM
+    visible = true() if kind == "admin" else false()
+    return lambda column: visible
+
+
+def _whole_months(table, visible, whole: int) -> Select:
+    """The rows of the period's `whole` whole months from kept month rows (`table`, its
+    owner's visibility `visible`), as the report adds them up."""
+    kept = table.c
+    owner = kept.customer_id if "customer_id" in kept else kept.team_id
+    month_rows = (
+        select(
+            kept.month,
+            *([kept.customer_id] if "customer_id" in kept else []),
+            kept.technician_id,
+            kept.cause_category,
+            kept.previous_accepted_at.label("before"),
+            kept.revisions,
+            *(kept[name] for name in MONEY),
+        )
+        .where(
+            visible(owner),
+            kept.month >= bindparam("month_0", type_=Date()),
+            kept.month <= bindparam(f"month_{whole - 1}", type_=Date()),
+        )
+        .subquery(f"{table.name}_rows")
+    )
+    # A whole month counts an incident whose earlier acceptance is before it.
+    begins = case(
+        *(
+            (
+                month_rows.c.month == bindparam(f"month_{n}", type_=Date()),
+                bindparam(f"month_{n}_begins", type_=UTCDateTime()),
+            )
+            for n in range(whole)
+        )
+    )
+    return _cost_rows(month_rows.c.month, month_rows.c, month_rows.c.revisions, begins)
+
+
 @lru_cache(maxsize=64)
 def _costs_statement(kind: str, whole: int, edges: int) -> Select:
-    """The cost figures of a period with `whole` whole months (read from the month rows)
-    and `edges` partial ones (from the cost entries), in every grouping."""
+    """The cost figures of a period with `whole` whole months (read from the month rows:
+    the customers' for the grouping by customer, the teams' for the others) and `edges`
+    partial ones (from the cost entries), in every grouping."""
     visible = _visible_to(kind)
-    parts = []
-    if whole:
-        kept = ReportMonth.__table__.c
-        month_rows = (
-            select(
-                kept.month,
-                kept.customer_id,
-                kept.technician_id,
-                kept.cause_category,
-                kept.previous_accepted_at.label("before"),
-                kept.revisions,
-                *(kept[name] for name in MONEY),
-            )
-            .where(
-                visible(kept.customer_id),
-                kept.month >= bindparam("month_0", type_=Date()),
-                kept.month <= bindparam(f"month_{whole - 1}", type_=Date()),
-            )
-            .subquery("month_rows")
-        )
-        # A whole month counts an incident whose earlier acceptance is before it.
-        begins = case(
-            *(
-                (
-                    month_rows.c.month == bindparam(f"month_{n}", type_=Date()),
-                    bindparam(f"month_{n}_begins", type_=UTCDateTime()),
-                )
-                for n in range(whole)
-            )
-        )
-        parts.append(_cost_rows(month_rows.c.month, month_rows.c, month_rows.c.revisions, begins))
     # The days outside whole months, a range of the entries' index per month and customer
     # (an OR of them would read the customers' whole history on SQLite).
     entries = CostEntry.__table__.c
+    edge_parts = []
     for n in range(edges):
         begin = bindparam(f"edge_{n}_begins", type_=UTCDateTime())
         edge = (
@@ -316,22 +331,48 @@ def _costs_statement(kind: str, whole: int, edges: int) -> Select:
             .subquery(f"edge_{n}")
         )
         month = bindparam(f"edge_{n}_month", type_=Date())
-        parts.append(_cost_rows(month, edge.c, literal(1), begin))
-    rows = (union_all(*parts) if len(parts) > 1 else parts[0]).cte("cost_rows")
-    sums = (
-        *(func.sum(rows.c[name]) for name in ("in_period", "in_month")),
-        *(func.sum(rows.c[name]) for name in MONEY),
-    )
+        edge_parts.append(_cost_rows(month, edge.c, literal(1), begin))
+    edge_rows = None
+    if edge_parts:
+        edge_rows = (union_all(*edge_parts) if len(edge_parts) > 1 else edge_parts[0]).cte(
+            "edge_rows"
+        )
+
+    def rows_of(table, visible_owner, name: str):
+        parts = [_whole_months(table, visible_owner, whole)] if whole else []
+        if edge_rows is not None:
+            parts.append(select(edge_rows))
+        return (union_all(*parts) if len(parts) > 1 else parts[0]).cte(name)
+
+    by_customer = rows_of(ReportMonth.__table__, visible, "customer_rows")
+    by_team = rows_of(TeamMonth.__table__, _team_visible(kind), "team_rows")
+
+    def sums(rows):
+        return (
+            *(func.sum(rows.c[name]) for name in ("in_period", "in_month")),
+            *(func.sum(rows.c[name]) for name in MONEY),
+        )
+
     no_id, no_text = cast(null(), Integer), cast(null(), String)
     return union_all(
-        select(literal("month"), rows.c.month, no_id, no_text, *sums).group_by(rows.c.month),
-        select(literal("customer"), null(), rows.c.customer_id, Customer.name, *sums)
-        .join(Customer, Customer.id == rows.c.customer_id)
-        .group_by(rows.c.customer_id, Customer.name),
-        select(literal("technician"), null(), rows.c.technician_id, User.name, *sums)
-        .outerjoin(User, User.id == rows.c.technician_id)
-        .group_by(rows.c.technician_id, User.name),
-        select(literal("cause"), null(), no_id, rows.c.cause, *sums).group_by(rows.c.cause),
+        select(literal("month"), by_team.c.month, no_id, no_text, *sums(by_team)).group_by(
+            by_team.c.month
+        ),
+        select(
+            literal("customer"),
+            null(),
+            by_customer.c.customer_id,
+            Customer.name,
+            *sums(by_customer),
+        )
+        .join(Customer, Customer.id == by_customer.c.customer_id)
+        .group_by(by_customer.c.customer_id, Customer.name),
+        select(literal("technician"), null(), by_team.c.technician_id, User.name, *sums(by_team))
+        .outerjoin(User, User.id == by_team.c.technician_id)
+        .group_by(by_team.c.technician_id, User.name),
+        select(literal("cause"), null(), no_id, by_team.c.cause, *sums(by_team)).group_by(
+            by_team.c.cause
+        ),
     )
 
 

@@ -47,7 +47,7 @@ def upgrade():
     from fieldsvc import clock
     from fieldsvc.reports import months
 
-    months.rebuild(op.get_bind(), clock.company_zone())
+    months.rebuild(op.get_bind(), clock.company_zone(), teams=False)
 
 
 def downgrade():

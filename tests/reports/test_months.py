@@ -2,8 +2,9 @@
 the cost entries, and show exactly the figures of every accepted revision added up one
 by one: on a random history, in a zone with daylight saving time and one with a
 half-hour offset, for periods that start and end on any day (month edges, the nights
-the clocks change). The months follow every change to the facts, `flask reports
-verify` names a month that differs or a time zone that changed, `rebuild` repairs both."""
+the clocks change). The months, and their sums by team, follow every change to the
+facts and a customer moving to another team; `flask reports verify` names a month that
+differs or a time zone that changed, `rebuild` repairs both."""
 
 import random
 from datetime import UTC, date, datetime, timedelta
@@ -19,7 +20,7 @@ from fieldsvc.extensions import db
 from fieldsvc.incidents.models import CauseCategory, Incident
 from fieldsvc.portal.models import CustomerResponse
 from fieldsvc.reports import months
-from fieldsvc.reports.models import CostEntry, ReportMonth
+from fieldsvc.reports.models import CostEntry, ReportMonth, TeamMonth
 from fieldsvc.reports.services import (
     REPORTED_BY_CUSTOMER,
     CostGrouping,
@@ -169,16 +170,16 @@ def test_every_period_shows_the_figures_of_its_accepted_revisions_added_up_one_b
             assert costs(user, period) == _one_by_one(user, period, zone), (user.name, period)
 
 
-def test_the_months_follow_every_change_to_the_accepted_revisions(zone):
+def test_the_months_follow_every_change_to_the_accepted_revisions_and_to_the_teams(zone):
     rng = random.Random(14)
     people = _random_history(rng, zone)
-    admin = people["admin"]
     period = Period(date(2024, 2, 10), date(2026, 11, 20))
 
     def assert_months_as_the_entries_say():
         db.session.flush()
         assert months.problems(db.session.connection(), zone) == []
-        assert costs(admin, period) == _one_by_one(admin, period, zone)
+        for user in people.values():  # an admin (every team), a supervisor (their team)
+            assert costs(user, period) == _one_by_one(user, period, zone), user.name
 
     responses = db.session.scalars(select(CustomerResponse).order_by(CustomerResponse.id)).all()
     incidents = db.session.scalars(select(Incident).order_by(Incident.id)).all()
@@ -192,6 +193,23 @@ def test_the_months_follow_every_change_to_the_accepted_revisions(zone):
     incidents[1].customer = other_customer
     assert_months_as_the_entries_say()
     db.session.delete(responses[2])
+    assert_months_as_the_entries_say()
+    # "Served by" changes: the supervisor's team takes a customer over, another
+    # customer is served by no team for a while, then by the team again.
+    supervisor = people["supervisor"]
+    theirs = db.session.scalars(
+        select(Customer).where(Customer.team_id == supervisor.team_id).order_by(Customer.id)
+    ).all()
+    taken_over = db.session.scalars(
+        select(Customer).where(Customer.team_id != supervisor.team_id).order_by(Customer.id)
+    ).first()
+    before = costs(supervisor, period)
+    taken_over.team_id = supervisor.team_id
+    assert_months_as_the_entries_say()
+    assert costs(supervisor, period).total.we_absorbed > before.total.we_absorbed
+    theirs[0].team = None
+    assert_months_as_the_entries_say()
+    theirs[0].team = supervisor.team
     assert_months_as_the_entries_say()
 
 
@@ -209,6 +227,7 @@ def test_verify_names_a_month_that_differs_and_a_changed_zone_and_rebuild_repair
     broken = runner.invoke(args=["reports", "verify"])
     assert broken.exit_code == 1
     assert "differs from its cost entries" in broken.output
+    assert "differs from its customers' months" in broken.output  # no longer their sum
 
     app.config.update(TIMEZONE="Pacific/Auckland")
     moved = runner.invoke(args=["reports", "verify"])
@@ -219,6 +238,15 @@ def test_verify_names_a_month_that_differs_and_a_changed_zone_and_rebuild_repair
     assert rebuilt.exit_code == 0, rebuilt.output
     assert runner.invoke(args=["reports", "verify"]).exit_code == 0
     assert months.zone_added_up_in(db.session.connection()) == "Pacific/Auckland"
+
+    db.session.execute(update(TeamMonth).values(customer_tax=Decimal("2.00")))
+    db.session.commit()
+    teams_broken = runner.invoke(args=["reports", "verify"])
+    assert teams_broken.exit_code == 1
+    assert "differs from its customers' months" in teams_broken.output
+    assert "differs from its cost entries" not in teams_broken.output
+    assert runner.invoke(args=["reports", "rebuild"]).exit_code == 0
+    assert runner.invoke(args=["reports", "verify"]).exit_code == 0
 
 
 def test_a_report_after_the_zone_changed_reads_the_accepted_revisions_until_rebuilt(zone, app):

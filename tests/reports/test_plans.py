@@ -1,7 +1,8 @@
 """The reports read a period from the kept figures' indexes, on both databases and with
 statistics stale or fresh: the cost reports the whole months' range of the month rows'
 index and the days around them from the cost entries' index, for each of the team's
-customers, the response times the same of the incidents'
+customers (and by month, technician and cause one range of the team's months), the
+response times the same of the incidents'
 period index, and nothing of the history before or after the period (no scan of
 incidents, proposals, answers or the audit trail)."""
 
@@ -129,9 +130,10 @@ def _assert_reads_the_period_from(
 
 
 def _assert_cost_plans(read: Callable[[], object], dialect: str) -> None:
-    """One statement adds the period up: the whole months from the month rows, the days
-    before and after them from the cost entries, each a range per customer of their
-    index; besides it, only which time zone the months are added up in."""
+    """One statement adds the period up: the whole months from the customers' month rows
+    (by customer) and from the team's (by month, technician and cause), the days before
+    and after them from the cost entries, each a range of its index; besides it, only
+    which time zone the months are added up in."""
     plans = _plans(read)
     figures = [plan for plan in plans if re.search(r"\b(cost_entries|report_months)\b", plan)]
     zone = [plan for plan in plans if plan not in figures]
@@ -143,6 +145,13 @@ def _assert_cost_plans(read: Callable[[], object], dialect: str) -> None:
     _assert_reads_the_period_from(
         "ix_report_months_period", "report_months", "month", figures[0], dialect
     )
+    # The team's months: one range for the team, not one per customer.
+    if dialect == "sqlite":
+        team_range = "SEARCH team_months USING COVERING INDEX ix_team_months_period (team_id=?"
+        assert f"{team_range} AND month>? AND month<?)" in figures[0], figures[0]
+        assert not re.search(r"^SCAN team_months\b", figures[0], re.MULTILINE), figures[0]
+    else:
+        assert '"Index Name": "ix_team_months_period"' in figures[0], figures[0]
 
 
 def _assert_report_plans(supervisor: User, dialect: str) -> None:
