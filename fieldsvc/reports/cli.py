@@ -5,6 +5,7 @@ from flask import Blueprint
 
 from fieldsvc import clock
 from fieldsvc.extensions import db
+from fieldsvc.incidents import search
 from fieldsvc.reports import months, rollups
 
 bp = Blueprint("reports_cli", __name__, cli_group="reports")
@@ -30,10 +31,16 @@ def rebuild() -> None:
     """Write the kept report figures again from the facts, for every incident, and add up
     the months in the company's time zone."""
     connection = db.session.connection()
-    rollups.recompute(connection)
+    searchable = rollups.recompute(connection)
     months.rebuild(connection, clock.company_zone())
     db.session.commit()
     check = rollups.verify(db.session.connection())
     click.echo(
         f"report figures rebuilt: {check.incidents} incidents, {check.entries} accepted revisions"
     )
+    if not searchable:
+        click.echo(
+            "the search indexes are slow for rare terms until rebuilt; as the tables' owner: "
+            + "; ".join(f"REINDEX INDEX CONCURRENTLY {name}" for name in search.INDEXES),
+            err=True,
+        )

@@ -11,7 +11,8 @@ demo data):
   reopened incident keeps the resolved_at of its earlier resolution);
 - one `CostEntry` per accepted revision, with its frozen figures, the acceptance time
   and the incident's customer, technician and cause, for the cost of incidents;
-- those entries added up by customer and calendar month (months.py), for long periods.
+- those entries added up by customer and calendar month (months.py), for long periods,
+  and again by team (moved when a customer moves to another team).
 
 `recompute()` writes them from the facts: for the incidents a flush touched, and for
 all of them in the migration that introduced them and after a bulk load (the months:
@@ -41,6 +42,8 @@ from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.orm.util import identity_key
 
 from fieldsvc import clock
+from fieldsvc.customers.models import Customer
+from fieldsvc.incidents import search
 from fieldsvc.incidents.models import Incident, IncidentStatus
 from fieldsvc.portal.models import CustomerResponse, ResponseKind
 from fieldsvc.proposals.models import Proposal, ProposalRevision
@@ -177,14 +180,17 @@ def _entries_from_facts(incident_ids: Collection[int] | None):
     return stmt
 
 
-def recompute(connection: Connection, incident_ids: Collection[int] | None = None) -> None:
+def recompute(connection: Connection, incident_ids: Collection[int] | None = None) -> bool:
     """Write the kept figures of these incidents (None: of every incident) from the facts.
 
     The migration that introduced them, the benchmarks' bulk loader and `flask reports
     rebuild` call it for every incident; the flush hook below for those a flush touched.
+    Rewriting every incident leaves PostgreSQL's search indexes slow for rare terms, so
+    they are built afresh after it (`search.rebuild_indexes`); False if that was left to
+    their owner.
     """
     if incident_ids is not None and not incident_ids:
-        return
+        return True
     milestones = update(incidents).values(
         first_sent_at=_first_sent(), first_accepted_at=_first_accepted()
     )
@@ -201,6 +207,7 @@ def recompute(connection: Connection, incident_ids: Collection[int] | None = Non
     connection.execute(
         insert(entries).from_select(ENTRY_COLUMNS, _entries_from_facts(incident_ids))
     )
+    return incident_ids is not None or search.rebuild_indexes(connection)
 
 
 # --- kept on every flush ------------------------------------------------------------------
@@ -216,6 +223,10 @@ class _Touched:
     responses: set = field(default_factory=set)
     # Incidents, proposals, revisions an object moved away from (a changed foreign key).
     former: dict = field(default_factory=lambda: {"incident": set(), "proposal": set()})
+    # Customers that moved to another team, and the teams they left.
+    moved: set = field(default_factory=set)
+    teams_left: set = field(default_factory=set)
+    every_team: bool = False
 
 
 def _changed(obj, names: tuple[str, ...]) -> bool:
@@ -255,6 +266,19 @@ def _note_changes(session: Session, flush_context, instances) -> None:
             touched.former["proposal"] |= _former(obj, "proposal_id", "proposal")
         elif isinstance(obj, CustomerResponse) and _changed(obj, _RESPONSE_FACTS):
             touched.responses.add(obj)
+        elif isinstance(obj, Customer) and _changed(obj, ("team_id", "team")):
+            touched.moved.add(obj)
+            state = inspect(obj)
+            left = [
+                value
+                for name in ("team_id", "team")
+                for value in state.attrs[name].history.deleted or ()
+                if value is not NO_VALUE
+            ]
+            # None among them: the customer had no team. Nothing: the team it had was not
+            # loaded, so every team is added up again.
+            touched.teams_left |= {getattr(value, "id", value) for value in left}
+            touched.every_team |= not left
     for obj in session.deleted:
         if isinstance(obj, Proposal):
             touched.former["incident"].add(obj.incident_id)
@@ -269,6 +293,8 @@ def _keep_figures(session: Session, flush_context) -> None:
     touched: _Touched | None = session.info.pop(_CHANGED, None)
     if touched is None:
         return
+    if touched.moved:
+        _keep_moved_teams(session.connection(), touched)
     incident_ids = {obj.id for obj in touched.incidents} | touched.former["incident"]
     incident_ids |= {obj.incident_id for obj in touched.proposals}
     proposal_ids = {obj.proposal_id for obj in touched.revisions} | touched.former["proposal"]
@@ -305,6 +331,17 @@ def _keep_figures(session: Session, flush_context) -> None:
         if loaded is not None:
             for name, value in zip(kept, row[1:], strict=True):
                 set_committed_value(loaded, name, value)
+
+
+def _keep_moved_teams(connection: Connection, touched: _Touched) -> None:
+    """Customers moved between teams: every month of the teams they left and joined."""
+    if months.zone_added_up_in(connection) is None:
+        return
+    if touched.every_team:
+        months.rebuild_teams(connection)
+        return
+    joined = {customer.team_id for customer in touched.moved}
+    months.keep_teams(connection, touched.teams_left | joined)
 
 
 # --- checked against the facts --------------------------------------------------------------

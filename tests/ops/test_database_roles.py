@@ -208,3 +208,13 @@ def test_grant_refuses_a_role_that_would_own_or_bypass_everything(roles, app):
     assert "role 'nobody_here' does not exist" in unknown.output
     assert "owns the tables: the app needs a role of its own" in itself.output
     assert f"role '{superuser}' is a superuser" in almighty.output
+
+
+def test_reports_rebuild_as_the_app_role_leaves_the_search_indexes_to_their_owner(runner):
+    rebuilt = runner.invoke(args=["reports", "rebuild"])
+
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "report figures rebuilt" in rebuilt.output
+    assert "as the tables' owner: REINDEX INDEX CONCURRENTLY ix_incidents_search_" in (
+        rebuilt.output
+    )
