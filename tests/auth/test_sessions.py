@@ -276,3 +276,30 @@ def test_a_sign_out_elsewhere_is_refused_even_while_the_cookie_is_not_re_signed(
 
         response = other_tablet.get("/")
     assert response.status_code == 302 and response.location.startswith("/login")
+
+
+def test_a_cookie_already_used_still_ends_after_an_idle_hour_and_when_the_key_changes(
+    app, client, make_user
+):
+    user = make_user()
+    db.session.commit()
+    with freeze_time(utcnow()) as clock:
+        client.sign_in(user.email)
+        clock.tick(timedelta(minutes=2))
+        assert client.get("/").status_code == 200  # re-signed: a new cookie
+        for _ in range(3):  # the same cookie, sent again and again within the minute
+            clock.tick(timedelta(seconds=10))
+            assert client.get("/").status_code == 200
+        cookie = client.get_cookie("session").value
+
+        clock.tick(timedelta(minutes=61))
+        idle = client.get("/")
+
+        clock.tick(timedelta(minutes=-61))
+        client.set_cookie("session", cookie)
+        assert client.get("/").status_code == 200
+        app.secret_key = "another key"
+        client.set_cookie("session", cookie)
+        other_key = client.get("/")
+    assert idle.status_code == 302 and idle.location.startswith("/login")
+    assert other_key.status_code == 302 and other_key.location.startswith("/login")

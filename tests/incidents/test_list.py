@@ -265,3 +265,26 @@ def test_my_day_shows_my_open_incident_as_the_list_does_in_my_time_zone(
     assert f'href="/incidents/{incident.id}"' in listed[0]
     assert "Critical" in listed[0]
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d E[SD]T</p>", listed[0])
+
+
+def test_a_row_shows_its_incident_as_it_is_now_after_a_change_and_in_a_new_time_zone(
+    client, signed_in, make_team, make_site, make_incident
+):
+    team = make_team()
+    user = signed_in(Role.TECHNICIAN, team=team)
+    site = make_site()
+    site.customer.team = team
+    incident = make_incident(site=site, actor=user, severity=Severity.LOW)
+    db.session.commit()
+    (before,) = _rows(client.get("/incidents/").get_data(as_text=True))
+
+    incident.severity = Severity.CRITICAL
+    incident.actual = "The <seal> leaks again"
+    user.time_zone = "Asia/Tokyo"
+    db.session.commit()
+    (after,) = _rows(client.get("/incidents/").get_data(as_text=True))
+
+    assert "Low" in before and "UTC</p>" in before
+    assert "Critical" in after and "Low" not in after
+    assert "The &lt;seal&gt; leaks again" in after
+    assert re.search(r"\d\d:\d\d JST</p>", after)
