@@ -3,16 +3,20 @@
 import contextlib
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections import namedtuple
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import cache
+from typing import Any
 
 from flask import g, has_app_context, has_request_context, request
-from sqlalchemy import DateTime, Engine, MetaData, Numeric, event
+from sqlalchemy import DateTime, Engine, MetaData, Numeric, Result, Select, event, select
 from sqlalchemy import Enum as SAEnum
-from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.orm import DeclarativeBase, Session, registry
 from sqlalchemy.pool import Pool
+from sqlalchemy.sql import Executable
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -173,3 +177,33 @@ def str_enum(enum_class: type[StrEnum], length: int = 30) -> SAEnum:
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )
+
+
+@cache
+def plain_record_type(model: type, methods: tuple[str, ...] = ()) -> type:
+    """A named tuple of `model`'s columns, named after it, with the model's `methods`: a
+    record a page only shows, read as plain values (no identity map, instance state or
+    loaders). `model_of` gives the model it stands for."""
+    keys = [prop.key for prop in model.__mapper__.column_attrs]
+    base = namedtuple(model.__name__, keys)  # type: ignore[misc]
+    shared = {name: getattr(model, name) for name in methods}
+    return type(model.__name__, (base,), {"__slots__": (), "_model": model, **shared})
+
+
+def plain_record_statement(model: type) -> Select:
+    """Every column of `model`, each labelled with its attribute's name."""
+    return select(*(prop.columns[0].label(prop.key) for prop in model.__mapper__.column_attrs))
+
+
+def model_of(record: Any) -> type:
+    """The model a record is of: its class, or the model a plain record was read from."""
+    return getattr(type(record), "_model", None) or type(record)
+
+
+def plain_rows(session: Session, statement: Executable, values: Mapping[str, Any]) -> Result:
+    """A statement's rows through the session's connection, without the ORM's result set-up
+    (a page reads dozens of statements' rows as plain values); the session is flushed first,
+    as its own statements flush it, so they include what it holds unsaved."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(statement, values)

@@ -27,7 +27,7 @@ from fieldsvc.audit.sealing import SEAL_ACTION, chain_head, seal_rows
 from fieldsvc.audit.verification import PLAIN_UNVOUCHED, Problem, verify_trail
 from fieldsvc.audit.wording import REDACTED, HistoryEntry, is_told, tell
 from fieldsvc.auth.models import User
-from fieldsvc.database import utcnow
+from fieldsvc.database import model_of, utcnow
 from fieldsvc.extensions import db
 
 _ACTING = "audit_acting"
@@ -144,7 +144,7 @@ def _kinds_and_ids(objects: tuple[Any, ...]) -> tuple[tuple[str, ...], dict[str,
     """The objects' kinds, in order, and the ids of each as the events statement's values."""
     ids_by_type: dict[str, set[int]] = {}
     for obj in objects:
-        ids_by_type.setdefault(type(obj).__name__, set()).add(obj.id)
+        ids_by_type.setdefault(model_of(obj).__name__, set()).add(obj.id)
     kinds = tuple(sorted(ids_by_type))
     return kinds, {f"ids_{n}": sorted(ids_by_type[kind]) for n, kind in enumerate(kinds)}
 
@@ -181,13 +181,13 @@ def history_from(
     A referenced row already in the session is named from there; the others are read
     with one statement per kind of row, however many events refer to them.
     """
-    models = {type(obj).__name__: type(obj) for obj in objects}
+    models = {model_of(obj).__name__: model_of(obj) for obj in objects}
     references = {
         name: {f: target for f, target in _reference_columns(model).items() if is_told(name, f)}
         for name, model in models.items()
     }
     names = _reference_names(references, events)
-    records = {(type(obj).__name__, obj.id): obj for obj in objects}
+    records = {(model_of(obj).__name__, obj.id): obj for obj in objects}
     about = sorted((e for e in events if e.object_type in models), key=lambda e: e.seq)
     return tell(about, names, records, internal=internal)
 

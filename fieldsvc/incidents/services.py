@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -49,7 +49,7 @@ from fieldsvc.audit.services import (
 )
 from fieldsvc.auth.models import Role, User
 from fieldsvc.customers.models import Contact, Customer, Equipment, Site
-from fieldsvc.database import utcnow
+from fieldsvc.database import plain_record_statement, plain_record_type, plain_rows, utcnow
 from fieldsvc.errors import DomainError, FieldError, InvalidTransition, NotAllowed
 from fieldsvc.extensions import db
 from fieldsvc.incidents import search
@@ -115,7 +115,7 @@ def filter_choices(user: User) -> tuple[list[Choice], list[Choice]]:
     choices, ids and names only, read in one statement."""
     customers: list[Choice] = []
     sites: list[Choice] = []
-    for kind, id_, name in db.session.execute(_choices_statement(*_visibility_key(user))):
+    for kind, id_, name in plain_rows(db.session(), _choices_statement(*_visibility_key(user)), {}):
         (sites if kind else customers).append(Choice(id_, name))
     return customers, sites
 
@@ -180,26 +180,65 @@ def _has_any(name: str) -> ColumnElement[bool]:
 
 
 def get_visible_incident_with(
-    user: User, incident_id: int, options: tuple, collections: Mapping[str, tuple]
-) -> Incident | None:
+    user: User,
+    incident_id: int,
+    options: tuple,
+    collections: Mapping[str, tuple],
+    plain: tuple[str, ...] = (),
+) -> tuple[Incident, dict[str, list]] | None:
     """The incident if `user` may see it, loaded with `options`, its `collections` filled
     as `load_collections` fills them (pass the same objects every time, e.g. a module's
-    constants). Whether it has any of each is asked in the incident's statement, so a
+    constants); and the collections named in `plain` read as `plain_collections` reads
+    them. Whether it has any of each is asked in the incident's statement, so a
     collection it has none of (no photos yet, no part order) costs no statement."""
-    asked = tuple(collections)
+    asked = (*collections, *plain)
     statement = _visible_incident_statement(*_visibility_key(user), options, asked)
     row = db.session.execute(statement, {"incident_id": incident_id}).unique().one_or_none()
     if row is None:
         return None
     incident, *has = row
-    some = {}
+    some, plain_some = {}, []
     for name, present in zip(asked, has, strict=True):
-        if present:
+        if not present:
+            set_committed_value(incident, name, [])
+        elif name in collections:
             some[name] = collections[name]
         else:
-            set_committed_value(incident, name, [])
+            plain_some.append(name)
     load_collections(incident, some)
-    return incident
+    found = {name: [] for name in plain} | plain_collections(incident.id, plain_some)
+    return incident, found
+
+
+def plain_collections(incident_id: int, names: Sequence[str]) -> dict[str, list]:
+    """The incident's collections named, read as plain records (`plain_record_type`): a
+    statement each, built once, for a page that only shows them."""
+    found = {}
+    for name in names:
+        statement, record = _plain_collection(name)
+        rows = plain_rows(db.session(), statement, {"incident_id": incident_id})
+        found[name] = list(map(record._make, rows))
+    return found
+
+
+# What is asked of the incident's plain records beside their columns.
+_PLAIN_METHODS = {
+    "attachments": ("__str__",),
+    "communications": ("__str__",),
+    "follow_ups": ("__str__", "is_overdue"),
+}
+
+
+@cache
+def _plain_collection(name: str) -> tuple[Select, type]:
+    relationship = Incident.__mapper__.relationships[name]
+    model = relationship.mapper.class_
+    statement = (
+        plain_record_statement(model)
+        .where(model.incident_id == bindparam("incident_id"))
+        .order_by(*(relationship.order_by or ()))
+    )
+    return statement, plain_record_type(model, _PLAIN_METHODS.get(name, ()))
 
 
 def load_collections(incident: Incident, collections: Mapping[str, tuple]) -> None:
@@ -976,10 +1015,12 @@ class IncidentRow:
     overdue: bool
 
 
-@dataclass(frozen=True, slots=True)
-class ListedIncident:
+class ListedIncident(NamedTuple):
     """One incident as a list shows it: plain values read in one statement, not the
-    incident, its customer, site and equipment built as objects (most of a list's CPU)."""
+    incident, its customer, site and equipment built as objects (most of a list's CPU).
+    Equal values look the same: a row drawn once is kept by its values (incidents/rows.py),
+    so a row is a tuple, quick to make and to hash (a frozen dataclass was three times
+    slower at both)."""
 
     id: int
     reference: str
@@ -991,7 +1032,7 @@ class ListedIncident:
     customer_name: str
     site_name: str | None
     overdue: bool
-    equipment_tags: list[str] = field(default_factory=list)
+    equipment_tags: tuple[str, ...] = ()
 
 
 def list_incidents(
@@ -1069,16 +1110,20 @@ def list_rows(
     """The incidents list_incidents returns, as the plain rows a list page shows."""
     shape = _row_shape()
     stmt, params = _row_statement(user, filters, before_id=before_id, limit=limit, now=now)
+    found = plain_rows(db.session(), stmt, params).all()
+    more = len(found) > limit
+    found = found[:limit]
+    tags: dict[int, list[str]] = {row[0]: [] for row in found}
+    if tags:
+        found_tags = plain_rows(
+            db.session(), shape.equipment_tags, {"incident_ids": list(tags)}
+        ).all()
+        for incident_id, tag in found_tags:
+            tags[incident_id].append(tag)
     rows = [
-        ListedIncident(*row[:-1], overdue=bool(row[-1])) for row in db.session.execute(stmt, params)
+        ListedIncident(*row[:-1], overdue=bool(row[-1]), equipment_tags=tuple(tags[row[0]]))
+        for row in found
     ]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    by_id = {row.id: row for row in rows}
-    if by_id:
-        tags = db.session.execute(shape.equipment_tags, {"incident_ids": list(by_id)})
-        for incident_id, tag in tags:
-            by_id[incident_id].equipment_tags.append(tag)
     return rows, (rows[-1].id if more else None)
 
 
@@ -1232,25 +1277,31 @@ def my_day(user: User, *, now: datetime, day_ends: datetime) -> MyDay:
     )
 
 
-def records_of(incident: Incident) -> list[object]:
-    """What hangs off the incident in this feature: its timeline is about these too."""
+def records_of(incident: Incident, plain: Mapping[str, list] | None = None) -> list[object]:
+    """What hangs off the incident in this feature: its timeline is about these too.
+    A collection given in `plain` (read by `plain_collections`) is taken from there."""
+    plain = plain or {}
+
+    def of(name: str) -> list:
+        return plain[name] if name in plain else getattr(incident, name)
+
     return [
         *incident.equipment_links,
-        *incident.attachments,
+        *of("attachments"),
         *incident.work_log,
-        *incident.communications,
-        *incident.follow_ups,
+        *of("communications"),
+        *of("follow_ups"),
     ]
 
 
-def timeline(incident: Incident) -> list[HistoryEntry]:
+def timeline(incident: Incident, plain: Mapping[str, list] | None = None) -> list[HistoryEntry]:
     """Everything that happened to the incident, what hangs off it, its part orders and
     proposals, oldest first, in words.
 
     A fixed number of statements whatever its history: the events in one, and the
     customers, sites and contacts it was reported against before a correction in one.
     """
-    records = _timeline_records(incident)
+    records = _timeline_records(incident, plain)
     return _told(records, events_about(*records))
 
 
@@ -1264,11 +1315,14 @@ class RecentTimeline:
 TIMELINE_SHOWN = 60
 
 
-def latest_timeline(incident: Incident, events: int = TIMELINE_SHOWN) -> RecentTimeline:
+def latest_timeline(
+    incident: Incident, events: int = TIMELINE_SHOWN, plain: Mapping[str, list] | None = None
+) -> RecentTimeline:
     """The newest part of the incident's timeline, about `events` audit events, oldest
     first: what its page shows. Only those events are read and told, so a long history
-    costs the page no more than a short one."""
-    records = _timeline_records(incident)
+    costs the page no more than a short one. Collections given in `plain` (read by
+    `plain_collections`) are taken from there."""
+    records = _timeline_records(incident, plain)
     latest = latest_events_about(*records, newest=events + 1)
     if len(latest) <= events:
         return RecentTimeline(_told(records, latest), earlier=False)
@@ -1280,11 +1334,11 @@ def latest_timeline(incident: Incident, events: int = TIMELINE_SHOWN) -> RecentT
     return RecentTimeline(_told(records, whole_steps or latest), earlier=True)
 
 
-def _timeline_records(incident: Incident) -> list[Any]:
+def _timeline_records(incident: Incident, plain: Mapping[str, list] | None = None) -> list[Any]:
     revisions = [revision for proposal in incident.proposals for revision in proposal.revisions]
     return [
         incident,
-        *records_of(incident),
+        *records_of(incident, plain),
         *incident.part_orders,
         *(line for order in incident.part_orders for line in order.lines),
         *incident.proposals,

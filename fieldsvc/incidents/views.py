@@ -31,6 +31,7 @@ from fieldsvc.database import utcnow
 from fieldsvc.errors import FieldError, wants_json
 from fieldsvc.extensions import db
 from fieldsvc.incidents import dispute, forms, services
+from fieldsvc.incidents import rows as incident_rows
 from fieldsvc.incidents.models import (
     STAFF_TRANSITIONS,
     Attachment,
@@ -54,6 +55,7 @@ from fieldsvc.ranges import record_id
 from fieldsvc.storage import stored_file_response
 
 bp = Blueprint("incidents", __name__)
+bp.record_once(lambda state: incident_rows.init_app(state.app))
 
 
 def get_visible_or_404(incident_id: int, *options) -> Incident:
@@ -370,11 +372,9 @@ def index():
         customers=customers,
         sites=sites,
         next_url=next_before and url_for(".index", **{**args.to_dict(), "before": next_before}),
-        # Every matching incident, not just the pages loaded so far.
-        export_url=url_for(
-            "reports.incident_list_csv",
-            **{name: value for name, value in args.items() if name != "before"},
-        ),
+        # Every matching incident, not just the pages loaded so far (the template builds
+        # the address: without filters it is the kept one, not built again for each list).
+        export_args={name: value for name, value in args.items() if name != "before"},
         IncidentStatus=IncidentStatus,
         Severity=Severity,
         ReportedVia=ReportedVia,
@@ -435,27 +435,33 @@ _DETAIL_PAGE = (
 )
 _DETAIL_COLLECTIONS = {
     "equipment_links": (joinedload(IncidentEquipment.equipment),),
-    "attachments": (),
-    "communications": (),
-    "follow_ups": (),
     "part_orders": (joinedload(PartOrder.lines), joinedload(PartOrder.supplier)),
     "proposals": (joinedload(Proposal.revisions).joinedload(ProposalRevision.lines),),
 }
+# What the page only shows, read as plain records: no identity map, instance state or
+# loaders for each photo, call and promise.
+_DETAIL_PLAIN = ("attachments", "communications", "follow_ups")
 
 
 @bp.get("/incidents/<int:incident_id>")
 @role_required(*EVERYONE)
 def detail(incident_id: int):
-    incident = services.get_visible_incident_with(
-        current_user, incident_id, _DETAIL_PAGE, _DETAIL_COLLECTIONS
+    found = services.get_visible_incident_with(
+        current_user, incident_id, _DETAIL_PAGE, _DETAIL_COLLECTIONS, _DETAIL_PLAIN
     )
-    return _detail_page(_found(incident))
+    incident, plain = found if found is not None else (_found(None), {})
+    return _detail_page(incident, plain=plain)
 
 
-def _detail_page(incident: Incident, status: int = 200, **forms_given):
+def _detail_page(
+    incident: Incident, status: int = 200, plain: dict[str, list] | None = None, **forms_given
+):
     """The incident page. Its forms are drawn blank by the template as plain HTML (the
     form classes still validate what is sent); a form sent with errors is passed in
-    `forms_given` and drawn again from its WTForms object, with its values and errors."""
+    `forms_given` and drawn again from its WTForms object, with its values and errors.
+    `plain` holds the photos, calls and promises if already read."""
+    if plain is None:
+        plain = services.plain_collections(incident.id, _DETAIL_PLAIN)
     now = utcnow()
     zone = clock.reader_zone()
     photo_forms = forms_given.pop("photo_forms", {})
@@ -484,9 +490,9 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
         work_form.started_at.data = local_now
     # The newest steps of the timeline, unless the reader asked for the whole of it.
     if request.args.get("timeline") == "all":
-        timeline = services.RecentTimeline(services.timeline(incident), earlier=False)
+        timeline = services.RecentTimeline(services.timeline(incident, plain), earlier=False)
     else:
-        timeline = services.latest_timeline(incident)
+        timeline = services.latest_timeline(incident, plain=plain)
     return render_template(
         "incidents/detail.html",
         incident=incident,
@@ -495,11 +501,14 @@ def _detail_page(incident: Incident, status: int = 200, **forms_given):
         timeline_earlier_url=timeline.earlier
         and url_for(".detail", incident_id=incident.id, timeline="all", _anchor="history-title"),
         total_minutes=services.total_minutes(incident),
-        overdue=[f for f in incident.follow_ups if f.is_overdue(now)],
+        photos=plain["attachments"],
+        communications=plain["communications"],
+        follow_ups=plain["follow_ups"],
+        overdue=[f for f in plain["follow_ups"] if f.is_overdue(now)],
         clear_draft=request.args.get("recorded"),
         at_risk=proposal_services.money_at_risk(incident),
         proposals=[(p, proposal_services.price(p.current)[1]) for p in incident.proposals],
-        status_links=status_links.open_links(incident, now),
+        status_links=status_links.shown_open_links(incident, now),
         PART_ORDER_TRANSITIONS=PART_ORDER_TRANSITIONS,
         PartOrderStatus=PartOrderStatus,
         FollowUpOutcome=FollowUpOutcome,

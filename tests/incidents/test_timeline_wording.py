@@ -6,6 +6,7 @@ read it."""
 
 import html
 import re
+from datetime import timedelta
 from io import BytesIO
 
 import pypdf
@@ -21,7 +22,7 @@ from fieldsvc.database import utcnow
 from fieldsvc.demo import DEMO_PASSWORD, load_demo_data
 from fieldsvc.extensions import db
 from fieldsvc.incidents import services
-from fieldsvc.incidents.models import Channel, Direction, FollowUpOutcome, Incident
+from fieldsvc.incidents.models import Channel, Direction, FollowUp, FollowUpOutcome, Incident
 from fieldsvc.parts.models import PartOrderStatus
 from fieldsvc.parts.services import change_part_order_status
 from fieldsvc.proposals.sending import send_revision
@@ -222,3 +223,38 @@ def test_the_incident_page_stays_within_twelve_statements_with_its_whole_story(
     page = response.get_data(as_text=True)
     assert REPORTED in page and "Pat Purchasing" in page[page.index("Timeline") :]
     assert len(statements) <= 12, "\n".join(statements)
+
+
+def test_promises_and_calls_read_as_plain_records_are_told_as_the_loaded_ones(story):
+    plain = services.plain_collections(story.id, ("attachments", "communications", "follow_ups"))
+    kept = story.follow_ups[0].promise
+
+    as_loaded = services.latest_timeline(story).entries
+    as_plain = services.latest_timeline(story, plain=plain).entries
+
+    assert [type(r).__name__ for r in plain["follow_ups"] + plain["communications"]] == [
+        "FollowUp",
+        "Communication",
+    ]
+    assert any(f"Closed the follow-up “{kept}”" in e.headline for e in as_plain)
+    assert [(e.headline, e.changes) for e in as_plain] == [
+        (e.headline, e.changes) for e in as_loaded
+    ]
+
+
+def test_a_promise_not_yet_saved_is_among_the_plain_records(story):
+    technician, incident_id = _user("tech@example.com"), story.id
+    due = utcnow() + timedelta(days=2)
+    db.session.add(
+        FollowUp(
+            incident=story,
+            owner_id=technician.id,
+            created_by_id=technician.id,
+            due_at=due,
+            promise="Send the calibration certificates",
+        )
+    )
+
+    plain = services.plain_collections(incident_id, ("follow_ups",))
+
+    assert "Send the calibration certificates" in [f.promise for f in plain["follow_ups"]]
