@@ -76,6 +76,10 @@ def _configure_sqlite(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA busy_timeout = 5000")
     # ANALYZE (and so PRAGMA optimize) reads a sample, not whole tables: fast at any size.
     cursor.execute(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}")
+    # A page cache of 16 MB per connection (SQLite's default is 2 MB): a year of a
+    # team's index entries (the dashboard's, the reports') stays in memory between
+    # requests instead of being read again from the operating system's cache.
+    cursor.execute("PRAGMA cache_size = -16000")
     cursor.close()
     connection_record.info[_OPTIMIZED_AT] = time.monotonic()
 
