@@ -1,7 +1,7 @@
 """The conditions behind the dashboard's figures, as SQL, so that a figure, the filtered
 incident list it links to and the supervisors' reminders always count the same thing."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -37,9 +37,12 @@ def late_order(now: datetime) -> ColumnElement[bool]:
     return late_before(today(now))
 
 
-def late_before(day) -> ColumnElement[bool]:
-    """`late_order` with today given (a date, or a bound parameter for one)."""
-    return and_(PartOrder.status.in_(LATE_STATUSES), PartOrder.expected_on < day)
+def late_before(day, few: Callable | None = None) -> ColumnElement[bool]:
+    """`late_order` with today given (a date, or a bound parameter for one); `few`, when
+    given, wraps the status condition (the dashboard's hint that few orders are still on
+    their way, so their status index is where to start, not every order ever expected)."""
+    on_the_way = PartOrder.status.in_(LATE_STATUSES)
+    return and_(few(on_the_way) if few else on_the_way, PartOrder.expected_on < day)
 
 
 def unanswered_revision(now: datetime) -> ColumnElement[bool]:

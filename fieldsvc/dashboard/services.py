@@ -226,7 +226,7 @@ def _statements(kind: str, dialect: str) -> _Statements:
         ),
         late_orders=select(func.count(PartOrder.id))
         .join(Incident, Incident.id == PartOrder.incident_id)
-        .where(visible, drilldowns.late_before(TODAY)),
+        .where(visible, drilldowns.late_before(TODAY, partial(_few, dialect=dialect))),
         # Counted from the team's incidents whose earliest open promise is past due (a
         # short range of the (customer, next due) index for each customer of the team),
         # then those incidents' open promises past due (their incident's index): both

@@ -5,9 +5,9 @@ revision (PostgreSQL read every revision ever made to join them); and overdue pr
 by owner from the team's incidents whose earliest open promise is past due and those
 incidents' open promises past due (not the promises they kept), both read from their
 indexes alone; and the part orders still
-committed (bought, not installed or returned) from the orders' status index, not by
-walking every order ever made. Checked with EXPLAIN QUERY PLAN on SQLite (statistics
-stale and fresh) and EXPLAIN on PostgreSQL."""
+committed (bought, not installed or returned), and those late, from the orders' status
+index, not by walking every order ever made. Checked with EXPLAIN QUERY PLAN on SQLite
+(statistics stale and fresh) and EXPLAIN on PostgreSQL."""
 
 import json
 import re
@@ -161,7 +161,7 @@ def _plans(supervisor: User) -> dict[str, str]:
         figures = dashboard.dashboard(supervisor)
     # The seed counts: answers, overdue promises, committed orders of offers not accepted.
     assert figures.answers.accepted > 0 and figures.overdue_by_owner
-    assert figures.at_risk.orders > 0
+    assert figures.at_risk.orders > 0 and figures.late_part_orders > 0
     connection = db.session.connection()
     postgresql = connection.dialect.name == "postgresql"
     if postgresql:
@@ -179,6 +179,8 @@ def _plans(supervisor: User) -> dict[str, str]:
             if re.search(r"\bfollow_ups\b", statement)
             else "committed"
             if re.search(r"\bpart_order_lines\b", statement)
+            else "late"
+            if re.search(r"\bpart_orders\.expected_on <", statement)
             else None
         )
         if name is None:
@@ -194,7 +196,7 @@ def _plans(supervisor: User) -> dict[str, str]:
     if postgresql:
         connection.exec_driver_sql("SET LOCAL enable_seqscan = on")
         connection.exec_driver_sql("SET LOCAL enable_bitmapscan = on")
-    assert set(plans) == {"answers", "overdue", "committed"}, seen
+    assert set(plans) == {"answers", "overdue", "committed", "late"}, seen
     return plans
 
 
@@ -273,6 +275,15 @@ def _assert_dashboard_plans(supervisor: User) -> None:
         assert '"Index Name": "ix_part_orders_status"' in committed, committed
         assert '"Index Name": "pk_part_orders"' not in committed, committed
     assert not _scans(committed, "part_orders", dialect), committed
+    # Late part orders (ordered or shipped, expected before today) from the status index
+    # too, not from every order ever expected before today.
+    late = plans["late"]
+    if dialect == "sqlite":
+        assert "SEARCH part_orders USING INDEX ix_part_orders_status (status=?)" in late, late
+    else:
+        assert '"Index Name": "ix_part_orders_status"' in late, late
+    assert "ix_part_orders_expected_on" not in late, late
+    assert not _scans(late, "part_orders", dialect), late
 
 
 @pytest.fixture(scope="module")
