@@ -14,7 +14,7 @@ from typing import Any
 from flask import g, has_app_context, has_request_context, request
 from sqlalchemy import DateTime, Engine, MetaData, Numeric, Result, Select, event, select
 from sqlalchemy import Enum as SAEnum
-from sqlalchemy.orm import DeclarativeBase, Session, registry
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, registry
 from sqlalchemy.pool import Pool
 from sqlalchemy.sql import Executable
 from sqlalchemy.types import TypeDecorator
@@ -211,3 +211,23 @@ def plain_rows(session: Session, statement: Executable, values: Mapping[str, Any
     if session.autoflush:
         session.flush()
     return session.connection().execute(statement, values)
+
+
+def loaded_instance(session: Session, model: type, values: dict[str, Any]) -> Any:
+    """The `model` object with these column values as the session holds it, made as if a
+    query had loaded it, without one: the object the session already holds under that
+    identity (as a query would give it), else a new one with `values` taken as what the
+    database holds (nothing pending, so nothing written back), the rest loaded when read.
+    For a row read as plain values (`plain_rows`) that the request then uses as an
+    object: reading it through the ORM costs several times as much."""
+    mapper = model.__mapper__
+    key = mapper.identity_key_from_primary_key(
+        [values[mapper.get_property_by_column(column).key] for column in mapper.primary_key]
+    )
+    if (held := session.identity_map.get(key)) is not None:
+        return held
+    instance = mapper.class_manager.new_instance()
+    instance.__dict__.update(values)
+    make_transient_to_detached(instance)
+    session.add(instance)
+    return instance

@@ -60,8 +60,30 @@ class User(Audited, UserMixin, db.Model):
 
     team: Mapped[Team | None] = relationship()
 
-    # The sign-in this request belongs to, set by the session loader (not a column).
-    current_session = None
+    # The sign-in this request belongs to (not columns): its token and id, set by
+    # start_session() or the session loader; its row is read only when asked for
+    # (signing out, changing one's own password), not on every request.
+    sign_in_token = None
+    sign_in_id = None
+    _current_session = None
+
+    @property
+    def current_session(self) -> "UserSession | None":
+        if self._current_session is None and self.sign_in_id is not None:
+            self._current_session = db.session.get(UserSession, self.sign_in_id)
+        return self._current_session
+
+    @current_session.setter
+    def current_session(self, user_session: "UserSession") -> None:
+        self._current_session = user_session
+        self.sign_in_id = user_session.id
+        self.sign_in_token = user_session.token
+
+    def signed_in_with(self, sign_in_id: int, token: str) -> None:
+        """This request belongs to the sign-in with this id and token (its row unread)."""
+        self._current_session = None
+        self.sign_in_id = sign_in_id
+        self.sign_in_token = token
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
@@ -70,9 +92,9 @@ class User(Audited, UserMixin, db.Model):
     def get_id(self) -> str:
         """What Flask-Login keeps in the session cookie: this sign-in's token, never the
         user's id, so ending the sign-in makes a copied cookie worthless."""
-        if self.current_session is None or self.current_session.token is None:
+        if self.sign_in_token is None:
             raise RuntimeError("get_id() needs the sign-in started by start_session()")
-        return self.current_session.token
+        return self.sign_in_token
 
     def __eq__(self, other: object) -> bool:
         # The same account, as UserMixin compared users before get_id() became a token.

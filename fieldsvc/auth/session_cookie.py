@@ -98,6 +98,12 @@ class IdleRefreshSessionInterface(SecureCookieSessionInterface):
     def save_session(self, app: Flask, session: SessionMixin, response) -> None:
         if request.path.startswith(API_PREFIX):
             return
+        if session and not self.should_set_cookie(app, session):
+            # What Flask's own does for an answer that sets no cookie, without first
+            # working out every attribute of the cookie it will not set.
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
         super().save_session(app, session, response)
 
     def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 from freezegun import freeze_time
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from fieldsvc import create_app
-from fieldsvc.auth.models import Role, UserSession
+from fieldsvc.auth.models import Role, User, UserSession
 from fieldsvc.config import ConfigurationError
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
@@ -224,6 +224,28 @@ def test_a_sign_in_ended_by_another_request_is_refused_on_the_next_one_after_one
     assert response.status_code == 302 and response.location.startswith("/login")
 
 
+def test_a_role_changed_or_account_deactivated_elsewhere_counts_from_the_next_request(
+    app, client, make_user
+):
+    supervisor = make_user(Role.SUPERVISOR)
+    db.session.commit()
+    client.sign_in(supervisor.email)
+    assert client.get("/dashboard").status_code == 200
+    this_user = User.id == supervisor.id
+
+    # Changed by another process (another worker, a command): only the row changes.
+    db.session.execute(update(User).where(this_user).values(role=Role.TECHNICIAN))
+    db.session.commit()
+    db.session.expunge_all()
+    assert client.get("/dashboard").status_code == 403
+
+    db.session.execute(update(User).where(this_user).values(active=False))
+    db.session.commit()
+    db.session.expunge_all()
+    response = client.get("/")
+    assert response.status_code == 302 and response.location.startswith("/login")
+
+
 def _session_cookie_set(response) -> bool:
     return any(c.startswith("session=") for c in response.headers.getlist("Set-Cookie"))
 
@@ -237,7 +259,9 @@ def test_the_session_cookie_is_re_signed_at_most_once_a_minute_while_in_use(clie
         assert _session_cookie_set(client.get("/"))  # a minute old: its idle clock moves on
 
         clock.tick(timedelta(seconds=30))
-        assert not _session_cookie_set(client.get("/"))
+        page = client.get("/")
+        assert not _session_cookie_set(page)
+        assert "Cookie" in page.headers["Vary"]  # it still depends on the cookie it read
         clock.tick(timedelta(seconds=20))
         assert not _session_cookie_set(client.get("/"))
 
