@@ -7,17 +7,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fieldsvc import (
-    assets,
-    config,
-    csrf_tokens,
-    errors,
-    installation,
-    ops,
-    ranges,
-    rate_limits,
-    storage,
-)
+from fieldsvc import assets, config, errors, installation, ops, ranges, rate_limits, storage
 from fieldsvc.auth import session_cookie
 from fieldsvc.extensions import (
     csrf,
@@ -56,7 +46,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
-    csrf_tokens.init_app(app)
     rate_limits.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
