@@ -47,10 +47,9 @@ from fieldsvc.incidents.models import (
     Severity,
 )
 from fieldsvc.incidents.photos import PhotoRejected, ProcessedPhoto, process_photo
-from fieldsvc.parts.models import PART_ORDER_TRANSITIONS, PartOrder, PartOrderStatus
+from fieldsvc.parts.models import PART_ORDER_TRANSITIONS, PartOrderStatus
 from fieldsvc.portal import links as status_links
 from fieldsvc.proposals import services as proposal_services
-from fieldsvc.proposals.models import Proposal, ProposalRevision
 from fieldsvc.ranges import record_id
 from fieldsvc.storage import stored_file_response
 
@@ -433,14 +432,11 @@ _DETAIL_PAGE = (
     joinedload(Incident.created_by),
     joinedload(Incident.work_log),
 )
-_DETAIL_COLLECTIONS = {
-    "equipment_links": (joinedload(IncidentEquipment.equipment),),
-    "part_orders": (joinedload(PartOrder.lines), joinedload(PartOrder.supplier)),
-    "proposals": (joinedload(Proposal.revisions).joinedload(ProposalRevision.lines),),
-}
+_DETAIL_COLLECTIONS = {"equipment_links": (joinedload(IncidentEquipment.equipment),)}
 # What the page only shows, read as plain records: no identity map, instance state or
-# loaders for each photo, call and promise.
-_DETAIL_PLAIN = ("attachments", "communications", "follow_ups")
+# loaders for each photo, call, promise, part order (with its supplier and lines) and
+# proposal (with its revisions and their lines).
+_DETAIL_PLAIN = ("attachments", "communications", "follow_ups", "part_orders", "proposals")
 
 
 @bp.get("/incidents/<int:incident_id>")
@@ -459,7 +455,7 @@ def _detail_page(
     """The incident page. Its forms are drawn blank by the template as plain HTML (the
     form classes still validate what is sent); a form sent with errors is passed in
     `forms_given` and drawn again from its WTForms object, with its values and errors.
-    `plain` holds the photos, calls and promises if already read."""
+    `plain` holds the photos, calls, promises, part orders and proposals if already read."""
     if plain is None:
         plain = services.plain_collections(incident.id, _DETAIL_PLAIN)
     now = utcnow()
@@ -506,8 +502,9 @@ def _detail_page(
         follow_ups=plain["follow_ups"],
         overdue=[f for f in plain["follow_ups"] if f.is_overdue(now)],
         clear_draft=request.args.get("recorded"),
-        at_risk=proposal_services.money_at_risk(incident),
-        proposals=[(p, proposal_services.price(p.current)[1]) for p in incident.proposals],
+        part_orders=plain["part_orders"],
+        at_risk=proposal_services.money_at_risk_in(plain["part_orders"], plain["proposals"]),
+        proposals=[(p, proposal_services.price(p.current)[1]) for p in plain["proposals"]],
         status_links=status_links.shown_open_links(incident, now),
         PART_ORDER_TRANSITIONS=PART_ORDER_TRANSITIONS,
         PartOrderStatus=PartOrderStatus,
