@@ -49,7 +49,13 @@ from fieldsvc.audit.services import (
 )
 from fieldsvc.auth.models import Role, User
 from fieldsvc.customers.models import Contact, Customer, Equipment, Site
-from fieldsvc.database import plain_record_statement, plain_record_type, plain_rows, utcnow
+from fieldsvc.database import (
+    plain_columns,
+    plain_record_statement,
+    plain_record_type,
+    plain_rows,
+    utcnow,
+)
 from fieldsvc.errors import DomainError, FieldError, InvalidTransition, NotAllowed
 from fieldsvc.extensions import db
 from fieldsvc.incidents import search
@@ -226,9 +232,37 @@ def plain_collections(incident_id: int, names: Sequence[str]) -> dict[str, list]
     return found
 
 
-# Read by their own features with what they are shown with, still one statement each: part
-# orders with their supplier and lines, proposals with their revisions and lines.
+def shown_equipment_links(incident_id: int) -> list:
+    """The incident's equipment links as plain records (`plain_record_type`), each with
+    the `equipment` it points at: one statement, built once."""
+    statement, link_type, equipment_type = _shown_equipment_links()
+    equipment_at = len(link_type._fields) - 1
+    return [
+        link_type._make((*row[:equipment_at], equipment_type._make(row[equipment_at:])))
+        for row in plain_rows(db.session(), statement, {"incident_id": incident_id})
+    ]
+
+
+@cache
+def _shown_equipment_links() -> tuple[Select, type, type]:
+    statement = (
+        select(*plain_columns(IncidentEquipment, "link_"), *plain_columns(Equipment, "item_"))
+        .join(Equipment, Equipment.id == IncidentEquipment.equipment_id)
+        .where(IncidentEquipment.incident_id == bindparam("incident_id"))
+        .order_by(IncidentEquipment.id)
+    )
+    return (
+        statement,
+        plain_record_type(IncidentEquipment, ("__str__",), ("equipment",)),
+        plain_record_type(Equipment, ("__str__",)),
+    )
+
+
+# Read with what they are shown with, still one statement each: equipment links with the
+# equipment; part orders with their supplier and lines, proposals with their revisions and
+# lines (by their own features).
 _PLAIN_WITH_PARTS: dict[str, Callable[[int], list]] = {
+    "equipment_links": shown_equipment_links,
     "part_orders": parts_services.shown_part_orders,
     "proposals": proposal_services.shown_proposals,
 }
@@ -1294,7 +1328,7 @@ def records_of(incident: Incident, plain: Mapping[str, list] | None = None) -> l
     """What hangs off the incident in this feature: its timeline is about these too.
     A collection given in `plain` (read by `plain_collections`) is taken from there."""
     return [
-        *incident.equipment_links,
+        *_collection(incident, "equipment_links", plain),
         *_collection(incident, "attachments", plain),
         *incident.work_log,
         *_collection(incident, "communications", plain),
@@ -1365,11 +1399,12 @@ def _timeline_records(incident: Incident, plain: Mapping[str, list] | None = Non
 
 
 def _in_hand(plain: Mapping[str, list] | None) -> list[Any]:
-    """What plain part orders and proposals were read with that a timeline may name (their
-    suppliers, the order lines linked from proposal lines): a mapped row would be in the
-    session for that."""
+    """What plain records were read with that a timeline may name (the equipment linked,
+    the part orders' suppliers, the order lines linked from proposal lines): a mapped row
+    would be in the session for that."""
     plain = plain or {}
     return [
+        *(link.equipment for link in plain.get("equipment_links", ())),
         *(order.supplier for order in plain.get("part_orders", ())),
         *(
             line.part_order_line
