@@ -12,7 +12,17 @@ from functools import cache
 from typing import Any
 
 from flask import g, has_app_context, has_request_context, request
-from sqlalchemy import DateTime, Engine, MetaData, Numeric, Result, Select, event, select
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    MetaData,
+    Numeric,
+    Result,
+    Select,
+    event,
+    inspect,
+    select,
+)
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, registry
 from sqlalchemy.pool import Pool
@@ -184,11 +194,15 @@ def str_enum(enum_class: type[StrEnum], length: int = 30) -> SAEnum:
 
 
 @cache
-def plain_record_type(model: type, methods: tuple[str, ...] = ()) -> type:
+def plain_record_type(
+    model: type, methods: tuple[str, ...] = (), related: tuple[str, ...] = ()
+) -> type:
     """A named tuple of `model`'s columns, named after it, with the model's `methods`: a
     record a page only shows, read as plain values (no identity map, instance state or
-    loaders). `model_of` gives the model it stands for."""
-    keys = [prop.key for prop in model.__mapper__.column_attrs]
+    loaders). `model_of` gives the model it stands for. The names in `related` follow the
+    columns, for what the record is shown with (its lines, its supplier), so the model's
+    methods that read them (a total of its lines) work on the record unchanged."""
+    keys = [*(prop.key for prop in model.__mapper__.column_attrs), *related]
     base = namedtuple(model.__name__, keys)  # type: ignore[misc]
     shared = {name: getattr(model, name) for name in methods}
     return type(model.__name__, (base,), {"__slots__": (), "_model": model, **shared})
@@ -197,6 +211,14 @@ def plain_record_type(model: type, methods: tuple[str, ...] = ()) -> type:
 def plain_record_statement(model: type) -> Select:
     """Every column of `model`, each labelled with its attribute's name."""
     return select(*(prop.columns[0].label(prop.key) for prop in model.__mapper__.column_attrs))
+
+
+def plain_columns(entity: Any, prefix: str) -> list[Any]:
+    """Every column of `entity` (a model or an alias of one), labelled with its attribute's
+    name after `prefix`: one record's share of a statement that joins several, in the order
+    `plain_record_type` holds them."""
+    columns = inspect(entity).mapper.column_attrs
+    return [getattr(entity, prop.key).label(prefix + prop.key) for prop in columns]
 
 
 def model_of(record: Any) -> type:

@@ -6,7 +6,7 @@ forget it. Services name the actor and reason with `acting(actor, reason)`;
 `record()` adds an event for something that is not a column change.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -173,20 +173,22 @@ def history_for(*objects: Any, internal: bool = True) -> list[HistoryEntry]:
 
 
 def history_from(
-    events: list[AuditEvent], *objects: Any, internal: bool = True
+    events: list[AuditEvent], *objects: Any, internal: bool = True, in_hand: Sequence[Any] = ()
 ) -> list[HistoryEntry]:
     """`events` (from `events_about(*objects)`) as a person reads them (see `wording`);
     internal-only facts are marked, and left out of the sentences unless `internal`.
 
-    A referenced row already in the session is named from there; the others are read
-    with one statement per kind of row, however many events refer to them.
+    A referenced row among the objects, in `in_hand` (plain records read with them) or
+    already in the session is named from there; the others are read with one statement
+    per kind of row, however many events refer to them.
     """
     models = {model_of(obj).__name__: model_of(obj) for obj in objects}
     references = {
         name: {f: target for f, target in _reference_columns(model).items() if is_told(name, f)}
         for name, model in models.items()
     }
-    names = _reference_names(references, events)
+    held = {(model_of(obj), obj.id): obj for obj in (*objects, *in_hand)}
+    names = _reference_names(references, events, held)
     records = {(model_of(obj).__name__, obj.id): obj for obj in objects}
     about = sorted((e for e in events if e.object_type in models), key=lambda e: e.seq)
     return tell(about, names, records, internal=internal)
@@ -210,9 +212,12 @@ def _reference_columns(model: type) -> dict[str, type]:
 
 
 def _reference_names(
-    references: dict[str, dict[str, type]], events: list[AuditEvent]
+    references: dict[str, dict[str, type]],
+    events: list[AuditEvent],
+    held: Mapping[tuple[type, int], Any],
 ) -> dict[tuple[str, int], str]:
-    """(field, id) -> the referenced row as a person names it."""
+    """(field, id) -> the referenced row as a person names it; `held` holds rows at hand by
+    (model, id)."""
     wanted: dict[type, set[int]] = {}  # target model -> ids
     fields: dict[type, set[str]] = {}
     for event_ in events:
@@ -224,7 +229,10 @@ def _reference_names(
     session = db.session()
     found: dict[type, dict[int, Any]] = {}
     for target, ids in wanted.items():
-        loaded = {i: session.identity_map.get(identity_key(target, i)) for i in ids}
+        loaded = {
+            i: held.get((target, i)) or session.identity_map.get(identity_key(target, i))
+            for i in ids
+        }
         found[target] = {i: obj for i, obj in loaded.items() if obj is not None}
         missing = ids - found[target].keys()
         if missing:

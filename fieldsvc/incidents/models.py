@@ -1,9 +1,10 @@
 """Incidents and what hangs off them: equipment, photos, work log, communications,
 follow-ups. Their states and allowed transitions are here, in one place."""
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -246,7 +247,7 @@ class Incident(Audited, db.Model):
 
     @property
     def equipment(self) -> list[Equipment]:
-        return sorted((link.equipment for link in self.equipment_links), key=lambda e: e.tag)
+        return equipment_of(self.equipment_links)
 
     @property
     def reporter(self) -> str:
@@ -261,6 +262,11 @@ class Incident(Audited, db.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+
+def equipment_of(links: Iterable[Any]) -> list[Any]:
+    """The equipment an incident's links (mapped, or plain records) point at, by tag."""
+    return sorted((link.equipment for link in links), key=lambda e: e.tag)
 
 
 class IncidentEquipment(Audited, db.Model):

@@ -7,7 +7,7 @@ none. Anything else gets 404, so an incident's existence is not given away.
 """
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
@@ -49,7 +49,13 @@ from fieldsvc.audit.services import (
 )
 from fieldsvc.auth.models import Role, User
 from fieldsvc.customers.models import Contact, Customer, Equipment, Site
-from fieldsvc.database import plain_record_statement, plain_record_type, plain_rows, utcnow
+from fieldsvc.database import (
+    plain_columns,
+    plain_record_statement,
+    plain_record_type,
+    plain_rows,
+    utcnow,
+)
 from fieldsvc.errors import DomainError, FieldError, InvalidTransition, NotAllowed
 from fieldsvc.extensions import db
 from fieldsvc.incidents import search
@@ -74,6 +80,8 @@ from fieldsvc.incidents.models import (
     WorkLogEntry,
 )
 from fieldsvc.incidents.photos import ProcessedPhoto
+from fieldsvc.parts import services as parts_services
+from fieldsvc.proposals import services as proposal_services
 from fieldsvc.ranges import HAPPENED, PLANNED, WORK_MINUTES, window
 from fieldsvc.storage import put_in_transaction
 from fieldsvc.webhooks import services as webhooks
@@ -215,10 +223,49 @@ def plain_collections(incident_id: int, names: Sequence[str]) -> dict[str, list]
     statement each, built once, for a page that only shows them."""
     found = {}
     for name in names:
+        if name in _PLAIN_WITH_PARTS:
+            found[name] = _PLAIN_WITH_PARTS[name](incident_id)
+            continue
         statement, record = _plain_collection(name)
         rows = plain_rows(db.session(), statement, {"incident_id": incident_id})
         found[name] = list(map(record._make, rows))
     return found
+
+
+def shown_equipment_links(incident_id: int) -> list:
+    """The incident's equipment links as plain records (`plain_record_type`), each with
+    the `equipment` it points at: one statement, built once."""
+    statement, link_type, equipment_type = _shown_equipment_links()
+    equipment_at = len(link_type._fields) - 1
+    return [
+        link_type._make((*row[:equipment_at], equipment_type._make(row[equipment_at:])))
+        for row in plain_rows(db.session(), statement, {"incident_id": incident_id})
+    ]
+
+
+@cache
+def _shown_equipment_links() -> tuple[Select, type, type]:
+    statement = (
+        select(*plain_columns(IncidentEquipment, "link_"), *plain_columns(Equipment, "item_"))
+        .join(Equipment, Equipment.id == IncidentEquipment.equipment_id)
+        .where(IncidentEquipment.incident_id == bindparam("incident_id"))
+        .order_by(IncidentEquipment.id)
+    )
+    return (
+        statement,
+        plain_record_type(IncidentEquipment, ("__str__",), ("equipment",)),
+        plain_record_type(Equipment, ("__str__",)),
+    )
+
+
+# Read with what they are shown with, still one statement each: equipment links with the
+# equipment; part orders with their supplier and lines, proposals with their revisions and
+# lines (by their own features).
+_PLAIN_WITH_PARTS: dict[str, Callable[[int], list]] = {
+    "equipment_links": shown_equipment_links,
+    "part_orders": parts_services.shown_part_orders,
+    "proposals": proposal_services.shown_proposals,
+}
 
 
 # What is asked of the incident's plain records beside their columns.
@@ -1280,18 +1327,19 @@ def my_day(user: User, *, now: datetime, day_ends: datetime) -> MyDay:
 def records_of(incident: Incident, plain: Mapping[str, list] | None = None) -> list[object]:
     """What hangs off the incident in this feature: its timeline is about these too.
     A collection given in `plain` (read by `plain_collections`) is taken from there."""
-    plain = plain or {}
-
-    def of(name: str) -> list:
-        return plain[name] if name in plain else getattr(incident, name)
-
     return [
-        *incident.equipment_links,
-        *of("attachments"),
+        *_collection(incident, "equipment_links", plain),
+        *_collection(incident, "attachments", plain),
         *incident.work_log,
-        *of("communications"),
-        *of("follow_ups"),
+        *_collection(incident, "communications", plain),
+        *_collection(incident, "follow_ups", plain),
     ]
+
+
+def _collection(incident: Incident, name: str, plain: Mapping[str, list] | None) -> Sequence:
+    """The incident's collection `name`: as given in `plain`, else its mapped rows (read
+    only then: `dict.get` with them as the default would load them every time)."""
+    return plain[name] if plain and name in plain else getattr(incident, name)
 
 
 def timeline(incident: Incident, plain: Mapping[str, list] | None = None) -> list[HistoryEntry]:
@@ -1302,7 +1350,7 @@ def timeline(incident: Incident, plain: Mapping[str, list] | None = None) -> lis
     customers, sites and contacts it was reported against before a correction in one.
     """
     records = _timeline_records(incident, plain)
-    return _told(records, events_about(*records))
+    return _told(records, events_about(*records), _in_hand(plain))
 
 
 @dataclass(frozen=True)
@@ -1323,36 +1371,59 @@ def latest_timeline(
     costs the page no more than a short one. Collections given in `plain` (read by
     `plain_collections`) are taken from there."""
     records = _timeline_records(incident, plain)
+    in_hand = _in_hand(plain)
     latest = latest_events_about(*records, newest=events + 1)
     if len(latest) <= events:
-        return RecentTimeline(_told(records, latest), earlier=False)
+        return RecentTimeline(_told(records, latest, in_hand), earlier=False)
     latest = latest[1:]
     # One step (one save by one person) is told as one entry: a step the cut passes
     # through is left out whole, so no entry is shown in part.
     first = latest[0]
     whole_steps = [e for e in latest if (e.at, e.actor_id) != (first.at, first.actor_id)]
-    return RecentTimeline(_told(records, whole_steps or latest), earlier=True)
+    return RecentTimeline(_told(records, whole_steps or latest, in_hand), earlier=True)
 
 
 def _timeline_records(incident: Incident, plain: Mapping[str, list] | None = None) -> list[Any]:
-    revisions = [revision for proposal in incident.proposals for revision in proposal.revisions]
+    orders = _collection(incident, "part_orders", plain)
+    proposals = _collection(incident, "proposals", plain)
+    revisions = [revision for proposal in proposals for revision in proposal.revisions]
     return [
         incident,
         *records_of(incident, plain),
-        *incident.part_orders,
-        *(line for order in incident.part_orders for line in order.lines),
-        *incident.proposals,
+        *orders,
+        *(line for order in orders for line in order.lines),
+        *proposals,
         *revisions,
         *(line for revision in revisions for line in revision.lines),
     ]
 
 
-def _told(records: list[Any], events: Sequence[AuditEvent | TimelineEvent]) -> list[HistoryEntry]:
+def _in_hand(plain: Mapping[str, list] | None) -> list[Any]:
+    """What plain records were read with that a timeline may name (the equipment linked,
+    the part orders' suppliers, the order lines linked from proposal lines): a mapped row
+    would be in the session for that."""
+    plain = plain or {}
+    return [
+        *(link.equipment for link in plain.get("equipment_links", ())),
+        *(order.supplier for order in plain.get("part_orders", ())),
+        *(
+            line.part_order_line
+            for proposal in plain.get("proposals", ())
+            for revision in proposal.revisions
+            for line in revision.lines
+            if line.part_order_line is not None
+        ),
+    ]
+
+
+def _told(
+    records: list[Any], events: Sequence[AuditEvent | TimelineEvent], in_hand: Sequence[Any] = ()
+) -> list[HistoryEntry]:
     # Held while the history is named: the session keeps only what is referenced.
     earlier = _load_earlier_references(
         [e for e in events if e.object_type in ("Incident", "ProposalRevision")]
     )
-    entries = history_from(events, *records)
+    entries = history_from(events, *records, in_hand=in_hand)
     del earlier
     return entries
 

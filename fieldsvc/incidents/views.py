@@ -41,16 +41,15 @@ from fieldsvc.incidents.models import (
     FollowUp,
     FollowUpOutcome,
     Incident,
-    IncidentEquipment,
     IncidentStatus,
     ReportedVia,
     Severity,
+    equipment_of,
 )
 from fieldsvc.incidents.photos import PhotoRejected, ProcessedPhoto, process_photo
-from fieldsvc.parts.models import PART_ORDER_TRANSITIONS, PartOrder, PartOrderStatus
+from fieldsvc.parts.models import PART_ORDER_TRANSITIONS, PartOrderStatus
 from fieldsvc.portal import links as status_links
 from fieldsvc.proposals import services as proposal_services
-from fieldsvc.proposals.models import Proposal, ProposalRevision
 from fieldsvc.ranges import record_id
 from fieldsvc.storage import stored_file_response
 
@@ -433,21 +432,24 @@ _DETAIL_PAGE = (
     joinedload(Incident.created_by),
     joinedload(Incident.work_log),
 )
-_DETAIL_COLLECTIONS = {
-    "equipment_links": (joinedload(IncidentEquipment.equipment),),
-    "part_orders": (joinedload(PartOrder.lines), joinedload(PartOrder.supplier)),
-    "proposals": (joinedload(Proposal.revisions).joinedload(ProposalRevision.lines),),
-}
 # What the page only shows, read as plain records: no identity map, instance state or
-# loaders for each photo, call and promise.
-_DETAIL_PLAIN = ("attachments", "communications", "follow_ups")
+# loaders for each piece of equipment, photo, call, promise, part order (with its supplier
+# and lines) and proposal (with its revisions and their lines).
+_DETAIL_PLAIN = (
+    "equipment_links",
+    "attachments",
+    "communications",
+    "follow_ups",
+    "part_orders",
+    "proposals",
+)
 
 
 @bp.get("/incidents/<int:incident_id>")
 @role_required(*EVERYONE)
 def detail(incident_id: int):
     found = services.get_visible_incident_with(
-        current_user, incident_id, _DETAIL_PAGE, _DETAIL_COLLECTIONS, _DETAIL_PLAIN
+        current_user, incident_id, _DETAIL_PAGE, {}, _DETAIL_PLAIN
     )
     incident, plain = found if found is not None else (_found(None), {})
     return _detail_page(incident, plain=plain)
@@ -459,7 +461,7 @@ def _detail_page(
     """The incident page. Its forms are drawn blank by the template as plain HTML (the
     form classes still validate what is sent); a form sent with errors is passed in
     `forms_given` and drawn again from its WTForms object, with its values and errors.
-    `plain` holds the photos, calls and promises if already read."""
+    `plain` holds its collections (`_DETAIL_PLAIN`) if already read."""
     if plain is None:
         plain = services.plain_collections(incident.id, _DETAIL_PLAIN)
     now = utcnow()
@@ -501,13 +503,15 @@ def _detail_page(
         timeline_earlier_url=timeline.earlier
         and url_for(".detail", incident_id=incident.id, timeline="all", _anchor="history-title"),
         total_minutes=services.total_minutes(incident),
+        equipment=equipment_of(plain["equipment_links"]),
         photos=plain["attachments"],
         communications=plain["communications"],
         follow_ups=plain["follow_ups"],
         overdue=[f for f in plain["follow_ups"] if f.is_overdue(now)],
         clear_draft=request.args.get("recorded"),
-        at_risk=proposal_services.money_at_risk(incident),
-        proposals=[(p, proposal_services.price(p.current)[1]) for p in incident.proposals],
+        part_orders=plain["part_orders"],
+        at_risk=proposal_services.money_at_risk_in(plain["part_orders"], plain["proposals"]),
+        proposals=[(p, proposal_services.price(p.current)[1]) for p in plain["proposals"]],
         status_links=status_links.shown_open_links(incident, now),
         PART_ORDER_TRANSITIONS=PART_ORDER_TRANSITIONS,
         PartOrderStatus=PartOrderStatus,

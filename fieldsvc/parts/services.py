@@ -4,13 +4,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from fieldsvc.audit.services import acting
 from fieldsvc.auth.models import User
-from fieldsvc.database import utcnow
+from fieldsvc.database import plain_columns, plain_record_type, plain_rows, utcnow
 from fieldsvc.errors import DomainError, FieldError, InvalidTransition
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import Incident
@@ -177,3 +178,55 @@ def _check_line(n: int, line: OrderLineInput) -> dict[str, Any]:
 def at_risk_orders(incident: Incident) -> list[PartOrder]:
     """Orders placed for the incident and not yet used: money spent before a yes."""
     return [order for order in incident.part_orders if order.status in COMMITTED_STATUSES]
+
+
+# --- part orders as the incident page shows them --------------------------------------------
+
+# What a page asks of a part order line and of an order beside their columns: the models'
+# own rules (a line's net cost, an order's net cost, restocking fee and return deadline),
+# so plain records and mapped rows come to the same figures.
+ORDER_LINE_METHODS = ("__str__", "net_cost")
+_ORDER_METHODS = ("__str__", "net_cost", "return_deadline", "restocking_fee")
+
+
+def shown_part_orders(incident_id: int) -> list:
+    """The incident's part orders, oldest first, as plain records (`plain_record_type`)
+    with their `supplier` and `lines`: one statement, built once, for a page that only
+    shows them."""
+    statement, order_type, supplier_type, line_type = _shown_part_orders()
+    supplier_at = len(order_type._fields) - 2  # the order's columns, then its supplier's
+    line_at = supplier_at + len(supplier_type._fields)
+    order_id, line_id = order_type._fields.index("id"), line_at + line_type._fields.index("id")
+    found: dict[int, tuple[tuple, Any, list]] = {}
+    for row in plain_rows(db.session(), statement, {"incident_id": incident_id}):
+        order = found.get(row[order_id])
+        if order is None:
+            supplier = supplier_type._make(row[supplier_at:line_at])
+            order = found[row[order_id]] = (row[:supplier_at], supplier, [])
+        if row[line_id] is not None:
+            order[2].append(line_type._make(row[line_at:]))
+    return [
+        order_type._make((*columns, supplier, tuple(lines)))
+        for columns, supplier, lines in found.values()
+    ]
+
+
+@cache
+def _shown_part_orders() -> tuple[Select, type, type, type]:
+    statement = (
+        select(
+            *plain_columns(PartOrder, "order_"),
+            *plain_columns(Supplier, "supplier_"),
+            *plain_columns(PartOrderLine, "line_"),
+        )
+        .join(Supplier, Supplier.id == PartOrder.supplier_id)
+        .outerjoin(PartOrderLine, PartOrderLine.part_order_id == PartOrder.id)
+        .where(PartOrder.incident_id == bindparam("incident_id"))
+        .order_by(PartOrder.id, PartOrderLine.id)
+    )
+    return (
+        statement,
+        plain_record_type(PartOrder, _ORDER_METHODS, ("supplier", "lines")),
+        plain_record_type(Supplier, ("__str__",)),
+        plain_record_type(PartOrderLine, ORDER_LINE_METHODS),
+    )

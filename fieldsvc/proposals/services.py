@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from fieldsvc.audit.models import AuditEvent
@@ -24,7 +26,7 @@ from fieldsvc.auth.models import Role, User
 from fieldsvc.auth.services import authenticate
 from fieldsvc.clock import format_date, format_datetime, site_zone, to_local
 from fieldsvc.customers.models import Contact
-from fieldsvc.database import utcnow
+from fieldsvc.database import plain_columns, plain_record_type, plain_rows, utcnow
 from fieldsvc.errors import DomainError, FieldError, InvalidTransition, NotAllowed, StaleVersion
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import (
@@ -35,6 +37,7 @@ from fieldsvc.incidents.models import (
     IncidentStatus,
 )
 from fieldsvc.parts.models import COMMITTED_STATUSES, PartOrder, PartOrderLine
+from fieldsvc.parts.services import ORDER_LINE_METHODS
 from fieldsvc.proposals.models import (
     APPROVAL_MEANING,
     REVISION_TRANSITIONS,
@@ -382,7 +385,7 @@ def price(revision: ProposalRevision) -> tuple[list[PricedLine], Totals]:
 @dataclass(frozen=True)
 class MoneyAtRisk:
     total: Decimal
-    orders: list[PartOrder]
+    orders: list[Any]  # the part orders as given: mapped, or plain records
     restocking_fees: Decimal
     earliest_return_deadline: date | None
 
@@ -390,18 +393,88 @@ class MoneyAtRisk:
 def money_at_risk(incident: Incident) -> MoneyAtRisk:
     """Parts bought for the incident that the customer has not accepted yet: bought so
     the fix exists before the customer is told."""
+    return money_at_risk_in(incident.part_orders, incident.proposals)
+
+
+def money_at_risk_in(part_orders: Sequence[Any], proposals: Sequence[Any]) -> MoneyAtRisk:
+    """`money_at_risk` from an incident's part orders (with their lines) and proposals
+    (with their revisions), mapped or read as plain records (`shown_part_orders`,
+    `shown_proposals`)."""
     accepted = any(
         revision.status is RevisionStatus.ACCEPTED
-        for proposal in incident.proposals
+        for proposal in proposals
         for revision in proposal.revisions
     )
-    orders = [] if accepted else [o for o in incident.part_orders if o.status in COMMITTED_STATUSES]
+    orders = [] if accepted else [o for o in part_orders if o.status in COMMITTED_STATUSES]
     deadlines = [o.return_deadline for o in orders if o.return_deadline]
     return MoneyAtRisk(
         total=sum((o.net_cost for o in orders), Decimal("0.00")),
         orders=orders,
         restocking_fees=sum((o.restocking_fee for o in orders), Decimal("0.00")),
         earliest_return_deadline=min(deadlines) if deadlines else None,
+    )
+
+
+def shown_proposals(incident_id: int) -> list:
+    """The incident's proposals, oldest first, as plain records (`plain_record_type`) with
+    their `revisions` (by number), each with its `lines` (in order), each with the
+    `part_order_line` it is linked to: one statement, built once, for a page that only
+    shows them. `price` and `money_at_risk_in` work them out as they do mapped rows."""
+    statement, proposal_type, revision_type, line_type, ordered_type = _shown_proposals()
+    # Each row holds a proposal's columns, a revision's, a line's and its linked order line's
+    # (the records' last field is what they are shown with, filled here).
+    revision_at = len(proposal_type._fields) - 1
+    line_at = revision_at + len(revision_type._fields) - 1
+    ordered_at = line_at + len(line_type._fields) - 1
+    proposal_id = proposal_type._fields.index("id")
+    revision_id = revision_at + revision_type._fields.index("id")
+    line_id = line_at + line_type._fields.index("id")
+    ordered_id = ordered_at + ordered_type._fields.index("id")
+    proposals: dict[int, tuple[tuple, dict]] = {}
+    for row in plain_rows(db.session(), statement, {"incident_id": incident_id}):
+        _, revisions = proposals.setdefault(row[proposal_id], (row[:revision_at], {}))
+        if row[revision_id] is None:
+            continue
+        _, lines = revisions.setdefault(row[revision_id], (row[revision_at:line_at], []))
+        if row[line_id] is not None:
+            ordered = ordered_type._make(row[ordered_at:]) if row[ordered_id] is not None else None
+            lines.append(line_type._make((*row[line_at:ordered_at], ordered)))
+    return [
+        proposal_type._make(
+            (
+                *columns,
+                tuple(
+                    revision_type._make((*revision, tuple(lines)))
+                    for revision, lines in revisions.values()
+                ),
+            )
+        )
+        for columns, revisions in proposals.values()
+    ]
+
+
+@cache
+def _shown_proposals() -> tuple[Select, type, type, type, type]:
+    ordered = aliased(PartOrderLine)
+    statement = (
+        select(
+            *plain_columns(Proposal, "proposal_"),
+            *plain_columns(ProposalRevision, "revision_"),
+            *plain_columns(ProposalLine, "line_"),
+            *plain_columns(ordered, "ordered_"),
+        )
+        .outerjoin(ProposalRevision, ProposalRevision.proposal_id == Proposal.id)
+        .outerjoin(ProposalLine, ProposalLine.revision_id == ProposalRevision.id)
+        .outerjoin(ordered, ordered.id == ProposalLine.part_order_line_id)
+        .where(Proposal.incident_id == bindparam("incident_id"))
+        .order_by(Proposal.id, ProposalRevision.number, ProposalLine.position)
+    )
+    return (
+        statement,
+        plain_record_type(Proposal, ("current",), ("revisions",)),
+        plain_record_type(ProposalRevision, (), ("lines",)),
+        plain_record_type(ProposalLine, (), ("part_order_line",)),
+        plain_record_type(PartOrderLine, ORDER_LINE_METHODS),
     )
 
 
