@@ -83,6 +83,8 @@ def build(url: str, incidents: int, *, now: datetime | None = None) -> Flask:
         if connection.dialect.name == "postgresql":
             _advance_sequences(connection)
             db.session.commit()
+            search.rebuild_indexes(db.session.connection())  # after the rewrite committed
+            db.session.commit()
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
                 c.exec_driver_sql("VACUUM ANALYZE")
         else:

@@ -31,8 +31,12 @@ def rebuild() -> None:
     """Write the kept report figures again from the facts, for every incident, and add up
     the months in the company's time zone."""
     connection = db.session.connection()
-    searchable = rollups.recompute(connection)
+    rollups.recompute(connection)
     months.rebuild(connection, clock.company_zone())
+    db.session.commit()
+    # Only now: rebuilt in the transaction that rewrote them, the indexes would hold every
+    # incident's old versions too, and be as slow once VACUUM removed them.
+    searchable = search.rebuild_indexes(db.session.connection())
     db.session.commit()
     check = rollups.verify(db.session.connection())
     click.echo(

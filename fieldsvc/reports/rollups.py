@@ -43,7 +43,6 @@ from sqlalchemy.orm.util import identity_key
 
 from fieldsvc import clock
 from fieldsvc.customers.models import Customer
-from fieldsvc.incidents import search
 from fieldsvc.incidents.models import Incident, IncidentStatus
 from fieldsvc.portal.models import CustomerResponse, ResponseKind
 from fieldsvc.proposals.models import Proposal, ProposalRevision
@@ -180,17 +179,17 @@ def _entries_from_facts(incident_ids: Collection[int] | None):
     return stmt
 
 
-def recompute(connection: Connection, incident_ids: Collection[int] | None = None) -> bool:
+def recompute(connection: Connection, incident_ids: Collection[int] | None = None) -> None:
     """Write the kept figures of these incidents (None: of every incident) from the facts.
 
     The migration that introduced them, the benchmarks' bulk loader and `flask reports
     rebuild` call it for every incident; the flush hook below for those a flush touched.
-    Rewriting every incident leaves PostgreSQL's search indexes slow for rare terms, so
-    they are built afresh after it (`search.rebuild_indexes`); False if that was left to
-    their owner.
+    Rewriting every incident leaves PostgreSQL's search indexes slow for rare terms: a
+    caller that rewrote them all builds them afresh once its transaction has committed
+    (`search.rebuild_indexes`).
     """
     if incident_ids is not None and not incident_ids:
-        return True
+        return
     milestones = update(incidents).values(
         first_sent_at=_first_sent(), first_accepted_at=_first_accepted()
     )
@@ -207,7 +206,6 @@ def recompute(connection: Connection, incident_ids: Collection[int] | None = Non
     connection.execute(
         insert(entries).from_select(ENTRY_COLUMNS, _entries_from_facts(incident_ids))
     )
-    return incident_ids is not None or search.rebuild_indexes(connection)
 
 
 # --- kept on every flush ------------------------------------------------------------------
