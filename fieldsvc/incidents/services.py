@@ -1136,7 +1136,10 @@ def _row_shape() -> _RowShape:
             site.name,
         ),
         customer=customer,
-        customer_of_row=customer.id == Incident.customer_id,
+        # `+ 0`: the customer's name is looked up for each row, never a place to start
+        # from. With some sampled statistics SQLite otherwise began at every customer and
+        # sorted their overdue incidents (1.4 ms at 100,000 incidents against 0.16).
+        customer_of_row=customer.id == Incident.customer_id + 0,
         site=site,
         site_of_row=site.id == Incident.site_id,
         equipment_tags=select(IncidentEquipment.incident_id, Equipment.tag)
