@@ -188,34 +188,25 @@ def _has_any(name: str) -> ColumnElement[bool]:
 
 
 def get_visible_incident_with(
-    user: User,
-    incident_id: int,
-    options: tuple,
-    collections: Mapping[str, tuple],
-    plain: tuple[str, ...] = (),
+    user: User, incident_id: int, options: tuple, plain: tuple[str, ...]
 ) -> tuple[Incident, dict[str, list]] | None:
-    """The incident if `user` may see it, loaded with `options`, its `collections` filled
-    as `load_collections` fills them (pass the same objects every time, e.g. a module's
-    constants); and the collections named in `plain` read as `plain_collections` reads
-    them. Whether it has any of each is asked in the incident's statement, so a
-    collection it has none of (no photos yet, no part order) costs no statement."""
-    asked = (*collections, *plain)
-    statement = _visible_incident_statement(*_visibility_key(user), options, asked)
+    """The incident if `user` may see it, loaded with `options` (pass the same objects
+    every time, e.g. a module's constants), and its collections named in `plain` read as
+    `plain_collections` reads them. Whether it has any of each is asked in the incident's
+    statement, so a collection it has none of (no photos yet, no part order) costs no
+    statement."""
+    statement = _visible_incident_statement(*_visibility_key(user), options, plain)
     row = db.session.execute(statement, {"incident_id": incident_id}).unique().one_or_none()
     if row is None:
         return None
     incident, *has = row
-    some, plain_some = {}, []
-    for name, present in zip(asked, has, strict=True):
-        if not present:
-            set_committed_value(incident, name, [])
-        elif name in collections:
-            some[name] = collections[name]
+    held = []
+    for name, present in zip(plain, has, strict=True):
+        if present:
+            held.append(name)
         else:
-            plain_some.append(name)
-    load_collections(incident, some)
-    found = {name: [] for name in plain} | plain_collections(incident.id, plain_some)
-    return incident, found
+            set_committed_value(incident, name, [])
+    return incident, {name: [] for name in plain} | plain_collections(incident.id, held)
 
 
 def plain_collections(incident_id: int, names: Sequence[str]) -> dict[str, list]:
@@ -286,29 +277,6 @@ def _plain_collection(name: str) -> tuple[Select, type]:
         .order_by(*(relationship.order_by or ()))
     )
     return statement, plain_record_type(model, _PLAIN_METHODS.get(name, ()))
-
-
-def load_collections(incident: Incident, collections: Mapping[str, tuple]) -> None:
-    """Fill the incident's collections as `selectinload` would, each with the loader
-    options given for it (pass the same ones every time, e.g. a module's constant): one
-    statement each, built once, for one incident, without a loader strategy's work on
-    every request."""
-    for name, options in collections.items():
-        statement = _collection_statement(name, options)
-        rows = db.session.scalars(statement, {"incident_id": incident.id})
-        set_committed_value(incident, name, rows.unique().all())  # unique(): joined rows
-
-
-@lru_cache(maxsize=64)
-def _collection_statement(name: str, options: tuple) -> Select:
-    relationship = Incident.__mapper__.relationships[name]
-    model = relationship.mapper.class_
-    return (
-        select(model)
-        .where(model.incident_id == bindparam("incident_id"))
-        .options(*options)
-        .order_by(*(relationship.order_by or ()))
-    )
 
 
 def can_see_customer(user: User, customer: Customer) -> bool:

@@ -2,6 +2,7 @@
 timeline, photos, work log, communications, follow-ups and status, and My day."""
 
 import uuid
+from typing import TypeVar
 
 from flask import (
     Blueprint,
@@ -54,6 +55,7 @@ from fieldsvc.ranges import record_id
 from fieldsvc.storage import stored_file_response
 
 bp = Blueprint("incidents", __name__)
+T = TypeVar("T")
 bp.record_once(lambda state: incident_rows.init_app(state.app))
 
 
@@ -61,10 +63,11 @@ def get_visible_or_404(incident_id: int, *options) -> Incident:
     return _found(services.get_visible_incident(current_user, incident_id, *options))
 
 
-def _found(incident: Incident | None) -> Incident:
-    if incident is None:
+def _found(found: T | None) -> T:
+    """What was found of a visible incident (the incident, or more), else 404."""
+    if found is None:
         abort(404, "No such incident, or it belongs to another team.")
-    return incident
+    return found
 
 
 # --- reporting ------------------------------------------------------------------------------
@@ -448,10 +451,9 @@ _DETAIL_PLAIN = (
 @bp.get("/incidents/<int:incident_id>")
 @role_required(*EVERYONE)
 def detail(incident_id: int):
-    found = services.get_visible_incident_with(
-        current_user, incident_id, _DETAIL_PAGE, {}, _DETAIL_PLAIN
+    incident, plain = _found(
+        services.get_visible_incident_with(current_user, incident_id, _DETAIL_PAGE, _DETAIL_PLAIN)
     )
-    incident, plain = found if found is not None else (_found(None), {})
     return _detail_page(incident, plain=plain)
 
 
