@@ -212,15 +212,31 @@ def never_analysed_sqlite(tmp_path_factory) -> str:
     return url
 
 
-@pytest.mark.parametrize("statistics", ["never gathered", "fresh"])
+# Sampled statistics (`PRAGMA analysis_limit`) estimate each index's rows on its own,
+# and SQLite takes the table's size from the last of them it reads. On the benchmark's
+# set of 30,000 incidents the estimates ran from 24,766 to 96,418 while the rows per
+# customer stayed right; once the incidents look bigger than their customers' share of
+# them adds up to (here from 1.2 times), SQLite preferred to start from every customer
+# on any join that looks one up, read their overdue incidents and sort them.
+OVERSTATED = 3
+_OVERSTATE_INCIDENTS = text(
+    "UPDATE sqlite_stat1 SET stat = (CAST(stat AS INTEGER) * :times) "
+    "|| substr(stat, instr(stat, ' ')) WHERE tbl = 'incidents'"
+)
+
+
+@pytest.mark.parametrize("statistics", ["never gathered", "fresh", "sampled, overstated"])
 def test_the_list_plan_on_sqlite_needs_no_statistics_and_stays_right_with_them(
     never_analysed_sqlite, statistics
 ):
     app = create_app(conftest.test_config(never_analysed_sqlite))
     with app.app_context():
         try:
-            if statistics == "fresh":
+            if statistics != "never gathered":
                 db.session.execute(text("ANALYZE"))
+            if statistics == "sampled, overstated":
+                db.session.execute(_OVERSTATE_INCIDENTS, {"times": OVERSTATED})
+                db.session.execute(text("ANALYZE sqlite_schema"))  # read them again
             technician = db.session.scalar(
                 select(User).where(User.email == "plan-technician@example.com")
             )
