@@ -7,7 +7,8 @@ ratio. Target: each page <= 50 ms at 100k on both databases, ratio <= 1.5.
 The data sets are a company's history (benchmarks/history.py) built once and kept
 under instance/benchmarks/ (a SQLite file per size; a PostgreSQL cluster started
 from initdb as the tests do, kept in instance/benchmarks/postgresql/); a change to
-the builder or the migrations builds them again.
+the builder or the migrations builds them again. Missing sets are built before any
+page is timed, SQLite's and PostgreSQL's side by side.
 
     .venv/bin/python benchmarks/scale.py [--sizes 1000,100000] [--requests 15]
         [--databases sqlite,postgresql] [--rebuild]
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -135,6 +137,30 @@ def _timed_build(url: str, size: int, database: str) -> None:
     history.build(url, size)
     print(f"built {size:,} incidents on {database} in {time.perf_counter() - started:.0f} s",
           flush=True)  # fmt: skip
+
+
+def data_sets(
+    databases: list[str], sizes: tuple[int, int], server: str | None, rebuild: bool
+) -> dict[tuple[str, int], str]:
+    """The URL of each database's set of each size, built first where missing: the
+    databases side by side (a process each, one a core), each one's sizes in turn, so
+    that nothing is being built while pages are timed."""
+    with ProcessPoolExecutor(max_workers=len(databases)) as pool:
+        lanes = {
+            database: pool.submit(_sets_of, database, server, sizes, rebuild)
+            for database in databases
+        }
+        return {
+            (database, size): url
+            for database, lane in lanes.items()
+            for size, url in zip(sizes, lane.result(), strict=True)
+        }
+
+
+def _sets_of(database: str, server: str | None, sizes: tuple[int, int], rebuild: bool) -> list[str]:
+    if database == "sqlite":
+        return [sqlite_url(size, rebuild) for size in sizes]
+    return [postgresql_url(server, size, rebuild) for size in sizes]
 
 
 # --- the pages -------------------------------------------------------------------------------
@@ -268,13 +294,9 @@ def main() -> None:
     worst, table = 0.0, []
     cluster = kept_cluster() if "postgresql" in databases else nullcontext(None)
     with cluster as server:
+        sets = data_sets(databases, (small, large), server, args.rebuild)
         for database in databases:
-            urls = {
-                size: sqlite_url(size, args.rebuild)
-                if database == "sqlite"
-                else postgresql_url(server, size, args.rebuild)
-                for size in (small, large)
-            }
+            urls = {size: sets[database, size] for size in (small, large)}
             figures = medians(urls, args.requests)
             print(f"\n{database}: median ms of {args.requests} requests, sizes taking turns")
             print(f"{'page':<32} {small:>9,} {large:>9,}  ratio")
