@@ -345,14 +345,31 @@ def _costs_statement(kind: str, whole: int, edges: int) -> Select:
             parts.append(select(edge_rows))
         return (union_all(*parts) if len(parts) > 1 else parts[0]).cte(name)
 
-    by_customer = rows_of(ReportMonth.__table__, visible, "customer_rows")
     by_team = rows_of(TeamMonth.__table__, _team_visible(kind), "team_rows")
 
     def sums(rows):
         return (
-            *(func.sum(rows.c[name]) for name in ("in_period", "in_month")),
-            *(func.sum(rows.c[name]) for name in MONEY),
+            *(func.sum(rows.c[name]).label(name) for name in ("in_period", "in_month")),
+            *(func.sum(rows.c[name]).label(name) for name in MONEY),
         )
+
+    # By customer, the whole months are added up per customer as they are read (the
+    # customers' month rows come in customer order from their index: a year of a team's
+    # is about 2,000 rows), and only those sums, with the edges', are grouped again;
+    # gathered into one set of rows first, they were all sorted to be grouped.
+    customer_parts = []
+    if whole:
+        month_rows = _whole_months(ReportMonth.__table__, visible, whole).subquery()
+        customer_parts.append(
+            select(month_rows.c.customer_id, *sums(month_rows)).group_by(month_rows.c.customer_id)
+        )
+    if edge_rows is not None:
+        customer_parts.append(
+            select(edge_rows.c.customer_id, *sums(edge_rows)).group_by(edge_rows.c.customer_id)
+        )
+    by_customer = (
+        union_all(*customer_parts) if len(customer_parts) > 1 else customer_parts[0]
+    ).subquery("customer_sums")
 
     no_id, no_text = cast(null(), Integer), cast(null(), String)
     return union_all(
