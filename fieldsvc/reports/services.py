@@ -22,6 +22,7 @@ of the history before it is read. A report's number of queries does not depend o
 number of incidents; money is added up as Decimal, exactly.
 """
 
+import json
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -344,14 +345,31 @@ def _costs_statement(kind: str, whole: int, edges: int) -> Select:
             parts.append(select(edge_rows))
         return (union_all(*parts) if len(parts) > 1 else parts[0]).cte(name)
 
-    by_customer = rows_of(ReportMonth.__table__, visible, "customer_rows")
     by_team = rows_of(TeamMonth.__table__, _team_visible(kind), "team_rows")
 
     def sums(rows):
         return (
-            *(func.sum(rows.c[name]) for name in ("in_period", "in_month")),
-            *(func.sum(rows.c[name]) for name in MONEY),
+            *(func.sum(rows.c[name]).label(name) for name in ("in_period", "in_month")),
+            *(func.sum(rows.c[name]).label(name) for name in MONEY),
         )
+
+    # By customer, the whole months are added up per customer as they are read (the
+    # customers' month rows come in customer order from their index: a year of a team's
+    # is about 2,000 rows), and only those sums, with the edges', are grouped again;
+    # gathered into one set of rows first, they were all sorted to be grouped.
+    customer_parts = []
+    if whole:
+        month_rows = _whole_months(ReportMonth.__table__, visible, whole).subquery()
+        customer_parts.append(
+            select(month_rows.c.customer_id, *sums(month_rows)).group_by(month_rows.c.customer_id)
+        )
+    if edge_rows is not None:
+        customer_parts.append(
+            select(edge_rows.c.customer_id, *sums(edge_rows)).group_by(edge_rows.c.customer_id)
+        )
+    by_customer = (
+        union_all(*customer_parts) if len(customer_parts) > 1 else customer_parts[0]
+    ).subquery("customer_sums")
 
     no_id, no_text = cast(null(), Integer), cast(null(), String)
     return union_all(
@@ -491,13 +509,60 @@ def _percentile(ordered: Sequence[float], fraction: float) -> float | None:
 PERCENTILES = (0.5, 0.9)  # the median and the 90th percentile
 
 
+class _StepPercentiles:
+    """An aggregate for SQLite, which has no `percentile_cont`: each step's count, median
+    and 90th percentile of the rows' hours, as JSON. Python still sorts and interpolates
+    (`_percentile`), but the hours reach it through one call per row from inside SQLite
+    instead of as rows fetched through the driver, which cost twice as much (a year of a
+    team's incidents is thousands of rows). JSON writes floats as `repr` does, so they are
+    read back to the bit."""
+
+    def __init__(self) -> None:
+        self.sent: list[float] = []
+        self.accepted: list[float] = []
+        self.resolved: list[float] = []
+        self.whole_way: list[float] = []
+
+    def step(self, sent, accepted, resolved, whole_way) -> None:
+        # One argument per step of STEPS, in the order of rollups.STEP_COLUMNS.
+        if sent is not None:
+            self.sent.append(sent)
+        if accepted is not None:
+            self.accepted.append(accepted)
+        if resolved is not None:
+            self.resolved.append(resolved)
+        if whole_way is not None:
+            self.whole_way.append(whole_way)
+
+    def finalize(self) -> str:
+        figures: list[float | int | None] = []
+        for hours in (self.sent, self.accepted, self.resolved, self.whole_way):
+            hours.sort()
+            figures += [len(hours), *(_percentile(hours, f) for f in PERCENTILES)]
+        return json.dumps(figures)
+
+
+STEP_PERCENTILES = "fieldsvc_step_percentiles"
+_STEP_PERCENTILES_ADDED = "fieldsvc.step_percentiles"
+
+
+def _add_step_percentiles(connection) -> None:
+    """Adds the SQLite aggregate to the connection's driver connection, once per
+    connection (the pool keeps what it records about each connection)."""
+    pooled = connection.connection
+    if not pooled.info.get(_STEP_PERCENTILES_ADDED):
+        pooled.driver_connection.create_aggregate(
+            STEP_PERCENTILES, len(rollups.STEP_COLUMNS), _StepPercentiles
+        )
+        pooled.info[_STEP_PERCENTILES_ADDED] = True
+
+
 @lru_cache(maxsize=8)
 def _response_times_statement(kind: str, dialect: str) -> Select:
     """The response times' statement for a kind of viewer, team and period bound per
-    request. PostgreSQL works out each step's count and percentiles itself
+    request: one row, each step's count and percentiles. PostgreSQL works them out itself
     (`percentile_cont`: the same interpolation, in the same floating-point operations, as
-    `percentile`) and returns one row; SQLite's window functions sort more slowly than
-    Python does, so there it returns the steps' hours for `_percentile`."""
+    `percentile`); SQLite through `_StepPercentiles`, in one JSON value."""
     steps = [Incident.__table__.c[name] for name in rollups.STEP_COLUMNS]
     if dialect == "postgresql":
         columns = [
@@ -509,7 +574,7 @@ def _response_times_statement(kind: str, dialect: str) -> Select:
             )
         ]
     else:
-        columns = steps
+        columns = [getattr(func, STEP_PERCENTILES)(*steps)]
     return select(*columns).where(
         _visible_to(kind)(Incident.customer_id),
         Incident.created_at >= PERIOD_START,
@@ -526,21 +591,16 @@ def response_times(user: User, period: Period) -> list[StepTimes]:
     connection = db.session.connection()
     kind, parameters = viewer_kind(user)
     parameters |= {"period_start": period.start, "period_end": period.end}
-    statement = _response_times_statement(kind, connection.dialect.name)
-    result = connection.execute(statement, parameters)
-    if connection.dialect.name == "postgresql":
-        figures = result.one()
-        return [StepTimes(name, *figures[3 * n : 3 * n + 3]) for n, name in enumerate(STEPS)]
-    # Plain rows (no ORM): a year of a team's incidents is thousands of them.
-    rows = result.all()
-    times = []
-    for name, column in zip(
-        STEPS, zip(*rows, strict=True) if rows else [()] * len(STEPS), strict=True
-    ):
-        hours = [value for value in column if value is not None]
-        hours.sort()
-        times.append(StepTimes(name, len(hours), *(_percentile(hours, f) for f in PERCENTILES)))
-    return times
+    dialect = connection.dialect.name
+    if dialect != "postgresql":
+        _add_step_percentiles(connection)
+    row = connection.execute(_response_times_statement(kind, dialect), parameters).one()
+    if dialect == "postgresql":
+        figures = row
+    else:
+        # SQLite's driver gives NULL, without asking the aggregate, when no row matched.
+        figures = json.loads(row[0] if row[0] is not None else _StepPercentiles().finalize())
+    return [StepTimes(name, *figures[3 * n : 3 * n + 3]) for n, name in enumerate(STEPS)]
 
 
 def of_visible_customers(column, user: User) -> ColumnElement[bool]:

@@ -203,5 +203,8 @@ def test_the_dashboard_reads_this_month_from_the_kept_figures(supervisor):
     _assert_reads_the_period_from(
         "ix_incidents_period_figures", "incidents", "created_at", by_cause, dialect
     )
+    if dialect == "sqlite":
+        # Counted as read, not sorted by cause first: a year of a team is 4,000 entries.
+        assert "TEMP B-TREE" not in by_cause, by_cause
     for plan in plans:
         assert "audit_events" not in plan, plan

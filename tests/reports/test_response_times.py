@@ -10,7 +10,14 @@ from sqlalchemy import select
 from fieldsvc import clock
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import Incident
-from fieldsvc.reports.services import Period, StepTimes, percentile, response_times
+from fieldsvc.reports.services import (
+    Period,
+    StepTimes,
+    _response_times_statement,
+    percentile,
+    response_times,
+    viewer_kind,
+)
 from tests import seeding
 from tests.reports.conftest import PERIOD
 
@@ -145,3 +152,42 @@ def test_the_percentiles_are_exactly_those_of_the_kept_hours(app):
     assert whole_way.median_hours == percentile(kept, 0.5)
     assert whole_way.p90_hours == percentile(kept, 0.9)
     assert whole_way.p90_hours != round(whole_way.p90_hours, 6)  # a long fraction indeed
+
+
+def test_the_figures_cross_from_the_database_as_one_row_whatever_the_number_of_incidents(app):
+    """Each step's count and percentiles come back in one row (PostgreSQL's
+    `percentile_cont`, SQLite's own aggregate), not a row per incident of the period:
+    a year of a team's incidents is thousands of rows, most of the report's time."""
+    plan = seeding.company(4, name="One row")
+    first = plan.next_incident_id()
+    reported = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    seeding.insert_incidents(
+        plan,
+        (
+            {
+                "id": first + n,
+                "status": "resolved",
+                "customer_id": plan.customers[1].id,  # the supervisor's team's
+                "site_id": plan.sites[1].id,
+                "created_at": reported + timedelta(hours=n),
+                "resolved_at": reported + timedelta(hours=n, minutes=90 + n),
+            }
+            for n in range(5)
+        ),
+    )
+    seeding.keep_figures(clock.company_zone())
+    period = Period(date(2026, 3, 1), date(2026, 3, 3))
+    assert response_times(plan.supervisor, period)[3].incidents == 5
+
+    connection = db.session.connection()
+    kind, parameters = viewer_kind(plan.supervisor)
+    parameters |= {"period_start": period.start, "period_end": period.end}
+    statement = _response_times_statement(kind, connection.dialect.name)
+    assert len(connection.execute(statement, parameters).all()) == 1
+
+
+def test_a_period_without_incidents_has_no_percentiles(known_data):
+    steps = response_times(known_data.admin, Period(date(2001, 1, 1), date(2001, 12, 31)))
+    assert [(step.incidents, step.median_hours, step.p90_hours) for step in steps] == [
+        (0, None, None)
+    ] * 4
