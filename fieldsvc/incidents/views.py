@@ -19,7 +19,6 @@ from flask import (
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import MultiDict
 from wtforms import SelectChoice
 
@@ -428,13 +427,6 @@ def my_day():
 # built once: the incident with what it points at and its work log (the one collection
 # joined to the single row) for each kind of reader, then each other collection with
 # what its rows are shown with.
-_DETAIL_PAGE = (
-    joinedload(Incident.customer),
-    joinedload(Incident.site),
-    joinedload(Incident.reporter_contact),
-    joinedload(Incident.created_by),
-    joinedload(Incident.work_log),
-)
 # What the page only shows, read as plain records: no identity map, instance state or
 # loaders for each piece of equipment, photo, call, promise, part order (with its supplier
 # and lines) and proposal (with its revisions and their lines).
@@ -452,7 +444,7 @@ _DETAIL_PLAIN = (
 @role_required(*EVERYONE)
 def detail(incident_id: int):
     incident, plain = _found(
-        services.get_visible_incident_with(current_user, incident_id, _DETAIL_PAGE, _DETAIL_PLAIN)
+        services.get_visible_incident_with(current_user, incident_id, _DETAIL_PLAIN)
     )
     return _detail_page(incident, plain=plain)
 
