@@ -85,15 +85,37 @@ class HistoryEntry:
         return self.event.action == "update" or any(c.before != EMPTY for c in self.changes)
 
 
+class InWords(dict):
+    """Field -> a stored value in words, each worked out when first asked for: a timeline
+    tells only some of an event's fields (not how the app keeps a record: its id, its
+    version, when and by whom it was created), so the others are never put into words."""
+
+    __slots__ = ("_stored", "_told")
+
+    def __init__(self, stored: Mapping[str, Any], told: Callable[[str, Any], str]) -> None:
+        super().__init__()
+        self._stored, self._told = stored, told
+
+    def __missing__(self, name: str) -> str:
+        words = self[name] = self._told(name, self._stored[name])
+        return words
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._stored
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if name in self._stored else default
+
+
 @dataclass
 class Facts:
     """One event about a record, in words, with the records created with it."""
 
     event: AuditEvent
     record: Any | None  # the record now, when the caller has it in hand
-    words: dict[str, str]  # field -> its value after the event, in words
+    words: InWords  # field -> its value after the event, in words
     raw: dict[str, Any]  # field -> its value after the event, as stored
-    before: dict[str, str]  # field -> its value before an update, in words
+    before: InWords  # field -> its value before an update, in words ("—" for none)
     internal: bool  # whether internal-only facts may be told
     parts: list["Facts"] = field(default_factory=list)
 
@@ -226,16 +248,18 @@ def tell(
 def _facts(event: AuditEvent, names, record: Any, internal: bool, zone: ZoneInfo) -> Facts:
     columns = _columns(event.object_type)
     wording = wording_of(event.object_type)
-    words, raw, before = {}, {}, {}
+    raw, old = {}, {}
     for name, values in event.changes.items():
-        old, new = values if isinstance(values, list) and len(values) == 2 else (None, values)
-        column = columns.get(name)
-        raw[name] = new
-        words[name] = _in_words(wording, name, new, column, names, zone)
-        before[name] = (
-            _in_words(wording, name, old, column, names, zone) if old is not None else EMPTY
-        )
-    return Facts(event, record, words, raw, before, internal)
+        pair = isinstance(values, list) and len(values) == 2
+        old[name], raw[name] = values if pair else (None, values)
+
+    def in_words(name: str, value: Any) -> str:
+        return _in_words(wording, name, value, columns.get(name), names, zone)
+
+    def before(name: str, value: Any) -> str:
+        return EMPTY if value is None else in_words(name, value)
+
+    return Facts(event, record, InWords(raw, in_words), raw, InWords(old, before), internal)
 
 
 def _told_with_parents(facts: list[Facts]) -> set[int]:
