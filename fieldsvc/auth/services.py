@@ -177,6 +177,8 @@ def start_session(user: User) -> UserSession:
 # sign-in's own row is read only when asked for (User.current_session). Loading both
 # through the ORM cost a signed-in page about 80 µs more.
 _USERS = User.__table__
+# Each column's attribute name from the table, not `plain_columns(User, "")`, which would
+# configure every mapper while this module is imported, before all models are.
 _USER_KEYS = tuple(User.__mapper__.get_property_by_column(column).key for column in _USERS.c)
 _OPEN_SIGN_IN = (
     select(UserSession.id, *_USERS.c)

@@ -10,7 +10,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app, render_template
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, bindparam, select, update
 
 from fieldsvc.audit.services import acting
 from fieldsvc.auth.models import User
@@ -68,11 +68,14 @@ def note_opened(link: StatusLink) -> None:
 
 
 # Built once: the incident page asks on every view.
-_INCIDENT_LINKS = (
-    select(StatusLink)
-    .where(StatusLink.incident_id == bindparam("incident_id"))
-    .order_by(StatusLink.created_at)
-)
+def _of_incident(statement: Select) -> Select:
+    """`statement` narrowed to one incident's links (bound as `incident_id`), oldest first."""
+    return statement.where(StatusLink.incident_id == bindparam("incident_id")).order_by(
+        StatusLink.created_at
+    )
+
+
+_INCIDENT_LINKS = _of_incident(select(StatusLink))
 
 
 def open_links(incident: Incident, now: datetime | None = None) -> list[StatusLink]:
@@ -84,11 +87,7 @@ def open_links(incident: Incident, now: datetime | None = None) -> list[StatusLi
     ]
 
 
-_SHOWN_LINKS = (
-    plain_record_statement(StatusLink)
-    .where(StatusLink.incident_id == bindparam("incident_id"))
-    .order_by(StatusLink.created_at)
-)
+_SHOWN_LINKS = _of_incident(plain_record_statement(StatusLink))
 
 
 def shown_open_links(incident: Incident, now: datetime) -> list:
