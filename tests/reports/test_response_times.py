@@ -119,14 +119,11 @@ def test_the_percentiles_are_those_of_the_hours_for_any_number_of_incidents(app)
         assert whole_way.p90_hours == pytest.approx(percentile(expected, 0.9), abs=1e-6)
 
 
-def test_the_percentiles_are_exactly_those_of_the_kept_hours(app):
-    """Worked out by the database (PostgreSQL) or here (SQLite), the figures are the
-    same floating-point numbers `percentile` gives for the hours each incident keeps:
-    exact, not rounded, whatever the number of incidents."""
-    plan = seeding.company(4, name="Exact")
+def _resolved_hourly(plan, minutes: list[int]) -> int:
+    """Incidents of the supervisor's team reported an hour apart from 1 March 2026, noon,
+    each resolved the given minutes later, with their figures kept; the first one's id."""
     first = plan.next_incident_id()
     reported = datetime(2026, 3, 1, 12, tzinfo=UTC)
-    minutes = [(n * 7919) % 4001 + 1 for n in range(41)]  # hours with long fractions
     seeding.insert_incidents(
         plan,
         (
@@ -136,12 +133,22 @@ def test_the_percentiles_are_exactly_those_of_the_kept_hours(app):
                 "customer_id": plan.customers[1].id,  # the supervisor's team's
                 "site_id": plan.sites[1].id,
                 "created_at": reported + timedelta(hours=n),
-                "resolved_at": reported + timedelta(hours=n, minutes=minutes[n]),
+                "resolved_at": reported + timedelta(hours=n, minutes=taken),
             }
-            for n in range(41)
+            for n, taken in enumerate(minutes)
         ),
     )
     seeding.keep_figures(clock.company_zone())
+    return first
+
+
+def test_the_percentiles_are_exactly_those_of_the_kept_hours(app):
+    """Worked out by the database (PostgreSQL) or here (SQLite), the figures are the
+    same floating-point numbers `percentile` gives for the hours each incident keeps:
+    exact, not rounded, whatever the number of incidents."""
+    plan = seeding.company(4, name="Exact")
+    # Hours with long fractions.
+    first = _resolved_hourly(plan, [(n * 7919) % 4001 + 1 for n in range(41)])
     kept = db.session.scalars(
         select(Incident.reported_to_resolved_hours).where(Incident.id.between(first, first + 40))
     ).all()
@@ -159,23 +166,7 @@ def test_the_figures_cross_from_the_database_as_one_row_whatever_the_number_of_i
     `percentile_cont`, SQLite's own aggregate), not a row per incident of the period:
     a year of a team's incidents is thousands of rows, most of the report's time."""
     plan = seeding.company(4, name="One row")
-    first = plan.next_incident_id()
-    reported = datetime(2026, 3, 1, 12, tzinfo=UTC)
-    seeding.insert_incidents(
-        plan,
-        (
-            {
-                "id": first + n,
-                "status": "resolved",
-                "customer_id": plan.customers[1].id,  # the supervisor's team's
-                "site_id": plan.sites[1].id,
-                "created_at": reported + timedelta(hours=n),
-                "resolved_at": reported + timedelta(hours=n, minutes=90 + n),
-            }
-            for n in range(5)
-        ),
-    )
-    seeding.keep_figures(clock.company_zone())
+    _resolved_hourly(plan, [90 + n for n in range(5)])
     period = Period(date(2026, 3, 1), date(2026, 3, 3))
     assert response_times(plan.supervisor, period)[3].incidents == 5
 
