@@ -88,7 +88,8 @@ class HistoryEntry:
 class InWords(dict):
     """Field -> a stored value in words, each worked out when first asked for: a timeline
     tells only some of an event's fields (not how the app keeps a record: its id, its
-    version, when and by whom it was created), so the others are never put into words."""
+    version, when and by whom it was created), so the others are never put into words.
+    Ask for a field by name (`[]`, `get`, `in`): iterating gives only those asked for."""
 
     __slots__ = ("_stored", "_told")
 

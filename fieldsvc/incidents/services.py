@@ -170,14 +170,10 @@ def get_visible_incident(user: User, incident_id: int, *options) -> Incident | N
 
 
 @lru_cache(maxsize=256)
-def _visible_incident_statement(
-    admin: bool, team_id: int | None, options: tuple, asked: tuple[str, ...] = ()
-) -> Select:
-    """The incident if visible, with `options`; and for each collection named in `asked`,
-    whether the incident has any (an index lookup each, in the same statement)."""
+def _visible_incident_statement(admin: bool, team_id: int | None, options: tuple) -> Select:
+    """The incident if visible, with `options`."""
     return (
         select(Incident)
-        .add_columns(*(_has_any(name).label(f"has_{name}") for name in asked))
         .where(Incident.id == bindparam("incident_id"), _incidents_visible(admin, team_id))
         .options(*options)
     )
@@ -248,15 +244,7 @@ def _shown_incident_statement(
     """The incident if visible, joined with what `get_visible_incident_with` makes objects
     of (each record's columns labelled after its name), and for each collection named in
     `asked` whether the incident has any; where each record's columns are in a row."""
-    recorder = aliased(User)
-    entities = {
-        "incident": Incident,
-        "customer": Customer,
-        "site": Site,
-        "reporter_contact": Contact,
-        "created_by": recorder,
-        "work_log": WorkLogEntry,
-    }
+    entities = {"incident": Incident, **_SHOWN_WITH_INCIDENT, "work_log": WorkLogEntry}
     columns, shares = [], {}
     for name, entity in entities.items():
         share = plain_columns(entity, f"{name}_")
@@ -269,7 +257,7 @@ def _shown_incident_statement(
         .join(Customer, Customer.id == Incident.customer_id)
         .outerjoin(Site, Site.id == Incident.site_id)
         .outerjoin(Contact, Contact.id == Incident.reporter_contact_id)
-        .outerjoin(recorder, recorder.id == Incident.created_by_id)
+        .outerjoin(User, User.id == Incident.created_by_id)
         .outerjoin(WorkLogEntry, WorkLogEntry.incident_id == Incident.id)
         .where(Incident.id == bindparam("incident_id"), _incidents_visible(admin, team_id))
         .order_by(WorkLogEntry.started_at, WorkLogEntry.id)

@@ -425,9 +425,8 @@ def my_day():
 # Everything the incident page shows in one statement per kind of record, whatever the
 # history (the timeline adds two, the users, status links and sign-in one each), each
 # built once: the incident with what it points at and its work log (the one collection
-# joined to the single row) for each kind of reader, then each other collection with
-# what its rows are shown with.
-# What the page only shows, read as plain records: no identity map, instance state or
+# joined to the single row) for each kind of reader, then each collection below with what
+# its rows are shown with, read as plain records: no identity map, instance state or
 # loaders for each piece of equipment, photo, call, promise, part order (with its supplier
 # and lines) and proposal (with its revisions and their lines).
 _DETAIL_PLAIN = (

@@ -67,7 +67,6 @@ def note_opened(link: StatusLink) -> None:
     )
 
 
-# Built once: the incident page asks on every view.
 def _of_incident(statement: Select) -> Select:
     """`statement` narrowed to one incident's links (bound as `incident_id`), oldest first."""
     return statement.where(StatusLink.incident_id == bindparam("incident_id")).order_by(
@@ -75,6 +74,7 @@ def _of_incident(statement: Select) -> Select:
     )
 
 
+# Built once: the incident page asks on every view.
 _INCIDENT_LINKS = _of_incident(select(StatusLink))
 
 
