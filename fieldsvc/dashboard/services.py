@@ -1,6 +1,12 @@
 """The supervisors' dashboard: every figure is one aggregate query over the
 incidents the viewer may see, so the page costs the same with a thousand incidents or
-a hundred thousand. The conditions are shared with the incident list (drilldowns.py)."""
+a hundred thousand. The conditions are shared with the incident list (drilldowns.py).
+
+The figures that look back a year (incidents by cause) or 90 days (answers by kind)
+read the whole calendar months of their window from the counts kept per team and month
+(reports/months.py), and only the partial months at its two edges from the incidents
+and answers themselves: their work is a month or two of the team's history, not the
+whole window's, and the figures are the same to the count."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +25,7 @@ from sqlalchemy import (
     literal_column,
     select,
     true,
+    union_all,
 )
 
 from fieldsvc.auth.models import User
@@ -39,7 +46,7 @@ from fieldsvc.portal.models import CustomerResponse, ResponseKind, SurveyRespons
 from fieldsvc.proposals.models import Proposal, ProposalRevision, RevisionStatus
 from fieldsvc.reports import months as kept_months
 from fieldsvc.reports import services as reports
-from fieldsvc.reports.models import ReportMonth
+from fieldsvc.reports.models import ReportMonth, TeamMonthCount
 from fieldsvc.reports.services import CostRow
 
 ZERO = Decimal("0.00")
@@ -132,6 +139,16 @@ CAUSES_SINCE = bindparam("causes_since", type_=UTCDateTime())
 MONTH_START = bindparam("month_start", type_=UTCDateTime())
 MONTH_END = bindparam("month_end", type_=UTCDateTime())
 MONTH = bindparam("month", type_=Date())
+# A window's whole months, [first, last) by their first days, and the instants its
+# partial months at the edges end and begin (see `_window`).
+CAUSES_FIRST_WHOLE = bindparam("causes_first_whole", type_=Date())
+CAUSES_LAST_WHOLE = bindparam("causes_last_whole", type_=Date())
+CAUSES_HEAD_END = bindparam("causes_head_end", type_=UTCDateTime())
+CAUSES_TAIL_START = bindparam("causes_tail_start", type_=UTCDateTime())
+ANSWERS_FIRST_WHOLE = bindparam("answers_first_whole", type_=Date())
+ANSWERS_LAST_WHOLE = bindparam("answers_last_whole", type_=Date())
+ANSWERS_HEAD_END = bindparam("answers_head_end", type_=UTCDateTime())
+ANSWERS_TAIL_START = bindparam("answers_tail_start", type_=UTCDateTime())
 # The start of each age bucket but the oldest, by its key: "day" -> reported after it.
 AGE_STARTS = {
     key: bindparam(f"age_{key}", type_=UTCDateTime())
@@ -151,6 +168,10 @@ class _Statements:
     month_cost: Select
     by_cause: Select
     satisfaction: Select
+    # Every row of the window read from the incidents and answers: while the kept
+    # counts are in another zone than the company's (until `flask reports rebuild`).
+    answers_from_rows: Select
+    by_cause_from_rows: Select
 
 
 def _few(condition: ColumnElement[bool], dialect: str) -> ColumnElement[bool]:
@@ -181,8 +202,10 @@ def _statements(kind: str, dialect: str) -> _Statements:
     if visible is None:
         visible = incidents_visible_to(viewer)
         of_customers = partial(reports.of_visible_customers, user=viewer)
+        of_team = lambda column: column == reports.TEAM  # noqa: E731
     else:
         of_customers = lambda column, _visible=visible: _visible  # noqa: E731
+        of_team = of_customers
     age = case(
         *((Incident.created_at > start, key) for key, start in AGE_STARTS.items()),
         else_="older",
@@ -208,6 +231,27 @@ def _statements(kind: str, dialect: str) -> _Statements:
         .correlate(PartOrder)
         .scalar_subquery()
     )
+
+    # A count per kind in one row, as they are read: grouped, the answers of 90 days
+    # (about 900 for a team at 20,000 incidents) were sorted by kind first.
+    def answers_in(*edge: ColumnElement[bool]) -> Select:
+        return (
+            select(*(func.count().filter(CustomerResponse.kind == kind) for kind in ANSWER_KINDS))
+            .join(ProposalRevision, ProposalRevision.id == CustomerResponse.revision_id)
+            .join(Proposal, Proposal.id == ProposalRevision.proposal_id)
+            .join(Incident, Incident.id == Proposal.incident_id)
+            .where(visible, CustomerResponse.created_at >= ANSWERS_SINCE, *edge)
+        )
+
+    # From the period index, which starts with the customer: the entries of the visible
+    # customers alone, without reading the rows. A count per cause in one row, not
+    # grouped: grouping sorted a year of a team's incidents by cause, and grouped by the
+    # bare column a plan could walk the cause index through every incident ever.
+    def reported_in(*edge: ColumnElement[bool]) -> Select:
+        return select(
+            *(func.count().filter(Incident.cause_category == cause) for cause in CauseCategory)
+        ).where(of_customers(Incident.customer_id), Incident.created_at >= CAUSES_SINCE, *edge)
+
     return _Statements(
         open_incidents=select(Incident.status, age, func.count())
         .where(visible, Incident.status.in_(OPEN_STATUSES))
@@ -250,15 +294,14 @@ def _statements(kind: str, dialect: str) -> _Statements:
         )
         .group_by(User.id, User.name)
         .order_by(func.count().desc(), User.name),
-        # A count per kind in one row, as they are read: grouped, the answers of 90 days
-        # (about 900 for a team at 20,000 incidents) were sorted by kind first.
-        answers=select(
-            *(func.count().filter(CustomerResponse.kind == kind) for kind in ANSWER_KINDS)
-        )
-        .join(ProposalRevision, ProposalRevision.id == CustomerResponse.revision_id)
-        .join(Proposal, Proposal.id == ProposalRevision.proposal_id)
-        .join(Incident, Incident.id == Proposal.incident_id)
-        .where(visible, CustomerResponse.created_at >= ANSWERS_SINCE),
+        # The window's whole months from the team's kept counts (one range of their
+        # index), the partial months at its edges from the answers themselves: a row each.
+        answers=union_all(
+            _kept_counts(TeamMonthCount.answer_kind, ANSWER_KINDS, of_team, "answers"),
+            answers_in(CustomerResponse.created_at < ANSWERS_HEAD_END),
+            answers_in(CustomerResponse.created_at >= ANSWERS_TAIL_START),
+        ),
+        answers_from_rows=answers_in(),
         committed_orders=select(
             PartOrder.incident_id,
             PartOrder.received_on,
@@ -277,14 +320,13 @@ def _statements(kind: str, dialect: str) -> _Statements:
             ReportMonth.customer_pays,
             ReportMonth.customer_tax,
         ).where(of_customers(ReportMonth.customer_id), ReportMonth.month == MONTH),
-        # From the period index, which starts with the customer: the year's entries of
-        # the visible customers alone, without reading the rows. A count per cause in one
-        # row, not grouped: grouping sorted a year of a team's incidents by cause, and
-        # grouped by the bare column a plan could walk the cause index through every
-        # incident ever.
-        by_cause=select(
-            *(func.count().filter(Incident.cause_category == cause) for cause in CauseCategory)
-        ).where(of_customers(Incident.customer_id), Incident.created_at >= CAUSES_SINCE),
+        # The same for the year's incidents by cause.
+        by_cause=union_all(
+            _kept_counts(TeamMonthCount.cause_category, CauseCategory, of_team, "causes"),
+            reported_in(Incident.created_at < CAUSES_HEAD_END),
+            reported_in(Incident.created_at >= CAUSES_TAIL_START),
+        ),
+        by_cause_from_rows=reported_in(),
         satisfaction=select(
             func.count(SurveyResponse.id),
             func.avg(SurveyResponse.score),
@@ -300,6 +342,17 @@ def _statements(kind: str, dialect: str) -> _Statements:
     )
 
 
+def _kept_counts(column, values, of_team, window: str) -> Select:
+    """The counts of a window's whole months kept per team and month, a sum per value of
+    `column` (a cause or a kind of answer) in one row: one range of the team's rows."""
+    first = CAUSES_FIRST_WHOLE if window == "causes" else ANSWERS_FIRST_WHOLE
+    last = CAUSES_LAST_WHOLE if window == "causes" else ANSWERS_LAST_WHOLE
+    kept = TeamMonthCount
+    return select(
+        *(func.coalesce(func.sum(kept.counted).filter(column == value), 0) for value in values)
+    ).where(of_team(kept.team_id), kept.month >= first, kept.month < last, column.is_not(None))
+
+
 # --- the figures ----------------------------------------------------------------------------
 
 
@@ -309,6 +362,10 @@ def dashboard(user: User, now: datetime | None = None) -> Dashboard:
     connection = db.session.connection()
     statements = _statements(kind, connection.dialect.name)
     month = _this_month(now)
+    zone = company_zone()
+    kept = kept_months.zone_added_up_in(connection) == zone.key
+    parameters |= _window("causes", now - timedelta(days=365 * CAUSE_MONTHS // 12), now, zone)
+    parameters |= _window("answers", now - timedelta(days=RATE_DAYS), now, zone)
     parameters |= {
         "now": now,
         "today": drilldowns.today(now),
@@ -338,13 +395,37 @@ def dashboard(user: User, now: datetime | None = None) -> Dashboard:
         overdue_by_owner=[OwnerCount(*row) for row in read(statements.overdue_by_owner)],
         late_part_orders=read(statements.late_orders).scalar() or 0,
         unanswered=unanswered or 0,
-        answers=_answers(read(statements.answers).one()),
+        answers=_answers(
+            _added_up(read(statements.answers if kept else statements.answers_from_rows))
+        ),
         month=month.first,
-        month_cost=_month_cost(user, month, read(statements.month_cost), connection),
+        month_cost=_month_cost(user, month, read(statements.month_cost), kept),
         at_risk=_at_risk(read(statements.committed_orders).all(), now),
-        by_cause=_by_cause(read(statements.by_cause).one()),
+        by_cause=_by_cause(
+            _added_up(read(statements.by_cause if kept else statements.by_cause_from_rows))
+        ),
         satisfaction=_satisfaction(read(statements.satisfaction).one(), month),
     )
+
+
+def _window(name: str, since: datetime, now: datetime, zone) -> dict:
+    """A window from `since` to `now` cut at calendar months in `zone`: its whole months
+    [first, last) are read from the kept counts, the instants before the first (from
+    `since`) and from the start of the last (the month of `now`, and anything later)
+    from the rows. A window within one month has no whole month: the rows give it all."""
+    last = kept_months.month_of(now, zone)
+    first = min(kept_months.following(kept_months.month_of(since, zone)), last)
+    return {
+        f"{name}_first_whole": first,
+        f"{name}_last_whole": last,
+        f"{name}_head_end": kept_months.month_start(first, zone),
+        f"{name}_tail_start": max(since, kept_months.month_start(last, zone)),
+    }
+
+
+def _added_up(rows) -> tuple[int, ...]:
+    """The counts of a window's parts (kept months, the edges' rows), added up."""
+    return tuple(sum(column or 0 for column in counts) for counts in zip(*rows, strict=True))
 
 
 def _this_month(now: datetime) -> reports.Period:
@@ -372,11 +453,12 @@ def _answers(counts) -> Answers:
     return Answers(accepted=accepted, declined=declined, changes=changes)
 
 
-def _month_cost(user: User, month: reports.Period, rows, connection) -> CostRow:
+def _month_cost(user: User, month: reports.Period, rows, kept: bool) -> CostRow:
     """Offers accepted this month, as the cost report counts them: from this month's
-    kept month rows while they are in the company's zone, else as the report reads."""
+    kept month rows while they are in the company's zone (`kept`), else as the report
+    reads."""
     rows = rows.all()
-    if kept_months.zone_added_up_in(connection) != company_zone().key:
+    if not kept:
         return reports.cost_total(user, month)
     incidents = sum(
         count for previous, count, *_ in rows if previous is None or previous < month.start

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from fieldsvc.database import str_enum
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import CauseCategory
+from fieldsvc.portal.models import ResponseKind
 
 
 class CostEntry(db.Model):
@@ -142,3 +143,43 @@ class TeamMonth(db.Model):
     we_absorb: Mapped[Decimal] = mapped_column(Numeric(16, 2))
     customer_pays: Mapped[Decimal] = mapped_column(Numeric(16, 2))
     customer_tax: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+
+
+class TeamMonthCount(db.Model):
+    """How many incidents a team's customers reported in a calendar month (in the zone
+    named in `report_months_zone`) with one cause, or how many answers of one kind they
+    gave that month: the dashboard reads a row per month and cause (or kind) for the
+    whole months of its windows, however many incidents and answers they hold. A row
+    counts either incidents (`cause_category`) or answers (`answer_kind`); an admin reads
+    every team's rows (and those of customers no team serves: `team_id` None).
+
+    Derived, never edited: counted again from the incidents and answers for the teams and
+    months a flush changed, and for every month of both teams when a customer moves to
+    another (months.py); checked by `flask reports verify`.
+    """
+
+    __tablename__ = "team_month_counts"
+    __table_args__ = (
+        # A team's months: one range, answered by the index alone.
+        Index(
+            "ix_team_month_counts_period",
+            "team_id",
+            "month",
+            "cause_category",
+            "answer_kind",
+            "counted",
+        ),
+        CheckConstraint("counted > 0", name="something_counted"),
+        CheckConstraint(
+            "(cause_category IS NULL) <> (answer_kind IS NULL)", name="incidents_or_answers"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    month: Mapped[date]  # its first day
+    # Incidents reported that month with this cause (None: the row counts answers).
+    cause_category: Mapped[CauseCategory | None] = mapped_column(str_enum(CauseCategory))
+    # Answers given that month of this kind (None: the row counts incidents).
+    answer_kind: Mapped[ResponseKind | None] = mapped_column(str_enum(ResponseKind))
+    counted: Mapped[int]

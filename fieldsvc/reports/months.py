@@ -18,6 +18,15 @@ The month rows are added up once more by the team that serves their customer
 (`team_months`), so the groupings by month, technician and cause read a row per month,
 technician and cause for a team, not one per customer: kept for the teams and months
 a flush changed, and for every month of both teams when a customer moves to another.
+
+The dashboard's counts are kept by team and month as well (`team_month_counts`): the
+incidents reported with each cause and the customers' answers of each kind, counted
+for the team that serves the customer now. A flush that creates an incident or an
+answer, or changes what decides where one is counted (its time, its customer, the
+incident's cause), counts the months it was and is in again from the incidents and
+answers themselves, under the same lock as the teams' months; a customer moving to
+another team counts every month of both teams again. They are counted in the zone of
+`report_months_zone` and read only while it is the company's, as the months are.
 """
 
 from collections.abc import Collection, Iterable
@@ -26,16 +35,30 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, true
 
 from fieldsvc.customers.models import Customer
-from fieldsvc.reports.models import CostEntry, ReportMonth, ReportMonthsZone, TeamMonth
+from fieldsvc.incidents.models import Incident
+from fieldsvc.portal.models import CustomerResponse
+from fieldsvc.proposals.models import Proposal, ProposalRevision
+from fieldsvc.reports.models import (
+    CostEntry,
+    ReportMonth,
+    ReportMonthsZone,
+    TeamMonth,
+    TeamMonthCount,
+)
 
 entries = CostEntry.__table__
 months = ReportMonth.__table__
 team_months = TeamMonth.__table__
 built_zone = ReportMonthsZone.__table__
 customers = Customer.__table__
+counts = TeamMonthCount.__table__
+incidents = Incident.__table__
+answers = CustomerResponse.__table__
+revisions = ProposalRevision.__table__
+proposals = Proposal.__table__
 ZERO = Decimal("0.00")
 SHOWN = 20
 
@@ -133,6 +156,7 @@ def rebuild(connection: Connection, zone: ZoneInfo, *, teams: bool = True) -> No
     _insert(connection, add_up(connection.execute(_entry_rows()), zone))
     if teams:
         rebuild_teams(connection)
+        rebuild_counts(connection, zone)
 
 
 def _team_sums(*conditions):
@@ -277,6 +301,194 @@ def keep(connection: Connection, before: Touched, incident_ids: Collection[int])
     )
 
 
+# --- the dashboard's counts per team and month ----------------------------------------------
+
+COUNT_KEY = ("team_id", "month", "cause_category", "answer_kind")
+
+
+def _incident_rows(*conditions):
+    """(team, reported at, cause) of the incidents meeting `conditions`, the team being
+    the one that serves their customer now."""
+    return (
+        select(customers.c.team_id, incidents.c.created_at, incidents.c.cause_category)
+        .select_from(incidents.join(customers, customers.c.id == incidents.c.customer_id))
+        .where(*conditions)
+    )
+
+
+def _answer_rows(*conditions):
+    """(team, answered at, kind) of the customers' answers meeting `conditions`."""
+    return (
+        select(customers.c.team_id, answers.c.created_at, answers.c.kind)
+        .select_from(
+            answers.join(revisions, revisions.c.id == answers.c.revision_id)
+            .join(proposals, proposals.c.id == revisions.c.proposal_id)
+            .join(incidents, incidents.c.id == proposals.c.incident_id)
+            .join(customers, customers.c.id == incidents.c.customer_id)
+        )
+        .where(*conditions)
+    )
+
+
+def count_up(incident_rows: Iterable, answer_rows: Iterable, zone: ZoneInfo) -> dict[tuple, int]:
+    """Count rows (COUNT_KEY -> counted) from incident and answer rows as `_incident_rows`
+    and `_answer_rows` read them."""
+    counted: dict[tuple, int] = {}
+    for team, at, cause in incident_rows:
+        key = (team, month_of(at, zone), cause, None)
+        counted[key] = counted.get(key, 0) + 1
+    for team, at, kind in answer_rows:
+        key = (team, month_of(at, zone), None, kind)
+        counted[key] = counted.get(key, 0) + 1
+    return counted
+
+
+def _count(connection: Connection, zone: ZoneInfo, incidents_where, answers_where) -> None:
+    counted = count_up(
+        connection.execute(_incident_rows(incidents_where)),
+        connection.execute(_answer_rows(answers_where)),
+        zone,
+    )
+    if counted:
+        connection.execute(
+            insert(counts),
+            [
+                dict(zip((*COUNT_KEY, "counted"), (*key, n), strict=True))
+                for key, n in counted.items()
+            ],
+        )
+
+
+def rebuild_counts(connection: Connection, zone: ZoneInfo) -> None:
+    """Count every team's months again from the incidents and answers, in `zone`."""
+    connection.execute(delete(counts))
+    _count(connection, zone, true(), true())
+
+
+def keep_team_counts(connection: Connection, team_ids: Collection[int | None]) -> None:
+    """Count every month of these teams again (None: the customers no team serves),
+    after customers moved between them."""
+    name = zone_added_up_in(connection)
+    if not team_ids or name is None:
+        return
+    _lock_teams(connection)
+    teams = sorted(team_ids, key=lambda team: (team is not None, team or 0))
+    connection.execute(delete(counts).where(or_(*(_is(counts.c.team_id, t) for t in teams))))
+    served = or_(*(_is(customers.c.team_id, t) for t in teams))
+    _count(connection, ZoneInfo(name), served, served)
+
+
+@dataclass(frozen=True)
+class Counted:
+    """Where some incidents and answers are counted: the zone the counts are kept in and
+    the (customer, month) of each."""
+
+    zone: ZoneInfo | None
+    months: frozenset[tuple[int, date]]
+
+
+def counted_in(
+    connection: Connection,
+    *,
+    incident_ids: Collection[int] = (),
+    answers_of_incidents: Collection[int] = (),
+    answer_ids: Collection[int] = (),
+    answers_of_proposals: Collection[int] = (),
+    answers_of_revisions: Collection[int] = (),
+    zone: ZoneInfo | None = None,
+) -> Counted:
+    """The (customer, month) these incidents and answers are counted in (the answers by
+    id, or all of some incidents', proposals' or revisions'); call it before and after
+    they change, and `keep_counts` with both."""
+    if zone is None:
+        name = zone_added_up_in(connection)
+        if name is None:
+            return Counted(None, frozenset())
+        zone = ZoneInfo(name)
+    found = set()
+    if incident_ids:
+        found |= set(
+            connection.execute(
+                select(incidents.c.customer_id, incidents.c.created_at).where(
+                    incidents.c.id.in_(sorted(incident_ids))
+                )
+            )
+        )
+    answered = [
+        column.in_(sorted(ids))
+        for column, ids in (
+            (proposals.c.incident_id, answers_of_incidents),
+            (answers.c.id, answer_ids),
+            (proposals.c.id, answers_of_proposals),
+            (revisions.c.id, answers_of_revisions),
+        )
+        if ids
+    ]
+    if answered:
+        found |= set(
+            connection.execute(
+                select(incidents.c.customer_id, answers.c.created_at)
+                .select_from(
+                    answers.join(revisions, revisions.c.id == answers.c.revision_id)
+                    .join(proposals, proposals.c.id == revisions.c.proposal_id)
+                    .join(incidents, incidents.c.id == proposals.c.incident_id)
+                )
+                .where(or_(*answered))
+            )
+        )
+    return Counted(zone, frozenset((customer, month_of(at, zone)) for customer, at in found))
+
+
+def keep_counts(connection: Connection, before: Counted, after: Counted) -> None:
+    """Count again the teams' months some incidents and answers were in (`before`) or are
+    in now (`after`), from the incidents and answers themselves."""
+    if before.zone is None or after.zone is None:
+        return
+    zone = after.zone
+    changed = before.months | after.months
+    if not changed:
+        return
+    # One flush at a time counts a team's months, and the customers' teams are read only
+    # once it holds the lock (PostgreSQL: a customer moved by a transaction that counted
+    # before this one committed is seen in its new team).
+    _lock_teams(connection)
+    team_of = dict(
+        connection.execute(
+            select(customers.c.id, customers.c.team_id).where(
+                customers.c.id.in_(sorted({customer for customer, _ in changed}))
+            )
+        ).all()
+    )
+    team_month = sorted(
+        {(team_of.get(customer), month) for customer, month in changed},
+        key=lambda pair: (pair[0] is not None, pair[0] or 0, pair[1]),
+    )
+    connection.execute(
+        delete(counts).where(
+            or_(
+                *(
+                    and_(_is(counts.c.team_id, team), counts.c.month == month)
+                    for team, month in team_month
+                )
+            )
+        )
+    )
+
+    def within(column):
+        return or_(
+            *(
+                and_(
+                    _is(customers.c.team_id, team),
+                    column >= month_start(month, zone),
+                    column < month_start(following(month), zone),
+                )
+                for team, month in team_month
+            )
+        )
+
+    _count(connection, zone, within(incidents.c.created_at), within(answers.c.created_at))
+
+
 # --- checked against the cost entries --------------------------------------------------------
 
 
@@ -301,6 +513,7 @@ def problems(connection: Connection, zone: ZoneInfo) -> list[str]:
                       key=lambda k: (k[0], k[1], str(k[2:])))[:SHOWN]:  # fmt: skip
         found.append(f"month {key[1]:%Y-%m} of customer {key[0]}: differs from its cost entries")
     found += _team_problems(connection)
+    found += _count_problems(connection, ZoneInfo(name))
     return found
 
 
@@ -318,5 +531,20 @@ def _team_problems(connection: Connection) -> list[str]:
     return [
         f"month {key[1]:%Y-%m} of team {key[0] if key[0] is not None else '(none)'}: "
         "differs from its customers' months"
+        for key in sorted(differ, key=lambda k: (k[0] or 0, k[1], str(k[2:])))[:SHOWN]
+    ]
+
+
+def _count_problems(connection: Connection, zone: ZoneInfo) -> list[str]:
+    """The teams' monthly counts that differ from the incidents and answers."""
+    kept: dict[tuple, int] = {}
+    for *key, n in connection.execute(select(*(counts.c[c] for c in (*COUNT_KEY, "counted")))):
+        kept[tuple(key)] = kept.get(tuple(key), 0) + n
+    facts = count_up(connection.execute(_incident_rows()), connection.execute(_answer_rows()), zone)
+    differ = kept.keys() ^ facts.keys() | {key for key in kept if kept[key] != facts.get(key)}
+    return [
+        f"month {key[1]:%Y-%m} of team {key[0] if key[0] is not None else '(none)'}: "
+        f"count of {'incidents caused by ' + key[2] if key[2] else key[3] + ' answers'} "
+        "differs from the incidents and answers"
         for key in sorted(differ, key=lambda k: (k[0] or 0, k[1], str(k[2:])))[:SHOWN]
     ]

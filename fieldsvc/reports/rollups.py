@@ -12,7 +12,9 @@ demo data):
 - one `CostEntry` per accepted revision, with its frozen figures, the acceptance time
   and the incident's customer, technician and cause, for the cost of incidents;
 - those entries added up by customer and calendar month (months.py), for long periods,
-  and again by team (moved when a customer moves to another team).
+  and again by team (moved when a customer moves to another team);
+- the incidents by cause and the customers' answers by kind counted per team and
+  calendar month (months.py), for the dashboard's windows of a year and of 90 days.
 
 `recompute()` writes them from the facts: for the incidents a flush touched, and for
 all of them in the migration that introduced them and after a bulk load (the months:
@@ -83,6 +85,10 @@ _REVISION_FACTS = (
     "customer_tax",
 )
 _RESPONSE_FACTS = ("revision_id", "revision", "kind", "created_at")
+# What decides where an incident is counted by team and month (months.py), and what of
+# those moves it (and its answers) to another month or team.
+_COUNTED_FACTS = ("customer_id", "customer", "created_at", "cause_category")
+_COUNTED_WHERE = ("customer_id", "customer", "created_at")
 _CHANGED = "fieldsvc_reports_rollups_changed"
 
 
@@ -225,6 +231,15 @@ class _Touched:
     moved: set = field(default_factory=set)
     teams_left: set = field(default_factory=set)
     every_team: bool = False
+    # Incidents and answers counted by team and month that a flush adds or changes, where
+    # those it changes or deletes were counted before it, and the incidents (proposals,
+    # revisions) whose answers moved with them.
+    counted_incidents: set = field(default_factory=set)
+    counted_answers: set = field(default_factory=set)
+    counted_before: months.Counted | None = None
+    answers_moved_with: dict = field(
+        default_factory=lambda: {"incident": set(), "proposal": set(), "revision": set()}
+    )
 
 
 def _changed(obj, names: tuple[str, ...]) -> bool:
@@ -246,24 +261,39 @@ def _former(obj, *names: str) -> set:
 @event.listens_for(Session, "before_flush")
 def _note_changes(session: Session, flush_context, instances) -> None:
     touched: _Touched = session.info.setdefault(_CHANGED, _Touched())
+    # Counted before this flush: the incidents and answers it changes or deletes, read
+    # from the database before it writes them.
+    before = {"incident": set(), "answer": set(), "proposal": set(), "revision": set()}
     for obj in session.new:
-        if isinstance(obj, Proposal):
+        if isinstance(obj, Incident):
+            touched.counted_incidents.add(obj)
+        elif isinstance(obj, Proposal):
             touched.proposals.add(obj)
         elif isinstance(obj, ProposalRevision) and obj.sent_at is not None:
             touched.revisions.add(obj)
         elif isinstance(obj, CustomerResponse):
             touched.responses.add(obj)
+            touched.counted_answers.add(obj)
     for obj in session.dirty:
         if isinstance(obj, Incident) and _changed(obj, _INCIDENT_FACTS):
             touched.incidents.add(obj)
+            if _changed(obj, _COUNTED_FACTS):
+                touched.counted_incidents.add(obj)
+            if _changed(obj, _COUNTED_WHERE):
+                before["incident"].add(obj.id)
         elif isinstance(obj, Proposal) and _changed(obj, ("incident_id", "incident")):
             touched.proposals.add(obj)
             touched.former["incident"] |= _former(obj, "incident_id", "incident")
+            before["proposal"].add(obj.id)
         elif isinstance(obj, ProposalRevision) and _changed(obj, _REVISION_FACTS):
             touched.revisions.add(obj)
             touched.former["proposal"] |= _former(obj, "proposal_id", "proposal")
+            if _changed(obj, ("proposal_id", "proposal")):
+                before["revision"].add(obj.id)
         elif isinstance(obj, CustomerResponse) and _changed(obj, _RESPONSE_FACTS):
             touched.responses.add(obj)
+            touched.counted_answers.add(obj)
+            before["answer"].add(obj.id)
         elif isinstance(obj, Customer) and _changed(obj, ("team_id", "team")):
             touched.moved.add(obj)
             state = inspect(obj)
@@ -278,12 +308,40 @@ def _note_changes(session: Session, flush_context, instances) -> None:
             touched.teams_left |= {getattr(value, "id", value) for value in left}
             touched.every_team |= not left
     for obj in session.deleted:
-        if isinstance(obj, Proposal):
+        if isinstance(obj, Incident):
+            before["incident"].add(obj.id)
+        elif isinstance(obj, Proposal):
             touched.former["incident"].add(obj.incident_id)
+            before["proposal"].add(obj.id)
         elif isinstance(obj, ProposalRevision):
             touched.former["proposal"].add(obj.proposal_id)
+            before["revision"].add(obj.id)
         elif isinstance(obj, CustomerResponse):
             touched.responses.add(obj)
+            before["answer"].add(obj.id)
+    if any(before.values()):
+        _note_counted_before(session.connection(), touched, before)
+
+
+def _note_counted_before(connection: Connection, touched: _Touched, before: dict) -> None:
+    """Where the incidents and answers a flush moves or deletes are counted until it
+    writes them (with those of earlier flushes whose counts are not kept yet)."""
+    moved_with = touched.answers_moved_with
+    moved_with["incident"] |= before["incident"]
+    moved_with["proposal"] |= before["proposal"]
+    moved_with["revision"] |= before["revision"]
+    counted = months.counted_in(
+        connection,
+        incident_ids=before["incident"],
+        answers_of_incidents=before["incident"],
+        answer_ids=before["answer"],
+        answers_of_proposals=before["proposal"],
+        answers_of_revisions=before["revision"],
+    )
+    earlier = touched.counted_before
+    if earlier is not None:
+        counted = months.Counted(counted.zone, counted.months | earlier.months)
+    touched.counted_before = counted
 
 
 @event.listens_for(Session, "after_flush_postexec")
@@ -293,6 +351,11 @@ def _keep_figures(session: Session, flush_context) -> None:
         return
     if touched.moved:
         _keep_moved_teams(session.connection(), touched)
+    _keep_cost_figures(session, touched)
+    _keep_counts(session.connection(), touched)
+
+
+def _keep_cost_figures(session: Session, touched: _Touched) -> None:
     incident_ids = {obj.id for obj in touched.incidents} | touched.former["incident"]
     incident_ids |= {obj.incident_id for obj in touched.proposals}
     proposal_ids = {obj.proposal_id for obj in touched.revisions} | touched.former["proposal"]
@@ -333,13 +396,36 @@ def _keep_figures(session: Session, flush_context) -> None:
 
 def _keep_moved_teams(connection: Connection, touched: _Touched) -> None:
     """Customers moved between teams: every month of the teams they left and joined."""
-    if months.zone_added_up_in(connection) is None:
+    name = months.zone_added_up_in(connection)
+    if name is None:
         return
     if touched.every_team:
         months.rebuild_teams(connection)
+        months.rebuild_counts(connection, ZoneInfo(name))
         return
     joined = {customer.team_id for customer in touched.moved}
     months.keep_teams(connection, touched.teams_left | joined)
+    months.keep_team_counts(connection, touched.teams_left | joined)
+
+
+def _keep_counts(connection: Connection, touched: _Touched) -> None:
+    """The teams' months the flush's incidents and answers were counted in and are now."""
+    moved_with = touched.answers_moved_with
+    incident_ids = {obj.id for obj in touched.counted_incidents} | moved_with["incident"]
+    answer_ids = {obj.id for obj in touched.counted_answers}
+    before = touched.counted_before
+    if before is None and not (incident_ids or answer_ids):
+        return
+    after = months.counted_in(
+        connection,
+        incident_ids=incident_ids,
+        answers_of_incidents=moved_with["incident"],
+        answer_ids=answer_ids,
+        answers_of_proposals=moved_with["proposal"],
+        answers_of_revisions=moved_with["revision"],
+        zone=before.zone if before is not None else None,
+    )
+    months.keep_counts(connection, before or months.Counted(after.zone, frozenset()), after)
 
 
 # --- checked against the facts --------------------------------------------------------------

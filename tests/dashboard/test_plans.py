@@ -6,8 +6,11 @@ by owner from the team's incidents whose earliest open promise is past due and t
 incidents' open promises past due (not the promises they kept), both read from their
 indexes alone; and the part orders still
 committed (bought, not installed or returned), and those late, from the orders' status
-index, not by walking every order ever made. Checked with EXPLAIN QUERY PLAN on SQLite
-(statistics stale and fresh) and EXPLAIN on PostgreSQL."""
+index, not by walking every order ever made. The answers' and the incidents by cause's
+whole months come from the counts kept per team and month (one range of the team's
+rows), the partial months at the window's edges from the answers' date index and the
+team's customers' ranges of the incidents' period index. Checked with EXPLAIN QUERY PLAN
+on SQLite (statistics stale and fresh) and EXPLAIN on PostgreSQL."""
 
 import json
 import re
@@ -20,13 +23,14 @@ import pytest
 from flask import Flask
 from sqlalchemy import event, insert
 
-from fieldsvc import create_app
+from fieldsvc import clock, create_app
 from fieldsvc.auth.models import User
 from fieldsvc.dashboard import services as dashboard
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import FollowUp
 from fieldsvc.parts.models import PartOrder, PartOrderLine, PartOrderStatus, Supplier
+from fieldsvc.reports import months
 from tests import postgres, seeding
 from tests.conftest import migrate
 from tests.conftest import test_config as config_for
@@ -136,6 +140,7 @@ def _seed() -> User:
             for _ in range(2)
         ],
     )
+    months.rebuild_counts(db.session.connection(), clock.company_zone())
     return plan.supervisor
 
 
@@ -173,7 +178,9 @@ def _plans(supervisor: User) -> dict[str, str]:
     plans = {}
     for statement, parameters in seen:
         name = (
-            "answers"
+            "causes"
+            if re.search(r"\bincidents\.cause_category =", statement)
+            else "answers"
             if re.search(r"\bcustomer_responses\b", statement)
             else "overdue"
             if re.search(r"\bfollow_ups\b", statement)
@@ -196,7 +203,7 @@ def _plans(supervisor: User) -> dict[str, str]:
     if postgresql:
         connection.exec_driver_sql("SET LOCAL enable_seqscan = on")
         connection.exec_driver_sql("SET LOCAL enable_bitmapscan = on")
-    assert set(plans) == {"answers", "overdue", "committed", "late"}, seen
+    assert set(plans) == {"answers", "overdue", "committed", "late", "causes"}, seen
     return plans
 
 
@@ -242,6 +249,25 @@ def _assert_dashboard_plans(supervisor: User) -> None:
     if dialect == "sqlite":
         # Counted by kind as read, not sorted by kind first.
         assert "TEMP B-TREE" not in answers, answers
+    # Both windows' whole months: one range of the team's kept counts, from the index
+    # alone; the incidents of the edges from the team's customers' ranges of the period
+    # index, not from an index of the company's whole history.
+    causes = plans["causes"]
+    for plan in (answers, causes):
+        assert _reads(plan, "team_month_counts", "ix_team_month_counts_period", dialect), plan
+        if dialect == "sqlite":
+            assert "(team_id=? AND month>? AND month<?)" in plan, plan
+        assert not _scans(plan, "team_month_counts", dialect), plan
+    assert _reads(causes, "incidents", "ix_incidents_period_figures", dialect), causes
+    if dialect == "sqlite":
+        assert re.search(
+            r"ix_incidents_period_figures \(customer_id=\? AND created_at>\? AND created_at<\?\)",
+            causes,
+        ), causes
+        assert "ix_incidents_period_figures (customer_id=? AND created_at>?)" in causes, causes
+    for index in ("ix_incidents_created_at", "ix_incidents_cause_category"):
+        assert index not in causes, causes
+    assert not _scans(causes, "incidents", dialect), causes
     # Overdue promises by owner: the team's incidents with a promise past due, a range
     # for each customer of the team, then those incidents' open promises past due.
     if dialect == "sqlite":
