@@ -3,10 +3,11 @@ incidents the viewer may see, so the page costs the same with a thousand inciden
 a hundred thousand. The conditions are shared with the incident list (drilldowns.py).
 
 The figures that look back a year (incidents by cause) or 90 days (answers by kind)
-read the whole calendar months of their window from the counts kept per team and month
-(reports/months.py), and only the partial months at its two edges from the incidents
-and answers themselves: their work is a month or two of the team's history, not the
-whole window's, and the figures are the same to the count."""
+read the calendar months from the first whole one of their window on (this month, and
+any later, included) from the counts kept per team and month (reports/months.py), and
+only the partial month at the window's start from the incidents and answers
+themselves: their work is at most a month of the team's history, not the whole
+window's, and the figures are the same to the count."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -139,16 +140,12 @@ CAUSES_SINCE = bindparam("causes_since", type_=UTCDateTime())
 MONTH_START = bindparam("month_start", type_=UTCDateTime())
 MONTH_END = bindparam("month_end", type_=UTCDateTime())
 MONTH = bindparam("month", type_=Date())
-# A window's whole months, [first, last) by their first days, and the instants its
-# partial months at the edges end and begin (see `_window`).
+# The first whole month of a window (its first day) and the instant it begins, which
+# ends the partial month at the window's start (see `_window`).
 CAUSES_FIRST_WHOLE = bindparam("causes_first_whole", type_=Date())
-CAUSES_LAST_WHOLE = bindparam("causes_last_whole", type_=Date())
 CAUSES_HEAD_END = bindparam("causes_head_end", type_=UTCDateTime())
-CAUSES_TAIL_START = bindparam("causes_tail_start", type_=UTCDateTime())
 ANSWERS_FIRST_WHOLE = bindparam("answers_first_whole", type_=Date())
-ANSWERS_LAST_WHOLE = bindparam("answers_last_whole", type_=Date())
 ANSWERS_HEAD_END = bindparam("answers_head_end", type_=UTCDateTime())
-ANSWERS_TAIL_START = bindparam("answers_tail_start", type_=UTCDateTime())
 # The start of each age bucket but the oldest, by its key: "day" -> reported after it.
 AGE_STARTS = {
     key: bindparam(f"age_{key}", type_=UTCDateTime())
@@ -294,12 +291,12 @@ def _statements(kind: str, dialect: str) -> _Statements:
         )
         .group_by(User.id, User.name)
         .order_by(func.count().desc(), User.name),
-        # The window's whole months from the team's kept counts (one range of their
-        # index), the partial months at its edges from the answers themselves: a row each.
+        # The window's months from its first whole one on from the team's kept counts
+        # (one range of their index), the partial month at its start from the answers
+        # themselves: a row each.
         answers=union_all(
-            _kept_counts(TeamMonthCount.answer_kind, ANSWER_KINDS, of_team, "answers"),
+            _kept_counts(TeamMonthCount.answer_kind, ANSWER_KINDS, of_team, ANSWERS_FIRST_WHOLE),
             answers_in(CustomerResponse.created_at < ANSWERS_HEAD_END),
-            answers_in(CustomerResponse.created_at >= ANSWERS_TAIL_START),
         ),
         answers_from_rows=answers_in(),
         committed_orders=select(
@@ -322,9 +319,8 @@ def _statements(kind: str, dialect: str) -> _Statements:
         ).where(of_customers(ReportMonth.customer_id), ReportMonth.month == MONTH),
         # The same for the year's incidents by cause.
         by_cause=union_all(
-            _kept_counts(TeamMonthCount.cause_category, CauseCategory, of_team, "causes"),
+            _kept_counts(TeamMonthCount.cause_category, CauseCategory, of_team, CAUSES_FIRST_WHOLE),
             reported_in(Incident.created_at < CAUSES_HEAD_END),
-            reported_in(Incident.created_at >= CAUSES_TAIL_START),
         ),
         by_cause_from_rows=reported_in(),
         satisfaction=select(
@@ -342,15 +338,15 @@ def _statements(kind: str, dialect: str) -> _Statements:
     )
 
 
-def _kept_counts(column, values, of_team, window: str) -> Select:
-    """The counts of a window's whole months kept per team and month, a sum per value of
-    `column` (a cause or a kind of answer) in one row: one range of the team's rows."""
-    first = CAUSES_FIRST_WHOLE if window == "causes" else ANSWERS_FIRST_WHOLE
-    last = CAUSES_LAST_WHOLE if window == "causes" else ANSWERS_LAST_WHOLE
+def _kept_counts(column, values, of_team, first: ColumnElement) -> Select:
+    """The counts kept per team and month from the month `first` on, a sum per value of
+    `column` (a cause or a kind of answer) in one row: one range of the team's rows.
+    Every month from `first` on, this one and any later too: they count exactly the
+    rows from its start on, as the window does (it has no end)."""
     kept = TeamMonthCount
     return select(
         *(func.coalesce(func.sum(kept.counted).filter(column == value), 0) for value in values)
-    ).where(of_team(kept.team_id), kept.month >= first, kept.month < last, column.is_not(None))
+    ).where(of_team(kept.team_id), kept.month >= first, column.is_not(None))
 
 
 # --- the figures ----------------------------------------------------------------------------
@@ -364,8 +360,8 @@ def dashboard(user: User, now: datetime | None = None) -> Dashboard:
     month = _this_month(now)
     zone = company_zone()
     kept = kept_months.zone_added_up_in(connection) == zone.key
-    parameters |= _window("causes", now - timedelta(days=365 * CAUSE_MONTHS // 12), now, zone)
-    parameters |= _window("answers", now - timedelta(days=RATE_DAYS), now, zone)
+    parameters |= _window("causes", now - timedelta(days=365 * CAUSE_MONTHS // 12), zone)
+    parameters |= _window("answers", now - timedelta(days=RATE_DAYS), zone)
     parameters |= {
         "now": now,
         "today": drilldowns.today(now),
@@ -408,23 +404,20 @@ def dashboard(user: User, now: datetime | None = None) -> Dashboard:
     )
 
 
-def _window(name: str, since: datetime, now: datetime, zone) -> dict:
-    """A window from `since` to `now` cut at calendar months in `zone`: its whole months
-    [first, last) are read from the kept counts, the instants before the first (from
-    `since`) and from the start of the last (the month of `now`, and anything later)
-    from the rows. A window within one month has no whole month: the rows give it all."""
-    last = kept_months.month_of(now, zone)
-    first = min(kept_months.following(kept_months.month_of(since, zone)), last)
+def _window(name: str, since: datetime, zone) -> dict:
+    """A window from `since` on cut at calendar months in `zone`: the months from the
+    first that begins after `since` are read from the kept counts, the instants before
+    it from the rows."""
+    first = kept_months.following(kept_months.month_of(since, zone))
     return {
         f"{name}_first_whole": first,
-        f"{name}_last_whole": last,
         f"{name}_head_end": kept_months.month_start(first, zone),
-        f"{name}_tail_start": max(since, kept_months.month_start(last, zone)),
     }
 
 
 def _added_up(rows) -> tuple[int, ...]:
-    """The counts of a window's parts (kept months, the edges' rows), added up."""
+    """The counts of a window's parts (the kept months, the partial month's rows), added
+    up."""
     return tuple(sum(column or 0 for column in counts) for counts in zip(*rows, strict=True))
 
 

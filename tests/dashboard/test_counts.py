@@ -1,11 +1,11 @@
 """The dashboard's incidents by cause (a year) and answers by kind (90 days) read the
-whole months of their window from the counts kept per team and month, the partial
-months at its edges from the incidents and answers: the figures are those counted one
-by one from the rows, for a team's supervisor, an admin and someone of no team, with
-incidents and answers on both sides of month edges and of the window's start. The
-counts follow every change that moves an incident or an answer, `flask reports verify`
-names a count that differs and `rebuild` mends it, and the migration counts the
-history there was."""
+months of their window from its first whole one on from the counts kept per team and
+month, the partial month at its start from the incidents and answers: the figures are
+those counted one by one from the rows, for a team's supervisor, an admin and someone of
+no team, with incidents and answers on both sides of month edges and of the window's
+start. The counts follow every change that moves an incident or an answer, `flask
+reports verify` names a count that differs and `rebuild` mends it, and the migration
+counts the history there was."""
 
 import random
 from datetime import UTC, date, datetime, timedelta
