@@ -8,6 +8,7 @@ from datetime import timedelta
 from markupsafe import escape
 from sqlalchemy import func, select
 
+from fieldsvc import clock
 from fieldsvc.audit.models import AuditEvent
 from fieldsvc.auth.models import Role
 from fieldsvc.clock import to_local
@@ -20,6 +21,8 @@ from fieldsvc.incidents.models import (
     IncidentEquipment,
     ReportedVia,
 )
+from fieldsvc.reports import months
+from fieldsvc.reports.models import TeamMonthCount
 from tests.concurrency import run_together
 from tests.factories import PASSWORD
 
@@ -305,8 +308,12 @@ def test_concurrent_reports_get_distinct_consecutive_references(committed_app):
     assert all("/incidents/" in r.location for r in responses)
     with committed_app.app_context():
         references = sorted(db.session.scalars(select(Incident.reference)))
+        # The dashboard's counts of the team's month lost none of them.
+        counted = db.session.scalar(select(func.sum(TeamMonthCount.counted)))
+        problems = months.problems(db.session.connection(), clock.company_zone())
     year = utcnow().year
     assert references == [f"INC-{year}-{n:05d}" for n in range(1, 7)]
+    assert (counted, problems) == (6, [])
 
 
 def test_a_double_tap_racing_itself_makes_one_incident(committed_app):
