@@ -249,6 +249,32 @@ def _statements(kind: str, dialect: str) -> _Statements:
             *(func.count().filter(Incident.cause_category == cause) for cause in CauseCategory)
         ).where(of_customers(Incident.customer_id), Incident.created_at >= CAUSES_SINCE, *edge)
 
+    # A team's overdue promises per owner (see `overdue_by_owner`). Grouped by `owner_id
+    # + 0`, not the bare column, so that no plan walks the owners' index of the company's
+    # open promises to group them without sorting.
+    owner = (FollowUp.owner_id + literal_column("0")).label("owner_id")
+    overdue = (
+        select(owner, func.count().label("count"))
+        .where(
+            FollowUp.incident_id.in_(
+                select(Incident.id).where(
+                    of_customers(Incident.customer_id),
+                    # Implied by the promise's own condition (the incident keeps its
+                    # earliest open due time).
+                    Incident.next_follow_up_due_at < NOW,
+                )
+            ),
+            # Open and past due: a range of each incident's promises in their
+            # (incident, closed, due) index, which starts at its open ones, so its kept
+            # promises are not read. Not a place to start: the company's open promises,
+            # which SQLite's statistics make look few (see `_not_few`).
+            _not_few(FollowUp.closed_at.is_(None), dialect),
+            FollowUp.due_at < NOW,
+        )
+        .group_by(owner)
+        .subquery("overdue")
+    )
+
     return _Statements(
         open_incidents=select(Incident.status, age, func.count())
         .where(visible, Incident.status.in_(OPEN_STATUSES))
@@ -270,27 +296,11 @@ def _statements(kind: str, dialect: str) -> _Statements:
         # short range of the (customer, next due) index for each customer of the team),
         # then those incidents' open promises past due (their incident's index): both
         # read from the indexes alone, so the work is the team's overdue promises, not
-        # the company's history. `owner_id + 0` keeps the owners' index off the join.
-        overdue_by_owner=select(User.id, User.name, func.count())
-        .join(FollowUp, FollowUp.owner_id + 0 == User.id)
-        .where(
-            FollowUp.incident_id.in_(
-                select(Incident.id).where(
-                    of_customers(Incident.customer_id),
-                    # Implied by the promise's own condition (the incident keeps its
-                    # earliest open due time).
-                    Incident.next_follow_up_due_at < NOW,
-                )
-            ),
-            # Open and past due: a range of each incident's promises in their
-            # (incident, closed, due) index, which starts at its open ones, so its kept
-            # promises are not read. Not a place to start: the company's open promises,
-            # which SQLite's statistics make look few (see `_not_few`).
-            _not_few(FollowUp.closed_at.is_(None), dialect),
-            FollowUp.due_at < NOW,
-        )
-        .group_by(User.id, User.name)
-        .order_by(func.count().desc(), User.name),
+        # the company's history. Counted per owner before the owners are read, so a
+        # few owners are looked up, not one per overdue promise.
+        overdue_by_owner=select(User.id, User.name, overdue.c.count)
+        .join(overdue, overdue.c.owner_id == User.id)
+        .order_by(overdue.c.count.desc(), User.name),
         # The window's months from its first whole one on from the team's kept counts
         # (one range of their index), the partial month at its start from the answers
         # themselves: a row each.
