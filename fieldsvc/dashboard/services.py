@@ -327,7 +327,7 @@ def _statements(kind: str, dialect: str) -> _Statements:
             ReportMonth.customer_pays,
             ReportMonth.customer_tax,
         ).where(of_customers(ReportMonth.customer_id), ReportMonth.month == MONTH),
-        # The same for the year's incidents by cause.
+        # The year's incidents by cause, read as the answers are.
         by_cause=union_all(
             _kept_counts(TeamMonthCount.cause_category, CauseCategory, of_team, CAUSES_FIRST_WHOLE),
             reported_in(Incident.created_at < CAUSES_HEAD_END),
