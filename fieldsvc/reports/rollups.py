@@ -12,7 +12,9 @@ demo data):
 - one `CostEntry` per accepted revision, with its frozen figures, the acceptance time
   and the incident's customer, technician and cause, for the cost of incidents;
 - those entries added up by customer and calendar month (months.py), for long periods,
-  and again by team (moved when a customer moves to another team).
+  and again by team (moved when a customer moves to another team);
+- the step hours sorted by team and calendar month (steps.py), for the response times
+  of long periods.
 
 `recompute()` writes them from the facts: for the incidents a flush touched, and for
 all of them in the migration that introduced them and after a bulk load (the months:
@@ -46,8 +48,9 @@ from fieldsvc.customers.models import Customer
 from fieldsvc.incidents.models import Incident, IncidentStatus
 from fieldsvc.portal.models import CustomerResponse, ResponseKind
 from fieldsvc.proposals.models import Proposal, ProposalRevision
-from fieldsvc.reports import months
+from fieldsvc.reports import months, steps
 from fieldsvc.reports.models import CostEntry
+from fieldsvc.reports.steps import STEP_COLUMNS
 
 incidents = Incident.__table__
 proposals = Proposal.__table__
@@ -68,12 +71,6 @@ _INCIDENT_FACTS = (
     "resolved_at",
 )
 RESOLVED_STATUSES = (IncidentStatus.RESOLVED, IncidentStatus.CLOSED)
-STEP_COLUMNS = (
-    "reported_to_sent_hours",
-    "sent_to_accepted_hours",
-    "accepted_to_resolved_hours",
-    "reported_to_resolved_hours",
-)
 _REVISION_FACTS = (
     "proposal_id",
     "proposal",
@@ -225,6 +222,8 @@ class _Touched:
     moved: set = field(default_factory=set)
     teams_left: set = field(default_factory=set)
     every_team: bool = False
+    # Where incidents whose customer or creation time changed were: id -> (customer, time).
+    places_left: dict = field(default_factory=dict)
 
 
 def _changed(obj, names: tuple[str, ...]) -> bool:
@@ -246,6 +245,7 @@ def _former(obj, *names: str) -> set:
 @event.listens_for(Session, "before_flush")
 def _note_changes(session: Session, flush_context, instances) -> None:
     touched: _Touched = session.info.setdefault(_CHANGED, _Touched())
+    moved_incidents = []
     for obj in session.new:
         if isinstance(obj, Proposal):
             touched.proposals.add(obj)
@@ -256,6 +256,8 @@ def _note_changes(session: Session, flush_context, instances) -> None:
     for obj in session.dirty:
         if isinstance(obj, Incident) and _changed(obj, _INCIDENT_FACTS):
             touched.incidents.add(obj)
+            if _changed(obj, ("customer_id", "customer", "created_at")):
+                moved_incidents.append(obj.id)
         elif isinstance(obj, Proposal) and _changed(obj, ("incident_id", "incident")):
             touched.proposals.add(obj)
             touched.former["incident"] |= _former(obj, "incident_id", "incident")
@@ -284,6 +286,13 @@ def _note_changes(session: Session, flush_context, instances) -> None:
             touched.former["proposal"].add(obj.proposal_id)
         elif isinstance(obj, CustomerResponse):
             touched.responses.add(obj)
+    if moved_incidents:
+        # Read before the flush writes them: where the incidents' step hours were kept.
+        where = select(incidents.c.id, incidents.c.customer_id, incidents.c.created_at).where(
+            incidents.c.id.in_(sorted(set(moved_incidents) - touched.places_left.keys()))
+        )
+        for incident_id, *place in session.connection().execute(where):
+            touched.places_left[incident_id] = tuple(place)
 
 
 @event.listens_for(Session, "after_flush_postexec")
@@ -316,30 +325,55 @@ def _keep_figures(session: Session, flush_context) -> None:
     if not incident_ids:
         return
     months_before = months.months_of(connection, incident_ids)
+    hours_before = {}
+    if months_before.zone is not None:  # the months are kept: so are the step hours
+        hours_before = {
+            row[0]: tuple(row[1:])
+            for row in connection.execute(
+                select(incidents.c.id, *(incidents.c[name] for name in STEP_COLUMNS)).where(
+                    incidents.c.id.in_(sorted(incident_ids))
+                )
+            )
+        }
     recompute(connection, incident_ids)
     months.keep(connection, months_before, incident_ids)
     # Incidents in the session see their kept figures without a reload.
     kept = ("first_sent_at", "first_accepted_at", *STEP_COLUMNS)
+    places = set(touched.places_left.values())
     for row in connection.execute(
-        select(incidents.c.id, *(incidents.c[name] for name in kept)).where(
-            incidents.c.id.in_(sorted(incident_ids))
-        )
+        select(
+            incidents.c.id,
+            *(incidents.c[name] for name in kept),
+            incidents.c.customer_id,
+            incidents.c.created_at,
+        ).where(incidents.c.id.in_(sorted(incident_ids)))
     ):
-        loaded = session.identity_map.get(identity_key(Incident, row[0]))
+        incident_id, figures, place = row[0], row[1 : len(kept) + 1], tuple(row[len(kept) + 1 :])
+        loaded = session.identity_map.get(identity_key(Incident, incident_id))
         if loaded is not None:
-            for name, value in zip(kept, row[1:], strict=True):
+            for name, value in zip(kept, figures, strict=True):
                 set_committed_value(loaded, name, value)
+        hours = tuple(figures[2:])
+        if months_before.zone is not None and (
+            hours_before.get(incident_id) != hours or incident_id in touched.places_left
+        ):
+            places.add(place)
+    if months_before.zone is not None:
+        steps.keep(connection, months_before.zone, places)
 
 
 def _keep_moved_teams(connection: Connection, touched: _Touched) -> None:
     """Customers moved between teams: every month of the teams they left and joined."""
-    if months.zone_added_up_in(connection) is None:
+    zone = months.zone_added_up_in(connection)
+    if zone is None:
         return
     if touched.every_team:
         months.rebuild_teams(connection)
+        steps.rebuild(connection)
         return
     joined = {customer.team_id for customer in touched.moved}
     months.keep_teams(connection, touched.teams_left | joined)
+    steps.keep_teams(connection, ZoneInfo(zone), touched.teams_left | joined)
 
 
 # --- checked against the facts --------------------------------------------------------------
@@ -404,6 +438,7 @@ def verify(connection: Connection, zone: ZoneInfo | None = None) -> Verification
             for row in connection.execute(select(rows.subquery()).limit(SHOWN))
         ]
     problems += months.problems(connection, zone or clock.company_zone())
+    problems += steps.problems(connection)
     checked = connection.scalar(select(func.count()).select_from(incidents)) or 0
     found = connection.scalar(select(func.count()).select_from(facts.subquery())) or 0
     return Verification(checked, found, problems)
