@@ -148,7 +148,12 @@ def test_every_period_shows_the_percentiles_of_its_incidents_hours_to_the_bit(zo
     # After the company's zone changed, the months kept in the old one are not read.
     auckland = ZoneInfo("Pacific/Auckland")
     app.config.update(TIMEZONE=auckland.key)
-    for period in (year, Period(date(2025, 2, 14), date(2025, 9, 3))):
+    for period in (
+        year,
+        Period(date(2025, 2, 14), date(2025, 9, 3)),  # days before and after whole months
+        Period(date(2025, 2, 14), date(2025, 6, 30)),  # days before them only
+        Period(date(2025, 3, 9), date(2025, 3, 9)),  # no whole month
+    ):
         for user in people.values():
             assert response_times(user, period) == _from_the_incidents(user, period)
 
