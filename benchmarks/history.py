@@ -49,7 +49,7 @@ from fieldsvc.incidents.models import (
 from fieldsvc.parts.models import PartOrder, PartOrderLine, Supplier
 from fieldsvc.portal.models import CustomerResponse, StatusLink, SurveyResponse
 from fieldsvc.proposals.models import Proposal, ProposalLine, ProposalRevision
-from fieldsvc.reports import months, rollups
+from fieldsvc.reports import months, rollups, steps
 
 PASSWORD = "benchmark password"
 TEAMS, PEOPLE_PER_TEAM, CUSTOMERS, EQUIPMENT_PER_SITE = 5, 10, 500, 10
@@ -82,6 +82,7 @@ def build(url: str, incidents: int, *, now: datetime | None = None) -> Flask:
         connection = db.session.connection()
         rollups.recompute(connection)
         months.rebuild(connection, clock.company_zone())
+        steps.rebuild(connection)
         if connection.dialect.name == "postgresql":
             _advance_sequences(connection)
             db.session.commit()

@@ -17,7 +17,7 @@ from fieldsvc.extensions import db
 from fieldsvc.incidents.models import FollowUp, Incident
 from fieldsvc.portal.models import CustomerResponse
 from fieldsvc.proposals.models import Proposal, ProposalRevision
-from fieldsvc.reports import months, rollups
+from fieldsvc.reports import months, rollups, steps
 
 
 @dataclass
@@ -176,4 +176,5 @@ def keep_figures(zone: ZoneInfo) -> None:
         )
     rollups.recompute(connection)
     months.rebuild(connection, zone)
+    steps.rebuild(connection)
     db.session.flush()

@@ -6,7 +6,7 @@ from flask import Blueprint
 from fieldsvc import clock
 from fieldsvc.extensions import db
 from fieldsvc.incidents import search
-from fieldsvc.reports import months, rollups
+from fieldsvc.reports import months, rollups, steps
 
 bp = Blueprint("reports_cli", __name__, cli_group="reports")
 
@@ -33,6 +33,7 @@ def rebuild() -> None:
     connection = db.session.connection()
     rollups.recompute(connection)
     months.rebuild(connection, clock.company_zone())
+    steps.rebuild(connection)
     db.session.commit()
     # Only now: rebuilt in the transaction that rewrote them, the indexes would hold every
     # incident's old versions too, and be as slow once VACUUM removed them.

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fieldsvc.database import str_enum
@@ -183,3 +183,32 @@ class TeamMonthCount(db.Model):
     # Answers given that month of this kind (None: the row counts incidents).
     answer_kind: Mapped[ResponseKind | None] = mapped_column(str_enum(ResponseKind))
     counted: Mapped[int]
+
+
+class TeamMonthSteps(db.Model):
+    """Each response-time step's hours of the incidents reported in one calendar month
+    (in the zone named in `report_months_zone`) by the customers a team serves (`team_id`
+    None: customers no team serves), sorted: the response-time report reads a row per
+    whole month of its period and merges them, instead of every incident of the period.
+
+    Each step is the bytes of its hours as 8-byte IEEE doubles, little-endian whatever
+    the machine (steps.py): exactly the floats the incidents hold, to the bit, so the
+    percentiles come out as if read from the incidents, and the same bytes on any
+    server that reads the database. Empty bytes: no incident of the month reached it.
+
+    Derived, never edited: written from the incidents in the same flush that changes
+    their hours, time or customer, and again for every month of both teams when a
+    customer moves to another team (steps.py); checked by `flask reports verify`.
+    """
+
+    __tablename__ = "team_month_steps"
+    __table_args__ = (Index("ix_team_month_steps_period", "team_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    month: Mapped[date]  # its first day
+    # One per step of rollups.STEP_COLUMNS, named after it.
+    reported_to_sent_hours: Mapped[bytes] = mapped_column(LargeBinary)
+    sent_to_accepted_hours: Mapped[bytes] = mapped_column(LargeBinary)
+    accepted_to_resolved_hours: Mapped[bytes] = mapped_column(LargeBinary)
+    reported_to_resolved_hours: Mapped[bytes] = mapped_column(LargeBinary)

@@ -15,6 +15,8 @@ demo data):
   and again by team (moved when a customer moves to another team);
 - the incidents by cause and the customers' answers by kind counted per team and
   calendar month (months.py), for the dashboard's windows of a year and of 90 days.
+- the step hours sorted by team and calendar month (steps.py), for the response times
+  of long periods.
 
 `recompute()` writes them from the facts: for the incidents a flush touched, and for
 all of them in the migration that introduced them and after a bulk load (the months:
@@ -48,8 +50,9 @@ from fieldsvc.customers.models import Customer
 from fieldsvc.incidents.models import Incident, IncidentStatus
 from fieldsvc.portal.models import CustomerResponse, ResponseKind
 from fieldsvc.proposals.models import Proposal, ProposalRevision
-from fieldsvc.reports import months
+from fieldsvc.reports import months, steps
 from fieldsvc.reports.models import CostEntry
+from fieldsvc.reports.steps import STEP_COLUMNS
 
 incidents = Incident.__table__
 proposals = Proposal.__table__
@@ -70,12 +73,6 @@ _INCIDENT_FACTS = (
     "resolved_at",
 )
 RESOLVED_STATUSES = (IncidentStatus.RESOLVED, IncidentStatus.CLOSED)
-STEP_COLUMNS = (
-    "reported_to_sent_hours",
-    "sent_to_accepted_hours",
-    "accepted_to_resolved_hours",
-    "reported_to_resolved_hours",
-)
 _REVISION_FACTS = (
     "proposal_id",
     "proposal",
@@ -199,15 +196,15 @@ def recompute(connection: Connection, incident_ids: Collection[int] | None = Non
     milestones = update(incidents).values(
         first_sent_at=_first_sent(), first_accepted_at=_first_accepted()
     )
-    steps = update(incidents).values(_step_hours(connection.dialect.name))
+    step_hours = update(incidents).values(_step_hours(connection.dialect.name))
     drop = delete(entries)
     if incident_ids is not None:
         incident_ids = sorted(incident_ids)
         milestones = milestones.where(incidents.c.id.in_(incident_ids))
-        steps = steps.where(incidents.c.id.in_(incident_ids))
+        step_hours = step_hours.where(incidents.c.id.in_(incident_ids))
         drop = drop.where(entries.c.incident_id.in_(incident_ids))
     connection.execute(milestones)
-    connection.execute(steps)
+    connection.execute(step_hours)
     connection.execute(drop)
     connection.execute(
         insert(entries).from_select(ENTRY_COLUMNS, _entries_from_facts(incident_ids))
@@ -240,6 +237,8 @@ class _Touched:
     answers_moved_with: dict = field(
         default_factory=lambda: {"incident": set(), "proposal": set(), "revision": set()}
     )
+    # Where incidents whose customer or creation time changed were: id -> (customer, time).
+    places_left: dict = field(default_factory=dict)
 
 
 def _changed(obj, names: tuple[str, ...]) -> bool:
@@ -264,6 +263,7 @@ def _note_changes(session: Session, flush_context, instances) -> None:
     # Counted before this flush: the incidents and answers it changes or deletes, read
     # from the database before it writes them.
     before = {"incident": set(), "answer": set(), "proposal": set(), "revision": set()}
+    moved_incidents = []
     for obj in session.new:
         if isinstance(obj, Incident):
             touched.counted_incidents.add(obj)
@@ -281,6 +281,8 @@ def _note_changes(session: Session, flush_context, instances) -> None:
                 touched.counted_incidents.add(obj)
             if _changed(obj, _COUNTED_WHERE):
                 before["incident"].add(obj.id)
+            if _changed(obj, ("customer_id", "customer", "created_at")):
+                moved_incidents.append(obj.id)
         elif isinstance(obj, Proposal) and _changed(obj, ("incident_id", "incident")):
             touched.proposals.add(obj)
             touched.former["incident"] |= _former(obj, "incident_id", "incident")
@@ -321,6 +323,13 @@ def _note_changes(session: Session, flush_context, instances) -> None:
             before["answer"].add(obj.id)
     if any(before.values()):
         _note_counted_before(session.connection(), touched, before)
+    if moved_incidents:
+        # Read before the flush writes them: where the incidents' step hours were kept.
+        where = select(incidents.c.id, incidents.c.customer_id, incidents.c.created_at).where(
+            incidents.c.id.in_(sorted(set(moved_incidents) - touched.places_left.keys()))
+        )
+        for incident_id, *place in session.connection().execute(where):
+            touched.places_left[incident_id] = tuple(place)
 
 
 def _note_counted_before(connection: Connection, touched: _Touched, before: dict) -> None:
@@ -379,19 +388,41 @@ def _keep_cost_figures(session: Session, touched: _Touched) -> None:
     if not incident_ids:
         return
     months_before = months.months_of(connection, incident_ids)
+    hours_before = {}
+    if months_before.zone is not None:  # the months are kept: so are the step hours
+        hours_before = {
+            row[0]: tuple(row[1:])
+            for row in connection.execute(
+                select(incidents.c.id, *(incidents.c[name] for name in STEP_COLUMNS)).where(
+                    incidents.c.id.in_(sorted(incident_ids))
+                )
+            )
+        }
     recompute(connection, incident_ids)
     months.keep(connection, months_before, incident_ids)
     # Incidents in the session see their kept figures without a reload.
     kept = ("first_sent_at", "first_accepted_at", *STEP_COLUMNS)
+    places = set(touched.places_left.values())
     for row in connection.execute(
-        select(incidents.c.id, *(incidents.c[name] for name in kept)).where(
-            incidents.c.id.in_(sorted(incident_ids))
-        )
+        select(
+            incidents.c.id,
+            *(incidents.c[name] for name in kept),
+            incidents.c.customer_id,
+            incidents.c.created_at,
+        ).where(incidents.c.id.in_(sorted(incident_ids)))
     ):
-        loaded = session.identity_map.get(identity_key(Incident, row[0]))
+        incident_id, figures, place = row[0], row[1 : len(kept) + 1], tuple(row[len(kept) + 1 :])
+        loaded = session.identity_map.get(identity_key(Incident, incident_id))
         if loaded is not None:
-            for name, value in zip(kept, row[1:], strict=True):
+            for name, value in zip(kept, figures, strict=True):
                 set_committed_value(loaded, name, value)
+        hours = tuple(figures[2:])
+        if months_before.zone is not None and (
+            hours_before.get(incident_id) != hours or incident_id in touched.places_left
+        ):
+            places.add(place)
+    if months_before.zone is not None:
+        steps.keep(connection, months_before.zone, places)
 
 
 def _keep_moved_teams(connection: Connection, touched: _Touched) -> None:
@@ -402,10 +433,12 @@ def _keep_moved_teams(connection: Connection, touched: _Touched) -> None:
     if touched.every_team:
         months.rebuild_teams(connection)
         months.rebuild_counts(connection, ZoneInfo(name))
+        steps.rebuild(connection)
         return
     joined = {customer.team_id for customer in touched.moved}
     months.keep_teams(connection, touched.teams_left | joined)
     months.keep_team_counts(connection, touched.teams_left | joined)
+    steps.keep_teams(connection, ZoneInfo(name), touched.teams_left | joined)
 
 
 def _keep_counts(connection: Connection, touched: _Touched) -> None:
@@ -490,6 +523,7 @@ def verify(connection: Connection, zone: ZoneInfo | None = None) -> Verification
             for row in connection.execute(select(rows.subquery()).limit(SHOWN))
         ]
     problems += months.problems(connection, zone or clock.company_zone())
+    problems += steps.problems(connection)
     checked = connection.scalar(select(func.count()).select_from(incidents)) or 0
     found = connection.scalar(select(func.count()).select_from(facts.subquery())) or 0
     return Verification(checked, found, problems)

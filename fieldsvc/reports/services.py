@@ -18,12 +18,14 @@ Definitions (the dashboard uses the same):
 What the reports need is kept where a period is cheap to read (rollups.py): one
 cost entry per accepted revision, and each incident's response times, both in indexes
 that start with the customer, so a team's period is one range per customer and none
-of the history before it is read. A report's number of queries does not depend on the
-number of incidents; money is added up as Decimal, exactly.
+of the history before it is read; their whole months are kept again by team and month
+(the cost entries added up, months.py; the response hours sorted, steps.py). A report's
+number of queries does not depend on the number of incidents; money is added up as
+Decimal, exactly.
 """
 
-import json
 import math
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
@@ -36,6 +38,7 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     Integer,
+    LargeBinary,
     Select,
     String,
     bindparam,
@@ -68,7 +71,14 @@ from fieldsvc.incidents.services import (
 from fieldsvc.money import to_money
 from fieldsvc.reports import months as kept_months
 from fieldsvc.reports import rollups
-from fieldsvc.reports.models import CostEntry, ReportMonth, TeamMonth
+from fieldsvc.reports import steps as kept_steps
+from fieldsvc.reports.models import (
+    CostEntry,
+    ReportMonth,
+    ReportMonthsZone,
+    TeamMonth,
+    TeamMonthSteps,
+)
 
 EARLIEST = date(2000, 1, 1)
 LONGEST_YEARS = 10
@@ -509,98 +519,201 @@ def _percentile(ordered: Sequence[float], fraction: float) -> float | None:
 PERCENTILES = (0.5, 0.9)  # the median and the 90th percentile
 
 
-class _StepPercentiles:
-    """An aggregate for SQLite, which has no `percentile_cont`: each step's count, median
-    and 90th percentile of the rows' hours, as JSON. Python still sorts and interpolates
-    (`_percentile`), but the hours reach it through one call per row from inside SQLite
-    instead of as rows fetched through the driver, which cost twice as much (a year of a
-    team's incidents is thousands of rows). JSON writes floats as `repr` does, so they are
-    read back to the bit."""
+class _StepHours:
+    """An aggregate for SQLite, which has no `percentile_cont`: each step's hours of the
+    rows, sorted, handed back as one value (the counts of the four steps, then their
+    hours, `steps.pack`ed: exactly the floats SQLite holds). They reach it through one
+    call per row from inside SQLite instead of as rows fetched through the driver, which
+    cost twice as much; only the days around a period's whole months are read this way
+    (all of it while the months are kept in another zone than the company's)."""
 
     def __init__(self) -> None:
-        self.sent: list[float] = []
-        self.accepted: list[float] = []
-        self.resolved: list[float] = []
-        self.whole_way: list[float] = []
+        self.hours: tuple[list[float], ...] = ([], [], [], [])
 
     def step(self, sent, accepted, resolved, whole_way) -> None:
         # One argument per step of STEPS, in the order of rollups.STEP_COLUMNS.
         if sent is not None:
-            self.sent.append(sent)
+            self.hours[0].append(sent)
         if accepted is not None:
-            self.accepted.append(accepted)
+            self.hours[1].append(accepted)
         if resolved is not None:
-            self.resolved.append(resolved)
+            self.hours[2].append(resolved)
         if whole_way is not None:
-            self.whole_way.append(whole_way)
+            self.hours[3].append(whole_way)
 
-    def finalize(self) -> str:
-        figures: list[float | int | None] = []
-        for hours in (self.sent, self.accepted, self.resolved, self.whole_way):
+    def finalize(self) -> bytes:
+        for hours in self.hours:
             hours.sort()
-            figures += [len(hours), *(_percentile(hours, f) for f in PERCENTILES)]
-        return json.dumps(figures)
+        return kept_steps.pack([*map(len, self.hours), *(h for hours in self.hours for h in hours)])
 
 
-STEP_PERCENTILES = "fieldsvc_step_percentiles"
-_STEP_PERCENTILES_ADDED = "fieldsvc.step_percentiles"
+def _step_hours_runs(value: bytes) -> list[array]:
+    """The sorted hours of each step from `_StepHours`' value."""
+    values = kept_steps.unpack(value)
+    runs, start = [], len(STEPS)
+    for count in values[: len(STEPS)]:
+        runs.append(values[start : start + int(count)])
+        start += int(count)
+    return runs
 
 
-def _add_step_percentiles(connection) -> None:
+STEP_HOURS = "fieldsvc_step_hours"
+_STEP_HOURS_ADDED = "fieldsvc.step_hours"
+
+
+def _add_step_hours(connection) -> None:
     """Adds the SQLite aggregate to the connection's driver connection, once per
     connection (the pool keeps what it records about each connection)."""
     pooled = connection.connection
-    if not pooled.info.get(_STEP_PERCENTILES_ADDED):
-        pooled.driver_connection.create_aggregate(
-            STEP_PERCENTILES, len(rollups.STEP_COLUMNS), _StepPercentiles
-        )
-        pooled.info[_STEP_PERCENTILES_ADDED] = True
+    if not pooled.info.get(_STEP_HOURS_ADDED):
+        pooled.driver_connection.create_aggregate(STEP_HOURS, len(rollups.STEP_COLUMNS), _StepHours)
+        pooled.info[_STEP_HOURS_ADDED] = True
 
 
-@lru_cache(maxsize=8)
-def _response_times_statement(kind: str, dialect: str) -> Select:
+# Where the period's whole months begin and end (SQLite's statement).
+WHOLE_START = bindparam("whole_start", type_=UTCDateTime())
+WHOLE_END = bindparam("whole_end", type_=UTCDateTime())
+
+
+@lru_cache(maxsize=16)
+def _response_times_statement(kind: str, dialect: str, edges: str = "") -> Select:
     """The response times' statement for a kind of viewer, team and period bound per
-    request: one row, each step's count and percentiles. PostgreSQL works them out itself
+    request. PostgreSQL works out each step's count and percentiles itself, in one row
     (`percentile_cont`: the same interpolation, in the same floating-point operations, as
-    `percentile`); SQLite through `_StepPercentiles`, in one JSON value."""
-    steps = [Incident.__table__.c[name] for name in rollups.STEP_COLUMNS]
+    `percentile`). SQLite gives a row per team and whole month of the period, the hours
+    kept sorted (steps.py), and one row of the hours of the days around them (`edges`:
+    "before", "after" or "both" the whole months, "" without any), from the incidents
+    through `_StepHours`. While the months are kept in another zone than the company's,
+    an edge's range of `created_at` stretches over the whole months, so one statement
+    answers either way; each range is a seek per visible customer, so there are no
+    more of them than edges."""
+    incidents = Incident.__table__.c
+    step_columns = [incidents[name] for name in rollups.STEP_COLUMNS]
     if dialect == "postgresql":
         columns = [
             figure
-            for step in steps
+            for step in step_columns
             for figure in (
                 func.count(step),
                 *(func.percentile_cont(f).within_group(step) for f in PERCENTILES),
             )
         ]
-    else:
-        columns = [getattr(func, STEP_PERCENTILES)(*steps)]
-    return select(*columns).where(
-        _visible_to(kind)(Incident.customer_id),
-        Incident.created_at >= PERIOD_START,
-        Incident.created_at < PERIOD_END,
+        return select(*columns).where(
+            _visible_to(kind)(Incident.customer_id),
+            Incident.created_at >= PERIOD_START,
+            Incident.created_at < PERIOD_END,
+        )
+    kept = TeamMonthSteps.__table__.c
+    in_company_zone = (
+        select(ReportMonthsZone.zone).where(ReportMonthsZone.zone == bindparam("zone")).exists()
     )
+    whole_months = select(*(kept[name] for name in rollups.STEP_COLUMNS)).where(
+        _team_visible(kind)(kept.team_id),
+        kept.month >= bindparam("first_whole", type_=Date()),
+        kept.month < bindparam("after_whole", type_=Date()),
+        in_company_zone,
+    )
+
+    def reported(begins, ends):
+        return select(*step_columns).where(
+            _visible_to(kind)(incidents.customer_id),
+            incidents.created_at >= begins,
+            incidents.created_at < ends,
+        )
+
+    def unless_kept(kept_bound, other_bound):
+        return case((in_company_zone, kept_bound), else_=other_bound)
+
+    ranges = {
+        "": [reported(PERIOD_START, PERIOD_END)],
+        "before": [reported(PERIOD_START, unless_kept(WHOLE_START, WHOLE_END))],
+        "after": [reported(unless_kept(WHOLE_END, WHOLE_START), PERIOD_END)],
+        "both": [
+            reported(PERIOD_START, unless_kept(WHOLE_START, WHOLE_END)),
+            reported(WHOLE_END, PERIOD_END),
+        ],
+    }[edges]
+    around = (union_all(*ranges) if len(ranges) > 1 else ranges[0]).subquery("edges")
+    no_hours = cast(null(), LargeBinary)
+    edge_hours = select(
+        getattr(func, STEP_HOURS)(*(around.c[name] for name in rollups.STEP_COLUMNS)),
+        no_hours,
+        no_hours,
+        no_hours,
+    )
+    return union_all(whole_months, edge_hours)
+
+
+def _merged(runs: list) -> Sequence[float]:
+    """Sorted runs of hours as one sorted sequence: Python's sort finds the runs already
+    in order and merges them, far cheaper than sorting them afresh."""
+    if len(runs) == 1:
+        return runs[0]
+    merged: list[float] = []
+    for run in runs:
+        merged.extend(run)
+    merged.sort()
+    return merged
+
+
+def response_time_parameters(user: User, period: Period, dialect: str) -> tuple[tuple, dict]:
+    """The arguments of `_response_times_statement` for `user` and `period`, and the
+    values the statement is run with."""
+    kind, parameters = viewer_kind(user)
+    parameters |= {"period_start": period.start, "period_end": period.end}
+    if dialect == "postgresql":
+        return (kind, dialect), parameters
+    whole = whole_months(period)
+    if whole:
+        first_whole, after_whole = whole[0], next_month(whole[-1])
+        whole_start, whole_end = _local_midnight(first_whole), _local_midnight(after_whole)
+        before, after = period.start < whole_start, whole_end < period.end
+        edges = "both" if before and after else "before" if before else "after"
+    else:  # the period alone, read from the incidents; no month
+        first_whole = after_whole = period.first
+        whole_start = whole_end = period.end
+        edges = ""
+    parameters |= {
+        "first_whole": first_whole,
+        "after_whole": after_whole,
+        "whole_start": whole_start,
+        "whole_end": whole_end,
+        "zone": clock.company_zone().key,
+    }
+    return (kind, dialect, edges), parameters
 
 
 def response_times(user: User, period: Period) -> list[StepTimes]:
     """Median and 90th percentile of each step, for incidents reported in the period.
 
     Each incident keeps its steps' hours (rollups.py, worked out by the database from
-    its dates as this report always did), so the visible customers' incidents of the
-    period are ranges of one index that holds them: no proposal or answer is read."""
+    its dates as this report always did). On SQLite the period's whole months are read
+    sorted by team and month (steps.py) and only the days around them from the incidents;
+    on PostgreSQL the visible customers' incidents of the period are ranges of one index
+    that holds them. No proposal or answer is read, and the figures are those of the
+    incidents' hours, to the bit."""
     connection = db.session.connection()
-    kind, parameters = viewer_kind(user)
-    parameters |= {"period_start": period.start, "period_end": period.end}
     dialect = connection.dialect.name
-    if dialect != "postgresql":
-        _add_step_percentiles(connection)
-    row = connection.execute(_response_times_statement(kind, dialect), parameters).one()
+    shape, parameters = response_time_parameters(user, period, dialect)
+    statement = _response_times_statement(*shape)
     if dialect == "postgresql":
-        figures = row
-    else:
-        # SQLite's driver gives NULL, without asking the aggregate, when no row matched.
-        figures = json.loads(row[0] if row[0] is not None else _StepPercentiles().finalize())
-    return [StepTimes(name, *figures[3 * n : 3 * n + 3]) for n, name in enumerate(STEPS)]
+        row = connection.execute(statement, parameters).one()
+        return [StepTimes(name, *row[3 * n : 3 * n + 3]) for n, name in enumerate(STEPS)]
+    _add_step_hours(connection)
+    runs: list[list] = [[] for _ in STEPS]
+    for row in connection.execute(statement, parameters):
+        if row[1] is not None:  # a team's month
+            for step, hours in zip(runs, kept_steps.hours_of([row]), strict=True):
+                step += hours
+        elif row[0] is not None:  # SQLite's driver gives NULL when no incident matched
+            for step, hours in zip(runs, _step_hours_runs(row[0]), strict=True):
+                if hours:
+                    step.append(hours)
+    found = []
+    for name, step in zip(STEPS, runs, strict=True):
+        ordered = _merged(step) if step else []
+        found.append(StepTimes(name, len(ordered), *(_percentile(ordered, f) for f in PERCENTILES)))
+    return found
 
 
 def of_visible_customers(column, user: User) -> ColumnElement[bool]:

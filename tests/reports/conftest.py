@@ -42,7 +42,7 @@ from fieldsvc.portal import links
 from fieldsvc.portal.models import CustomerResponse, ResponseKind, StatusLink
 from fieldsvc.portal.services import Answer, Visitor, respond
 from fieldsvc.proposals.models import Proposal, ProposalRevision, RevisionStatus
-from fieldsvc.reports import months
+from fieldsvc.reports import months, steps
 from fieldsvc.reports.services import Period
 from tests.proposals.broken_transmitters import build_broken_transmitters, send
 
@@ -60,6 +60,7 @@ def company_time(app):
     `flask reports rebuild` does after the zone changed)."""
     app.config.update(TIMEZONE="America/New_York", TAX_RATE=Decimal("0.0625"))
     months.rebuild(db.session.connection(), ZoneInfo("America/New_York"))
+    steps.rebuild(db.session.connection())
 
 
 @pytest.fixture
