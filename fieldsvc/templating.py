@@ -11,11 +11,13 @@ Jinja writes them, and the run is handed up as one piece: the page reads the sam
 for byte, and a value is escaped exactly as before (Jinja's own code writes it).
 """
 
+from types import FunctionType, MethodType
 from typing import Any
 
 from flask.templating import Environment
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
+from jinja2.runtime import Context
 from markupsafe import escape
 
 try:
@@ -82,8 +84,30 @@ class JoinedOutputCodeGenerator(CodeGenerator):
         self.writeline("))")
 
 
+class PageContext(Context):
+    def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """A plain function or method called from a template (`url_for`, `csrf_token`,
+        `has_role`; a page makes about seventy calls) goes straight to it: Jinja's own
+        `call` first looks for a `jinja_pass_arg` mark on it and on its `__call__`, which a
+        function or method without the mark in its `__dict__` cannot have. Anything else
+        (a marked function, a callable object, a builtin) is Jinja's to call."""
+        function = __obj.__func__ if type(__obj) is MethodType else __obj
+        if type(function) is not FunctionType or "jinja_pass_arg" in function.__dict__:
+            return super().call(__obj, *args, **kwargs)
+        kwargs.pop("_block_vars", None)
+        kwargs.pop("_loop_vars", None)
+        try:
+            return __obj(*args, **kwargs)
+        except StopIteration:
+            return __self.environment.undefined(
+                "value was undefined because a callable raised a StopIteration exception"
+            )
+
+
 class PageEnvironment(Environment):
-    """Flask's template environment, compiling with `JoinedOutputCodeGenerator`."""
+    """Flask's template environment, compiling with `JoinedOutputCodeGenerator` and
+    calling with `PageContext`."""
 
     code_generator_class = JoinedOutputCodeGenerator
+    context_class = PageContext
     escape_text = staticmethod(escape_text)

@@ -64,6 +64,7 @@ def environments() -> tuple[jinja2.Environment, PageEnvironment]:
     # PageEnvironment is Flask's environment (it wants an app); its compiler works alone.
     pages = jinja2.Environment(loader=loader, autoescape=autoescape)
     pages.code_generator_class = PageEnvironment.code_generator_class
+    pages.context_class = PageEnvironment.context_class
     pages.escape_text = escape_text
     return stock, pages
 
@@ -91,3 +92,52 @@ def test_escaping_a_text_gives_what_markupsafe_gives():
     for value in ("plain", "<&>\"'", "", "é — ü", Markup("<b>kept</b>"), 7, None, 2.5):
         assert escape_text(value) == escape(value)
     assert type(escape_text("<a>")) is str
+
+
+class Reader:
+    name = "Sara"
+
+    def greet(self, greeting: str, *, mark: str = "!") -> str:
+        return f"{greeting}, {self.name}{mark}"
+
+    @jinja2.pass_context
+    def page_of(self, context) -> str:
+        return f"{self.name} on {context['reference']}"
+
+    def __call__(self, n: int) -> str:
+        return f"called {n}"
+
+
+def test_what_a_template_calls_gets_what_jinja_gives_it():
+    @jinja2.pass_context
+    def reference_in(context, prefix: str) -> str:
+        return f"{prefix}{context['reference']}"
+
+    @jinja2.pass_environment
+    def escaping(environment) -> str:
+        return str(environment.autoescape)
+
+    def stops():
+        raise StopIteration
+
+    template = (
+        "{{ plain(1, b=2) }} {{ reference_in('ref ') }} {{ escaping() }} {{ reader.greet('Hi') }}"
+        " {{ reader.greet('Bye', mark='.') }} {{ reader.page_of() }} {{ reader(3) }}"
+        " [{{ stops() }}] {{ max(4, 9) }}"
+        "{% for n in [1] %} {{ plain(n, b=loop.index) }}{% set m = n %}{{ reference_in(m) }}"
+        "{% endfor %}"
+    )
+    values = {
+        "plain": lambda a, b: f"{a}+{b}",
+        "reference_in": reference_in,
+        "escaping": escaping,
+        "reader": Reader(),
+        "stops": stops,
+        "max": max,
+        "reference": "INC-2026-00001",
+    }
+    stock, pages = environments()
+    expected = stock.from_string(template).render(values)
+    assert pages.from_string(template).render(values) == expected
+    assert "ref INC-2026-00001" in expected and "Sara on INC-2026-00001" in expected
+    assert "[]" in expected and "called 3" in expected and "Bye, Sara." in expected
