@@ -7,7 +7,17 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fieldsvc import assets, config, errors, installation, ops, ranges, rate_limits, storage
+from fieldsvc import (
+    assets,
+    config,
+    errors,
+    installation,
+    ops,
+    ranges,
+    rate_limits,
+    storage,
+    templating,
+)
 from fieldsvc.auth import session_cookie
 from fieldsvc.extensions import (
     csrf,
@@ -30,6 +40,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             instance_relative_config=True,
             template_folder=str(ROOT / "templates"),
         )
+        # Before anything asks for the template environment (the extensions add to it).
+        app.jinja_environment = templating.PageEnvironment
         app.config.from_mapping(config.from_environment(app.instance_path))
         if test_config:
             app.config.from_mapping(test_config)

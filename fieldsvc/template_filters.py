@@ -6,7 +6,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, has_request_context, request, url_for
+from flask import Flask, current_app, has_request_context, url_for
+from flask.ctx import RequestContext
 from flask.globals import request_ctx
 
 from fieldsvc import clock
@@ -49,13 +50,16 @@ def template_url_for(endpoint: str, /, **values: object) -> str:
     and one built outside a request are built by Flask's `url_for` as before."""
     if endpoint.startswith(".") or not has_request_context():
         return url_for(endpoint, **values)
-    if values and (endpoint != "static" or values.keys() != {"filename"}):
-        if all(type(value) is int and value >= 0 for value in values.values()):
-            return _ids_address(endpoint, tuple(values))(*values.values())
-        return url_for(endpoint, **values)
     # The request's context looked up once, not through the `current_app` and `request`
-    # proxies: a page asks for twenty addresses, and the lookups were most of their cost.
+    # proxies: the incident page asks for about sixty addresses, and the lookups were most
+    # of their cost.
     here = request_ctx._get_current_object()
+    if values and (endpoint != "static" or len(values) != 1 or "filename" not in values):
+        ids = tuple(values.values())
+        for value in ids:
+            if type(value) is not int or value < 0:
+                return url_for(endpoint, **values)
+        return _ids_address(endpoint, tuple(values), here)(*ids)
     urls = here.app.extensions.get(_KEPT_URLS)
     if urls is None:
         urls = here.app.extensions[_KEPT_URLS] = {}
@@ -83,6 +87,8 @@ class IdsAddress:
 
     def __call__(self, *ids: int) -> str:
         texts, order = self._texts, self._order
+        if len(order) == 1:  # most addresses: one id
+            return f"{texts[0]}{ids[order[0]]}{texts[1]}"
         parts = [texts[0]]
         for n, place in enumerate(order, 1):
             parts.append(str(ids[place]))
@@ -90,9 +96,12 @@ class IdsAddress:
         return "".join(parts)
 
 
-def _ids_address(endpoint: str, names: tuple[str, ...]) -> IdsAddress | Callable[..., str]:
-    urls = current_app.extensions.setdefault("fieldsvc.ids_urls", {})
-    key = (request.script_root, endpoint, names)
+def _ids_address(
+    endpoint: str, names: tuple[str, ...], here: RequestContext | None = None
+) -> IdsAddress | Callable[..., str]:
+    here = here or request_ctx._get_current_object()
+    urls = here.app.extensions.setdefault("fieldsvc.ids_urls", {})
+    key = (here.request.script_root, endpoint, names)
     if (address := urls.get(key)) is None:
         address = urls[key] = _build_ids_address(endpoint, names)
     return address

@@ -315,8 +315,8 @@ def _headline(item: Facts) -> str:
 def _changes(item: Facts) -> list[FieldChange]:
     """The fields worth telling, in the order the forms show them; then the parts."""
     event = item.event
-    wording = wording_of(event.object_type)
-    untold, order = _untold(event.object_type), _form_order(event.object_type)
+    wording, untold, order = _derived(event.object_type)
+    labels = wording.labels
     last = len(order)
     names = sorted(
         (n for n in event.changes if n not in untold), key=lambda n: (order.get(n, last), n)
@@ -328,7 +328,7 @@ def _changes(item: Facts) -> list[FieldChange]:
         if told_as_it_was and after == EMPTY:
             continue  # a creation tells what it was created with
         before = EMPTY if told_as_it_was else item.before[name]
-        label = label_of(event.object_type, name)
+        label = labels[name] if name in labels else label_of(event.object_type, name)
         changes.append(FieldChange(name, label, before, after, name in wording.internal))
     for part in item.parts:
         part_wording = wording_of(part.event.object_type)
@@ -406,27 +406,36 @@ def _in_words(
 
 
 def _column_value(column: Column, value: Any, zone: ZoneInfo) -> str:
-    kind = column.type
     try:
-        if isinstance(kind, SAEnum) and kind.enum_class is not None:
-            return enum_labels(kind.enum_class)(value)
-        if isinstance(kind, UTCDateTime):
-            return local_time(datetime.fromisoformat(value), zone)
-        if isinstance(kind, Date):
-            return long_date(date.fromisoformat(value))
-        if isinstance(kind, Boolean):
-            return "Yes" if value else "No"
-        if isinstance(kind, Numeric):
-            amount = Decimal(str(value))
-            measure = column.info.get("range")
-            if measure is PERCENTAGE:
-                return percent(amount)
-            if measure is QUANTITY or kind.precision != 12:
-                return f"{amount.normalize():f}"
-            return money(amount)  # Numeric(12, 2): money, as every model declares it
+        return _column_teller(column)(value, zone)
     except (ValueError, TypeError, InvalidOperation):
         pass  # a value its column would not hold today: shown as stored
     return _plain(value, zone)
+
+
+@cache
+def _column_teller(column: Column) -> Callable[[Any, ZoneInfo], str]:
+    """How a stored value of `column` reads, worked out once per column from its type (a
+    timeline words every value of every event it shows)."""
+    kind = column.type
+    if isinstance(kind, SAEnum) and kind.enum_class is not None:
+        label = enum_labels(kind.enum_class)
+        return lambda value, zone: label(value)
+    if isinstance(kind, UTCDateTime):
+        return lambda value, zone: local_time(datetime.fromisoformat(value), zone)
+    if isinstance(kind, Date):
+        return lambda value, zone: long_date(date.fromisoformat(value))
+    if isinstance(kind, Boolean):
+        return lambda value, zone: "Yes" if value else "No"
+    if isinstance(kind, Numeric):
+        measure = column.info.get("range")
+        if measure is PERCENTAGE:
+            return lambda value, zone: percent(Decimal(str(value)))
+        if measure is QUANTITY or kind.precision != 12:
+            return lambda value, zone: f"{Decimal(str(value)).normalize():f}"
+        # Numeric(12, 2): money, as every model declares it
+        return lambda value, zone: money(Decimal(str(value)))
+    return _plain
 
 
 def _plain(value: Any, zone: ZoneInfo) -> str:

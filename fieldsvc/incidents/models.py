@@ -27,6 +27,7 @@ from fieldsvc.ranges import calendar_constraint
 
 if TYPE_CHECKING:
     from fieldsvc.parts.models import PartOrder
+    from fieldsvc.portal.models import StatusLink
     from fieldsvc.proposals.models import Proposal
 
 
@@ -243,6 +244,10 @@ class Incident(Audited, db.Model):
     )
     proposals: Mapped[list["Proposal"]] = relationship(
         back_populates="incident", order_by="Proposal.id"
+    )
+    # Read only (the portal issues and revokes them): the incident page shows the open ones.
+    status_links: Mapped[list["StatusLink"]] = relationship(
+        viewonly=True, order_by="StatusLink.created_at"
     )
 
     @property

@@ -320,6 +320,7 @@ _PLAIN_METHODS = {
     "attachments": ("__str__",),
     "communications": ("__str__",),
     "follow_ups": ("__str__", "is_overdue"),
+    "status_links": ("is_open",),
 }
 
 

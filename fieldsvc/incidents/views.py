@@ -48,7 +48,6 @@ from fieldsvc.incidents.models import (
 )
 from fieldsvc.incidents.photos import PhotoRejected, ProcessedPhoto, process_photo
 from fieldsvc.parts.models import PART_ORDER_TRANSITIONS, PartOrderStatus
-from fieldsvc.portal import links as status_links
 from fieldsvc.proposals import services as proposal_services
 from fieldsvc.ranges import record_id
 from fieldsvc.storage import stored_file_response
@@ -436,6 +435,7 @@ _DETAIL_PLAIN = (
     "follow_ups",
     "part_orders",
     "proposals",
+    "status_links",
 )
 
 
@@ -510,7 +510,7 @@ def _detail_page(
         part_orders=plain["part_orders"],
         at_risk=proposal_services.money_at_risk_in(plain["part_orders"], plain["proposals"]),
         proposals=[(p, proposal_services.price(p.current)[1]) for p in plain["proposals"]],
-        status_links=status_links.shown_open_links(incident, now),
+        status_links=[link for link in plain["status_links"] if link.is_open(now)],
         PART_ORDER_TRANSITIONS=PART_ORDER_TRANSITIONS,
         PartOrderStatus=PartOrderStatus,
         FollowUpOutcome=FollowUpOutcome,

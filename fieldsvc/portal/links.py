@@ -15,7 +15,7 @@ from sqlalchemy import Select, bindparam, select, update
 from fieldsvc.audit.services import acting
 from fieldsvc.auth.models import User
 from fieldsvc.customers.models import Contact
-from fieldsvc.database import plain_record_statement, plain_record_type, plain_rows, utcnow
+from fieldsvc.database import utcnow
 from fieldsvc.errors import FieldError
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import Incident
@@ -85,17 +85,6 @@ def open_links(incident: Incident, now: datetime | None = None) -> list[StatusLi
         for link in db.session.scalars(_INCIDENT_LINKS, {"incident_id": incident.id})
         if link.is_open(now)
     ]
-
-
-_SHOWN_LINKS = _of_incident(plain_record_statement(StatusLink))
-
-
-def shown_open_links(incident: Incident, now: datetime) -> list:
-    """The incident's open links as plain records (`plain_record_type`), for a page that
-    only shows them."""
-    record = plain_record_type(StatusLink, ("is_open",))
-    rows = plain_rows(db.session(), _SHOWN_LINKS, {"incident_id": incident.id})
-    return [link for link in map(record._make, rows) if link.is_open(now)]
 
 
 def revoke_links(incident: Incident, *, actor: User, reason: str) -> list[StatusLink]:

@@ -160,5 +160,12 @@ def test_an_incident_page_reads_no_kind_of_record_the_incident_has_none_of(
     assert "No parts ordered yet." in page and "No proposal yet." in page
     assert "No promises made yet." in page
     rows_read = [" ".join(s.split()) for s in statements]
-    for table in ("attachments", "communications", "follow_ups", "part_orders", "proposals"):
+    for table in (
+        "attachments",
+        "communications",
+        "follow_ups",
+        "part_orders",
+        "proposals",
+        "status_links",
+    ):
         assert not any(s.startswith(f"SELECT {table}.") for s in rows_read), "\n".join(rows_read)
