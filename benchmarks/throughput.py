@@ -49,6 +49,9 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 ROOT = Path(__file__).resolve().parent.parent
+# The database is built by this checkout's fieldsvc, the one gunicorn serves from ROOT, not
+# by whichever checkout the virtualenv's editable install points at.
+sys.path.insert(0, str(ROOT))
 GUNICORN = [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "sync"]
 # No worker replaced during the run (gunicorn.conf.py replaces each after about 1,000
 # requests): a replaced worker's CPU would vanish from a round and its successor's start-up
