@@ -52,7 +52,14 @@ def tablet(browser, offline_server, tmp_path):
 
 def refreshed(page) -> None:
     """Wait until the worker kept this person's pages and data (as on every page load)."""
-    controlled = "() => navigator.serviceWorker.controller !== null"
+    # Controlled, on a signed-in page, whose deferred offline script has run: just after
+    # the sign-in is clicked, the login page (no one to keep pages for) or the next page
+    # before its script ran may already be controlled.
+    controlled = (
+        "() => navigator.serviceWorker.controller !== null"
+        " && document.documentElement.dataset.offlineUser !== undefined"
+        " && window.fieldsvcOffline !== undefined"
+    )
     try:
         page.wait_for_function(controlled, timeout=15_000)
     except PlaywrightTimeoutError:
