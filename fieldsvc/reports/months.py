@@ -205,6 +205,53 @@ def _lock_teams(connection: Connection) -> None:
     connection.execute(select(built_zone.c.zone).with_for_update()).all()
 
 
+def team_months_of(
+    connection: Connection, customer_months: Collection[tuple[int, date]]
+) -> list[tuple[int | None, date]]:
+    """The (team, month) of each (customer, month), in the order teams are locked. Read
+    once this flush holds the teams' lock (`_lock_teams`), which a customer's move to
+    another team takes too: a move that committed before it is seen (PostgreSQL)."""
+    _lock_teams(connection)
+    team_of = dict(
+        connection.execute(
+            select(customers.c.id, customers.c.team_id).where(
+                customers.c.id.in_(sorted({customer for customer, _ in customer_months}))
+            )
+        ).all()
+    )
+    return _in_team_order({(team_of.get(customer), month) for customer, month in customer_months})
+
+
+def _in_team_order(team_month) -> list[tuple[int | None, date]]:
+    return sorted(team_month, key=lambda pair: (pair[0] is not None, pair[0] or 0, pair[1]))
+
+
+def forget_team_months(connection: Connection, table, team_month) -> None:
+    """Delete the rows of these (team, month) from a table kept per team and month."""
+    connection.execute(
+        delete(table).where(
+            or_(
+                *(
+                    and_(_is(table.c.team_id, team), table.c.month == month)
+                    for team, month in team_month
+                )
+            )
+        )
+    )
+
+
+def in_team_months(column, team_month, zone: ZoneInfo) -> list:
+    """A condition per (team, month): a customer of the team, `column` in the month."""
+    return [
+        and_(
+            _is(customers.c.team_id, team),
+            column >= month_start(month, zone),
+            column < month_start(following(month), zone),
+        )
+        for team, month in team_month
+    ]
+
+
 # --- kept on every flush ------------------------------------------------------------------
 
 
@@ -276,20 +323,8 @@ def keep(connection: Connection, before: Touched, incident_ids: Collection[int])
     _insert(connection, add_up(connection.execute(_entry_rows(ranges)), zone))
     # The same months of the customers' teams, from the month rows just written.
     _lock_teams(connection)
-    team_month = sorted(
-        {(team_of.get(customer), month) for customer, month in changed},
-        key=lambda pair: (pair[0] is not None, pair[0] or 0, pair[1]),
-    )
-    connection.execute(
-        delete(team_months).where(
-            or_(
-                *(
-                    and_(_is(team_months.c.team_id, team), team_months.c.month == month)
-                    for team, month in team_month
-                )
-            )
-        )
-    )
+    team_month = _in_team_order({(team_of.get(customer), month) for customer, month in changed})
+    forget_team_months(connection, team_months, team_month)
     _insert_teams(
         connection,
         or_(
@@ -448,45 +483,15 @@ def keep_counts(connection: Connection, before: Counted, after: Counted) -> None
     changed = before.months | after.months
     if not changed:
         return
-    # One flush at a time counts a team's months, and the customers' teams are read only
-    # once it holds the lock (PostgreSQL: a customer moved by a transaction that counted
-    # before this one committed is seen in its new team).
-    _lock_teams(connection)
-    team_of = dict(
-        connection.execute(
-            select(customers.c.id, customers.c.team_id).where(
-                customers.c.id.in_(sorted({customer for customer, _ in changed}))
-            )
-        ).all()
+    # One flush at a time counts a team's months.
+    team_month = team_months_of(connection, changed)
+    forget_team_months(connection, counts, team_month)
+    _count(
+        connection,
+        zone,
+        or_(*in_team_months(incidents.c.created_at, team_month, zone)),
+        or_(*in_team_months(answers.c.created_at, team_month, zone)),
     )
-    team_month = sorted(
-        {(team_of.get(customer), month) for customer, month in changed},
-        key=lambda pair: (pair[0] is not None, pair[0] or 0, pair[1]),
-    )
-    connection.execute(
-        delete(counts).where(
-            or_(
-                *(
-                    and_(_is(counts.c.team_id, team), counts.c.month == month)
-                    for team, month in team_month
-                )
-            )
-        )
-    )
-
-    def within(column):
-        return or_(
-            *(
-                and_(
-                    _is(customers.c.team_id, team),
-                    column >= month_start(month, zone),
-                    column < month_start(following(month), zone),
-                )
-                for team, month in team_month
-            )
-        )
-
-    _count(connection, zone, within(incidents.c.created_at), within(answers.c.created_at))
 
 
 # --- checked against the cost entries --------------------------------------------------------

@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, union_all
+from sqlalchemy import Connection, delete, insert, or_, select, union_all
 
 from fieldsvc.incidents.models import Incident
 from fieldsvc.reports import months
@@ -149,41 +149,11 @@ def keep(connection: Connection, zone: ZoneInfo, places: Collection[tuple[int, d
     months are kept in."""
     if not places:
         return
-    # The team of a customer is read under the lock a customer's move to another team
-    # holds too: after it, a move that committed meanwhile is seen.
-    months._lock_teams(connection)
-    team_of = dict(
-        connection.execute(
-            select(customers.c.id, customers.c.team_id).where(
-                customers.c.id.in_(sorted({customer for customer, _ in places}))
-            )
-        ).all()
+    pairs = months.team_months_of(
+        connection, {(customer, months.month_of(at, zone)) for customer, at in places}
     )
-    pairs = sorted(
-        {(team_of.get(customer), months.month_of(at, zone)) for customer, at in places},
-        key=lambda pair: (*_team_order(pair[0]), pair[1]),
-    )
-    connection.execute(
-        delete(kept).where(
-            or_(
-                *(
-                    and_(months._is(kept.c.team_id, team), kept.c.month == month)
-                    for team, month in pairs
-                )
-            )
-        )
-    )
-    rows = _rows_of(
-        connection,
-        [
-            and_(
-                months._is(customers.c.team_id, team),
-                incidents.c.created_at >= months.month_start(month, zone),
-                incidents.c.created_at < months.month_start(months.following(month), zone),
-            )
-            for team, month in pairs
-        ],
-    )
+    months.forget_team_months(connection, kept, pairs)
+    rows = _rows_of(connection, months.in_team_months(incidents.c.created_at, pairs, zone))
     _insert(connection, sort_out(rows, zone))
 
 
