@@ -145,6 +145,42 @@ class TeamMonth(db.Model):
     customer_tax: Mapped[Decimal] = mapped_column(Numeric(16, 2))
 
 
+class CustomerMonth(db.Model):
+    """A customer's month rows added up, whatever the technician and cause: what the cost
+    report groups by customer reads for a period, a row per customer and month (and per
+    earlier acceptance, which the counting of incidents needs: nearly all None) instead
+    of one per technician and cause as well.
+
+    Derived, never edited: added up from `report_months` in the same flush, for the same
+    customers and months (months.py); checked by `flask reports verify`.
+    """
+
+    __tablename__ = "customer_months"
+    __table_args__ = (
+        # A team's months: one range per customer, answered by the index alone.
+        Index(
+            "ix_customer_months_period",
+            "customer_id",
+            "month",
+            "previous_accepted_at",
+            "revisions",
+            "we_absorb",
+            "customer_pays",
+            "customer_tax",
+        ),
+        CheckConstraint("revisions > 0", name="revisions_counted"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    month: Mapped[date]  # its first day
+    previous_accepted_at: Mapped[datetime | None]
+    revisions: Mapped[int]
+    we_absorb: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    customer_pays: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    customer_tax: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+
+
 class TeamMonthCount(db.Model):
     """How many incidents a team's customers reported in a calendar month (in the zone
     named in `report_months_zone`) with one cause, or how many answers of one kind they

@@ -19,6 +19,10 @@ The month rows are added up once more by the team that serves their customer
 technician and cause for a team, not one per customer: kept for the teams and months
 a flush changed, and for every month of both teams when a customer moves to another.
 
+They are added up per customer and month as well (`customer_months`, whatever the
+technician and cause), so the grouping by customer reads a row per customer and month:
+kept for the same customers and months as the month rows, under the same locks.
+
 The dashboard's counts are kept by team and month as well (`team_month_counts`): the
 incidents reported with each cause and the customers' answers of each kind, counted
 for the team that serves the customer now. A flush that creates an incident or an
@@ -43,6 +47,7 @@ from fieldsvc.portal.models import CustomerResponse
 from fieldsvc.proposals.models import Proposal, ProposalRevision
 from fieldsvc.reports.models import (
     CostEntry,
+    CustomerMonth,
     ReportMonth,
     ReportMonthsZone,
     TeamMonth,
@@ -52,6 +57,7 @@ from fieldsvc.reports.models import (
 entries = CostEntry.__table__
 months = ReportMonth.__table__
 team_months = TeamMonth.__table__
+customer_months = CustomerMonth.__table__
 built_zone = ReportMonthsZone.__table__
 customers = Customer.__table__
 counts = TeamMonthCount.__table__
@@ -66,6 +72,7 @@ SHOWN = 20
 KEY = ("customer_id", "month", "technician_id", "cause_category", "previous_accepted_at")
 FIGURES = ("revisions", "we_absorb", "customer_pays", "customer_tax")
 TEAM_KEY = ("team_id", *KEY[1:])
+CUSTOMER_KEY = ("customer_id", "month", "previous_accepted_at")
 
 
 def month_of(moment: datetime, zone: ZoneInfo) -> date:
@@ -148,15 +155,39 @@ def zone_added_up_in(connection: Connection) -> str | None:
 
 def rebuild(connection: Connection, zone: ZoneInfo, *, teams: bool = True) -> None:
     """Add every month up again from the cost entries, in `zone` (the company's), and
-    by team (`teams=False`: only by customer, for the migration that came before the
-    teams' months)."""
+    by customer and by team (`teams=False`: only the month rows, for the migration that
+    came before the months added up again)."""
     connection.execute(delete(months))
     connection.execute(delete(built_zone))
     connection.execute(insert(built_zone).values(zone=zone.key))
     _insert(connection, add_up(connection.execute(_entry_rows()), zone))
     if teams:
+        rebuild_customers(connection)
         rebuild_teams(connection)
         rebuild_counts(connection, zone)
+
+
+def _customer_sums(*conditions):
+    """The month rows added up per customer and month (and earlier acceptance), in
+    CUSTOMER_KEY and FIGURES order."""
+    key = tuple(months.c[name] for name in CUSTOMER_KEY)
+    return (
+        select(*key, *(func.sum(months.c[name]) for name in FIGURES))
+        .where(*conditions)
+        .group_by(*key)
+    )
+
+
+def _insert_customers(connection: Connection, *conditions) -> None:
+    connection.execute(
+        insert(customer_months).from_select(CUSTOMER_KEY + FIGURES, _customer_sums(*conditions))
+    )
+
+
+def rebuild_customers(connection: Connection) -> None:
+    """Add every customer's months up again from the month rows."""
+    connection.execute(delete(customer_months))
+    _insert_customers(connection)
 
 
 def _team_sums(*conditions):
@@ -300,16 +331,16 @@ def keep(connection: Connection, before: Touched, incident_ids: Collection[int])
             .with_for_update()
         ).all()
     )
-    connection.execute(
-        delete(months).where(
-            or_(
-                *(
-                    and_(months.c.customer_id == customer, months.c.month == month)
-                    for customer, month in sorted(changed)
-                )
+
+    def same_months(table):
+        return or_(
+            *(
+                and_(table.c.customer_id == customer, table.c.month == month)
+                for customer, month in sorted(changed)
             )
         )
-    )
+
+    connection.execute(delete(months).where(same_months(months)))
     ranges = or_(
         *(
             and_(
@@ -321,6 +352,9 @@ def keep(connection: Connection, before: Touched, incident_ids: Collection[int])
         )
     )
     _insert(connection, add_up(connection.execute(_entry_rows(ranges)), zone))
+    # The same customers' months without technician and cause, under the same locks.
+    connection.execute(delete(customer_months).where(same_months(customer_months)))
+    _insert_customers(connection, same_months(months))
     # The same months of the customers' teams, from the month rows just written.
     _lock_teams(connection)
     team_month = _in_team_order({(team_of.get(customer), month) for customer, month in changed})
@@ -517,9 +551,31 @@ def problems(connection: Connection, zone: ZoneInfo) -> list[str]:
     for key in sorted(kept.keys() ^ facts.keys() | {k for k in kept if kept[k] != facts.get(k)},
                       key=lambda k: (k[0], k[1], str(k[2:])))[:SHOWN]:  # fmt: skip
         found.append(f"month {key[1]:%Y-%m} of customer {key[0]}: differs from its cost entries")
+    found += _customer_problems(connection)
     found += _team_problems(connection)
     found += _count_problems(connection, ZoneInfo(name))
     return found
+
+
+def _customer_problems(connection: Connection) -> list[str]:
+    """The customers' months (without technician and cause) that differ from their month
+    rows."""
+    width = len(CUSTOMER_KEY)
+    kept = {
+        tuple(row[:width]): [int(row[width]), *row[width + 1 :]]
+        for row in connection.execute(
+            select(*(customer_months.c[c] for c in CUSTOMER_KEY + FIGURES))
+        )
+    }
+    facts = {
+        tuple(row[:width]): [int(row[width]), *row[width + 1 :]]
+        for row in connection.execute(_customer_sums())
+    }
+    differ = kept.keys() ^ facts.keys() | {key for key in kept if kept[key] != facts.get(key)}
+    return [
+        f"month {key[1]:%Y-%m} of customer {key[0]}: added up differs from its month rows"
+        for key in sorted(differ, key=lambda k: (k[0], k[1], str(k[2])))[:SHOWN]
+    ]
 
 
 def _team_problems(connection: Connection) -> list[str]:

@@ -74,7 +74,7 @@ from fieldsvc.reports import rollups
 from fieldsvc.reports import steps as kept_steps
 from fieldsvc.reports.models import (
     CostEntry,
-    ReportMonth,
+    CustomerMonth,
     ReportMonthsZone,
     TeamMonth,
     TeamMonthSteps,
@@ -218,16 +218,19 @@ def _counted(before: ColumnElement, count: ColumnElement, since: object) -> Colu
 def _cost_rows(
     month: ColumnElement, source, count: ColumnElement, month_begins: ColumnElement
 ) -> Select:
-    """Month rows or cost entries (`source`: technician, cause, the earlier acceptance as
-    `before`, money, and the customer if it has one) as the rows the report adds up:
-    their month, what they are grouped by, the incidents they count in the period and in
-    their month, and their money in whole cents (exact on both databases)."""
-    customer = source.customer_id if "customer_id" in source else cast(null(), Integer)
+    """Month rows or cost entries (`source`: the earlier acceptance as `before`, money,
+    and the customer, technician and cause if it has them) as the rows the report adds
+    up: their month, what they are grouped by, the incidents they count in the period and
+    in their month, and their money in whole cents (exact on both databases)."""
+
+    def column(name: str, type_):
+        return source[name] if name in source else cast(null(), type_)
+
     return select(
         month.label("month"),
-        customer.label("customer_id"),
-        source.technician_id.label("technician_id"),
-        type_coerce(source.cause_category, String).label("cause"),
+        column("customer_id", Integer).label("customer_id"),
+        column("technician_id", Integer).label("technician_id"),
+        type_coerce(column("cause_category", String), String).label("cause"),
         _counted(source.before, count, PERIOD_START).label("in_period"),
         _counted(source.before, count, month_begins).label("in_month"),
         *(
@@ -287,9 +290,11 @@ def _whole_months(table, visible, whole: int) -> Select:
     month_rows = (
         select(
             kept.month,
-            *([kept.customer_id] if "customer_id" in kept else []),
-            kept.technician_id,
-            kept.cause_category,
+            *(
+                kept[name]
+                for name in ("customer_id", "technician_id", "cause_category")
+                if name in kept
+            ),
             kept.previous_accepted_at.label("before"),
             kept.revisions,
             *(kept[name] for name in MONEY),
@@ -316,9 +321,9 @@ def _whole_months(table, visible, whole: int) -> Select:
 
 @lru_cache(maxsize=64)
 def _costs_statement(kind: str, whole: int, edges: int) -> Select:
-    """The cost figures of a period with `whole` whole months (read from the month rows:
-    the customers' for the grouping by customer, the teams' for the others) and `edges`
-    partial ones (from the cost entries), in every grouping."""
+    """The cost figures of a period with `whole` whole months (read from the month rows
+    added up again: per customer for the grouping by customer, per team for the others)
+    and `edges` partial ones (from the cost entries), in every grouping."""
     visible = _visible_to(kind)
     # The days outside whole months, a range of the entries' index per month and customer
     # (an OR of them would read the customers' whole history on SQLite).
@@ -364,12 +369,13 @@ def _costs_statement(kind: str, whole: int, edges: int) -> Select:
         )
 
     # By customer, the whole months are added up per customer as they are read (the
-    # customers' month rows come in customer order from their index: a year of a team's
-    # is about 2,000 rows), and only those sums, with the edges', are grouped again;
-    # gathered into one set of rows first, they were all sorted to be grouped.
+    # customers' months come in customer order from their index: a row per customer and
+    # month, whatever the technician and cause), and only those sums, with the edges',
+    # are grouped again; gathered into one set of rows first, they were all sorted to be
+    # grouped.
     customer_parts = []
     if whole:
-        month_rows = _whole_months(ReportMonth.__table__, visible, whole).subquery()
+        month_rows = _whole_months(CustomerMonth.__table__, visible, whole).subquery()
         customer_parts.append(
             select(month_rows.c.customer_id, *sums(month_rows)).group_by(month_rows.c.customer_id)
         )

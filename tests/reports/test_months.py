@@ -2,25 +2,30 @@
 the cost entries, and show exactly the figures of every accepted revision added up one
 by one: on a random history, in a zone with daylight saving time and one with a
 half-hour offset, for periods that start and end on any day (month edges, the nights
-the clocks change). The months, and their sums by team, follow every change to the
-facts and a customer moving to another team; `flask reports verify` names a month that
-differs or a time zone that changed, `rebuild` repairs both."""
+the clocks change). The months, and their sums by customer and by team, follow every
+change to the facts and a customer moving to another team; `flask reports verify` names
+a month that differs or a time zone that changed, `rebuild` repairs both; the migration
+adds the customers' months up as `rebuild` does."""
 
 import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import flask_migrate
 import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import select, update
 
+from fieldsvc import create_app
 from fieldsvc.auth.models import Role, User
 from fieldsvc.customers.models import Customer
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import CauseCategory, Incident
 from fieldsvc.portal.models import CustomerResponse
 from fieldsvc.reports import months
-from fieldsvc.reports.models import CostEntry, ReportMonth, TeamMonth
+from fieldsvc.reports.models import CostEntry, CustomerMonth, ReportMonth, TeamMonth
 from fieldsvc.reports.services import (
     REPORTED_BY_CUSTOMER,
     CostGrouping,
@@ -30,7 +35,8 @@ from fieldsvc.reports.services import (
     costs,
     whole_months,
 )
-from tests import seeding
+from tests import postgres, seeding
+from tests.conftest import test_config as config_for
 
 INCIDENTS = 150
 FIRST_MONTH, LAST_MONTH = date(2024, 1, 1), date(2026, 12, 1)
@@ -247,6 +253,90 @@ def test_verify_names_a_month_that_differs_and_a_changed_zone_and_rebuild_repair
     assert "differs from its cost entries" not in teams_broken.output
     assert runner.invoke(args=["reports", "rebuild"]).exit_code == 0
     assert runner.invoke(args=["reports", "verify"]).exit_code == 0
+
+
+def test_verify_names_a_customer_month_that_differs_and_rebuild_mends_it(zone, runner):
+    rng = random.Random(17)
+    people = _random_history(rng, zone)
+    db.session.commit()
+    supervisor = people["supervisor"]
+    tampered = db.session.scalars(
+        select(CustomerMonth)
+        .join(Customer, Customer.id == CustomerMonth.customer_id)
+        .where(Customer.team_id == supervisor.team_id, CustomerMonth.month == date(2025, 6, 1))
+        .order_by(CustomerMonth.id)
+    ).first()
+    customer = db.session.get(Customer, tampered.customer_id)
+    period = Period(date(2025, 6, 1), date(2025, 6, 30))
+    before = costs(supervisor, period)
+    db.session.execute(
+        update(CustomerMonth)
+        .where(CustomerMonth.id == tampered.id)
+        .values(we_absorb=CustomerMonth.we_absorb + Decimal("1000.00"))
+    )
+    db.session.commit()
+    # The grouping by customer reads the customers' months; the others do not.
+    (shown,) = [
+        r
+        for r in costs(supervisor, period).groupings[CostGrouping.CUSTOMER]
+        if r.label == customer.name
+    ]
+    (was,) = [r for r in before.groupings[CostGrouping.CUSTOMER] if r.label == customer.name]
+    assert shown.we_absorbed == was.we_absorbed + Decimal("1000.00")
+    assert (
+        costs(supervisor, period).groupings[CostGrouping.CAUSE]
+        == before.groupings[CostGrouping.CAUSE]
+    )
+
+    broken = runner.invoke(args=["reports", "verify"])
+    assert broken.exit_code == 1
+    assert (
+        f"month 2025-06 of customer {customer.id}: added up differs from its month rows"
+        in broken.output
+    )
+    assert "differs from its cost entries" not in broken.output
+    assert "differs from its customers' months" not in broken.output
+
+    assert runner.invoke(args=["reports", "rebuild"]).exit_code == 0
+    assert runner.invoke(args=["reports", "verify"]).exit_code == 0
+    assert costs(supervisor, period) == before == _one_by_one(supervisor, period, zone)
+
+
+def _customer_months() -> list[tuple]:
+    rows = db.session.execute(
+        select(
+            CustomerMonth.customer_id,
+            CustomerMonth.month,
+            CustomerMonth.previous_accepted_at,
+            CustomerMonth.revisions,
+            CustomerMonth.we_absorb,
+            CustomerMonth.customer_pays,
+            CustomerMonth.customer_tax,
+        )
+    )
+    return sorted((tuple(row) for row in rows), key=str)
+
+
+def test_the_migration_adds_up_the_customers_months_as_rebuild_does(database_url, tmp_path):
+    zone = ZoneInfo("America/New_York")
+    with postgres.fresh_database(database_url, "customer_months", tmp_path) as fresh:
+        app = create_app(config_for(fresh, TIMEZONE=zone.key))
+        with app.app_context():
+            flask_migrate.upgrade()
+            _random_history(random.Random(18), zone)
+            db.session.commit()
+            kept = _customer_months()
+            assert len(kept) > 100
+            assert any(row[2] is not None for row in kept)  # earlier acceptances apart
+            db.session.close()
+            alembic_config = app.extensions["migrate"].migrate.get_config()
+            this = ScriptDirectory.from_config(alembic_config).get_revision("0027_customer_months")
+            command.downgrade(alembic_config, this.down_revision)
+            command.upgrade(alembic_config, "head")
+            assert _customer_months() == kept
+            assert months.problems(db.session.connection(), zone) == []
+            db.session.close()
+            db.engine.dispose()
 
 
 def test_a_report_after_the_zone_changed_reads_the_accepted_revisions_until_rebuilt(zone, app):

@@ -1,7 +1,7 @@
 """The reports read a period from the kept figures' indexes, on both databases and with
-statistics stale or fresh: the cost reports the whole months' range of the month rows'
-index and the days around them from the cost entries' index, for each of the team's
-customers (and by month, technician and cause one range of the team's months), the
+statistics stale or fresh: the cost reports the whole months' range of the customers'
+months' index and the days around them from the cost entries' index, for each of the
+team's customers (and by month, technician and cause one range of the team's months), the
 response times the same of the incidents'
 period index, and nothing of the history before or after the period (no scan of
 incidents, proposals, answers or the audit trail)."""
@@ -130,12 +130,13 @@ def _assert_reads_the_period_from(
 
 
 def _assert_cost_plans(read: Callable[[], object], dialect: str) -> None:
-    """One statement adds the period up: the whole months from the customers' month rows
-    (by customer) and from the team's (by month, technician and cause), the days before
-    and after them from the cost entries, each a range of its index; besides it, only
-    which time zone the months are added up in."""
+    """One statement adds the period up: the whole months from the customers' months
+    (by customer: a row per customer and month, not the month rows by technician and
+    cause) and from the team's (by month, technician and cause), the days before and
+    after them from the cost entries, each a range of its index; besides it, only which
+    time zone the months are added up in."""
     plans = _plans(read)
-    figures = [plan for plan in plans if re.search(r"\b(cost_entries|report_months)\b", plan)]
+    figures = [plan for plan in plans if re.search(r"\b(cost_entries|customer_months)\b", plan)]
     zone = [plan for plan in plans if plan not in figures]
     assert (len(figures), len(zone)) == (1, 1), plans
     assert "report_months_zone" in zone[0]
@@ -143,8 +144,9 @@ def _assert_cost_plans(read: Callable[[], object], dialect: str) -> None:
         "ix_cost_entries_period", "cost_entries", "accepted_at", figures[0], dialect
     )
     _assert_reads_the_period_from(
-        "ix_report_months_period", "report_months", "month", figures[0], dialect
+        "ix_customer_months_period", "customer_months", "month", figures[0], dialect
     )
+    assert not re.search(r"\breport_months\b", figures[0]), figures[0]
     # The team's months: one range for the team, not one per customer.
     if dialect == "sqlite":
         team_range = "SEARCH team_months USING COVERING INDEX ix_team_months_period (team_id=?"
