@@ -212,7 +212,8 @@ def rebuild_teams(connection: Connection) -> None:
     _insert_teams(connection)
 
 
-def _is(column, value):
+def is_team(column, value):
+    """`column` (a team id) is `value`, None included: customers no team serves."""
     return column.is_(None) if value is None else column == value
 
 
@@ -221,15 +222,15 @@ def keep_teams(connection: Connection, team_ids: Collection[int | None]) -> None
     after customers moved between them."""
     if not team_ids:
         return
-    _lock_teams(connection)
-    teams = sorted(team_ids, key=lambda team: (team is not None, team or 0))
+    lock_teams(connection)
+    teams = sorted(team_ids, key=team_order)
     connection.execute(
-        delete(team_months).where(or_(*(_is(team_months.c.team_id, t) for t in teams)))
+        delete(team_months).where(or_(*(is_team(team_months.c.team_id, t) for t in teams)))
     )
-    _insert_teams(connection, or_(*(_is(customers.c.team_id, t) for t in teams)))
+    _insert_teams(connection, or_(*(is_team(customers.c.team_id, t) for t in teams)))
 
 
-def _lock_teams(connection: Connection) -> None:
+def lock_teams(connection: Connection) -> None:
     """One flush at a time adds up teams' months (PostgreSQL: a team's month sums the
     rows of all its customers, which another transaction may be changing). Taken after
     the customers' locks, as a customer's team change holds its customer first."""
@@ -240,9 +241,9 @@ def team_months_of(
     connection: Connection, customer_months: Collection[tuple[int, date]]
 ) -> list[tuple[int | None, date]]:
     """The (team, month) of each (customer, month), in the order teams are locked. Read
-    once this flush holds the teams' lock (`_lock_teams`), which a customer's move to
+    once this flush holds the teams' lock (`lock_teams`), which a customer's move to
     another team takes too: a move that committed before it is seen (PostgreSQL)."""
-    _lock_teams(connection)
+    lock_teams(connection)
     team_of = dict(
         connection.execute(
             select(customers.c.id, customers.c.team_id).where(
@@ -253,8 +254,13 @@ def team_months_of(
     return _in_team_order({(team_of.get(customer), month) for customer, month in customer_months})
 
 
+def team_order(team: int | None) -> tuple:
+    """The order teams are locked and listed in: no team first, then by id."""
+    return (team is not None, team or 0)
+
+
 def _in_team_order(team_month) -> list[tuple[int | None, date]]:
-    return sorted(team_month, key=lambda pair: (pair[0] is not None, pair[0] or 0, pair[1]))
+    return sorted(team_month, key=lambda pair: (*team_order(pair[0]), pair[1]))
 
 
 def forget_team_months(connection: Connection, table, team_month) -> None:
@@ -263,7 +269,7 @@ def forget_team_months(connection: Connection, table, team_month) -> None:
         delete(table).where(
             or_(
                 *(
-                    and_(_is(table.c.team_id, team), table.c.month == month)
+                    and_(is_team(table.c.team_id, team), table.c.month == month)
                     for team, month in team_month
                 )
             )
@@ -275,7 +281,7 @@ def in_team_months(column, team_month, zone: ZoneInfo) -> list:
     """A condition per (team, month): a customer of the team, `column` in the month."""
     return [
         and_(
-            _is(customers.c.team_id, team),
+            is_team(customers.c.team_id, team),
             column >= month_start(month, zone),
             column < month_start(following(month), zone),
         )
@@ -356,14 +362,14 @@ def keep(connection: Connection, before: Touched, incident_ids: Collection[int])
     connection.execute(delete(customer_months).where(same_months(customer_months)))
     _insert_customers(connection, same_months(months))
     # The same months of the customers' teams, from the month rows just written.
-    _lock_teams(connection)
+    lock_teams(connection)
     team_month = _in_team_order({(team_of.get(customer), month) for customer, month in changed})
     forget_team_months(connection, team_months, team_month)
     _insert_teams(
         connection,
         or_(
             *(
-                and_(_is(customers.c.team_id, team), months.c.month == month)
+                and_(is_team(customers.c.team_id, team), months.c.month == month)
                 for team, month in team_month
             )
         ),
@@ -440,10 +446,10 @@ def keep_team_counts(connection: Connection, team_ids: Collection[int | None]) -
     name = zone_added_up_in(connection)
     if not team_ids or name is None:
         return
-    _lock_teams(connection)
-    teams = sorted(team_ids, key=lambda team: (team is not None, team or 0))
-    connection.execute(delete(counts).where(or_(*(_is(counts.c.team_id, t) for t in teams))))
-    served = or_(*(_is(customers.c.team_id, t) for t in teams))
+    lock_teams(connection)
+    teams = sorted(team_ids, key=team_order)
+    connection.execute(delete(counts).where(or_(*(is_team(counts.c.team_id, t) for t in teams))))
+    served = or_(*(is_team(customers.c.team_id, t) for t in teams))
     _count(connection, ZoneInfo(name), served, served)
 
 

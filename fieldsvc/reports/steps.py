@@ -11,7 +11,7 @@ Kept in the same flush as the hours themselves (rollups.py): the months an incid
 was in before the flush and is in after it are read again from the incidents, for the
 incidents whose hours, time or customer the flush changed, and every month of both
 teams when a customer moves to another. Both take the lock the teams' cost months are
-kept under (`months._lock_teams`) before they read which team serves a customer, so
+kept under (`months.lock_teams`) before they read which team serves a customer, so
 two PostgreSQL transactions cannot each write a month without the other's incident.
 """
 
@@ -120,15 +120,11 @@ def rebuild(connection: Connection) -> None:
     """Sort every team's months out again from the incidents, in the zone the cost months
     were just added up in (`months.rebuild` first); nothing while they are not. Under the
     teams' lock: a flush rebuilds them all when a customer's former team is unknown."""
-    months._lock_teams(connection)
+    months.lock_teams(connection)
     connection.execute(delete(kept))
     zone = _in_zone(connection)
     if zone is not None:
         _insert(connection, sort_out(connection.execute(_hour_rows()), zone))
-
-
-def _team_order(team: int | None) -> tuple:
-    return (team is not None, team or 0)
 
 
 def keep_teams(connection: Connection, zone: ZoneInfo, team_ids: Collection[int | None]) -> None:
@@ -136,10 +132,10 @@ def keep_teams(connection: Connection, zone: ZoneInfo, team_ids: Collection[int 
     customers moved between them; `zone`: the one the months are kept in."""
     if not team_ids:
         return
-    months._lock_teams(connection)
-    teams = sorted(team_ids, key=_team_order)
-    connection.execute(delete(kept).where(or_(*(months._is(kept.c.team_id, t) for t in teams))))
-    rows = _rows_of(connection, [months._is(customers.c.team_id, t) for t in teams])
+    months.lock_teams(connection)
+    teams = sorted(team_ids, key=months.team_order)
+    connection.execute(delete(kept).where(or_(*(months.is_team(kept.c.team_id, t) for t in teams))))
+    rows = _rows_of(connection, [months.is_team(customers.c.team_id, t) for t in teams])
     _insert(connection, sort_out(rows, zone))
 
 
@@ -187,8 +183,9 @@ def problems(connection: Connection) -> list[str]:
         for key, steps in sort_out(connection.execute(_hour_rows()), zone).items()
     }
     differ = found.keys() ^ facts.keys() | {key for key in found if found[key] != facts.get(key)}
+    in_order = sorted(differ, key=lambda key: (*months.team_order(key[0]), key[1]))
     return [
         f"month {month:%Y-%m} of team {team if team is not None else '(none)'}: "
         "response times differ from its incidents"
-        for team, month in sorted(differ, key=lambda key: (*_team_order(key[0]), key[1]))[:SHOWN]
+        for team, month in in_order[:SHOWN]
     ]
