@@ -238,20 +238,20 @@ def lock_teams(connection: Connection) -> None:
 
 
 def team_months_of(
-    connection: Connection, customer_months: Collection[tuple[int, date]]
+    connection: Connection, pairs: Collection[tuple[int, date]]
 ) -> list[tuple[int | None, date]]:
-    """The (team, month) of each (customer, month), in the order teams are locked. Read
-    once this flush holds the teams' lock (`lock_teams`), which a customer's move to
-    another team takes too: a move that committed before it is seen (PostgreSQL)."""
+    """The (team, month) of each (customer, month) of `pairs`, in the order teams are
+    locked. Read once this flush holds the teams' lock (`lock_teams`), which a customer's
+    move to another team takes too: a move that committed before it is seen (PostgreSQL)."""
     lock_teams(connection)
     team_of = dict(
         connection.execute(
             select(customers.c.id, customers.c.team_id).where(
-                customers.c.id.in_(sorted({customer for customer, _ in customer_months}))
+                customers.c.id.in_(sorted({customer for customer, _ in pairs}))
             )
         ).all()
     )
-    return _in_team_order({(team_of.get(customer), month) for customer, month in customer_months})
+    return _in_team_order({(team_of.get(customer), month) for customer, month in pairs})
 
 
 def team_order(team: int | None) -> tuple:
