@@ -52,7 +52,17 @@ class CostEntry(db.Model):
     customer_tax: Mapped[Decimal | None]
 
 
-class ReportMonth(db.Model):
+class MonthFigures:
+    """What a month row adds up (`months.FIGURES`): the accepted revisions and their
+    money, the same columns in `report_months`, `team_months` and `customer_months`."""
+
+    revisions: Mapped[int]
+    we_absorb: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    customer_pays: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    customer_tax: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+
+
+class ReportMonth(MonthFigures, db.Model):
     """The cost entries of one customer's calendar month (in the company's time zone),
     added up by what the reports group them by, so a long period reads a row per month
     instead of every accepted revision.
@@ -88,10 +98,6 @@ class ReportMonth(db.Model):
     technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     cause_category: Mapped[CauseCategory] = mapped_column(str_enum(CauseCategory))
     previous_accepted_at: Mapped[datetime | None]
-    revisions: Mapped[int]
-    we_absorb: Mapped[Decimal] = mapped_column(Numeric(16, 2))
-    customer_pays: Mapped[Decimal] = mapped_column(Numeric(16, 2))
-    customer_tax: Mapped[Decimal] = mapped_column(Numeric(16, 2))
 
 
 class ReportMonthsZone(db.Model):
@@ -104,7 +110,7 @@ class ReportMonthsZone(db.Model):
     zone: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
-class TeamMonth(db.Model):
+class TeamMonth(MonthFigures, db.Model):
     """The month rows of the customers a team serves, added up by team: what the cost
     report groups by month, technician and cause reads for a team's period, a row per
     month and technician and cause, however many customers the team serves. An admin
@@ -139,13 +145,9 @@ class TeamMonth(db.Model):
     technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     cause_category: Mapped[CauseCategory] = mapped_column(str_enum(CauseCategory))
     previous_accepted_at: Mapped[datetime | None]
-    revisions: Mapped[int]
-    we_absorb: Mapped[Decimal] = mapped_column(Numeric(16, 2))
-    customer_pays: Mapped[Decimal] = mapped_column(Numeric(16, 2))
-    customer_tax: Mapped[Decimal] = mapped_column(Numeric(16, 2))
 
 
-class CustomerMonth(db.Model):
+class CustomerMonth(MonthFigures, db.Model):
     """A customer's month rows added up, whatever the technician and cause: what the cost
     report groups by customer reads for a period, a row per customer and month (and per
     earlier acceptance, which the counting of incidents needs: nearly all None) instead
@@ -175,10 +177,6 @@ class CustomerMonth(db.Model):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     month: Mapped[date]  # its first day
     previous_accepted_at: Mapped[datetime | None]
-    revisions: Mapped[int]
-    we_absorb: Mapped[Decimal] = mapped_column(Numeric(16, 2))
-    customer_pays: Mapped[Decimal] = mapped_column(Numeric(16, 2))
-    customer_tax: Mapped[Decimal] = mapped_column(Numeric(16, 2))
 
 
 class TeamMonthCount(db.Model):
