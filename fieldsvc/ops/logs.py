@@ -8,6 +8,7 @@ token in the path. A request is named by its endpoint ("portal.status") instead.
 import logging
 import re
 import uuid
+from typing import Any
 
 from flask import Flask, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
@@ -95,9 +96,34 @@ def log_request(status: int, duration_ms: float) -> None:
     )
 
 
+# Functions Flask was told are not coroutine functions, kept for the process.
+SYNC_KEPT = 1024
+
+
 class App(Flask):
     """Flask, logging an unhandled error by endpoint instead of by path (Flask's own
-    message names the path, which may hold a status-page token)."""
+    message names the path, which may hold a status-page token), and asking once per
+    function whether it is a coroutine function."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync: dict[Any, Any] = {}
+
+    def ensure_sync(self, func):
+        # Flask asks for the view and each before- and after-request function of every
+        # request (sixteen on a page), and `inspect.iscoroutinefunction` unwraps each
+        # every time. The answer for a function does not change: kept, up to SYNC_KEPT
+        # of them (a callable made afresh on each request would otherwise pile up).
+        try:
+            return self._sync[func]
+        except KeyError:
+            pass
+        except TypeError:  # a callable that cannot be a key
+            return super().ensure_sync(func)
+        if len(self._sync) >= SYNC_KEPT:
+            self._sync.clear()
+        sync = self._sync[func] = super().ensure_sync(func)
+        return sync
 
     def log_exception(self, exc_info) -> None:
         self.logger.error(
