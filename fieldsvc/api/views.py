@@ -13,7 +13,8 @@ from flask_smorest.utils import prepare_response
 from fieldsvc.api import auth
 from fieldsvc.api.schemas import Money, Problem
 from fieldsvc.errors import PROBLEM_JSON, _http_problem
-from fieldsvc.extensions import csrf, limiter
+from fieldsvc.extensions import csrf
+from fieldsvc.rate_limits import limit_blueprint
 
 SWAGGER_UI = Path(flask_swagger_ui.__file__).parent / "dist"
 
@@ -109,7 +110,7 @@ def _prepare(blp) -> None:
     blp.before_request(refuse_unstorable_text)
     blp.before_request(auth.authenticate)
     blp.register_error_handler(429, _problem_for_blueprint)
-    limiter.limit(auth.rate_limit, key_func=auth.rate_limit_key)(blp)
+    limit_blueprint(blp, auth.rate_limit, key_func=auth.rate_limit_key)
     csrf.exempt(blp)
 
 

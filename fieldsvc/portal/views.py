@@ -27,7 +27,7 @@ from wtforms import SelectChoice
 from fieldsvc import clock
 from fieldsvc.customers.models import Customer
 from fieldsvc.errors import FieldError, StaleVersion, retry_after_seconds
-from fieldsvc.extensions import db, limiter
+from fieldsvc.extensions import db
 from fieldsvc.incidents.models import Incident
 from fieldsvc.mail import services as mail
 from fieldsvc.parts.models import PartOrder
@@ -37,6 +37,7 @@ from fieldsvc.proposals import pdf
 from fieldsvc.proposals.models import Proposal, ProposalLine, ProposalRevision, RevisionPhoto
 from fieldsvc.proposals.services import price
 from fieldsvc.ranges import hidden_number
+from fieldsvc.rate_limits import limit_blueprint
 from fieldsvc.storage import stored_file_response
 
 bp = Blueprint("portal", __name__, url_prefix="/status")
@@ -52,7 +53,7 @@ def _status_page_limit() -> str:
     return current_app.config["STATUS_PAGE_RATE_LIMIT"]
 
 
-limiter.limit(_status_page_limit)(bp)
+limit_blueprint(bp, _status_page_limit)
 
 
 @bp.before_request

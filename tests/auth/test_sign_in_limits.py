@@ -159,3 +159,32 @@ def test_the_limits_are_read_from_fieldsvc_variables_and_checked(monkeypatch):
     monkeypatch.setenv("FIELDSVC_LOGIN_ACCOUNT_LIMIT", "five please")
     with pytest.raises(ConfigurationError, match="FIELDSVC_LOGIN_ACCOUNT_LIMIT"):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+def test_the_limiter_looks_only_at_requests_a_limit_applies_to(client, make_user, monkeypatch):
+    """Finding that a page has no limit cost it about 70 µs: the limiter is not asked."""
+    user = make_user()
+    db.session.commit()
+    looked_at = []
+    identify = limiter.identify_request
+
+    def noting():
+        looked_at.append(request.endpoint)
+        return identify()
+
+    monkeypatch.setattr(limiter, "identify_request", noting)
+
+    assert _sign_in(client, user.email).status_code == 302
+    for page in ("/", "/incidents/", "/my-day", "/customers/"):
+        assert client.get(page).status_code == 200
+    assert client.get("/status/no-such-token").status_code == 404
+    assert client.get("/api/v1/incidents").status_code == 401
+
+    assert "auth.login" in looked_at  # the sign-in's own limit, by its decorator
+    assert {"portal.status", "api_incidents.list_incidents"} <= set(looked_at)
+    assert not {
+        "home.index",
+        "incidents.index",
+        "incidents.my_day",
+        "customers.customer_list",
+    } & set(looked_at)
