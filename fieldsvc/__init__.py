@@ -58,6 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    session_cookie.init_csrf_token(app)
     rate_limits.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 
-from flask import Flask, Request, current_app, request
+from flask import Flask, Request, current_app, g, request, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
-from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFError, generate_csrf
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from fieldsvc.errors import API_PREFIX, answer_http_error, refused
@@ -117,6 +117,41 @@ class IdleRefreshSessionInterface(SecureCookieSessionInterface):
         return signed_at is None or datetime.now(UTC) - signed_at >= REFRESH_AFTER
 
 
+# The signed CSRF token a page's forms carry, by the session's own token and the signing
+# key: Flask-WTF signs it afresh for every page (a tenth of the incident page's own work),
+# stamped with the time, and accepts it for WTF_CSRF_TIME_LIMIT (an hour). The pages one
+# person opens within SIGNED_TOKEN_REUSED carry the same signed token, so a form is
+# accepted until at most that much earlier than it would be. It stays bound to the
+# session that holds its token, as Flask-WTF's is.
+SIGNED_TOKEN_REUSED = 60  # seconds
+SIGNED_TOKENS_KEPT = 1024
+_signed_tokens: dict[tuple[str, str], tuple[str, int]] = {}
+
+
+def csrf_token() -> str:
+    """Flask-WTF's `generate_csrf()` for the session, signed at most once a minute: the
+    pages' `csrf_token()`. Flask-WTF's own forms and checks read the same token, kept
+    where it keeps it for the request."""
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    if field in g:
+        return g.get(field)
+    key = current_app.config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
+    raw = session.get(field)
+    now = int(time.time())
+    if isinstance(raw, str) and (kept := _signed_tokens.get((raw, key))) is not None:
+        signed, signed_at = kept
+        if 0 <= now - signed_at < SIGNED_TOKEN_REUSED:
+            setattr(g, field, signed)
+            return signed
+    signed = generate_csrf()
+    raw = session.get(field)
+    if isinstance(raw, str):
+        if len(_signed_tokens) >= SIGNED_TOKENS_KEPT:
+            _signed_tokens.clear()
+        _signed_tokens[(raw, key)] = (signed, now)
+    return signed
+
+
 def cookie_over_http_problem() -> str | None:
     """Why no sign-in can work on this request, or None: the session cookie is Secure (the
     production default) and the request came over plain http (as the trusted proxies'
@@ -158,3 +193,10 @@ def _csrf_refused(error: CSRFError):
 def init_app(app: Flask) -> None:
     app.session_interface = IdleRefreshSessionInterface()
     app.register_error_handler(CSRFError, _csrf_refused)
+
+
+def init_csrf_token(app: Flask) -> None:
+    """The pages' `csrf_token()`, in place of the one Flask-WTF's `init_app` gave them (as
+    a global and through a context processor, which this one follows)."""
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.context_processor(lambda: {"csrf_token": csrf_token})

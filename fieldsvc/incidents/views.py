@@ -17,7 +17,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from wtforms import SelectChoice
@@ -25,6 +24,7 @@ from wtforms import SelectChoice
 from fieldsvc import clock
 from fieldsvc.auth.access import EVERYONE, role_required
 from fieldsvc.auth.models import Role, User
+from fieldsvc.auth.session_cookie import csrf_token
 from fieldsvc.customers.models import Contact, Customer, Equipment, Site
 from fieldsvc.dashboard import drilldowns
 from fieldsvc.database import loaded_instance, plain_record_statement, plain_rows, utcnow
@@ -521,7 +521,7 @@ def _detail_page(
         photo_row=_photo_row() if page_forms["photos_form"] is not None else None,
         # What the blank forms need: the CSRF token, a fresh submission key each, the
         # reader's zone in the time fields' help, the people who may own a follow-up.
-        csrf=generate_csrf(),
+        csrf=csrf_token(),
         fresh_key=_fresh_key,
         zone_help=f"Your time zone: {clock.zone_label(zone)}.",
         started_at=local_now.strftime(forms.DATETIME_FORMAT),
