@@ -82,8 +82,8 @@ def events_about(*objects: Any, newest: int | None = None) -> list[AuditEvent]:
     `newest`, only the newest that many of them (still oldest first)."""
     if not objects:
         return []
-    kinds, values = _kinds_and_ids(objects)
-    events = db.session.scalars(_events_statement(kinds, newest), values).all()
+    shape, values = _kinds_and_ids(objects)
+    events = db.session.scalars(_events_statement(shape, newest), values).all()
     return events if newest is None else events[::-1]
 
 
@@ -110,8 +110,8 @@ def latest_events_about(*objects: Any, newest: int) -> list[TimelineEvent]:
     connection, without the ORM's result set-up (a page reads dozens of them)."""
     if not objects:
         return []
-    kinds, values = _kinds_and_ids(objects)
-    rows = plain_rows(db.session(), _event_rows_statement(kinds, newest), values).all()
+    shape, values = _kinds_and_ids(objects)
+    rows = plain_rows(db.session(), _event_rows_statement(shape, newest), values).all()
     actors = _users_by_id({row.actor_id for row in rows if row.actor_id is not None})
     return [
         TimelineEvent(*row, actors.get(row.actor_id) if row.actor_id is not None else None)
@@ -120,8 +120,8 @@ def latest_events_about(*objects: Any, newest: int) -> list[TimelineEvent]:
 
 
 @lru_cache(maxsize=256)
-def _event_rows_statement(kinds: tuple[str, ...], newest: int) -> Select:
-    return _events_statement(kinds, newest).with_only_columns(
+def _event_rows_statement(shape: tuple[tuple[str, int], ...], newest: int) -> Select:
+    return _events_statement(shape, newest).with_only_columns(
         AuditEvent.seq,
         AuditEvent.at,
         AuditEvent.actor_id,
@@ -141,26 +141,38 @@ def _users_by_id(ids: set[int]) -> dict[int, Any]:
     return found
 
 
-def _kinds_and_ids(objects: tuple[Any, ...]) -> tuple[tuple[str, ...], dict[str, list[int]]]:
-    """The objects' kinds, in order, and the ids of each as the events statement's values."""
+def _kinds_and_ids(objects: tuple[Any, ...]) -> tuple[tuple[tuple[str, int], ...], dict]:
+    """The objects' kinds, in order, each with the number of ids the events statement
+    takes for it, and the ids as the statement's values.
+
+    Each id is a value of its own (`IN (?, ?, ?, ?)`), not a list spread into the statement
+    every time it runs (an expanding parameter: a tenth of the incident page's timeline).
+    The number of ids of a kind is rounded up to a power of two, the last id repeated, so a
+    few statements serve every incident and each is compiled once."""
     ids_by_type: dict[str, set[int]] = {}
     for obj in objects:
         ids_by_type.setdefault(model_of(obj).__name__, set()).add(obj.id)
-    kinds = tuple(sorted(ids_by_type))
-    return kinds, {f"ids_{n}": sorted(ids_by_type[kind]) for n, kind in enumerate(kinds)}
+    shape, values = [], {}
+    for n, kind in enumerate(sorted(ids_by_type)):
+        ids = sorted(ids_by_type[kind])
+        slots = 1 << (len(ids) - 1).bit_length()
+        ids += ids[-1:] * (slots - len(ids))
+        shape.append((kind, slots))
+        values.update((f"ids_{n}_{k}", value) for k, value in enumerate(ids))
+    return tuple(shape), values
 
 
 @lru_cache(maxsize=256)
-def _events_statement(kinds: tuple[str, ...], newest: int | None) -> Select:
-    """The events about objects of these kinds, ids given when it runs: built once for
-    each set of kinds (a page asks about the same few every time)."""
+def _events_statement(shape: tuple[tuple[str, int], ...], newest: int | None) -> Select:
+    """The events about objects of these kinds, as many ids of each as `shape` says, the
+    ids given when it runs: built once for each shape (a page asks about the same few)."""
     about = or_(
         *(
             and_(
                 AuditEvent.object_type == kind,
-                AuditEvent.object_id.in_(bindparam(f"ids_{n}", expanding=True)),
+                AuditEvent.object_id.in_([bindparam(f"ids_{n}_{k}") for k in range(slots)]),
             )
-            for n, kind in enumerate(kinds)
+            for n, (kind, slots) in enumerate(shape)
         )
     )
     if newest is None:

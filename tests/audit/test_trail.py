@@ -8,7 +8,7 @@ from sqlalchemy.exc import DBAPIError
 
 from fieldsvc.audit.models import AuditEvent
 from fieldsvc.audit.sealing import GENESIS_HASH
-from fieldsvc.audit.services import acting, latest_events_about, record
+from fieldsvc.audit.services import acting, events_about, latest_events_about, record
 from fieldsvc.audit.verification import verify_trail
 from fieldsvc.auth.models import Role
 from fieldsvc.customers.models import Customer
@@ -211,3 +211,31 @@ def test_the_latest_events_name_who_acted_even_when_nobody_was_loaded(app, make_
         "Ada Admin",
         "new key account",
     )
+
+
+def test_events_about_some_rows_of_a_kind_are_theirs_each_once_whatever_their_number(
+    app, make_user, count_queries
+):
+    admin = make_user(Role.ADMIN)
+    with acting(admin):
+        customers = [Customer(name=f"Customer {n}") for n in range(6)]
+        db.session.add_all(customers)
+        db.session.flush()
+        for customer in customers:
+            customer.name += " Ltd"
+            db.session.flush()
+    wanted = [customers[0], customers[2], customers[3]]  # three: the statement takes four
+
+    def about(events) -> list[tuple[int, str]]:
+        return sorted((e.object_id, e.action) for e in events)
+
+    expected = sorted((c.id, action) for c in wanted for action in ("create", "update"))
+    assert about(events_about(*wanted)) == expected
+    with count_queries() as three:
+        assert about(latest_events_about(*wanted, newest=100)) == expected
+    with count_queries() as four:
+        latest_events_about(*wanted, customers[5], newest=100)
+    with count_queries() as five:
+        latest_events_about(*wanted, customers[4], customers[5], newest=100)
+    # Three ids and four run the same statement; five take the next size up.
+    assert three == four != five
