@@ -196,10 +196,7 @@ def history_from(
     per kind of row, however many events refer to them.
     """
     models = {model_of(obj).__name__: model_of(obj) for obj in objects}
-    references = {
-        name: {f: target for f, target in _reference_columns(model).items() if is_told(name, f)}
-        for name, model in models.items()
-    }
+    references = {name: _told_references(model) for name, model in models.items()}
     held = {(model_of(obj), obj.id): obj for obj in (*objects, *in_hand)}
     names = _reference_names(references, events, held)
     records = {(model_of(obj).__name__, obj.id): obj for obj in objects}
@@ -210,6 +207,13 @@ def history_from(
 def referenced_ids(events: list[AuditEvent], field: str) -> set[int]:
     """Every id a foreign-key `field` held before or after the changes in `events`."""
     return {v for e in events for v in e.changes.get(field, ()) if isinstance(v, int)}
+
+
+@cache
+def _told_references(model: type) -> dict[str, type]:
+    """The foreign-key columns of `model` a timeline tells, and the model each points at."""
+    name = model.__name__
+    return {f: target for f, target in _reference_columns(model).items() if is_told(name, f)}
 
 
 @cache

@@ -89,16 +89,26 @@ class InWords(dict):
     """Field -> a stored value in words, each worked out when first asked for: a timeline
     tells only some of an event's fields (not how the app keeps a record: its id, its
     version, when and by whom it was created), so the others are never put into words.
-    Ask for a field by name (`[]`, `get`, `in`): iterating gives only those asked for."""
+    Ask for a field by name (`[]`, `get`, `in`): iterating gives only those asked for.
 
-    __slots__ = ("_stored", "_told")
+    `how` is what `_in_words` needs beside the field and its value (the record's wording
+    and columns, the names of referenced rows, the reader's zone); with `none_empty`, a
+    value of None reads as EMPTY (a field that had none before a change)."""
 
-    def __init__(self, stored: Mapping[str, Any], told: Callable[[str, Any], str]) -> None:
+    __slots__ = ("_how", "_none_empty", "_stored")
+
+    def __init__(self, stored: Mapping[str, Any], how: tuple, none_empty: bool = False) -> None:
         super().__init__()
-        self._stored, self._told = stored, told
+        self._stored, self._how, self._none_empty = stored, how, none_empty
 
     def __missing__(self, name: str) -> str:
-        words = self[name] = self._told(name, self._stored[name])
+        value = self._stored[name]
+        if value is None and self._none_empty:
+            words = EMPTY
+        else:
+            wording, columns, names, zone = self._how
+            words = _in_words(wording, name, value, columns.get(name), names, zone)
+        self[name] = words
         return words
 
     def __contains__(self, name: object) -> bool:
@@ -247,20 +257,14 @@ def tell(
 
 
 def _facts(event: AuditEvent, names, record: Any, internal: bool, zone: ZoneInfo) -> Facts:
-    columns = _columns(event.object_type)
-    wording = wording_of(event.object_type)
     raw, old = {}, {}
     for name, values in event.changes.items():
-        pair = isinstance(values, list) and len(values) == 2
-        old[name], raw[name] = values if pair else (None, values)
-
-    def in_words(name: str, value: Any) -> str:
-        return _in_words(wording, name, value, columns.get(name), names, zone)
-
-    def before(name: str, value: Any) -> str:
-        return EMPTY if value is None else in_words(name, value)
-
-    return Facts(event, record, InWords(raw, in_words), raw, InWords(old, before), internal)
+        if isinstance(values, list) and len(values) == 2:
+            old[name], raw[name] = values
+        else:
+            old[name], raw[name] = None, values
+    how = (wording_of(event.object_type), _columns(event.object_type), names, zone)
+    return Facts(event, record, InWords(raw, how), raw, InWords(old, how, True), internal)
 
 
 def _told_with_parents(facts: list[Facts]) -> set[int]:
