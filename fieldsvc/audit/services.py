@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import has_request_context
 from flask_login import current_user
@@ -87,10 +87,10 @@ def events_about(*objects: Any, newest: int | None = None) -> list[AuditEvent]:
     return events if newest is None else events[::-1]
 
 
-@dataclass(frozen=True, slots=True)
-class TimelineEvent:
+class TimelineEvent(NamedTuple):
     """An audit event as a timeline tells it: what was recorded and who did it, read as
-    plain values (a page reads dozens of events; the sealed hashes are not shown)."""
+    plain values (a page reads dozens of events; the sealed hashes are not shown). A
+    named tuple: made from each row at a fraction of a frozen dataclass's cost."""
 
     seq: int
     at: datetime
@@ -158,8 +158,14 @@ def _kinds_and_ids(objects: tuple[Any, ...]) -> tuple[tuple[tuple[str, int], ...
         slots = 1 << (len(ids) - 1).bit_length()
         ids += ids[-1:] * (slots - len(ids))
         shape.append((kind, slots))
-        values.update((f"ids_{n}_{k}", value) for k, value in enumerate(ids))
+        values.update(zip(_id_names(n, slots), ids, strict=True))
     return tuple(shape), values
+
+
+@cache
+def _id_names(n: int, slots: int) -> tuple[str, ...]:
+    """The names of the ids of the `n`th kind in the events statement."""
+    return tuple(f"ids_{n}_{k}" for k in range(slots))
 
 
 @lru_cache(maxsize=256)
@@ -170,7 +176,7 @@ def _events_statement(shape: tuple[tuple[str, int], ...], newest: int | None) ->
         *(
             and_(
                 AuditEvent.object_type == kind,
-                AuditEvent.object_id.in_([bindparam(f"ids_{n}_{k}") for k in range(slots)]),
+                AuditEvent.object_id.in_([bindparam(name) for name in _id_names(n, slots)]),
             )
             for n, (kind, slots) in enumerate(shape)
         )

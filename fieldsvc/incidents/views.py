@@ -1,7 +1,7 @@
 """Incident pages: report (tablet and phone intake), list, the incident page with its
 timeline, photos, work log, communications, follow-ups and status, and My day."""
 
-import uuid
+import secrets
 from typing import TypeVar
 
 from flask import (
@@ -297,7 +297,8 @@ def _already_recorded(incident: Incident):
 
 
 def _fresh_key() -> str:
-    return uuid.uuid4().hex
+    """A new submission key: 32 random hex digits (a page draws five)."""
+    return secrets.token_hex(16)
 
 
 def _done(message: str, url: str):

@@ -7,7 +7,7 @@ token in the path. A request is named by its endpoint ("portal.status") instead.
 
 import logging
 import re
-import uuid
+import secrets
 from typing import Any
 
 from flask import Flask, g, has_request_context, request
@@ -24,10 +24,11 @@ RENAMED_FIELDS = {"asctime": "time", "levelname": "level", "name": "logger"}
 
 
 def request_id_from(header: str | None) -> str:
-    """The caller's request id when it looks like one, else a new one."""
+    """The caller's request id when it looks like one, else a new one: 32 random hex
+    digits, as a UUID's (without making one)."""
     if header and SANE_REQUEST_ID.fullmatch(header):
         return header
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 def current_request_id() -> str | None:
