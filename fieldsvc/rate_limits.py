@@ -34,6 +34,11 @@ def limit_blueprint(blueprint: Blueprint, limit: str | Callable[[], str], **opti
     _LIMITED_BLUEPRINTS.add(blueprint.name)
 
 
+def limited_blueprints() -> frozenset[str]:
+    """The names of the blueprints the limiter's check runs for."""
+    return frozenset(_LIMITED_BLUEPRINTS)
+
+
 def init_app(app: Flask) -> None:
     limiter.init_app(app)
     if any(app.config.get(key) for key in _LIMITS_ON_EVERY_REQUEST):

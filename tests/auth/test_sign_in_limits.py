@@ -8,7 +8,7 @@ from flask import request
 from freezegun import freeze_time
 from sqlalchemy import select
 
-from fieldsvc import create_app
+from fieldsvc import create_app, rate_limits
 from fieldsvc.audit.models import AuditEvent
 from fieldsvc.config import ConfigurationError
 from fieldsvc.database import utcnow
@@ -188,3 +188,14 @@ def test_the_limiter_looks_only_at_requests_a_limit_applies_to(client, make_user
         "incidents.my_day",
         "customers.customer_list",
     } & set(looked_at)
+
+
+def test_every_blueprint_flask_limiter_holds_a_limit_for_is_one_the_check_runs_for(app):
+    """A blueprint limited with `limiter.limit(...)(bp)` rather than `limit_blueprint`
+    would never be checked: the check runs only for the blueprints declared there."""
+    with app.test_request_context():
+        limited = {
+            name for name in app.blueprints if limiter.limit_manager.blueprint_limits(app, name)
+        }
+    assert {"portal", "api_incidents"} <= limited
+    assert limited <= rate_limits.limited_blueprints()
