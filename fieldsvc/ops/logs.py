@@ -97,7 +97,7 @@ def log_request(status: int, duration_ms: float) -> None:
     )
 
 
-# Functions Flask was told are not coroutine functions, kept for the process.
+# How many functions `App.ensure_sync` keeps its answer for.
 SYNC_KEPT = 1024
 
 
