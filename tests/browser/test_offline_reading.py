@@ -54,10 +54,11 @@ def refreshed(page) -> None:
     """Wait until the worker kept this person's pages and data (as on every page load)."""
     # Controlled, on a signed-in page, whose deferred offline script has run: just after
     # the sign-in is clicked, the login page (no one to keep pages for) or the next page
-    # before its script ran may already be controlled.
+    # before its script ran may already be controlled. Between the two pages the
+    # document may have no root element yet, hence `?.`.
     controlled = (
         "() => navigator.serviceWorker.controller !== null"
-        " && document.documentElement.dataset.offlineUser !== undefined"
+        " && document.documentElement?.dataset.offlineUser !== undefined"
         " && window.fieldsvcOffline !== undefined"
     )
     try:
