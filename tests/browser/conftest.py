@@ -5,6 +5,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import pytest
 from werkzeug.serving import make_server
@@ -148,8 +149,12 @@ def regain_connection(context) -> None:
     context.set_offline(False)
 
 
-def sign_in(page, email: str, password: str = "demo") -> None:
+def sign_in(page, email: str, password: str = "demo", *, signed_in: bool = True) -> None:
+    """Signs in through the form; with `signed_in`, returns once the page after it has
+    loaded (its deferred scripts run), so what follows never reads the page in between."""
     page.goto("/login")
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    if signed_in:
+        page.wait_for_url(lambda url: urlsplit(url).path != "/login")

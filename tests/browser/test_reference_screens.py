@@ -37,7 +37,7 @@ def test_technician_signs_in_browses_equipment_and_signs_out(page, screenshot):
 
 
 def test_wrong_password_is_told_plainly_and_keeps_the_email(page):
-    sign_in(page, "tech@example.com", password="not the password")
+    sign_in(page, "tech@example.com", password="not the password", signed_in=False)
     expect(
         page.get_by_text("E-mail or password is wrong, or the account is inactive.")
     ).to_be_visible()
