@@ -542,3 +542,20 @@ def test_every_change_is_in_the_audit_trail_with_its_actor(client, incident, tec
     assert events[0].object_id == entry.id
     assert events[0].changes["minutes"] == [None, 90]
     assert events[3].changes["outcome"] == [None, "done"]
+
+
+def test_a_follow_up_can_be_promised_for_the_active_colleagues_who_see_the_incident_only(
+    client, incident, technician, colleague, make_user, make_team, team
+):
+    leaver = make_user(Role.TECHNICIAN, team=team, name="Lee Leaver")
+    leaver.active = False
+    make_user(Role.TECHNICIAN, team=make_team(), name="Olga Outsider")
+    make_user(Role.ADMIN, name="Ada Admin")
+    db.session.commit()
+
+    page = client.get(f"/incidents/{incident.id}").get_data(as_text=True)
+
+    owners = re.search(r'<select[^>]* id="owner_id"[^>]*>(.*?)</select>', page, re.S)[1]
+    offered = [html.unescape(name) for name in re.findall(r">([^<]+)</option>", owners)]
+    assert sorted(offered) == sorted(["Ada Admin", "Marco Bellini", NAME])
+    assert re.search(rf'<option selected value="{technician.id}">', owners)
