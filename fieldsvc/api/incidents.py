@@ -16,7 +16,7 @@ from fieldsvc.api.blueprints import ApiBlueprint
 from fieldsvc.api.schemas import Id, Moment, required_text, text
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
-from fieldsvc.incidents import services
+from fieldsvc.incidents import queries, services
 from fieldsvc.incidents.models import (
     CauseCategory,
     Channel,
@@ -151,7 +151,7 @@ class IncidentWithTimeline(IncidentRead):
                 "headline": entry.headline,
                 "changes": entry.changes,
             }
-            for entry in services.timeline(incident)
+            for entry in queries.timeline(incident)
         ]
         return TimelineEntry(many=True).dump(entries)
 
@@ -258,7 +258,7 @@ def visible_incident_or_404(incident_id: int, *options) -> Incident:
 @blp.doc(summary="List incidents, newest first, with the incidents page's filters")
 @auth.requires(READ)
 def list_incidents(args: dict[str, Any]):
-    filters = services.IncidentFilters(
+    filters = queries.IncidentFilters(
         status=args.get("status"),
         customer_id=args.get("customer_id"),
         site_id=args.get("site_id"),
@@ -269,7 +269,7 @@ def list_incidents(args: dict[str, Any]):
         open_only=args.get("open_only", False),
         text=args["q"],
     )
-    rows, next_before = services.list_rows(
+    rows, next_before = queries.list_rows(
         auth.caller(), filters, before_id=args.get("before_id"), limit=args["limit"]
     )
     return {"items": rows, "next_before_id": next_before}

@@ -32,7 +32,7 @@ from fieldsvc.incidents.models import (
     IncidentEquipment,
     WorkLogEntry,
 )
-from fieldsvc.incidents.services import records_of, total_minutes
+from fieldsvc.incidents.queries import records_of, total_minutes
 from fieldsvc.incidents.wording import DISPUTE_PACK as ACTION
 from fieldsvc.parts.models import PartOrder
 from fieldsvc.portal.models import CustomerResponse, StatusLink, SurveyResponse

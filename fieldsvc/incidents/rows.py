@@ -16,7 +16,7 @@ from flask import Flask, current_app
 from markupsafe import Markup
 
 from fieldsvc import clock
-from fieldsvc.incidents.services import ListedIncident
+from fieldsvc.incidents.queries import ListedIncident
 from fieldsvc.template_filters import row_address
 
 ROW_TEMPLATE = "incidents/_row.html"

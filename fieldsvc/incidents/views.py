@@ -30,7 +30,7 @@ from fieldsvc.dashboard import drilldowns
 from fieldsvc.database import plain_record_statement, plain_record_type, plain_rows, utcnow
 from fieldsvc.errors import FieldError, wants_json
 from fieldsvc.extensions import db
-from fieldsvc.incidents import dispute, forms, services
+from fieldsvc.incidents import dispute, forms, queries, services
 from fieldsvc.incidents import rows as incident_rows
 from fieldsvc.incidents.models import (
     STAFF_TRANSITIONS,
@@ -358,13 +358,13 @@ def index():
     args = request.args
     drilldown = drilldowns.from_args(args, utcnow())
     filters = list_filters(args, drilldown)
-    rows, next_before = services.list_rows(
+    rows, next_before = queries.list_rows(
         current_user,
         filters,
         before_id=args.get("before", type=int),
         limit=current_app.config["PAGE_SIZE"],
     )
-    customers, sites = services.filter_choices(current_user)
+    customers, sites = queries.filter_choices(current_user)
     return render_template(
         "incidents/index.html",
         rows=rows,
@@ -384,12 +384,12 @@ def index():
 
 def list_filters(
     args: MultiDict[str, str], drilldown: drilldowns.Drilldown | None = None
-) -> services.IncidentFilters:
+) -> queries.IncidentFilters:
     """The list's filters as given in its query string (the CSV export reads the same);
     `drilldown`: the dashboard's filters in it, when the caller already read them."""
     if drilldown is None:
         drilldown = drilldowns.from_args(args, utcnow())
-    return services.IncidentFilters(
+    return queries.IncidentFilters(
         status=_enum(IncidentStatus, args.get("status")),
         customer_id=args.get("customer_id", type=int),
         site_id=args.get("site_id", type=int),
@@ -415,7 +415,7 @@ def my_day():
     now = utcnow()
     # "Today" ends at midnight where the person is.
     day_ends = clock.end_of_local_day(now, clock.reader_zone())
-    day = services.my_day(current_user, now=now, day_ends=day_ends)
+    day = queries.my_day(current_user, now=now, day_ends=day_ends)
     return render_template("incidents/my_day.html", day=day, now=now)
 
 
@@ -444,7 +444,7 @@ _DETAIL_PLAIN = (
 @role_required(*EVERYONE)
 def detail(incident_id: int):
     incident, plain = _found(
-        services.get_visible_incident_with(current_user, incident_id, _DETAIL_PLAIN)
+        queries.get_visible_incident_with(current_user, incident_id, _DETAIL_PLAIN)
     )
     return _detail_page(incident, plain=plain)
 
@@ -457,7 +457,7 @@ def _detail_page(
     `forms_given` and drawn again from its WTForms object, with its values and errors.
     `plain` holds its collections (`_DETAIL_PLAIN`) if already read."""
     if plain is None:
-        plain = services.plain_collections(incident.id, _DETAIL_PLAIN)
+        plain = queries.plain_collections(incident.id, _DETAIL_PLAIN)
     now = utcnow()
     zone = clock.reader_zone()
     photo_forms = forms_given.pop("photo_forms", {})
@@ -488,9 +488,9 @@ def _detail_page(
         work_form.started_at.data = local_now
     # The newest steps of the timeline, unless the reader asked for the whole of it.
     if request.args.get("timeline") == "all":
-        timeline = services.RecentTimeline(services.timeline(incident, plain), earlier=False)
+        timeline = queries.RecentTimeline(queries.timeline(incident, plain), earlier=False)
     else:
-        timeline = services.latest_timeline(incident, plain=plain)
+        timeline = queries.latest_timeline(incident, plain=plain)
     return render_template(
         "incidents/detail.html",
         incident=incident,
@@ -498,7 +498,7 @@ def _detail_page(
         timeline=timeline.entries,
         timeline_earlier_url=timeline.earlier
         and url_for(".detail", incident_id=incident.id, timeline="all", _anchor="history-title"),
-        total_minutes=services.total_minutes(incident),
+        total_minutes=queries.total_minutes(incident),
         equipment=equipment_of(plain["equipment_links"]),
         photos=plain["attachments"],
         communications=plain["communications"],

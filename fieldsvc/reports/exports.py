@@ -19,7 +19,7 @@ from typing import TypeVar
 from flask import Response, current_app
 
 from fieldsvc import clock
-from fieldsvc.incidents.services import IncidentRow
+from fieldsvc.incidents.queries import IncidentRow
 from fieldsvc.reports.services import CostGrouping, CostRow, StepTimes
 
 T = TypeVar("T")

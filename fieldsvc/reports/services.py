@@ -62,12 +62,8 @@ from fieldsvc.database import UTCDateTime
 from fieldsvc.errors import FieldError
 from fieldsvc.extensions import db
 from fieldsvc.incidents.models import CauseCategory, Incident
-from fieldsvc.incidents.services import (
-    IncidentFilters,
-    IncidentRow,
-    customers_visible_to,
-    list_incidents,
-)
+from fieldsvc.incidents.queries import IncidentFilters, IncidentRow, list_incidents
+from fieldsvc.incidents.services import customers_visible_to
 from fieldsvc.money import to_money
 from fieldsvc.reports import months as kept_months
 from fieldsvc.reports import rollups

@@ -170,7 +170,7 @@ def test_each_row_names_its_customer_site_and_equipment_tags_in_order_escaped(
 def test_each_reader_sees_only_their_teams_incidents_even_right_after_another_reader(
     app, make_team, make_user, make_site, make_incident
 ):
-    from fieldsvc.incidents.services import IncidentFilters, list_rows
+    from fieldsvc.incidents.queries import IncidentFilters, list_rows
 
     north, south = make_team(), make_team()
     north_tech, south_tech = make_user(team=north), make_user(team=south)
@@ -199,7 +199,8 @@ def test_each_reader_sees_only_their_teams_incidents_even_right_after_another_re
 def test_a_follow_up_shows_as_overdue_once_its_time_has_passed_in_a_later_list(
     app, make_team, make_user, make_site, make_incident
 ):
-    from fieldsvc.incidents.services import IncidentFilters, list_rows, promise_follow_up
+    from fieldsvc.incidents.queries import IncidentFilters, list_rows
+    from fieldsvc.incidents.services import promise_follow_up
 
     team = make_team()
     tech = make_user(team=team)

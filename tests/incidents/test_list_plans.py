@@ -18,7 +18,7 @@ from fieldsvc import create_app
 from fieldsvc.auth.models import User
 from fieldsvc.database import utcnow
 from fieldsvc.extensions import db
-from fieldsvc.incidents import services
+from fieldsvc.incidents import queries
 from fieldsvc.incidents.models import Incident
 from tests import conftest, seeding
 
@@ -71,11 +71,11 @@ def _list_statement() -> Iterator[list[tuple[str, object]]]:
 
 
 def _plan(
-    filters: services.IncidentFilters,
+    filters: queries.IncidentFilters,
     user: User,
     before_id: int | None = None,
     rows: int = 20,
-    read=services.list_rows,
+    read=queries.list_rows,
 ) -> str:
     with _list_statement() as seen:
         found, _ = read(user, filters, before_id=before_id, limit=20)
@@ -132,24 +132,24 @@ def _nodes(node: dict) -> Iterator[dict]:
 
 def _assert_list_plans(technician: User, dialect: str) -> None:
     # The page's plain rows (with customer and site joined) and the export's incidents.
-    for read in (services.list_rows, services.list_incidents):
-        everything = services.IncidentFilters()
+    for read in (queries.list_rows, queries.list_incidents):
+        everything = queries.IncidentFilters()
         first = _plan(everything, technician, read=read)
         _assert_newest_first_without_sorting_or_follow_ups(first, dialect)
         later = _plan(everything, technician, before_id=INCIDENTS // 2, read=read)
         _assert_newest_first_without_sorting_or_follow_ups(later, dialect)
-        overdue = _plan(services.IncidentFilters(overdue=True), technician, read=read)
+        overdue = _plan(queries.IncidentFilters(overdue=True), technician, read=read)
         _assert_overdue_from_the_incident(overdue, dialect)
     if dialect == "postgresql":
         # PostgreSQL rightly reads a few thousand incidents whole rather than open an
         # index: bury the matching ones under a company's worth of newer incidents.
         _add_newer_incidents(technician, 50_000)
-    search = _plan(services.IncidentFilters(text=RARE.lower()), technician)
+    search = _plan(queries.IncidentFilters(text=RARE.lower()), technician)
     _assert_search_from_the_text_index(search, dialect)
     if dialect == "sqlite":
         # (PostgreSQL may as well read the few ids below a low `before` by its key.)
         later_found = _plan(
-            services.IncidentFilters(text=RARE), technician, before_id=INCIDENTS // 2, rows=15
+            queries.IncidentFilters(text=RARE), technician, before_id=INCIDENTS // 2, rows=15
         )
         _assert_search_from_the_text_index(later_found, dialect)
 

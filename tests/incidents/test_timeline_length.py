@@ -6,7 +6,7 @@ import re
 
 from fieldsvc.auth.models import Role
 from fieldsvc.extensions import db
-from fieldsvc.incidents import services
+from fieldsvc.incidents import queries, services
 from tests.factories import add_activity
 
 WHOLE_TIMELINE = "Show the whole timeline"
@@ -73,10 +73,10 @@ def test_a_step_the_cut_passes_through_is_left_out_whole(
             incident, actor=me, started_at=incident.occurred_at, minutes=5, note=f"W{n}"
         )
     db.session.commit()
-    whole = services.timeline(incident)
+    whole = queries.timeline(incident)
 
     # Room for the three work-log entries and part of the report's step.
-    latest = services.latest_timeline(incident, events=5)
+    latest = queries.latest_timeline(incident, events=5)
 
     assert latest.earlier
     assert [e.headline for e in latest.entries] == [e.headline for e in whole[-3:]]

@@ -21,7 +21,7 @@ from fieldsvc.customers.models import Contact
 from fieldsvc.database import utcnow
 from fieldsvc.demo import DEMO_PASSWORD, load_demo_data
 from fieldsvc.extensions import db
-from fieldsvc.incidents import services
+from fieldsvc.incidents import queries, services
 from fieldsvc.incidents.models import Channel, Direction, FollowUp, FollowUpOutcome, Incident
 from fieldsvc.parts.models import PartOrderStatus
 from fieldsvc.parts.services import change_part_order_status
@@ -226,11 +226,11 @@ def test_the_incident_page_stays_within_twelve_statements_with_its_whole_story(
 
 
 def test_promises_and_calls_read_as_plain_records_are_told_as_the_loaded_ones(story):
-    plain = services.plain_collections(story.id, ("attachments", "communications", "follow_ups"))
+    plain = queries.plain_collections(story.id, ("attachments", "communications", "follow_ups"))
     kept = story.follow_ups[0].promise
 
-    as_loaded = services.latest_timeline(story).entries
-    as_plain = services.latest_timeline(story, plain=plain).entries
+    as_loaded = queries.latest_timeline(story).entries
+    as_plain = queries.latest_timeline(story, plain=plain).entries
 
     assert [type(r).__name__ for r in plain["follow_ups"] + plain["communications"]] == [
         "FollowUp",
@@ -255,6 +255,6 @@ def test_a_promise_not_yet_saved_is_among_the_plain_records(story):
         )
     )
 
-    plain = services.plain_collections(incident_id, ("follow_ups",))
+    plain = queries.plain_collections(incident_id, ("follow_ups",))
 
     assert "Send the calibration certificates" in [f.promise for f in plain["follow_ups"]]
