@@ -60,11 +60,11 @@ from fieldsvc.incidents.models import (
     WorkLogEntry,
 )
 from fieldsvc.incidents.services import (
-    _customers_visible,
-    _incidents_visible,
-    _visibility_key,
+    customers_visible_for,
+    incidents_visible_for,
     incidents_visible_to,
     overdue_follow_up_exists,
+    visibility_key,
 )
 from fieldsvc.parts import services as parts_services
 from fieldsvc.proposals import services as proposal_services
@@ -89,7 +89,7 @@ def get_visible_incident_with(
     (one row per work log entry) and made the session's objects (`loaded_instance`), as a
     query with joined loads would give them, at a fraction of the ORM's cost of loading
     them; an object the session already holds is taken as it is."""
-    statement, shares = _shown_incident_statement(*_visibility_key(user), plain)
+    statement, shares = _shown_incident_statement(*visibility_key(user), plain)
     session = db.session()
     rows = plain_rows(session, statement, {"incident_id": incident_id}).all()
     if not rows:
@@ -152,7 +152,7 @@ def _shown_incident_statement(
         .outerjoin(Contact, Contact.id == Incident.reporter_contact_id)
         .outerjoin(User, User.id == Incident.created_by_id)
         .outerjoin(WorkLogEntry, WorkLogEntry.incident_id == Incident.id)
-        .where(Incident.id == bindparam("incident_id"), _incidents_visible(admin, team_id))
+        .where(Incident.id == bindparam("incident_id"), incidents_visible_for(admin, team_id))
         .order_by(WorkLogEntry.started_at, WorkLogEntry.id)
     )
     return statement, shares
@@ -243,14 +243,14 @@ def filter_choices(user: User) -> tuple[list[Choice], list[Choice]]:
     choices, ids and names only, read in one statement."""
     customers: list[Choice] = []
     sites: list[Choice] = []
-    for kind, id_, name in plain_rows(db.session(), _choices_statement(*_visibility_key(user)), {}):
+    for kind, id_, name in plain_rows(db.session(), _choices_statement(*visibility_key(user)), {}):
         (sites if kind else customers).append(Choice(id_, name))
     return customers, sites
 
 
 @lru_cache(maxsize=256)
 def _choices_statement(admin: bool, team_id: int | None) -> Select:
-    visible = _customers_visible(admin, team_id)
+    visible = customers_visible_for(admin, team_id)
     both = union_all(
         select(literal_column("0").label("kind"), Customer.id, Customer.name).where(visible),
         select(literal_column("1").label("kind"), Site.id, Site.name).where(
@@ -425,7 +425,7 @@ def _row_statement(
     if before_id is not None:
         given["before_id"] = before_id
     key = (
-        _visibility_key(user),
+        visibility_key(user),
         user.id if filters.mine else None,
         tuple(given),
         filters.overdue,

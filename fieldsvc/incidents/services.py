@@ -74,16 +74,18 @@ FUTURE_TOLERANCE = timedelta(days=1)
 
 def customers_visible_to(user: User) -> ColumnElement[bool]:
     """A condition on Customer: the customers whose incidents `user` may see."""
-    return _customers_visible(*_visibility_key(user))
+    return customers_visible_for(*visibility_key(user))
 
 
-def _visibility_key(user: User) -> tuple[bool, int | None]:
+def visibility_key(user: User) -> tuple[bool, int | None]:
     """All that decides which customers `user` may see: an admin sees every customer,
     anyone else their team's."""
     return user.has_role(Role.ADMIN), user.team_id
 
 
-def _customers_visible(admin: bool, team_id: int | None) -> ColumnElement[bool]:
+def customers_visible_for(admin: bool, team_id: int | None) -> ColumnElement[bool]:
+    """A condition on Customer for a `visibility_key`: statements built once per kind of
+    reader (the lists' and pages' are cached by it) take it rather than the user."""
     if admin:
         return true()
     if team_id is None:
@@ -99,21 +101,22 @@ def incidents_visible_to(user: User) -> ColumnElement[bool]:
     ever recorded, so starting there reads the whole history; lists start from the
     primary key (newest first), periods from their date index, states from theirs.
     """
-    return _incidents_visible(*_visibility_key(user))
+    return incidents_visible_for(*visibility_key(user))
 
 
-def _incidents_visible(admin: bool, team_id: int | None) -> ColumnElement[bool]:
+def incidents_visible_for(admin: bool, team_id: int | None) -> ColumnElement[bool]:
+    """`incidents_visible_to` for a `visibility_key`."""
     if admin:
         return true()
     return (Incident.customer_id + 0).in_(
-        select(Customer.id).where(_customers_visible(admin, team_id))
+        select(Customer.id).where(customers_visible_for(admin, team_id))
     )
 
 
 def get_visible_incident(user: User, incident_id: int, *options) -> Incident | None:
     """The incident if `user` may see it, loaded with `options` (pass the same option
     objects every time, e.g. a module's constant: the statement is built once for them)."""
-    statement = _visible_incident_statement(*_visibility_key(user), options)
+    statement = _visible_incident_statement(*visibility_key(user), options)
     return (
         db.session.scalars(statement, {"incident_id": incident_id}).unique().one_or_none()
     )  # unique(): options may join a collection
@@ -124,7 +127,7 @@ def _visible_incident_statement(admin: bool, team_id: int | None, options: tuple
     """The incident if visible, with `options`."""
     return (
         select(Incident)
-        .where(Incident.id == bindparam("incident_id"), _incidents_visible(admin, team_id))
+        .where(Incident.id == bindparam("incident_id"), incidents_visible_for(admin, team_id))
         .options(*options)
     )
 
